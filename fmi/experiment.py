@@ -1,0 +1,182 @@
+"""What the three figure scripts share: a run folder, its record, and batched inversion of cells.
+
+A run folder holds ``config.yaml`` (the resolved config), ``record.json`` (weights, seed,
+versions, and per cell its loss history, steps, stop reason and wall time),
+``cells/<key>.png`` for every finished cell, and the figures. The record is rewritten
+atomically after every batch, so an interrupted run loses at most the batch in flight
+and ``--resume`` picks up from the finished cells.
+"""
+import datetime
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fmi import __version__, config as config_module, device, image, invert, weights as weights_module
+from fmi.errors import FmiError
+from fmi.io import ensure_writable_dir, write_json, write_yaml
+
+log = logging.getLogger("fmi")
+
+
+def versions():
+    """Versions of everything that decides a result, for the run record."""
+    import cv2
+    import matplotlib
+    import mxnet
+    import skimage
+
+    return {"fmi": __version__, "python": platform.python_version(), "mxnet": mxnet.__version__,
+            "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
+            "matplotlib": matplotlib.__version__, "platform": platform.platform(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+
+
+class Run:
+    """One experiment's output folder, weights and device, and the cells finished so far."""
+
+    def __init__(self, config, script, argv, resume=False):
+        self.config = config
+        self.output = ensure_writable_dir(config.output)
+        self.record_path = self.output / "record.json"
+        previous = self._previous_cells() if resume else {}
+        self.context = device.context(config.gpu)
+        self.weights = weights_module.load(config.weights, config.model_dir)
+        log.info("weights: %s", self.weights.label)
+        self.record = {
+            "script": script, "argv": list(argv), "config": config_module.to_dict(config),
+            "weights": self.weights.record(), "seed": config.seed, "versions": versions(),
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "cells": previous,
+        }
+        write_yaml(self.output / "config.yaml", self.record["config"])
+        self.save_record()
+        if previous:
+            log.info("resuming: %d finished cells found in %s", len(previous), self.record_path)
+
+    def _previous_cells(self):
+        if not self.record_path.exists():
+            return {}
+        try:
+            cells = json.loads(self.record_path.read_text())["cells"]
+        except (ValueError, KeyError, TypeError):
+            raise FmiError(f"cannot resume: {self.record_path} is not a run record; "
+                           f"run without --resume or choose another --output") from None
+        return {key: cell for key, cell in cells.items() if self.cell_path(key).exists()}
+
+    @property
+    def label(self):
+        return self.weights.label
+
+    def cell_path(self, key):
+        return self.output / "cells" / f"{key}.png"
+
+    def is_done(self, key):
+        return key in self.record["cells"]
+
+    def cell_image(self, key):
+        """The saved RGB image of a finished cell, or None."""
+        return image.read_rgb(self.cell_path(key)) if self.is_done(key) else None
+
+    def save_record(self, **extra):
+        self.record.update(extra)
+        write_json(self.record_path, self.record)
+
+    def _read(self, spec):
+        """(name, RGB) of an image spec; a missing paper image falls back to ``fallback_image``."""
+        path = image.resolve(spec, self.config.data_dir)
+        if not path.exists() and spec in image.PAPER_IMAGES:
+            if self.config.fallback_image:
+                log.info("%s not found in %s (run 'python -m fmi.data download' for the paper's "
+                         "images); using %s instead", spec, self.config.data_dir,
+                         self.config.fallback_image)
+                return self._read(self.config.fallback_image)
+            raise FmiError(f"image {path}: no such file; run 'python -m fmi.data download' "
+                           f"to fetch the paper's images into {self.config.data_dir}")
+        return image.image_name(spec), image.read_rgb(path)
+
+    def content_image(self, spec):
+        """(name, RGB resized to ``max_long_edge``, preprocessed (1, 3, H, W)) for a content image."""
+        name, rgb = self._read(spec)
+        rgb = image.resize_long_edge(rgb, self.config.max_long_edge)
+        return name, rgb, self.weights.preprocessing.preprocess(rgb)
+
+    def style_image(self, spec, height, width):
+        """Like ``content_image``, resized to exactly ``height`` x ``width`` (SPEC section 3)."""
+        name, rgb = self._read(spec)
+        rgb = image.resize_to(rgb, height, width)
+        return name, rgb, self.weights.preprocessing.preprocess(rgb)
+
+    def extract(self, layers, array):
+        return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
+
+    def output_image(self, array):
+        """Network-space image -> denoised RGB uint8, as the paper's figures show it."""
+        rgb = self.weights.preprocessing.deprocess(array)
+        return image.denoise_tv(rgb, self.config.denoise_weight, self.config.denoise_channels)
+
+    def invert(self, keys, terms, target_codes, shape, label, optimizer=None):
+        """Invert one batch (one image per key) and save each cell; return their RGB images.
+
+        ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W).
+        """
+        optimizer = optimizer or self.config.sgd
+        problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
+                                 self.config.pooling, self.context)
+        problem.set_targets(target_codes)
+        initial = invert.initial_images(shape, [self.config.seed] * len(keys))
+        started = time.perf_counter()
+        result = invert.sgd(problem, initial, optimizer,
+                            callbacks=[progress_logger(label, self.config.log_every)])
+        wall = time.perf_counter() - started
+        images = []
+        for index, key in enumerate(keys):
+            rgb = self.output_image(result.images[index])
+            image.save_png(self.cell_path(key), rgb)
+            losses = result.losses[index]
+            self.record["cells"][key] = {
+                "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
+                "initial_loss": losses[0] if losses else None,
+                "final_loss": losses[-1] if losses else None,
+                "loss_history": losses, "term_history": result.term_losses[index],
+                "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3),
+                "batch_size": len(keys),
+            }
+            images.append(rgb)
+            if result.stop_reasons[index].startswith("non-finite"):
+                log.warning("%s: %s; cell kept as it was, other cells go on",
+                            key, result.stop_reasons[index])
+        self.save_record()
+        log.info("%s: done in %.1f s (steps %s)", label, wall, ", ".join(map(str, result.steps)))
+        return images
+
+    def loss_panels(self, groups):
+        """{panel: {line: loss history}} from ``groups`` = {panel: {line: cell key}}."""
+        return {panel: {line: self.record["cells"][key]["loss_history"]
+                        for line, key in lines.items() if key in self.record["cells"]}
+                for panel, lines in groups.items()}
+
+    def finish(self, started, figures):
+        wall = time.perf_counter() - started
+        self.save_record(wall_s=round(wall, 1), figures=[str(Path(f).name) for f in figures],
+                         finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+        log.info("finished in %.1f s; outputs in %s: %s", wall, self.output,
+                 ", ".join(Path(f).name for f in figures))
+
+
+def progress_logger(label, every):
+    """A callback logging loss and relative change of a batch every ``every`` steps."""
+    def callback(state):
+        if state.step % every == 0 or not state.active.any():
+            losses = " ".join(f"{value:.4g}" for value in state.loss)
+            log.info("%s step %d: loss %s, max change %.4f, %d/%d running", label, state.step,
+                     losses, float(np.max(state.change)), int(state.active.sum()), state.active.size)
+    return callback
+
+
+def chunks(items, size):
+    return [items[start:start + size] for start in range(0, len(items), size)]

@@ -1,0 +1,75 @@
+"""Paper-layout figure grids and loss curves, drawn with matplotlib's Agg backend."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from fmi.io import write_bytes  # noqa: E402
+
+
+def _save(figure, path, dpi=100):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
+    write_bytes(path, buffer.getvalue())
+
+
+def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4):
+    """Save a grid of RGB images (rows x columns, None for an empty cell), labelled like the paper.
+
+    Column labels go on top, row labels vertically on the left, as in Figs. 3-5.
+    """
+    rows, columns = len(row_labels), len(column_labels)
+    aspect = next((image.shape[0] / image.shape[1] for row in images for image in row
+                   if image is not None), 0.75)
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(cell_inches * columns, cell_inches * aspect * rows + 0.6))
+    for r in range(rows):
+        for c in range(columns):
+            axis = axes[r][c]
+            image = images[r][c]
+            if image is not None:
+                axis.imshow(image)
+            else:
+                axis.text(0.5, 0.5, "not run", ha="center", va="center", transform=axis.transAxes)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(column_labels[c], fontsize=14)
+            if c == 0:
+                axis.set_ylabel(row_labels[r], fontsize=14)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def loss_curves(panels, path, title=None):
+    """Save loss against step, one panel per entry of ``panels`` = {name: {line label: losses}}.
+
+    Losses are shown relative to their first value, on a log scale, so layers of very
+    different magnitude share one figure.
+    """
+    count = len(panels)
+    columns = min(count, 3)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 3.2 * rows))
+    for axis, (name, lines) in zip(axes.flat, panels.items()):
+        for label, losses in lines.items():
+            losses = np.asarray(losses, dtype=np.float64)
+            if losses.size and losses[0] > 0:
+                axis.plot(np.arange(1, losses.size + 1), losses / losses[0], label=label)
+        axis.set_yscale("log")
+        axis.set_title(name, fontsize=10)
+        axis.set_xlabel("step")
+        axis.set_ylabel("loss / initial loss")
+        axis.legend(fontsize=7)
+    for axis in list(axes.flat)[count:]:
+        axis.set_visible(False)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    _save(figure, path)

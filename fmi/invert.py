@@ -1,0 +1,228 @@
+"""Code inversion: find images whose VGG-19 codes match given targets.
+
+A ``Problem`` binds one MXNet executor for a batch of N images and a list of loss
+``Term``s; ``sgd`` runs the authors' optimiser on it (SPEC section 4), stopping each
+image on its own by the relative-change rule. Nothing here prints or saves: progress
+and snapshots are callbacks.
+"""
+from dataclasses import dataclass, field
+
+import mxnet as mx
+import numpy as np
+
+from fmi import losses, vgg19
+from fmi.errors import FmiError
+
+
+@dataclass(frozen=True)
+class Term:
+    """One loss term: compare ``layer``'s code with a target by ``kind``, times ``weight``."""
+
+    layer: str
+    kind: str = "content"
+    weight: float = 1.0
+    normalise: bool = False
+
+
+@dataclass(frozen=True)
+class SGD:
+    """The authors' optimiser and stop rule (SPEC section 4)."""
+
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    clip_gradient: float = 10.0
+    lr_factor: float = 0.9
+    lr_step: int = 10
+    stop_eps: float = 0.005
+    max_steps: int = 1000
+
+    def learning_rate_at(self, step):
+        """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates."""
+        return self.learning_rate * self.lr_factor ** ((step - 1) // self.lr_step)
+
+
+@dataclass
+class Result:
+    """Inverted images (N, 3, H, W), and per image: its loss history, steps taken, why it stopped."""
+
+    images: np.ndarray
+    losses: list
+    steps: list
+    stop_reasons: list
+    term_losses: list = field(default_factory=list)
+
+
+@dataclass
+class StepState:
+    """What a callback sees after each update; ``active`` marks the images still running."""
+
+    step: int
+    images: mx.nd.NDArray
+    loss: np.ndarray
+    change: np.ndarray
+    active: np.ndarray
+
+
+def min_input_size(layer):
+    """Smallest height and width for which ``layer`` still has at least one position."""
+    return vgg19.downsampling(layer)
+
+
+def check_input_size(layers, height, width):
+    for layer in layers:
+        needed = min_input_size(layer)
+        if min(height, width) < needed:
+            raise FmiError(f"image {height}x{width} is too small for {layer}: it needs at least "
+                           f"{needed} px on each side; use a larger image or size")
+
+
+def _bind_params(weights, context, names):
+    return {name: weights.params[name].as_in_context(context) for name in names}
+
+
+def extract(weights, layers, images, pooling="avg", context=mx.cpu()):
+    """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
+    images = np.asarray(images, dtype=np.float32)
+    check_input_size(layers, *images.shape[2:])
+    symbol = vgg19.build(layers, pooling)
+    args = _bind_params(weights, context, [n for n in symbol.list_arguments() if n != "data"])
+    args["data"] = mx.nd.array(images, ctx=context)
+    executor = symbol.bind(context, args, grad_req="null")
+    outputs = executor.forward(is_train=False)
+    return {layer: output.asnumpy() for layer, output in zip(layers, outputs)}
+
+
+class Problem:
+    """The loss and its image gradient for a batch of images, in one executor."""
+
+    def __init__(self, terms, weights, batch_shape, pooling="avg", context=mx.cpu()):
+        self.terms = list(terms)
+        if not self.terms:
+            raise ValueError("an inversion needs at least one loss term")
+        self.batch_shape = tuple(batch_shape)  # (N, 3, H, W)
+        self.context = context
+        layers = list(dict.fromkeys(term.layer for term in self.terms))
+        height, width = self.batch_shape[2:]
+        check_input_size(layers, height, width)
+        features = dict(zip(layers, vgg19.build(layers, pooling)))
+
+        per_image = []
+        self.target_names = []
+        for index, term in enumerate(self.terms):
+            if term.kind not in losses.LOSS_FUNCTIONS:
+                raise ValueError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
+            name = f"target{index}"
+            shape = (vgg19.channels(term.layer),) + vgg19.output_size(term.layer, height, width)
+            loss = losses.LOSS_FUNCTIONS[term.kind](
+                features[term.layer], mx.sym.Variable(name), weight=term.weight,
+                normalise=term.normalise, shape=shape)
+            per_image.append(loss)
+            self.target_names.append(name)
+        self.symbol = losses.objective(per_image)
+
+        self.target_shapes = {}
+        for name, term in zip(self.target_names, self.terms):
+            channels = vgg19.channels(term.layer)
+            layer_shape = vgg19.output_size(term.layer, height, width)
+            self.target_shapes[name] = {
+                "content": (self.batch_shape[0], channels) + layer_shape,
+                "channel_sum": (self.batch_shape[0], channels),
+                "gram": (self.batch_shape[0], channels, channels),
+            }[term.kind]
+        args = _bind_params(weights, context, [
+            name for name in self.symbol.list_arguments()
+            if name != "data" and name not in self.target_shapes])
+        args["data"] = mx.nd.zeros(self.batch_shape, ctx=context)
+        for name, shape in self.target_shapes.items():
+            args[name] = mx.nd.zeros(shape, ctx=context)
+        self.gradient = mx.nd.zeros(self.batch_shape, ctx=context)
+        grad_req = {name: "null" for name in args}
+        grad_req["data"] = "write"
+        self.executor = self.symbol.bind(context, args, args_grad={"data": self.gradient},
+                                         grad_req=grad_req)
+
+    def set_targets(self, codes):
+        """Set the targets from one target code (N, C, h, w) per term, in term order."""
+        if len(codes) != len(self.terms):
+            raise ValueError(f"expected {len(self.terms)} target codes, got {len(codes)}")
+        for name, term, code in zip(self.target_names, self.terms, codes):
+            target = losses.target_of(term.kind, code)
+            if target.shape != self.target_shapes[name]:
+                raise ValueError(f"target for {term.layer} ({term.kind}) has shape {target.shape}, "
+                                 f"expected {self.target_shapes[name]}")
+            self.executor.arg_dict[name][:] = target
+
+    def evaluate(self, images):
+        """Loss per image (N,), each term's loss (terms, N), and the gradient NDArray (N, 3, H, W).
+
+        The gradient array is reused by the next call.
+        """
+        self.executor.arg_dict["data"][:] = images
+        outputs = self.executor.forward(is_train=True)
+        self.executor.backward()
+        total = outputs[0].asnumpy()
+        terms = np.stack([output.asnumpy() for output in outputs[1:]])
+        return total, terms, self.gradient
+
+
+def initial_images(shape, seeds):
+    """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W)."""
+    return np.stack([
+        np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
+        for seed in seeds
+    ])
+
+
+def sgd(problem, initial, optimizer=SGD(), callbacks=()):
+    """Run the authors' SGD from ``initial`` (N, 3, H, W) until every image has stopped.
+
+    An image stops when ||x_t - x_{t-1}|| / ||x_t|| < ``stop_eps``, after ``max_steps``, or
+    when its loss stops being finite. Updates follow
+    MXNet's ``sgd_mom_update``: v = m v - lr (clip(g) + wd x); x = x + v.
+    """
+    context = problem.context
+    count = initial.shape[0]
+    images = mx.nd.array(initial, ctx=context)
+    velocity = mx.nd.zeros(images.shape, ctx=context)
+    active = np.ones(count, dtype=bool)
+    histories = [[] for _ in range(count)]
+    term_histories = [[] for _ in range(count)]
+    steps = [0] * count
+    reasons = ["max_steps"] * count
+
+    for step in range(1, optimizer.max_steps + 1):
+        total, terms, gradient = problem.evaluate(images)
+        finite = np.isfinite(total)
+        for index in np.flatnonzero(active & ~finite):
+            active[index] = False
+            reasons[index] = f"non-finite loss at step {step}"
+        if not active.any():
+            break
+        for index in np.flatnonzero(active):
+            histories[index].append(float(total[index]))
+            term_histories[index].append(terms[:, index].tolist())
+            steps[index] = step
+        mask = mx.nd.array(active.astype(np.float32).reshape(-1, 1, 1, 1), ctx=context)
+        learning_rate = optimizer.learning_rate_at(step)
+        clipped = mx.nd.clip(gradient, -optimizer.clip_gradient, optimizer.clip_gradient)
+        velocity[:] = optimizer.momentum * velocity - learning_rate * (
+            clipped + optimizer.weight_decay * images)
+        velocity[:] = mx.nd.broadcast_mul(velocity, mask)
+        images += velocity
+        change = (_norms(velocity) / np.maximum(_norms(images), 1e-30))
+        converged = active & (change < optimizer.stop_eps)
+        for index in np.flatnonzero(converged):
+            reasons[index] = "converged"
+        active &= ~converged
+        state = StepState(step, images, total, change, active.copy())
+        for callback in callbacks:
+            callback(state)
+        if not active.any():
+            break
+    return Result(images.asnumpy(), histories, steps, reasons, term_histories)
+
+
+def _norms(array):
+    """Euclidean norm of each image of a (N, ...) NDArray, as numpy (N,)."""
+    return mx.nd.norm(array.reshape((array.shape[0], -1)), axis=1).asnumpy()

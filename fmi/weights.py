@@ -1,0 +1,220 @@
+"""VGG-19 convolution weights from the authors' file, the Gluon model zoo, or a seeded random draw.
+
+``load(spec)`` returns a ``Weights`` whose ``params`` are keyed exactly like the
+arguments of ``fmi.vgg19.build`` (``conv1_1_weight`` ... ``conv5_4_bias``) and
+whose ``preprocessing`` is the input contract those weights were trained with.
+
+Run ``python -m fmi.weights download`` to fetch the authors' file into ``model/``.
+"""
+import argparse
+import hashlib
+import re
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from fmi import vgg19
+from fmi.errors import FmiError
+from fmi.image import CAFFE_RGB, TORCH_RGB, Preprocessing
+from fmi.io import atomic_path
+
+AUTHORS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
+AUTHORS_FILE = Path("model") / "vgg19.params"
+SPEC_HELP = ("use 'auto', 'random', 'random:SEED', 'gluon', or a path to vgg19.params "
+             "(authors' format) or a Gluon VGG-19 .params file")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Convolution parameters, the preprocessing they expect, and where they came from."""
+
+    params: dict
+    preprocessing: Preprocessing
+    source: str
+    pretrained: bool
+    sha1: str = None
+    seed: int = None
+
+    @property
+    def label(self):
+        """Short description for logs and figure titles; random weights always say so."""
+        if not self.pretrained:
+            return f"random weights (seed {self.seed}), not ImageNet"
+        return f"ImageNet VGG-19 ({self.source})"
+
+    def record(self):
+        """What a run record needs to reproduce these weights."""
+        return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1,
+                "seed": self.seed, "preprocessing": self.preprocessing.name, "label": self.label}
+
+
+def load(spec="auto", model_dir="model"):
+    """Load weights from ``spec``: auto, random, random:SEED, gluon, or a .params path."""
+    spec = str(spec)
+    if spec == "auto":
+        authors = Path(model_dir) / AUTHORS_FILE.name
+        return load_file(authors) if authors.exists() else random_weights(0)
+    if spec == "random" or spec.startswith("random:"):
+        seed_text = spec.partition(":")[2] or "0"
+        if not seed_text.isdigit():
+            raise FmiError(f"weights {spec!r}: the seed must be a non-negative integer; {SPEC_HELP}")
+        return random_weights(int(seed_text))
+    if spec == "gluon":
+        return _gluon_download(model_dir)
+    path = Path(spec)
+    if not path.exists():
+        hint = (f"run 'python -m fmi.weights download' to fetch it into {AUTHORS_FILE.parent}/"
+                if path.name == AUTHORS_FILE.name else SPEC_HELP)
+        raise FmiError(f"weights file {path}: no such file; {hint}")
+    return load_file(path)
+
+
+def random_weights(seed):
+    """He (MSRA) normal weights with zero bias, reproducible from ``seed``."""
+    generator = np.random.default_rng(seed)
+    params = {}
+    for name, shape in vgg19.parameter_shapes().items():
+        if name.endswith("_bias"):
+            value = np.zeros(shape, dtype=np.float32)
+        else:
+            fan_in = shape[1] * shape[2] * shape[3]
+            value = generator.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
+        params[name] = mx.nd.array(value)
+    return Weights(params, CAFFE_RGB, source=f"random:{seed}", pretrained=False, seed=seed)
+
+
+def load_file(path):
+    """Load a .params file in the authors' format (``arg:`` keys) or Gluon's (``features.N``)."""
+    path = Path(path)
+    try:
+        saved = mx.nd.load(str(path))
+    except mx.base.MXNetError:
+        raise FmiError(
+            f"weights file {path}: not an MXNet .params file (corrupt or truncated?); "
+            f"delete it and run 'python -m fmi.weights download'"
+        ) from None
+    if not isinstance(saved, dict) or not saved:
+        raise FmiError(f"weights file {path}: holds no named arrays; {SPEC_HELP}")
+    if any(key.startswith("arg:") for key in saved):
+        params = {key[len("arg:"):]: value for key, value in saved.items() if key.startswith("arg:")}
+        kind, preprocessing = "authors' file", CAFFE_RGB
+    elif any(key.startswith("features.") for key in saved):
+        params = _from_gluon(saved, path)
+        kind, preprocessing = "Gluon model zoo file", TORCH_RGB
+    else:
+        example = ", ".join(sorted(saved)[:3])
+        raise FmiError(f"weights file {path}: unknown key format (keys like {example}); {SPEC_HELP}")
+    check(params, path)
+    return Weights({name: params[name] for name in vgg19.parameter_shapes()}, preprocessing,
+                   source=f"{kind} {path.name}", pretrained=True, sha1=sha1_of(path))
+
+
+def _from_gluon(saved, path):
+    """Map Gluon's ``features.N.weight`` of the 16 convolutions, in order, to conv1_1 .. conv5_4."""
+    indices = sorted(
+        int(match.group(1))
+        for key, value in saved.items()
+        if (match := re.fullmatch(r"features\.(\d+)\.weight", key)) and len(value.shape) == 4
+    )
+    if len(indices) != len(vgg19.CONV_LAYERS):
+        raise FmiError(f"weights file {path}: found {len(indices)} convolutions, "
+                       f"VGG-19 has {len(vgg19.CONV_LAYERS)}; is it a VGG-19 (without batch norm)?")
+    params = {}
+    for conv, index in zip(vgg19.CONV_LAYERS, indices):
+        params[f"{conv}_weight"] = saved[f"features.{index}.weight"]
+        bias = saved.get(f"features.{index}.bias")
+        if bias is not None:
+            params[f"{conv}_bias"] = bias
+    return params
+
+
+def check(params, path):
+    """Raise FmiError naming every missing key and every wrong shape."""
+    expected = vgg19.parameter_shapes()
+    missing = [name for name in expected if name not in params]
+    wrong = [f"{name} is {tuple(params[name].shape)}, expected {shape}"
+             for name, shape in expected.items()
+             if name in params and tuple(params[name].shape) != shape]
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if wrong:
+        problems.append("wrong shapes: " + "; ".join(wrong))
+    if problems:
+        raise FmiError(f"weights file {path}: {'; '.join(problems)}; "
+                       f"get a good copy with 'python -m fmi.weights download'")
+
+
+def sha1_of(path):
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _gluon_download(model_dir):
+    from mxnet.gluon.model_zoo import model_store
+
+    root = Path.home() / ".mxnet" / "models"
+    try:
+        path = model_store.get_model_file("vgg19", root=str(root))
+    except Exception as error:  # mxnet raises assorted network and checksum errors here
+        raise FmiError(
+            f"could not get Gluon's vgg19 weights ({error}); without internet, copy "
+            f"vgg19-{model_store.short_hash('vgg19')}.params into {root}/ or use the authors' file "
+            f"in {Path(model_dir) / AUTHORS_FILE.name}"
+        ) from None
+    return load_file(path)
+
+
+def download(destination=AUTHORS_FILE, url=AUTHORS_URL, progress=sys.stderr):
+    """Fetch the authors' vgg19.params with progress, check it, and only then give it its name."""
+    destination = Path(destination)
+    try:
+        response = urllib.request.urlopen(url, timeout=60)
+    except OSError as error:
+        raise FmiError(
+            f"could not download {url} ({getattr(error, 'reason', error)}); without internet, "
+            f"download it elsewhere and copy it to {destination}"
+        ) from None
+    total = int(response.headers.get("Content-Length") or 0)
+    with atomic_path(destination) as temporary:
+        received = 0
+        with response, open(temporary, "wb") as stream:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                stream.write(block)
+                received += len(block)
+                shown = f"{received / 2**20:.1f} MiB" + (f" of {total / 2**20:.1f} MiB" if total else "")
+                print(f"\rdownloading {destination.name}: {shown}", end="", file=progress, flush=True)
+        print(file=progress)
+        if total and received != total:
+            raise FmiError(f"download of {url} stopped at {received} of {total} bytes; run it again")
+        weights = load_file(temporary)
+    print(f"saved {destination} (sha1 {weights.sha1}); keys and shapes checked", file=progress)
+    return destination
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fmi.weights", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("download", help="download the authors' vgg19.params and check it")
+    fetch.add_argument("--dest", type=Path, default=AUTHORS_FILE, help="where to save it (default: %(default)s)")
+    fetch.add_argument("--url", default=AUTHORS_URL, help="where to fetch it from")
+    inspect = commands.add_parser("check", help="check a weights file's keys and shapes")
+    inspect.add_argument("spec", help=SPEC_HELP)
+    args = parser.parse_args(argv)
+    from fmi.cli import run_guarded
+
+    if args.command == "download":
+        return run_guarded(lambda: download(args.dest, args.url) and 0)
+    return run_guarded(lambda: print(load(args.spec).label) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
