@@ -164,6 +164,8 @@ def load(cls, path=None, overrides=None):
             config = dataclasses.replace(config, **{head: dataclasses.replace(nested, **{tail: nested_value})})
         else:
             config = dataclasses.replace(config, **{key: _convert(value, hints[key], "command line", key)})
+    if any(value is not None for value in (overrides or {}).values()):
+        where += " + command line"
     config.check(where)
     return config
 

@@ -50,19 +50,23 @@ def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4):
 def loss_curves(panels, path, title=None):
     """Save loss against step, one panel per entry of ``panels`` = {name: {line label: losses}}.
 
-    Losses are shown relative to their first value, on a log scale, so layers of very
-    different magnitude share one figure.
+    Losses are shown relative to their first value, so layers of very different magnitude
+    share one figure; the scale is logarithmic once a curve falls below a tenth.
     """
     count = len(panels)
     columns = min(count, 3)
     rows = -(-count // columns)
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 3.2 * rows))
     for axis, (name, lines) in zip(axes.flat, panels.items()):
+        lowest = 1.0
         for label, losses in lines.items():
             losses = np.asarray(losses, dtype=np.float64)
             if losses.size and losses[0] > 0:
-                axis.plot(np.arange(1, losses.size + 1), losses / losses[0], label=label)
-        axis.set_yscale("log")
+                relative = losses / losses[0]
+                lowest = min(lowest, relative.min())
+                axis.plot(np.arange(1, losses.size + 1), relative, label=label)
+        if lowest < 0.1:
+            axis.set_yscale("log")
         axis.set_title(name, fontsize=10)
         axis.set_xlabel("step")
         axis.set_ylabel("loss / initial loss")

@@ -211,9 +211,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from fmi.cli import run_guarded
 
-    if args.command == "download":
-        return run_guarded(lambda: download(args.dest, args.url) and 0)
-    return run_guarded(lambda: print(load(args.spec).label) or 0)
+    def action():
+        if args.command == "download":
+            download(args.dest, args.url)
+        else:
+            print(load(args.spec).label)
+        return 0
+
+    return run_guarded(action)
 
 
 if __name__ == "__main__":

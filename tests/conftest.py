@@ -1,0 +1,35 @@
+"""Shared fixtures: seeded random weights, tiny images, and the paper images when present."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fmi import weights
+
+SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
+
+
+@pytest.fixture(scope="session")
+def random_weights():
+    return weights.load("random:0")
+
+
+def write_image(path, height, width, seed=0):
+    """A smooth, colourful RGB test image saved as PNG; returns its RGB array."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([
+        127 + 100 * np.sin(x / 3.0 + rng.uniform(0, 6)),
+        127 + 100 * np.cos(y / 4.0 + rng.uniform(0, 6)),
+        127 + 100 * np.sin((x + y) / 5.0),
+    ], axis=-1).round().astype(np.uint8)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return rgb
+
+
+@pytest.fixture
+def tiny_image(tmp_path):
+    path = tmp_path / "tiny.png"
+    write_image(path, 24, 32)
+    return path

@@ -1,0 +1,114 @@
+import cv2
+import numpy as np
+import pytest
+
+from fmi import image
+from fmi.errors import FmiError
+
+from conftest import write_image
+
+
+@pytest.mark.parametrize("contract", [image.CAFFE_RGB, image.TORCH_RGB])
+def test_preprocess_round_trip(contract):
+    rgb = np.random.default_rng(0).integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
+    x = contract.preprocess(rgb)
+    assert x.shape == (1, 3, 7, 9) and x.dtype == np.float32
+    np.testing.assert_array_equal(contract.deprocess(x), rgb)
+    np.testing.assert_array_equal(contract.deprocess(x[0]), rgb)
+
+
+def test_preprocess_formulas():
+    rgb = np.array([[[255, 0, 10]]], dtype=np.uint8)
+    np.testing.assert_allclose(image.CAFFE_RGB.preprocess(rgb)[0, :, 0, 0],
+                               [255 - 123.68, 0 - 116.779, 10 - 103.939], rtol=1e-6)
+    np.testing.assert_allclose(image.TORCH_RGB.preprocess(rgb)[0, :, 0, 0],
+                               [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (10 / 255 - 0.406) / 0.225],
+                               rtol=1e-6)
+
+
+def test_deprocess_clips():
+    x = np.full((1, 3, 2, 2), 1000.0, dtype=np.float32)
+    x[0, 1] = -1000.0
+    out = image.CAFFE_RGB.deprocess(x)
+    assert out.dtype == np.uint8
+    assert (out[..., 0] == 255).all() and (out[..., 1] == 0).all()
+
+
+def test_read_converts_bgr_to_rgb(tmp_path):
+    path = tmp_path / "red.png"
+    bgr = np.zeros((4, 5, 3), dtype=np.uint8)
+    bgr[..., 2] = 200  # red in OpenCV's BGR order
+    cv2.imwrite(str(path), bgr)
+    rgb = image.read_rgb(path)
+    assert rgb.shape == (4, 5, 3)
+    assert (rgb[..., 0] == 200).all() and not rgb[..., 1:].any()
+
+
+def test_save_and_read_round_trip(tmp_path):
+    rgb = write_image(tmp_path / "a.png", 10, 12)
+    image.save_png(tmp_path / "b.png", rgb)
+    np.testing.assert_array_equal(image.read_rgb(tmp_path / "b.png"), rgb)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_grayscale_sixteen_bit_and_alpha_become_rgb8(tmp_path):
+    gray = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    cv2.imwrite(str(tmp_path / "g16.png"), gray)
+    rgb = image.read_rgb(tmp_path / "g16.png")
+    assert rgb.dtype == np.uint8 and rgb.shape == (3, 4, 3)
+    np.testing.assert_array_equal(rgb[..., 0], np.round(gray / 257.0).astype(np.uint8))
+    bgra = np.zeros((2, 2, 4), dtype=np.uint8)
+    bgra[..., 0], bgra[..., 3] = 90, 128
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    assert image.read_rgb(tmp_path / "a.png")[0, 0].tolist() == [0, 0, 90]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: p.write_text("hello"), "not an image"),
+])
+def test_bad_image_files(tmp_path, make, message):
+    path = tmp_path / "input.jpg"
+    make(path)
+    with pytest.raises(FmiError, match=message):
+        image.read_rgb(path)
+
+
+def test_truncated_jpeg_is_refused(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", rgb)
+    (tmp_path / "cut.jpg").write_bytes(data.tobytes()[: data.size // 2])
+    with pytest.raises(FmiError, match="truncated"):
+        image.read_rgb(tmp_path / "cut.jpg")
+
+
+def test_resizing():
+    rgb = np.zeros((300, 400, 3), dtype=np.uint8)
+    assert image.resize_long_edge(rgb, 100).shape == (75, 100, 3)
+    assert image.resize_long_edge(rgb.transpose(1, 0, 2), 100).shape == (100, 75, 3)
+    assert image.resize_to(rgb, 31, 17).shape == (31, 17, 3)
+
+
+def _total_variation(rgb):
+    rgb = rgb.astype(np.float64)
+    return np.abs(np.diff(rgb, axis=0)).sum() + np.abs(np.diff(rgb, axis=1)).sum()
+
+
+@pytest.mark.parametrize("channels", ["joint", "separate"])
+def test_denoise_reduces_total_variation(channels):
+    noisy = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert image.denoise_tv(noisy, 0.0) is noisy
+    denoised = image.denoise_tv(noisy, 0.2, channels)
+    assert denoised.dtype == np.uint8 and denoised.shape == noisy.shape
+    assert _total_variation(denoised) < 0.5 * _total_variation(noisy)
+
+
+def test_resolve_specs(tmp_path):
+    assert image.resolve("golden_gate", tmp_path) == tmp_path / "golden_gate.jpg"
+    assert image.resolve("starry_night", tmp_path) == tmp_path / "starry_night.png"
+    assert image.resolve("sample:grace_hopper", tmp_path).exists()
+    assert image.resolve("x/y.png", tmp_path).as_posix() == "x/y.png"
+    assert image.image_name("sample:grace_hopper") == "grace_hopper"
+    assert image.image_name("some/where/photo.jpg") == "photo"

@@ -1,0 +1,139 @@
+import mxnet as mx
+import numpy as np
+import pytest
+
+from fmi import codes, invert, vgg19
+from fmi.errors import FmiError
+
+SHAPE = (3, 20, 24)
+
+
+@pytest.fixture(scope="module")
+def content():
+    return np.random.default_rng(3).uniform(-80, 80, (1,) + SHAPE).astype(np.float32)
+
+
+def fmi_problem(weights, content, filters, layer="relu2_1"):
+    code = invert.extract(weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], weights, (len(filters),) + SHAPE)
+    problem.set_targets([np.concatenate([codes.feature_map(code, f) for f in filters])])
+    return problem
+
+
+def test_loss_value_matches_numpy_and_gradient_is_f_minus_t(random_weights, content):
+    layer = "relu2_1"
+    problem = fmi_problem(random_weights, content, [1])
+    x = invert.initial_images(SHAPE, [7])
+    total, terms, gradient = problem.evaluate(x)
+    gradient = gradient.asnumpy()
+    feature = invert.extract(random_weights, [layer], x)[layer]
+    target = codes.feature_map(invert.extract(random_weights, [layer], content)[layer], 1)
+    expected = 0.5 * np.sum((feature.astype(np.float64) - target) ** 2)
+    assert total[0] == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_allclose(terms[:, 0], total[:1], rtol=1e-6)
+
+    # independently: feed F - T as the head gradient of the bare network, as the authors did
+    symbol = vgg19.build([layer])
+    args = {name: random_weights.params[name] for name in symbol.list_arguments() if name != "data"}
+    args["data"] = mx.nd.array(x)
+    head = symbol.bind(mx.cpu(), args, args_grad={"data": mx.nd.zeros(x.shape)},
+                       grad_req={name: "write" if name == "data" else "null" for name in args})
+    head.forward(is_train=True)
+    head.backward([mx.nd.array(feature - target)])
+    np.testing.assert_allclose(gradient, head.grad_dict["data"].asnumpy(), rtol=1e-4, atol=1e-2)
+
+
+def test_gradient_matches_finite_differences(random_weights, content):
+    """Near the content image with its own code as target, the loss is small enough for float32."""
+    layer = "relu1_2"
+    code = invert.extract(random_weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
+    problem.set_targets([code])
+    rng = np.random.default_rng(0)
+    x = (content + rng.uniform(-2, 2, content.shape)).astype(np.float32)
+    gradient = problem.evaluate(x)[2].asnumpy().astype(np.float64)
+    direction = rng.standard_normal(x.shape).astype(np.float32)
+    step = 1e-2
+    plus = float(problem.evaluate(x + step * direction)[0][0])
+    minus = float(problem.evaluate(x - step * direction)[0][0])
+    assert (plus - minus) / (2 * step) == pytest.approx(float(np.sum(gradient * direction)), rel=1e-2)
+
+
+def test_sgd_matches_mxnet_optimizer(random_weights, content):
+    """Our update equals MXNet's own SGD with momentum, weight decay, clipping and schedule."""
+    problem = fmi_problem(random_weights, content, [0])
+    start = invert.initial_images(SHAPE, [0])
+    settings = invert.SGD(max_steps=25, stop_eps=1e-12)
+    ours = invert.sgd(problem, start, settings)
+
+    optimizer = mx.optimizer.SGD(
+        learning_rate=settings.learning_rate, momentum=settings.momentum, wd=settings.weight_decay,
+        clip_gradient=settings.clip_gradient,
+        lr_scheduler=mx.lr_scheduler.FactorScheduler(step=settings.lr_step, factor=settings.lr_factor))
+    image = mx.nd.array(start)
+    state = optimizer.create_state(0, image)
+    for _ in range(25):
+        gradient = problem.evaluate(image)[2]
+        optimizer.update(0, image, gradient, state)
+    np.testing.assert_allclose(ours.images, image.asnumpy(), rtol=1e-4, atol=1e-4)
+    assert ours.steps == [25] and ours.stop_reasons == ["max_steps"]
+
+
+def test_learning_rate_schedule():
+    settings = invert.SGD()
+    assert [settings.learning_rate_at(s) for s in (1, 10, 11, 20, 21)] == pytest.approx(
+        [0.1, 0.1, 0.09, 0.09, 0.081])
+
+
+def test_loss_falls(random_weights, content):
+    problem = fmi_problem(random_weights, content, [0, 3])
+    result = invert.sgd(problem, invert.initial_images(SHAPE, [0, 0]), invert.SGD(max_steps=15))
+    for history in result.losses:
+        assert history[-1] < 0.99 * history[0]
+
+
+def test_batch_equals_single_runs(random_weights, content):
+    filters = [0, 2, 5]
+    settings = invert.SGD(max_steps=12)
+    batch = invert.sgd(fmi_problem(random_weights, content, filters),
+                       invert.initial_images(SHAPE, [4] * 3), settings)
+    for index, f in enumerate(filters):
+        single = invert.sgd(fmi_problem(random_weights, content, [f]),
+                            invert.initial_images(SHAPE, [4]), settings)
+        np.testing.assert_allclose(batch.images[index], single.images[0], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(batch.losses[index], single.losses[0], rtol=1e-4)
+
+
+def test_stop_rule_stops_each_image_on_its_own(random_weights, content):
+    problem = fmi_problem(random_weights, content, [0, 1])
+    seen = []
+    result = invert.sgd(problem, invert.initial_images(SHAPE, [0, 0]), invert.SGD(stop_eps=0.05),
+                        callbacks=[seen.append])
+    assert result.stop_reasons == ["converged", "converged"]
+    assert seen[-1].step == max(result.steps) and not seen[-1].active.any()
+    for state in seen:
+        assert state.change.shape == (2,)
+
+
+def test_non_finite_loss_stops_that_image(random_weights, content):
+    problem = fmi_problem(random_weights, content, [0, 1])
+    target = problem.executor.arg_dict["target0"]
+    values = target.asnumpy()
+    values[1, 0, 0, 0] = np.inf
+    target[:] = values
+    result = invert.sgd(problem, invert.initial_images(SHAPE, [0, 0]), invert.SGD(max_steps=5))
+    assert result.stop_reasons == ["max_steps", "non-finite loss at step 1"]
+    assert result.steps == [5, 0]
+
+
+def test_initial_images_are_seeded_uniform():
+    images = invert.initial_images((3, 8, 8), [1, 1, 2])
+    assert images.shape == (3, 3, 8, 8) and images.dtype == np.float32
+    assert np.abs(images).max() <= 0.1
+    np.testing.assert_array_equal(images[0], images[1])
+    assert not np.array_equal(images[0], images[2])
+
+
+def test_image_too_small_for_layer(random_weights):
+    with pytest.raises(FmiError, match=r"image 12x40 is too small for relu5_2: it needs at least 16 px"):
+        invert.Problem([invert.Term("relu5_2")], random_weights, (1, 3, 12, 40))

@@ -1,0 +1,118 @@
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import run_fmi
+from fmi import image
+
+from conftest import write_image
+
+
+def quick_args(tmp_path, image_path, *extra):
+    return ["--image", str(image_path), "--weights", "random:0", "--size", "32",
+            "--layers", "relu1_2,relu2_1", "--filters", "0,2", "--steps", "3",
+            "--output", str(tmp_path / "out"), *extra]
+
+
+def test_main_writes_every_promised_output(tmp_path, tiny_image):
+    assert run_fmi.main(quick_args(tmp_path, tiny_image)) == 0
+    out = tmp_path / "out"
+    for layer in ("relu1_2", "relu2_1"):
+        for index in (0, 2):
+            cell = image.read_rgb(out / "cells" / "tiny" / layer / f"filter_{index}.png")
+            assert cell.shape == (24, 32, 3)
+    assert image.read_rgb(out / "fig3_tiny.png").shape[2] == 3
+    assert image.read_rgb(out / "loss.png").shape[2] == 3
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["layers"] == ["relu1_2", "relu2_1"] and config["sgd"]["max_steps"] == 3
+    record = json.loads((out / "record.json").read_text())
+    assert record["weights"]["label"] == "random weights (seed 0), not ImageNet"
+    assert record["weights"]["pretrained"] is False
+    assert record["seed"] == 0 and record["versions"]["mxnet"] == "1.9.1"
+    assert record["wall_s"] > 0 and record["figures"] == ["fig3_tiny.png", "loss.png"]
+    assert len(record["cells"]) == 4
+    cell = record["cells"]["tiny/relu2_1/filter_2"]
+    assert cell["steps"] == 3 and len(cell["loss_history"]) == 3 and cell["wall_s"] > 0
+    assert cell["stop_reason"] in ("max_steps", "converged")
+    assert [p.name for p in out.rglob(".*")] == []  # no temporary files left
+
+
+def test_default_config_is_the_quickstart():
+    parser = run_fmi.build_parser()
+    assert parser.parse_args([]).config.name == "quickstart.yaml"
+    assert parser.parse_args([]).config.exists()
+
+
+def test_cells_do_not_depend_on_batch_size(tmp_path, tiny_image):
+    run_fmi.main(quick_args(tmp_path / "a", tiny_image, "--batch-size", "1"))
+    run_fmi.main(quick_args(tmp_path / "b", tiny_image, "--batch-size", "2"))
+    a = json.loads((tmp_path / "a" / "out" / "record.json").read_text())["cells"]
+    b = json.loads((tmp_path / "b" / "out" / "record.json").read_text())["cells"]
+    for key in a:
+        np.testing.assert_allclose(a[key]["loss_history"], b[key]["loss_history"], rtol=1e-4)
+
+
+def run_and_capture(capsys, argv):
+    code = run_fmi.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a, t: a.__setitem__(1, str(t / "missing.jpg")), r"^error: image .*missing.jpg: no such file$"),
+    (lambda a, t: a.__setitem__(7, "relu1_2,relu9_1"),
+     r"^error: config .*quickstart.yaml \+ command line: key 'layers': unknown layer 'relu9_1'; valid layers are relu1_1, .*relu5_4$"),
+    (lambda a, t: a.__setitem__(9, "0,64"),
+     r"^error: config .*quickstart.yaml \+ command line: key 'filters': index 64 is out of range for relu1_2, which has 64 filters \(0..63\)$"),
+    (lambda a, t: a.__setitem__(7, "relu5_2"), r"^error: image 8x10 is too small for relu5_2: it needs at least 16 px"),
+])
+def test_bad_inputs_give_one_clear_line(tmp_path, capsys, change, message):
+    small = tmp_path / "small.png"
+    write_image(small, 24, 32)
+    argv = quick_args(tmp_path, small)
+    argv[5] = "10"  # --size 10: an 8x10 image
+    change(argv, tmp_path)
+    code, err = run_and_capture(capsys, argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len([line for line in lines if line.startswith("error:")]) == 1
+    import re
+
+    assert re.search(message, lines[-1]), lines[-1]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("layers: [relu1_1\nfilters: 0", r"YAML syntax error at line \d+"),
+    ("colour: red\n", r"unknown key 'colour'; valid keys are content, "),
+    ("sgd: {max_steps: -5}\n", r"key 'sgd.max_steps' must be a positive integer, got -5"),
+    ("filters: one\n", r"key 'filters': expected a list of integers, got 'one'"),
+    ("- just\n- a list\n", r"expected a mapping of keys to values"),
+])
+def test_malformed_yaml(tmp_path, capsys, tiny_image, text, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    code, err = run_and_capture(capsys, ["--config", str(config), "--image", str(tiny_image)])
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith(f"error: config {config}")
+    assert len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(message, err), err
+
+
+def test_unwritable_output_is_refused_up_front(tmp_path, capsys, tiny_image):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, err = run_and_capture(capsys, quick_args(tmp_path, tiny_image)[:-1] + [str(blocker / "out")])
+    assert code == 2 and "is not writable" in err and "choose another with --output" in err
+
+
+def test_fig3_config_asks_for_real_weights(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_and_capture(capsys, ["--config", str(run_fmi.cli.CONFIG_DIR / "fig3.yaml"),
+                                         "--output", str(tmp_path / "out")])
+    assert code == 2
+    assert "model/vgg19.params: no such file; run 'python -m fmi.weights download'" in err

@@ -1,0 +1,121 @@
+import mxnet as mx
+import numpy as np
+import pytest
+
+from fmi import image, invert, vgg19, weights
+from fmi.errors import FmiError
+
+
+def save_authors_file(path, params, drop=None, reshape=None):
+    """Write params exactly as the authors' vgg19.params is laid out: mx.nd.save, 'arg:' keys."""
+    saved = {}
+    for name, value in params.items():
+        if name == drop:
+            continue
+        if name == reshape:
+            value = mx.nd.zeros((value.shape[0] + 1,) + value.shape[1:])
+        saved[f"arg:{name}"] = value
+    mx.nd.save(str(path), saved)
+
+
+def test_random_weights_are_seeded_and_labelled():
+    first, again, other = weights.load("random:3"), weights.load("random:3"), weights.load("random:4")
+    assert first.label == "random weights (seed 3), not ImageNet"
+    assert not first.pretrained and first.preprocessing is image.CAFFE_RGB
+    np.testing.assert_array_equal(first.params["conv3_1_weight"].asnumpy(),
+                                  again.params["conv3_1_weight"].asnumpy())
+    assert not np.array_equal(first.params["conv3_1_weight"].asnumpy(),
+                              other.params["conv3_1_weight"].asnumpy())
+    # He normal: std sqrt(2 / fan_in), zero bias
+    conv = first.params["conv4_1_weight"].asnumpy()
+    assert conv.std() == pytest.approx(np.sqrt(2.0 / (256 * 9)), rel=0.01)
+    assert not first.params["conv4_1_bias"].asnumpy().any()
+
+
+def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weights):
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, random_weights.params)
+    loaded = weights.load(str(path))
+    assert loaded.pretrained and loaded.preprocessing is image.CAFFE_RGB
+    assert loaded.sha1 == weights.sha1_of(path) and len(loaded.sha1) == 40
+    assert "random weights" not in loaded.label
+    x = np.random.default_rng(0).uniform(-50, 50, (1, 3, 20, 20)).astype(np.float32)
+    expected = invert.extract(random_weights, ["relu3_1"], x)["relu3_1"]
+    np.testing.assert_array_equal(invert.extract(loaded, ["relu3_1"], x)["relu3_1"], expected)
+
+
+def test_auto_uses_authors_file_when_present(tmp_path, random_weights):
+    assert weights.load("auto", model_dir=tmp_path).label == "random weights (seed 0), not ImageNet"
+    save_authors_file(tmp_path / "vgg19.params", random_weights.params)
+    assert weights.load("auto", model_dir=tmp_path).pretrained
+
+
+def test_gluon_file_maps_its_convolutions_in_order(tmp_path):
+    from mxnet.gluon.model_zoo import vision
+
+    net = vision.vgg19()
+    net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    net.features[0].bias.set_data(mx.nd.arange(64) / 64.0)  # a non-zero bias must land in conv1_1_bias
+    x = np.random.default_rng(1).uniform(-2, 2, (1, 3, 32, 32)).astype(np.float32)
+    net(mx.nd.array(x))
+    path = tmp_path / "vgg19-gluon.params"
+    net.save_parameters(str(path))
+
+    loaded = weights.load(str(path))
+    assert loaded.preprocessing is image.TORCH_RGB and loaded.pretrained
+    expected = mx.nd.array(x)
+    for layer in net.features[:7]:  # conv1_1 relu conv1_2 relu maxpool conv2_1 relu
+        expected = layer(expected)
+    got = invert.extract(loaded, ["relu2_1"], x, pooling="max")["relu2_1"]
+    np.testing.assert_allclose(got, expected.asnumpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(loaded.params["conv5_4_weight"].asnumpy(),
+                                  net.features[34].weight.data().asnumpy())
+
+
+def test_missing_key_is_named(tmp_path, random_weights):
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, random_weights.params, drop="conv4_3_bias")
+    with pytest.raises(FmiError, match=r"weights file .*vgg19.params: missing conv4_3_bias;"):
+        weights.load(str(path))
+
+
+def test_wrong_shape_is_named(tmp_path, random_weights):
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, random_weights.params, reshape="conv2_1_weight")
+    with pytest.raises(FmiError, match=r"wrong shapes: conv2_1_weight is \(129, 64, 3, 3\), "
+                                       r"expected \(128, 64, 3, 3\)"):
+        weights.load(str(path))
+
+
+def test_not_a_params_file(tmp_path):
+    path = tmp_path / "vgg19.params"
+    path.write_bytes(b"<html>not found</html>")
+    with pytest.raises(FmiError, match="not an MXNet .params file"):
+        weights.load(str(path))
+
+
+def test_missing_authors_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(FmiError, match=r"no such file; run 'python -m fmi.weights download'"):
+        weights.load(str(tmp_path / "vgg19.params"))
+    with pytest.raises(FmiError, match="seed must be a non-negative integer"):
+        weights.load("random:x")
+
+
+def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
+    source = tmp_path / "served.params"
+    save_authors_file(source, random_weights.params)
+    destination = tmp_path / "model" / "vgg19.params"
+    weights.download(destination, url=source.as_uri(), progress=open("/dev/null", "w"))
+    assert weights.load(str(destination)).sha1 == weights.sha1_of(source)
+
+    broken = tmp_path / "broken.params"
+    broken.write_bytes(source.read_bytes()[:1000])
+    bad_destination = tmp_path / "other" / "vgg19.params"
+    with pytest.raises(FmiError, match="not an MXNet .params file"):
+        weights.download(bad_destination, url=broken.as_uri(), progress=open("/dev/null", "w"))
+    assert list(bad_destination.parent.iterdir()) == []
+
+
+def test_download_offline_says_where_to_put_the_file(tmp_path):
+    with pytest.raises(FmiError, match=r"could not download .*copy it to .*vgg19.params"):
+        weights.download(tmp_path / "vgg19.params", url="http://127.0.0.1:9/vgg19.params")
