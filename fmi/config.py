@@ -22,6 +22,8 @@ def _type_name(kind):
     if origin in (typing.Union, types.UnionType):
         inner = [arg for arg in typing.get_args(kind) if arg is not type(None)]
         return f"{_type_name(inner[0])} or null"
+    if origin is dict:
+        return "a mapping of names to strings"
     if origin is list:
         return f"a list of {_type_name(typing.get_args(kind)[0]).removeprefix('an ').removeprefix('a ')}s"
     if dataclasses.is_dataclass(kind):
@@ -29,7 +31,7 @@ def _type_name(kind):
     return TYPE_NAMES.get(kind, str(kind))
 
 
-def _convert(value, kind, source, key):
+def _convert(value, kind, source, key, default=None):
     """Check ``value`` of ``key`` against the annotation ``kind``; int becomes float where a number is wanted."""
     where = f"{source}: key {key!r}"
     origin = typing.get_origin(kind)
@@ -38,6 +40,12 @@ def _convert(value, kind, source, key):
             return None
         inner = [arg for arg in typing.get_args(kind) if arg is not type(None)][0]
         return _convert(value, inner, source, key)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FmiError(f"{where}: expected {_type_name(kind)}, got {value!r}")
+        key_kind, value_kind = typing.get_args(kind)
+        return {_convert(k, key_kind, source, f"{key} (a key)"): _convert(v, value_kind, source, f"{key}.{k}")
+                for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise FmiError(f"{where}: expected {_type_name(kind)}, got {value!r}")
@@ -46,7 +54,7 @@ def _convert(value, kind, source, key):
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise FmiError(f"{where}: expected {_type_name(kind)}, got {value!r}")
-        return _build(kind, value, source, prefix=f"{key}.")
+        return _build(kind, value, source, prefix=f"{key}.", base=default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -54,15 +62,18 @@ def _convert(value, kind, source, key):
     return value
 
 
-def _build(cls, mapping, source, prefix=""):
+def _build(cls, mapping, source, prefix="", base=None):
+    """``base`` (default ``cls()``) with the keys of ``mapping`` replaced, each checked."""
     fields = [field.name for field in dataclasses.fields(cls)]
     unknown = [key for key in mapping if key not in fields]
     if unknown:
         raise FmiError(f"{source}: unknown key {prefix + str(unknown[0])!r}; "
                        f"valid keys are {', '.join(prefix + name for name in fields)}")
     hints = typing.get_type_hints(cls)
-    values = {key: _convert(value, hints[key], source, prefix + key) for key, value in mapping.items()}
-    return dataclasses.replace(cls(), **values)
+    base = base if base is not None else cls()
+    values = {key: _convert(value, hints[key], source, prefix + key, getattr(base, key))
+              for key, value in mapping.items()}
+    return dataclasses.replace(base, **values)
 
 
 def _check_sgd(sgd, where):
@@ -91,7 +102,7 @@ class Common:
     """Settings every experiment shares."""
 
     content: list[str] = dataclasses.field(default_factory=lambda: ["golden_gate"])
-    fallback_image: typing.Optional[str] = None
+    fallbacks: dict[str, str] = dataclasses.field(default_factory=dict)
     data_dir: str = "data/paper"
     max_long_edge: int = 512
     weights: str = "auto"

@@ -87,14 +87,14 @@ class Run:
         write_json(self.record_path, self.record)
 
     def _read(self, spec):
-        """(name, RGB) of an image spec; a missing paper image falls back to ``fallback_image``."""
+        """(name, RGB) of an image spec; a missing paper image is replaced as ``fallbacks`` says."""
         path = image.resolve(spec, self.config.data_dir)
         if not path.exists() and spec in image.PAPER_IMAGES:
-            if self.config.fallback_image:
+            substitute = self.config.fallbacks.get(spec)
+            if substitute:
                 log.info("%s not found in %s (run 'python -m fmi.data download' for the paper's "
-                         "images); using %s instead", spec, self.config.data_dir,
-                         self.config.fallback_image)
-                return self._read(self.config.fallback_image)
+                         "images); using %s instead", spec, self.config.data_dir, substitute)
+                return self._read(substitute)
             raise FmiError(f"image {path}: no such file; run 'python -m fmi.data download' "
                            f"to fetch the paper's images into {self.config.data_dir}")
         return image.image_name(spec), image.read_rgb(path)
@@ -119,18 +119,18 @@ class Run:
         rgb = self.weights.preprocessing.deprocess(array)
         return image.denoise_tv(rgb, self.config.denoise_weight, self.config.denoise_channels)
 
-    def invert(self, keys, terms, target_codes, shape, label, optimizer=None):
+    def invert(self, keys, terms, target_codes, shape, label, details=None):
         """Invert one batch (one image per key) and save each cell; return their RGB images.
 
-        ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W).
+        ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
+        ``details`` optionally adds one dict per key to the cells' records.
         """
-        optimizer = optimizer or self.config.sgd
         problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
                                  self.config.pooling, self.context)
         problem.set_targets(target_codes)
         initial = invert.initial_images(shape, [self.config.seed] * len(keys))
         started = time.perf_counter()
-        result = invert.sgd(problem, initial, optimizer,
+        result = invert.sgd(problem, initial, self.config.sgd,
                             callbacks=[progress_logger(label, self.config.log_every)])
         wall = time.perf_counter() - started
         images = []
@@ -145,6 +145,7 @@ class Run:
                 "loss_history": losses, "term_history": result.term_losses[index],
                 "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3),
                 "batch_size": len(keys),
+                **(details[index] if details else {}),
             }
             images.append(rgb)
             if result.stop_reasons[index].startswith("non-finite"):

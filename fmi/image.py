@@ -65,24 +65,32 @@ TORCH_RGB = Preprocessing(scale=1.0 / 255.0, mean=(0.485, 0.456, 0.406), std=(0.
                           name="rgb 0..1 minus mean (0.485, 0.456, 0.406) over std (0.229, 0.224, 0.225)")
 
 
+def sample_dirs():
+    """Folders of images bundled with matplotlib and scikit-image, present on every install."""
+    import matplotlib
+    import skimage.data
+
+    return [Path(matplotlib.get_data_path()) / "sample_data", Path(skimage.data.__file__).parent]
+
+
 def resolve(spec, data_dir):
     """Turn an image spec into a path.
 
     ``spec`` is a paper image name (``golden_gate``, looked up in ``data_dir``),
-    ``sample:NAME`` (an image bundled with matplotlib, e.g. ``sample:grace_hopper``),
-    or a file path.
+    ``sample:NAME`` (an image bundled with matplotlib or scikit-image, e.g.
+    ``sample:grace_hopper``, ``sample:hubble_deep_field``), or a file path.
     """
     spec = str(spec)
     if spec in PAPER_IMAGES:
         return Path(data_dir) / PAPER_IMAGES[spec]
     if spec.startswith(SAMPLE_PREFIX):
-        from matplotlib import cbook
-
         name = spec[len(SAMPLE_PREFIX):]
-        try:
-            return Path(cbook.get_sample_data(f"{name}.jpg", asfileobj=False))
-        except (OSError, ValueError):
-            raise FmiError(f"no bundled sample image {name!r} (try sample:grace_hopper)") from None
+        for folder in sample_dirs():
+            for suffix in (".jpg", ".png"):
+                if (folder / f"{name}{suffix}").is_file():
+                    return folder / f"{name}{suffix}"
+        raise FmiError(f"no bundled sample image {name!r}; try sample:grace_hopper, "
+                       f"sample:hubble_deep_field or sample:coffee")
     return Path(spec)
 
 

@@ -1,0 +1,131 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+import run_pmci
+import run_random
+from fmi import codes, figure4, image
+
+from conftest import write_image
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = {}
+    for index, name in enumerate(["content", "style_a", "style_b"]):
+        paths[name] = tmp_path / f"{name}.png"
+        write_image(paths[name], 24 + 4 * index, 32, seed=index)
+    return paths
+
+
+def common(tmp_path, content):
+    return ["--image", str(content), "--weights", "random:0", "--size", "32", "--steps", "3",
+            "--output", str(tmp_path / "out")]
+
+
+def read_record(tmp_path):
+    return json.loads((tmp_path / "out" / "record.json").read_text())
+
+
+def test_run_random_writes_every_promised_output(tmp_path, images):
+    argv = common(tmp_path, images["content"]) + ["--layers", "relu1_1,relu2_1", "--draw-seeds", "4,9"]
+    assert run_random.main(argv) == 0
+    out = tmp_path / "out"
+    for layer in ("relu1_1", "relu2_1"):
+        for seed in (4, 9):
+            assert image.read_rgb(out / "cells" / "content" / layer / f"random_draw_{seed}.png").shape == (24, 32, 3)
+    assert image.read_rgb(out / "fig4_content.png").ndim == 3
+    assert image.read_rgb(out / "loss.png").ndim == 3
+    assert (out / "config.yaml").exists()
+    record = read_record(tmp_path)
+    assert record["weights"]["label"] == "random weights (seed 0), not ImageNet"
+    cell = record["cells"]["content/relu2_1/random_draw_9"]
+    assert cell["draw_seed"] == 9 and cell["distribution"] == "authors" and cell["channels"] == 128
+    vector = figure4.draw("relu2_1", 9, "authors")
+    assert cell["negative_entries"] == int((vector < 0).sum())
+    assert len(cell["loss_history"]) == 3
+
+
+def test_random_target_follows_the_recorded_seed(random_weights):
+    content = np.random.default_rng(0).uniform(-50, 50, (1, 3, 16, 16)).astype(np.float32)
+    from fmi import invert
+
+    code = invert.extract(random_weights, ["relu1_1"], content)["relu1_1"]
+    vector = np.random.default_rng(9).normal(3.0, 1000.0, size=64)
+    np.testing.assert_array_equal(figure4.draw("relu1_1", 9, "authors"), vector)
+    np.testing.assert_allclose(codes.random_rescale(code, figure4.draw("relu1_1", 9, "authors")),
+                               codes.random_rescale(code, vector))
+
+
+def test_run_random_purposeful_mode(tmp_path, images):
+    argv = common(tmp_path, images["content"]) + ["--layers", "relu1_1", "--mode", "purposeful",
+                                                  "--style", f"{images['style_a']},{images['style_b']}"]
+    assert run_random.main(argv) == 0
+    cells = read_record(tmp_path)["cells"]
+    assert sorted(cells) == ["content/relu1_1/purposeful_style_a", "content/relu1_1/purposeful_style_b"]
+    assert cells["content/relu1_1/purposeful_style_b"]["style"] == "style_b"
+
+
+def test_run_pmci_writes_every_promised_output(tmp_path, images):
+    argv = common(tmp_path, images["content"]) + [
+        "--style", f"{images['style_a']},{images['style_b']}", "--style-layers", "relu1_1,relu2_1"]
+    assert run_pmci.main(argv) == 0
+    out = tmp_path / "out"
+    for method in ("gatys", "pmci"):
+        for style in ("style_a", "style_b"):
+            assert image.read_rgb(out / "cells" / "content" / method / f"{style}.png").shape == (24, 32, 3)
+    assert image.read_rgb(out / "fig5.png").ndim == 3
+    assert image.read_rgb(out / "loss.png").ndim == 3
+    record = read_record(tmp_path)
+    assert record["config"]["content_weight"] == 10.0 and record["config"]["sgd"]["weight_decay"] == 0.005
+    cell = record["cells"]["content/pmci/style_b"]
+    assert cell["method"] == "pmci" and cell["style"] == "style_b"
+    assert len(cell["term_history"][0]) == 3  # content + two style layers, logged every step
+    np.testing.assert_allclose([sum(t) for t in cell["term_history"]], cell["loss_history"], rtol=1e-5)
+
+
+def test_pmci_terms_follow_the_spec():
+    config = run_pmci.figure5.Config()
+    gatys = run_pmci.figure5.terms(config, "gatys")
+    pmci = run_pmci.figure5.terms(config, "pmci")
+    assert [(t.layer, t.kind, t.weight, t.normalise) for t in gatys] == [
+        ("relu2_2", "content", 10.0, False)] + [(f"relu{b}_1", "gram", 1.0, True) for b in range(1, 6)]
+    assert [(t.layer, t.kind, t.weight, t.normalise) for t in pmci] == [
+        ("relu2_2", "content", 10.0, True)] + [(f"relu{b}_1", "channel_sum", 1.0, True) for b in range(1, 6)]
+
+
+@pytest.mark.parametrize("script, extra, message", [
+    (run_pmci, ["--style", "MISSING"], r"^error: image MISSING: no such file$"),
+    (run_pmci, ["--style-layers", "relu1_1,relu6_1"], r"key 'style_layers': unknown layer 'relu6_1'; valid layers are relu1_1"),
+    (run_pmci, ["--style-weight", "-1"], r"key 'style_weight' must be 0 or more, got -1.0$"),
+    (run_pmci, ["--content-weight", "-0.5"], r"key 'content_weight' must be 0 or more, got -0.5$"),
+    (run_pmci, ["--style", ","], r"key 'styles' is empty; name at least one style image$"),
+    (run_pmci, ["--methods", "gatys,johnson"], r"unknown method 'johnson'; use gatys, pmci$"),
+    (run_random, ["--mode", "purposeful", "--style", ","], r"mode purposeful needs a style image"),
+    (run_random, ["--mode", "purposeful", "--style", "nowhere.png"], r"^error: image nowhere.png: no such file$"),
+    (run_random, ["--distribution", "uniform"], r"key 'distribution' must be one of authors, positive"),
+])
+def test_bad_inputs(tmp_path, images, capsys, script, extra, message):
+    code = script.main(common(tmp_path, images["content"]) + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.search(message, errors[0]), err
+
+
+def test_quick_configs_load():
+    from fmi import config
+
+    quick_random = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "quick_random.yaml")
+    fig4 = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")
+    assert fig4.draw_seeds == [1, 2] and fig4.distribution == "authors" and fig4.max_long_edge == 512
+    assert quick_random.fallbacks["golden_gate"] == "sample:grace_hopper"
+    fig5 = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "fig5.yaml")
+    assert fig5.styles == ["frida_kahlo", "seated_nude", "starry_night", "the_scream"]
+    assert fig5.content == ["golden_gate", "tubingen"] and fig5.sgd.weight_decay == 0.005
+    assert (fig5.content_weight, fig5.style_weight) == (10.0, 1.0)
+    quick_pmci = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "quick_pmci.yaml")
+    for name in quick_pmci.content + quick_pmci.styles:
+        assert image.resolve(quick_pmci.fallbacks[name], "unused").exists()
