@@ -14,10 +14,14 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 def setup_logging(verbose=False):
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr, force=True,
-    )
+    """Log fmi's progress to stderr; the root logger is left to the caller (and to pytest)."""
+    logger = logging.getLogger("fmi")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def run_guarded(action):
@@ -26,6 +30,11 @@ def run_guarded(action):
         return action()
     except FmiError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # disk full, permissions changed mid-run, ...
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: could not write {where}{error.strerror or error}; outputs finished before "
+              f"this are intact, rerun with --resume once fixed", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: finished cells are saved; rerun the same command with --resume "
@@ -64,6 +73,10 @@ def parser(description, default_config, figure_options):
     add("--output", metavar="DIR", help="output folder")
     add("--gpu", type=int, metavar="N", help="run on GPU N (needs a CUDA build of MXNet)")
     add("--batch-size", dest="batch_size", type=int, help="cells inverted together in one executor")
+    add("--max-memory", dest="max_memory_gib", type=float, metavar="GIB",
+        help="refuse runs estimated to need more memory (default: 80%% of what is available)")
+    add("--save-every", dest="save_every", type=int, metavar="STEPS",
+        help="save snapshots of the images in flight every STEPS steps")
     for option, (key, keywords) in figure_options.items():
         add(option, dest=key, **keywords)
     add("--resume", action="store_true", help="skip cells already finished in the output folder")
@@ -72,7 +85,7 @@ def parser(description, default_config, figure_options):
 
 
 OPTION_KEYS = ("content", "max_long_edge", "sgd.max_steps", "seed", "weights", "output", "gpu",
-               "batch_size")
+               "batch_size", "max_memory_gib", "save_every")
 
 
 def overrides(args, extra_keys=()):

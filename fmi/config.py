@@ -115,6 +115,8 @@ class Common:
     log_every: int = 10
     output: str = "runs/out"
     gpu: typing.Optional[int] = None
+    max_memory_gib: typing.Optional[float] = None
+    save_every: int = 0
     sgd: SGD = dataclasses.field(default_factory=SGD)
 
     def check(self, where):
@@ -125,6 +127,10 @@ class Common:
         for key, value in positive.items():
             if value < 1:
                 raise FmiError(f"{where}: key {key!r} must be a positive integer, got {value}")
+        if self.save_every < 0:
+            raise FmiError(f"{where}: key 'save_every' must be 0 (off) or a number of steps, got {self.save_every}")
+        if self.max_memory_gib is not None and self.max_memory_gib <= 0:
+            raise FmiError(f"{where}: key 'max_memory_gib' must be positive, got {self.max_memory_gib}")
         if self.seed < 0:
             raise FmiError(f"{where}: key 'seed' must be 0 or more, got {self.seed}")
         if self.denoise_weight < 0:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, config as config_module, device, image, invert, weights as weights_module
+from fmi import __version__, config as config_module, device, image, invert, memory
+from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_json, write_yaml
 
@@ -111,12 +112,16 @@ class Run:
         rgb = image.resize_to(rgb, height, width)
         return name, rgb, self.weights.preprocessing.preprocess(rgb)
 
+    def check_memory(self, layers, batch, array):
+        """Refuse, before any work, a batch whose estimated memory exceeds the limit."""
+        memory.check(layers, batch, *array.shape[2:], limit_gib=self.config.max_memory_gib)
+
     def extract(self, layers, array):
         return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
 
     def output_image(self, array):
         """Network-space image -> denoised RGB uint8, as the paper's figures show it."""
-        rgb = self.weights.preprocessing.deprocess(array)
+        rgb = self.weights.preprocessing.deprocess(np.nan_to_num(array))
         return image.denoise_tv(rgb, self.config.denoise_weight, self.config.denoise_channels)
 
     def invert(self, keys, terms, target_codes, shape, label, details=None):
@@ -129,9 +134,11 @@ class Run:
                                  self.config.pooling, self.context)
         problem.set_targets(target_codes)
         initial = invert.initial_images(shape, [self.config.seed] * len(keys))
+        callbacks = [progress_logger(label, self.config.log_every)]
+        if self.config.save_every:
+            callbacks.append(self._snapshot_saver(keys))
         started = time.perf_counter()
-        result = invert.sgd(problem, initial, self.config.sgd,
-                            callbacks=[progress_logger(label, self.config.log_every)])
+        result = invert.sgd(problem, initial, self.config.sgd, callbacks=callbacks)
         wall = time.perf_counter() - started
         images = []
         for index, key in enumerate(keys):
@@ -149,11 +156,22 @@ class Run:
             }
             images.append(rgb)
             if result.stop_reasons[index].startswith("non-finite"):
-                log.warning("%s: %s; cell kept as it was, other cells go on",
-                            key, result.stop_reasons[index])
+                layers = ", ".join(dict.fromkeys(term.layer for term in terms))
+                log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
+                            key, result.stop_reasons[index], layers)
         self.save_record()
         log.info("%s: done in %.1f s (steps %s)", label, wall, ", ".join(map(str, result.steps)))
         return images
+
+    def _snapshot_saver(self, keys):
+        def save(state):
+            if state.step % self.config.save_every:
+                return
+            images = state.images.asnumpy()
+            for index, key in enumerate(keys):
+                path = self.output / "snapshots" / key / f"step_{state.step:04d}.png"
+                image.save_png(path, self.output_image(images[index]))
+        return save
 
     def loss_panels(self, groups):
         """{panel: {line: loss history}} from ``groups`` = {panel: {line: cell key}}."""

@@ -43,8 +43,10 @@ def run(config, argv, started, resume=False):
     experiment = Run(config, "run_fmi.py", argv, resume=resume)
     written = []
     loss_groups = {}
-    for spec in config.content:
-        name, _, content = experiment.content_image(spec)
+    contents = [experiment.content_image(spec) for spec in config.content]
+    for _, _, content in contents:
+        experiment.check_memory(config.layers, min(config.batch_size, len(config.filters)), content)
+    for name, _, content in contents:
         layer_codes = experiment.extract(config.layers, content)
         rows = []
         for layer in config.layers:

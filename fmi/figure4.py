@@ -92,8 +92,11 @@ def run(config, argv, started, resume=False):
     experiment = Run(config, "run_random.py", argv, resume=resume)
     written = []
     loss_groups = {}
-    for spec in config.content:
-        name, _, content = experiment.content_image(spec)
+    contents = [experiment.content_image(spec) for spec in config.content]
+    rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
+    for _, _, content in contents:
+        experiment.check_memory(config.layers, min(config.batch_size, rows_per_layer), content)
+    for name, _, content in contents:
         content_codes = experiment.extract(config.layers, content)
         rows = (random_rows(config, content_codes) if config.mode == "random"
                 else purposeful_rows(config, experiment, content, content_codes))

@@ -77,8 +77,10 @@ def run(config, argv, started, resume=False):
     experiment = Run(config, "run_pmci.py", argv, resume=resume)
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
     columns, column_labels, style_cells, loss_groups = [], ["style"], [], {}
-    for content_index, spec in enumerate(config.content):
-        name, _, content = experiment.content_image(spec)
+    contents = [experiment.content_image(spec) for spec in config.content]
+    for _, _, content in contents:
+        experiment.check_memory(layers, min(config.batch_size, len(config.styles)), content)
+    for content_index, (name, _, content) in enumerate(contents):
         content_codes = experiment.extract(config.content_layers, content)
         styles = []
         for style_spec in config.styles:
