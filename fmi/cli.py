@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from fmi import config as config_module
+from fmi import config as config_module, threads
 from fmi.errors import FmiError
 
 EXIT_USAGE = 2
@@ -67,12 +67,14 @@ def parser(description, default_config, figure_options):
     add("--image", dest="content", type=comma_list(str), metavar="IMAGES",
         help="content image(s), comma-separated: paper names (golden_gate), sample:grace_hopper, or paths")
     add("--size", dest="max_long_edge", type=int, metavar="PX", help="long edge of the content image in pixels")
-    add("--steps", dest="sgd.max_steps", type=int, help="maximum SGD steps per cell")
+    add("--steps", type=int, help="maximum steps (SGD) or iterations (L-BFGS) per cell")
     add("--seed", type=int, help="seed of the initial noise (and of random draws)")
     add("--weights", help="auto, random, random:SEED, gluon, or a .params path")
     add("--output", metavar="DIR", help="output folder")
     add("--gpu", type=int, metavar="N", help="run on GPU N (needs a CUDA build of MXNet)")
     add("--batch-size", dest="batch_size", type=int, help="cells inverted together in one executor")
+    add("--optimizer", choices=("sgd", "lbfgs"), help="the authors' SGD (default) or L-BFGS")
+    add("--threads", type=int, metavar="N", help="CPU threads for MXNet (default: every usable core)")
     add("--max-memory", dest="max_memory_gib", type=float, metavar="GIB",
         help="refuse runs estimated to need more memory (default: 80%% of what is available)")
     add("--save-every", dest="save_every", type=int, metavar="STEPS",
@@ -84,22 +86,31 @@ def parser(description, default_config, figure_options):
     return result
 
 
-OPTION_KEYS = ("content", "max_long_edge", "sgd.max_steps", "seed", "weights", "output", "gpu",
-               "batch_size", "max_memory_gib", "save_every")
+OPTION_KEYS = ("content", "max_long_edge", "seed", "weights", "output", "gpu",
+               "batch_size", "max_memory_gib", "save_every", "threads", "optimizer")
 
 
 def overrides(args, extra_keys=()):
-    return {key: getattr(args, key) for key in OPTION_KEYS + tuple(extra_keys)}
+    """Config keys given on the command line; --steps limits whichever optimiser runs."""
+    values = {key: getattr(args, key) for key in OPTION_KEYS + tuple(extra_keys)}
+    values["sgd.max_steps"] = values["lbfgs.max_steps"] = args.steps
+    return values
 
 
 def main(argv, build_parser, config_class, extra_keys, experiment):
-    """Parse ``argv``, load and check the config, run ``experiment(config, args, argv)``."""
+    """Parse ``argv``, load and check the config, run ``experiment(config, args, argv)``.
+
+    With ``argv=None`` (run as a script) a ``threads`` setting other than the count MXNet
+    started with restarts the script with that count.
+    """
+    restart_argv = sys.argv if argv is None else None
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
 
     def action():
         config = config_module.load(config_class, args.config, overrides(args, extra_keys))
+        threads.apply(config.threads, restart_argv)
         started = time.perf_counter()
         experiment(config, args, argv, started)
         return 0

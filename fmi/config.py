@@ -12,7 +12,7 @@ import yaml
 
 from fmi import vgg19
 from fmi.errors import FmiError
-from fmi.invert import SGD
+from fmi.invert import LBFGS, OPTIMIZERS, SGD
 
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -88,6 +88,16 @@ def _check_sgd(sgd, where):
             raise FmiError(f"{where}: key 'sgd.{name}' must be a positive integer, got {getattr(sgd, name)}")
 
 
+def _check_lbfgs(lbfgs, where):
+    for name in ("max_steps", "history"):
+        if getattr(lbfgs, name) < 1:
+            raise FmiError(f"{where}: key 'lbfgs.{name}' must be a positive integer, got {getattr(lbfgs, name)}")
+    if lbfgs.weight_decay < 0:
+        raise FmiError(f"{where}: key 'lbfgs.weight_decay' must be 0 or more, got {lbfgs.weight_decay}")
+    if lbfgs.stop_eps < 0:
+        raise FmiError(f"{where}: key 'lbfgs.stop_eps' must be 0 or more, got {lbfgs.stop_eps}")
+
+
 def check_layers(layers, where, key="layers"):
     if not layers:
         raise FmiError(f"{where}: key {key!r} is empty; valid layers are {', '.join(vgg19.RELU_LAYERS)}")
@@ -115,9 +125,12 @@ class Common:
     log_every: int = 10
     output: str = "runs/out"
     gpu: typing.Optional[int] = None
+    threads: typing.Optional[int] = None
     max_memory_gib: typing.Optional[float] = None
     save_every: int = 0
+    optimizer: str = "sgd"
     sgd: SGD = dataclasses.field(default_factory=SGD)
+    lbfgs: LBFGS = dataclasses.field(default_factory=LBFGS)
 
     def check(self, where):
         if not self.content:
@@ -127,6 +140,8 @@ class Common:
         for key, value in positive.items():
             if value < 1:
                 raise FmiError(f"{where}: key {key!r} must be a positive integer, got {value}")
+        if self.threads is not None and self.threads < 1:
+            raise FmiError(f"{where}: key 'threads' must be a positive integer, got {self.threads}")
         if self.save_every < 0:
             raise FmiError(f"{where}: key 'save_every' must be 0 (off) or a number of steps, got {self.save_every}")
         if self.max_memory_gib is not None and self.max_memory_gib <= 0:
@@ -142,6 +157,10 @@ class Common:
             raise FmiError(f"{where}: key 'denoise_channels' must be joint or separate, "
                            f"got {self.denoise_channels!r}")
         _check_sgd(self.sgd, where)
+        if self.optimizer not in OPTIMIZERS:
+            raise FmiError(f"{where}: key 'optimizer' must be one of {', '.join(OPTIMIZERS)}, "
+                           f"got {self.optimizer!r}")
+        _check_lbfgs(self.lbfgs, where)
 
 
 def load(cls, path=None, overrides=None):

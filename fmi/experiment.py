@@ -9,14 +9,13 @@ and ``--resume`` picks up from the finished cells.
 import datetime
 import json
 import logging
-import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, config as config_module, device, image, invert, memory
+from fmi import __version__, config as config_module, device, image, invert, memory, threads
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_json, write_yaml
@@ -33,8 +32,7 @@ def versions():
 
     return {"fmi": __version__, "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-            "matplotlib": matplotlib.__version__, "platform": platform.platform(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+            "matplotlib": matplotlib.__version__, "platform": platform.platform()}
 
 
 class Run:
@@ -50,7 +48,8 @@ class Run:
         log.info("weights: %s", self.weights.label)
         self.record = {
             "script": script, "argv": list(argv), "config": config_module.to_dict(config),
-            "weights": self.weights.record(), "seed": config.seed, "versions": versions(),
+            "weights": self.weights.record(), "seed": config.seed, "threads": threads.in_force(),
+            "versions": versions(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "cells": previous,
         }
@@ -128,8 +127,13 @@ class Run:
         """Invert one batch (one image per key) and save each cell; return their RGB images.
 
         ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
-        ``details`` optionally adds one dict per key to the cells' records.
+        ``details`` optionally adds one dict per key to the cells' records. L-BFGS inverts
+        one image at a time, so its batches are split.
         """
+        if self.config.optimizer == "lbfgs" and len(keys) > 1:
+            return [image_ for index, key in enumerate(keys) for image_ in self.invert(
+                [key], terms, [codes[index:index + 1] for codes in target_codes], shape,
+                label=f"{label} [{key}]", details=details[index:index + 1] if details else None)]
         problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
                                  self.config.pooling, self.context)
         problem.set_targets(target_codes)
@@ -138,7 +142,10 @@ class Run:
         if self.config.save_every:
             callbacks.append(self._snapshot_saver(keys))
         started = time.perf_counter()
-        result = invert.sgd(problem, initial, self.config.sgd, callbacks=callbacks)
+        if self.config.optimizer == "lbfgs":
+            result = invert.lbfgs(problem, initial, self.config.lbfgs, callbacks=callbacks)
+        else:
+            result = invert.sgd(problem, initial, self.config.sgd, callbacks=callbacks)
         wall = time.perf_counter() - started
         images = []
         for index, key in enumerate(keys):
@@ -167,7 +174,8 @@ class Run:
         def save(state):
             if state.step % self.config.save_every:
                 return
-            images = state.images.asnumpy()
+            images = state.images
+            images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
             for index, key in enumerate(keys):
                 path = self.output / "snapshots" / key / f"step_{state.step:04d}.png"
                 image.save_png(path, self.output_image(images[index]))

@@ -42,6 +42,23 @@ class SGD:
         return self.learning_rate * self.lr_factor ** ((step - 1) // self.lr_step)
 
 
+@dataclass(frozen=True)
+class LBFGS:
+    """scipy's L-BFGS-B on the same objective SGD minimises: the loss + weight_decay/2 ||x||^2.
+
+    It stops by the authors' rule (relative change of x below ``stop_eps``), after
+    ``max_steps`` iterations, or when scipy finds no further progress.
+    """
+
+    max_steps: int = 1000
+    history: int = 10
+    weight_decay: float = 5e-4
+    stop_eps: float = 0.005
+
+
+OPTIMIZERS = ("sgd", "lbfgs")
+
+
 @dataclass
 class Result:
     """Inverted images (N, 3, H, W), and per image: its loss history, steps taken, why it stopped."""
@@ -55,7 +72,10 @@ class Result:
 
 @dataclass
 class StepState:
-    """What a callback sees after each update; ``active`` marks the images still running."""
+    """What a callback sees after each update; ``active`` marks the images still running.
+
+    ``images`` is an NDArray under SGD and a numpy array under L-BFGS.
+    """
 
     step: int
     images: mx.nd.NDArray
@@ -226,3 +246,71 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
 def _norms(array):
     """Euclidean norm of each image of a (N, ...) NDArray, as numpy (N,)."""
     return mx.nd.norm(array.reshape((array.shape[0], -1)), axis=1).asnumpy()
+
+
+class _StopAtLoss(Exception):
+    pass
+
+
+def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
+    """Run L-BFGS-B from ``initial`` (1, 3, H, W); returns a ``Result`` like ``sgd``.
+
+    The loss history holds the network loss (without the weight-decay term) after each
+    iteration. ``target_loss`` stops as soon as the loss reaches it (used to time L-BFGS
+    against SGD).
+    """
+    from scipy.optimize import minimize
+
+    if initial.shape[0] != 1 or problem.batch_shape[0] != 1:
+        raise ValueError("L-BFGS inverts one image at a time: use a problem of batch 1")
+    shape = initial.shape
+    decay = settings.weight_decay
+    last = {}
+
+    def objective(flat):
+        total, terms, gradient = problem.evaluate(flat.reshape(shape).astype(np.float32))
+        last.update(loss=float(total[0]), terms=terms[:, 0].tolist())
+        value = last["loss"] + 0.5 * decay * float(flat @ flat)
+        return value, gradient.asnumpy().astype(np.float64).ravel() + decay * flat
+
+    history, term_history = [], []
+    previous = initial.astype(np.float64).ravel()
+    reason = ["max_steps"]
+
+    def after_iteration(flat):
+        history.append(last["loss"])
+        term_history.append(last["terms"])
+        change = np.linalg.norm(flat - previous) / max(np.linalg.norm(flat), 1e-30)
+        previous[:] = flat
+        stop = None
+        if not np.isfinite(last["loss"]):
+            stop = f"non-finite loss at step {len(history)}"
+        elif target_loss is not None and last["loss"] <= target_loss:
+            stop = "target loss reached"
+        elif change < settings.stop_eps:
+            stop = "converged"
+        state = StepState(len(history), flat.reshape(shape), np.array([last["loss"]]),
+                          np.array([change]), np.array([stop is None]))
+        for callback in callbacks:
+            callback(state)
+        if stop:
+            reason[0] = stop
+            raise _StopAtLoss
+
+    best = [previous.copy()]
+
+    def tracked(flat):
+        best[0] = flat.copy()
+        after_iteration(flat)
+
+    try:
+        outcome = minimize(objective, previous.copy(), jac=True, method="L-BFGS-B", callback=tracked,
+                           options={"maxiter": settings.max_steps, "maxcor": settings.history,
+                                    "ftol": 0.0, "gtol": 0.0})
+        best[0] = outcome.x
+        if len(history) < settings.max_steps:
+            reason[0] = "no further progress"
+    except _StopAtLoss:
+        pass
+    image = best[0].reshape(shape).astype(np.float32)
+    return Result(image, [history], [len(history)], reason, [term_history])

@@ -137,3 +137,54 @@ def test_initial_images_are_seeded_uniform():
 def test_image_too_small_for_layer(random_weights):
     with pytest.raises(FmiError, match=r"image 12x40 is too small for relu5_2: it needs at least 16 px"):
         invert.Problem([invert.Term("relu5_2")], random_weights, (1, 3, 12, 40))
+
+
+# --- L-BFGS ------------------------------------------------------------------------------------
+
+def test_lbfgs_reaches_a_lower_loss_than_sgd_in_fewer_evaluations(random_weights, content):
+    layer = "relu2_1"
+    code = invert.extract(random_weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
+    problem.set_targets([code])
+    start = invert.initial_images(SHAPE, [0])
+    by_sgd = invert.sgd(problem, start, invert.SGD(max_steps=30, stop_eps=0))
+    by_lbfgs = invert.lbfgs(problem, start, invert.LBFGS(max_steps=30, stop_eps=0))
+    assert by_lbfgs.losses[0][-1] < 0.5 * by_sgd.losses[0][-1]
+    # the recorded loss is the network loss at the returned image
+    final = problem.evaluate(by_lbfgs.images)[0][0]
+    assert final == pytest.approx(by_lbfgs.losses[0][-1], rel=1e-4)
+    assert by_lbfgs.images.shape == (1,) + SHAPE and by_lbfgs.images.dtype == np.float32
+
+
+def test_lbfgs_stops_at_target_loss_and_reports_each_iteration(random_weights, content):
+    layer = "relu1_2"
+    code = invert.extract(random_weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
+    problem.set_targets([code])
+    start = invert.initial_images(SHAPE, [0])
+    initial_loss = problem.evaluate(start)[0][0]
+    seen = []
+    result = invert.lbfgs(problem, start, invert.LBFGS(stop_eps=0), callbacks=[seen.append],
+                          target_loss=0.01 * initial_loss)
+    assert result.stop_reasons == ["target loss reached"]
+    assert result.losses[0][-1] <= 0.01 * initial_loss < result.losses[0][-2]
+    assert [state.step for state in seen] == list(range(1, result.steps[0] + 1))
+    assert not seen[-1].active.any() and seen[0].active.all()
+
+
+def test_lbfgs_minimises_loss_plus_weight_decay(random_weights, content):
+    """With a huge weight decay the optimum is pulled toward x = 0."""
+    layer = "relu1_1"
+    code = invert.extract(random_weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
+    problem.set_targets([code])
+    start = invert.initial_images(SHAPE, [0])
+    free = invert.lbfgs(problem, start, invert.LBFGS(max_steps=20, weight_decay=0.0, stop_eps=0))
+    decayed = invert.lbfgs(problem, start, invert.LBFGS(max_steps=20, weight_decay=1e3, stop_eps=0))
+    assert np.linalg.norm(decayed.images) < 0.2 * np.linalg.norm(free.images)
+
+
+def test_lbfgs_needs_batch_one(random_weights):
+    problem = invert.Problem([invert.Term("relu1_1")], random_weights, (2,) + SHAPE)
+    with pytest.raises(ValueError, match="one image at a time"):
+        invert.lbfgs(problem, invert.initial_images(SHAPE, [0, 0]))

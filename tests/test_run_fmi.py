@@ -116,3 +116,12 @@ def test_fig3_config_asks_for_real_weights(tmp_path, capsys, monkeypatch):
                                          "--output", str(tmp_path / "out")])
     assert code == 2
     assert "model/vgg19.params: no such file; run 'python -m fmi.weights download'" in err
+
+
+def test_lbfgs_option_runs_each_cell_alone(tmp_path, tiny_image):
+    assert run_fmi.main(quick_args(tmp_path, tiny_image, "--optimizer", "lbfgs", "--batch-size", "2")) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    assert record["config"]["optimizer"] == "lbfgs" and record["config"]["lbfgs"]["max_steps"] == 3
+    assert {cell["batch_size"] for cell in record["cells"].values()} == {1}
+    assert all(len(cell["loss_history"]) <= 3 for cell in record["cells"].values())
+    assert (tmp_path / "out" / "fig3_tiny.png").exists()
