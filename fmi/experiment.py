@@ -18,7 +18,7 @@ import numpy as np
 from fmi import __version__, config as config_module, device, image, invert, memory, threads
 from fmi import weights as weights_module
 from fmi.errors import FmiError
-from fmi.io import ensure_writable_dir, write_json, write_yaml
+from fmi.io import ensure_writable_dir, write_bytes, write_json, write_yaml
 
 log = logging.getLogger("fmi")
 
@@ -38,9 +38,11 @@ def versions():
 class Run:
     """One experiment's output folder, weights and device, and the cells finished so far."""
 
-    def __init__(self, config, script, argv, resume=False):
+    def __init__(self, config, script, argv, resume=False, shard=None):
         self.config = config
-        self.output = ensure_writable_dir(config.output)
+        self.shard = shard
+        self.output = ensure_writable_dir(
+            Path(config.output) / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else config.output)
         self.record_path = self.output / "record.json"
         previous = self._previous_cells() if resume else {}
         self.context = device.context(config.gpu)
@@ -51,7 +53,7 @@ class Run:
             "weights": self.weights.record(), "seed": config.seed, "threads": threads.in_force(),
             "versions": versions(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "cells": previous,
+            "shard": list(shard) if shard else None, "cells": previous,
         }
         write_yaml(self.output / "config.yaml", self.record["config"])
         self.save_record()
@@ -181,6 +183,50 @@ class Run:
                 image.save_png(path, self.output_image(images[index]))
         return save
 
+    def collect_shards(self):
+        """Copy every shard's finished cells and records into this run folder."""
+        root = self.output / "shards"
+        folders = sorted(root.glob("*-of-*")) if root.is_dir() else []
+        if not folders:
+            raise FmiError(f"nothing to collect: no shard folders in {root}; run with --shard I/N first")
+        splits = {folder.name.split("-of-")[1] for folder in folders}
+        if len(splits) != 1:
+            raise FmiError(f"{root} holds shards of different splits ({', '.join(sorted(splits))}); "
+                           f"keep the folders of one split only")
+        count = int(splits.pop())
+        missing = sorted(set(range(count)) - {int(folder.name.split("-of-")[0]) for folder in folders})
+        if missing:
+            raise FmiError(f"shards {', '.join(map(str, missing))} of {count} have no output in {root}; "
+                           f"run them first (--shard I/{count})")
+        for folder in folders:
+            record = self._shard_record(folder)
+            for key, cell in record["cells"].items():
+                source = folder / "cells" / f"{key}.png"
+                if source.exists():
+                    write_bytes(self.cell_path(key), source.read_bytes())
+                    self.record["cells"][key] = cell
+        self.save_record(collected_from=[folder.name for folder in folders])
+        log.info("collected %d cells from %d shards in %s", len(self.record["cells"]), count, root)
+        return count
+
+    def _shard_record(self, folder):
+        path = folder / "record.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise FmiError(f"shard {folder.name}: {path} is missing or unreadable; rerun that shard") from None
+        ignored = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every")
+        ours = {k: v for k, v in self.record["config"].items() if k not in ignored}
+        theirs = {k: v for k, v in record.get("config", {}).items() if k not in ignored}
+        if ours != theirs:
+            differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+            raise FmiError(f"shard {folder.name} was run with another config (differs in "
+                           f"{', '.join(differing)}); collect with the config the shards used")
+        if (record["weights"]["label"], record["weights"]["sha1"]) != (self.weights.label, self.weights.sha1):
+            raise FmiError(f"shard {folder.name} used other weights ({record['weights']['label']}); "
+                           f"collect with the weights the shards used")
+        return record
+
     def loss_panels(self, groups):
         """{panel: {line: loss history}} from ``groups`` = {panel: {line: cell key}}."""
         return {panel: {line: self.record["cells"][key]["loss_history"]
@@ -207,3 +253,12 @@ def progress_logger(label, every):
 
 def chunks(items, size):
     return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def parse_shard(text):
+    """'I/N' -> (I, N) with 0 <= I < N: this machine's part of a split into N shards."""
+    index, _, count = str(text).partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise FmiError(f"--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
+                       f"(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
+    return int(index), int(count)

@@ -47,6 +47,27 @@ def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4):
     _save(figure, path)
 
 
+def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1):
+    """Save many images (e.g. every filter of a layer) in rows of ``columns``, each labelled."""
+    rows = -(-len(images) // columns)
+    aspect = next((image.shape[0] / image.shape[1] for image in images if image is not None), 0.75)
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(cell_inches * columns, cell_inches * aspect * rows * 1.25 + 0.5))
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, image, label in zip(axes.flat, images, labels):
+        if image is not None:
+            axis.imshow(image)
+        axis.set_title(label, fontsize=7, pad=2)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+MAX_LOSS_LINES = 10
+
+
 def loss_curves(panels, path, title=None):
     """Save loss against step, one panel per entry of ``panels`` = {name: {line label: losses}}.
 
@@ -59,6 +80,9 @@ def loss_curves(panels, path, title=None):
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 3.2 * rows))
     for axis, (name, lines) in zip(axes.flat, panels.items()):
         lowest = 1.0
+        if len(lines) > MAX_LOSS_LINES:
+            name = f"{name} ({MAX_LOSS_LINES} of {len(lines)} shown)"
+            lines = dict(list(lines.items())[:MAX_LOSS_LINES])
         for label, losses in lines.items():
             losses = np.asarray(losses, dtype=np.float64)
             if losses.size and losses[0] > 0:

@@ -1,0 +1,81 @@
+"""Sweeps over every filter of a layer, split into shards and collected."""
+import json
+
+import numpy as np
+import pytest
+
+import run_fmi
+from fmi import image
+
+
+def sweep_args(output, image_path, *extra):
+    return ["--image", str(image_path), "--weights", "random:0", "--size", "16", "--layers", "relu1_1",
+            "--all-filters", "--steps", "2", "--batch-size", "8", "--output", str(output), *extra]
+
+
+@pytest.fixture
+def single_run(tmp_path, tiny_image):
+    assert run_fmi.main(sweep_args(tmp_path / "single", tiny_image)) == 0
+    return tmp_path / "single"
+
+
+def test_two_shards_and_collect_equal_one_run(tmp_path, tiny_image, single_run):
+    split = tmp_path / "split"
+    assert run_fmi.main(sweep_args(split, tiny_image, "--shard", "1/2")) == 0
+    assert run_fmi.main(sweep_args(split, tiny_image, "--shard", "0/2")) == 0
+    first = json.loads((split / "shards" / "0-of-2" / "record.json").read_text())["cells"]
+    second = json.loads((split / "shards" / "1-of-2" / "record.json").read_text())["cells"]
+    assert len(first) == len(second) == 32 and not set(first) & set(second)
+    assert run_fmi.main(sweep_args(split, tiny_image, "--collect")) == 0
+
+    cells = sorted((single_run / "cells").rglob("*.png"))
+    assert len(cells) == 64
+    for cell in cells:
+        np.testing.assert_array_equal(image.read_rgb(cell), image.read_rgb(split / cell.relative_to(single_run)))
+    sheet = "fig3_tiny_relu1_1.png"
+    assert (single_run / sheet).read_bytes() == (split / sheet).read_bytes()
+    assert (single_run / "loss.png").read_bytes() == (split / "loss.png").read_bytes()
+    collected = json.loads((split / "record.json").read_text())
+    assert collected["collected_from"] == ["0-of-2", "1-of-2"] and len(collected["cells"]) == 64
+
+
+def test_rerunning_a_shard_skips_finished_cells(tmp_path, tiny_image, caplog):
+    output = tmp_path / "out"
+    assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/4")) == 0
+    caplog.clear()
+    caplog.set_level("INFO")
+    assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/4")) == 0
+    assert not any("done in" in message for message in caplog.messages)
+    assert any("resuming: 16 finished cells" in message for message in caplog.messages)
+
+
+@pytest.mark.parametrize("extra, pattern", [
+    (["--shard", "2/2"], r"--shard 2/2: expected I/N with 0 <= I < N"),
+    (["--shard", "a/b"], r"--shard a/b: expected I/N"),
+    (["--collect"], r"nothing to collect: no shard folders in .*shards; run with --shard I/N first"),
+    (["--shard", "0/2", "--collect"], r"--shard and --collect go in separate runs"),
+])
+def test_bad_shard_use(tmp_path, tiny_image, capsys, extra, pattern):
+    import re
+
+    assert run_fmi.main(sweep_args(tmp_path / "out", tiny_image, *extra)) == 2
+    err = capsys.readouterr().err
+    assert re.search(pattern, err) and "Traceback" not in err
+
+
+def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, capsys):
+    output = tmp_path / "out"
+    assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/3")) == 0
+    assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
+    assert "shards 1, 2 of 3 have no output" in capsys.readouterr().err
+    assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "1/3")) == 0
+    assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "2/3", "--seed", "5")) == 0
+    assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
+    assert "shard 2-of-3 was run with another config (differs in seed)" in capsys.readouterr().err
+
+
+def test_all_layers_sweep_is_every_filter():
+    config = run_fmi.figure3.Config(layers=["all"], all_filters=True)
+    config.check("test")
+    batches = run_fmi.figure3.plan(config, ["image"])
+    assert sum(len(batch) for _, _, batch in batches) == 5504
