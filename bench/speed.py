@@ -1,0 +1,184 @@
+"""How fast fmi inverts, against a bare MXNet executor (a benchmark, not a test).
+
+    python bench/speed.py [--steps 5] [--weights auto]
+
+Prints a table, then one line:
+    overhead=<x> threads_speedup=<x> lbfgs_time_ratio=<x> peak_rss_mib=<n> gflops=<n>
+with the targets of issue 5 checked beside each number:
+- overhead: fmi's SGD step / a bare executor forward + backward of the same truncated graph,
+  384 x 512 to relu5_2 (target <= 1.10);
+- threads_speedup: step time with MXNet's default threads / with fmi's (>= 1.3);
+- lbfgs_time_ratio: L-BFGS wall time to the loss where the authors' SGD stops by its
+  rule / SGD's wall time, relu3_2 inversion of a 128 px image (<= 0.5);
+- peak_rss_mib: peak resident memory of one 384 x 512 inversion to relu5_2 (<= 1536);
+- gflops: achieved GFLOP/s of fmi's step (2 FLOPs per multiply-add, forward + input
+  gradient of the convolutions) (>= 200).
+Step times are measured in child processes, each with a fresh MXNet.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HEIGHT, WIDTH, DEEP_LAYER = 384, 512, "relu5_2"
+TARGETS = {"overhead": ("<=", 1.10), "threads_speedup": (">=", 1.3), "lbfgs_time_ratio": ("<=", 0.5),
+           "peak_rss_mib": ("<=", 1536), "gflops": (">=", 200)}
+
+
+def conv_flops(layer, height, width):
+    """FLOPs of the forward convolutions up to ``layer`` (2 per multiply-add)."""
+    from fmi import vgg19
+
+    total, in_channels = 0, 3
+    for relu in vgg19.RELU_LAYERS[:vgg19.RELU_LAYERS.index(layer) + 1]:
+        h, w = vgg19.output_size(relu, height, width)
+        out_channels = vgg19.channels(relu)
+        total += 2 * in_channels * out_channels * 9 * h * w
+        in_channels = out_channels
+    return total
+
+
+def _timed(function, steps):
+    function()  # warm-up: allocations and MKL-DNN primitives
+    started = time.perf_counter()
+    for _ in range(steps):
+        function()
+    return (time.perf_counter() - started) / steps
+
+
+def child_steps(steps, weights_spec):
+    """In this process: (fmi SGD step, bare forward+backward step) seconds, and peak RSS."""
+    import mxnet as mx
+    import numpy as np
+
+    from fmi import codes, invert, vgg19, weights as weights_module
+
+    weights = weights_module.load(weights_spec)
+    rng = np.random.default_rng(0)
+    content = weights.preprocessing.preprocess(rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8))
+    code = invert.extract(weights, [DEEP_LAYER], content)[DEEP_LAYER]
+    problem = invert.Problem([invert.Term(DEEP_LAYER)], weights, (1, 3, HEIGHT, WIDTH))
+    problem.set_targets([codes.feature_map(code, 0)])
+    initial = invert.initial_images((3, HEIGHT, WIDTH), [0])
+    settings = invert.SGD(max_steps=steps, stop_eps=0)
+    invert.sgd(problem, initial, invert.SGD(max_steps=1))
+    started = time.perf_counter()
+    invert.sgd(problem, initial, settings)
+    fmi_step = (time.perf_counter() - started) / steps
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the bare executor
+
+    symbol = vgg19.build([DEEP_LAYER])
+    args = {name: weights.params[name] for name in symbol.list_arguments() if name != "data"}
+    args["data"] = mx.nd.array(initial)
+    gradient = mx.nd.zeros(initial.shape)
+    executor = symbol.bind(mx.cpu(), args, args_grad={"data": gradient},
+                           grad_req={name: "write" if name == "data" else "null" for name in args})
+    head = mx.nd.ones(executor.outputs[0].shape) if executor.outputs else None
+
+    def bare():
+        outputs = executor.forward(is_train=True)
+        executor.backward([head if head is not None else mx.nd.ones(outputs[0].shape)])
+        gradient.wait_to_read()
+
+    bare_step = _timed(bare, steps)
+    return {"fmi_step": fmi_step, "bare_step": bare_step, "peak_rss_mib": peak,
+            "threads": os.environ.get("OMP_NUM_THREADS")}
+
+
+def child_default_threads(steps, weights_spec):
+    """The same step with MXNet's own thread default: MXNet is imported before fmi sets any."""
+    os.environ.pop("OMP_NUM_THREADS", None)
+    import mxnet  # noqa: F401  (loads with MXNet's default thread count)
+
+    return child_steps(steps, weights_spec)
+
+
+def lbfgs_against_sgd(weights_spec):
+    """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at 128 px."""
+    from fmi import image, invert, weights as weights_module
+
+    weights = weights_module.load(weights_spec)
+    rgb = image.resize_long_edge(image.read_rgb(image.resolve("sample:grace_hopper", ".")), 128)
+    content = weights.preprocessing.preprocess(rgb)
+    code = invert.extract(weights, ["relu3_2"], content)["relu3_2"]
+    problem = invert.Problem([invert.Term("relu3_2")], weights, content.shape)
+    problem.set_targets([code])
+    initial = invert.initial_images(content.shape[1:], [0])
+    invert.sgd(problem, initial, invert.SGD(max_steps=2))  # warm-up
+    started = time.perf_counter()
+    by_sgd = invert.sgd(problem, initial, invert.SGD())
+    sgd_time = time.perf_counter() - started
+    started = time.perf_counter()
+    by_lbfgs = invert.lbfgs(problem, initial, invert.LBFGS(stop_eps=0), target_loss=by_sgd.losses[0][-1])
+    lbfgs_time = time.perf_counter() - started
+    return {"sgd_steps": by_sgd.steps[0], "sgd_s": sgd_time, "sgd_loss": by_sgd.losses[0][-1],
+            "lbfgs_iterations": by_lbfgs.steps[0], "lbfgs_s": lbfgs_time,
+            "lbfgs_loss": by_lbfgs.losses[0][-1], "lbfgs_stop": by_lbfgs.stop_reasons[0],
+            "size": f"{rgb.shape[0]}x{rgb.shape[1]}"}
+
+
+def in_child(mode, steps, weights_spec):
+    command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--steps", str(steps),
+               "--weights", weights_spec]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
+    parser.add_argument("--weights", default="auto", help="weights spec (timings do not depend on them)")
+    parser.add_argument("--child", choices=("fmi", "default", "lbfgs"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run = {"fmi": child_steps, "default": child_default_threads,
+               "lbfgs": lambda steps, spec: lbfgs_against_sgd(spec)}[args.child]
+        if args.child != "default":
+            import fmi  # noqa: F401  (sets fmi's threads before MXNet loads)
+        print(json.dumps(run(args.steps, args.weights)))
+        return 0
+
+    import platform
+
+    ours = in_child("fmi", args.steps, args.weights)
+    default = in_child("default", args.steps, args.weights)
+    race = in_child("lbfgs", args.steps, args.weights)
+    flops = 2 * conv_flops(DEEP_LAYER, HEIGHT, WIDTH)
+    results = {
+        "overhead": ours["fmi_step"] / ours["bare_step"],
+        "threads_speedup": default["fmi_step"] / ours["fmi_step"],
+        "lbfgs_time_ratio": race["lbfgs_s"] / race["sgd_s"],
+        "peak_rss_mib": ours["peak_rss_mib"],
+        "gflops": flops / ours["fmi_step"] / 1e9,
+    }
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"fmi threads {ours['threads']}, MXNet default threads (OMP_NUM_THREADS unset)")
+    print(f"{'measure':52} {'value':>10}")
+    rows = [
+        (f"fmi SGD step, {HEIGHT}x{WIDTH} to {DEEP_LAYER} (s)", ours["fmi_step"]),
+        ("bare executor forward+backward, same graph (s)", ours["bare_step"]),
+        ("fmi SGD step with MXNet's default threads (s)", default["fmi_step"]),
+        ("forward + input-gradient FLOPs (G)", flops / 1e9),
+        (f"SGD to its stop rule, relu3_2 {race['size']}: steps", race["sgd_steps"]),
+        ("  wall time (s)", race["sgd_s"]),
+        ("L-BFGS to the same loss: iterations", race["lbfgs_iterations"]),
+        ("  wall time (s)", race["lbfgs_s"]),
+        ("peak RSS of the 384x512 relu5_2 inversion (MiB)", ours["peak_rss_mib"]),
+    ]
+    for label, value in rows:
+        print(f"{label:52} {value:10.3f}" if isinstance(value, float) else f"{label:52} {value:10d}")
+    for name, value in results.items():
+        relation, target = TARGETS[name]
+        met = value <= target if relation == "<=" else value >= target
+        print(f"{name:52} {value:10.3f}  target {relation} {target}: {'met' if met else 'NOT met'}")
+    print(f"overhead={results['overhead']:.3f} threads_speedup={results['threads_speedup']:.2f} "
+          f"lbfgs_time_ratio={results['lbfgs_time_ratio']:.2f} peak_rss_mib={results['peak_rss_mib']:.0f} "
+          f"gflops={results['gflops']:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
