@@ -90,16 +90,8 @@ class Run:
 
     def _read(self, spec):
         """(name, RGB) of an image spec; a missing paper image is replaced as ``fallbacks`` says."""
-        path = image.resolve(spec, self.config.data_dir)
-        if not path.exists() and spec in image.PAPER_IMAGES:
-            substitute = self.config.fallbacks.get(spec)
-            if substitute:
-                log.info("%s not found in %s (run 'python -m fmi.data download' for the paper's "
-                         "images); using %s instead", spec, self.config.data_dir, substitute)
-                return self._read(substitute)
-            raise FmiError(f"image {path}: no such file; run 'python -m fmi.data download' "
-                           f"to fetch the paper's images into {self.config.data_dir}")
-        return image.image_name(spec), image.read_rgb(path)
+        name, path = image.locate(spec, self.config.data_dir, self.config.fallbacks)
+        return name, image.read_rgb(path)
 
     def content_image(self, spec):
         """(name, RGB resized to ``max_long_edge``, preprocessed (1, 3, H, W)) for a content image."""

@@ -101,3 +101,49 @@ def loss_curves(panels, path, title=None):
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     _save(figure, path)
+
+
+def measure_plot(result, control, path):
+    """Each image measure against the group (layer depth or method), mean +- sd; control dashed."""
+    names = list(next(iter(result["groups"].values())))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
+    groups = list(result["groups"])
+    positions = np.arange(len(groups))
+    for axis, name in zip(axes[0], names):
+        for data, style, label in [(result, "-o", result["weights"]),
+                                   (control, "--s", control["weights"] if control else None)]:
+            if not data:
+                continue
+            shown = [g for g in groups if g in data["groups"]]
+            means = [data["groups"][g][name]["mean"] for g in shown]
+            spreads = [data["groups"][g][name]["std"] for g in shown]
+            axis.errorbar([groups.index(g) for g in shown], means, yerr=spreads, fmt=style,
+                          capsize=3, label=label)
+        axis.set_xticks(positions)
+        axis.set_xticklabels(groups, rotation=45, ha="right")
+        axis.set_title(name.replace("_", " "), fontsize=10)
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def similarity_matrices(style, path, title=None):
+    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side."""
+    names = style["items"]
+    figure, axes = plt.subplots(1, 2, figsize=(2 + 0.45 * len(names) * 2, 1.5 + 0.45 * len(names)))
+    for axis, kind in zip(axes, ("channel_sums", "gram")):
+        matrix = np.asarray(style["matrices"][kind])
+        shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
+        for row, column in np.ndindex(matrix.shape):
+            axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=6,
+                      color="white" if matrix[row, column] < (matrix.min() + 1) / 2 else "black")
+        axis.set_xticks(range(len(names)))
+        axis.set_yticks(range(len(names)))
+        axis.set_xticklabels(names, rotation=90, fontsize=7)
+        axis.set_yticklabels(names, fontsize=7)
+        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=9)
+        figure.colorbar(shown, ax=axis, fraction=0.046)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)

@@ -94,6 +94,21 @@ def resolve(spec, data_dir):
     return Path(spec)
 
 
+def locate(spec, data_dir, fallbacks=None):
+    """(name, path) of an image spec; a paper image missing from ``data_dir`` is replaced by
+    ``fallbacks[spec]`` when given, else it is an error that says how to fetch it."""
+    path = resolve(spec, data_dir)
+    if not path.exists() and spec in PAPER_IMAGES:
+        substitute = (fallbacks or {}).get(spec)
+        if substitute:
+            log.info("%s not found in %s (run 'python -m fmi.data download' for the paper's "
+                     "images); using %s instead", spec, data_dir, substitute)
+            return locate(substitute, data_dir)
+        raise FmiError(f"image {path}: no such file; run 'python -m fmi.data download' "
+                       f"to fetch the paper's images into {data_dir}")
+    return image_name(spec), path
+
+
 def image_name(spec):
     """A short name for an image spec, used in file names and figure labels."""
     spec = str(spec)

@@ -1,0 +1,269 @@
+"""Measure the paper's claims on a run folder of run_fmi.py, run_random.py or run_pmci.py.
+
+    python -m fmi.analyze RUN_DIR
+    python -m fmi.analyze --control RUN_DIR_RANDOM_WEIGHTS RUN_DIR
+
+Writes analysis.md (tables), analysis.json (every number) and PNG plots into RUN_DIR and
+prints the headline table. The control run (same settings, random weights) is measured
+the same way and drawn on the same axes, so trends that come from training separate from
+those the architecture alone produces.
+"""
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fmi import measures, vgg19
+from fmi.errors import FmiError
+
+SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
+MEASURE_NOTES = {
+    "colourfulness": "Hasler and Suesstrunk (2003), M = sigma_rgyb + 0.3 mu_rgyb on 0..255 RGB "
+                     "(rg = R - G, yb = (R + G)/2 - B); 0 for grey, above about 60 'very colourful'.",
+    "gradient_magnitude": "mean magnitude of the luminance gradient (forward differences, "
+                          "luminance on 0..1): how much the image changes from pixel to pixel.",
+    "spectral_entropy": "Shannon entropy of the luminance power spectrum without DC, normalised "
+                        "to 0..1 (0: one frequency or flat, 1: white noise).",
+    "png_bytes_per_pixel": "bytes per pixel of the image as a PNG at maximum compression: "
+                           "structure a generic lossless coder cannot predict.",
+}
+
+
+class RunData:
+    """A finished run folder: its record and, per cell, the group it belongs to and its image."""
+
+    def __init__(self, folder):
+        from fmi import image
+
+        self.folder = Path(folder)
+        path = self.folder / "record.json"
+        if not self.folder.is_dir():
+            raise FmiError(f"{self.folder}: no such folder; give the output folder of "
+                           f"run_fmi.py, run_random.py or run_pmci.py")
+        if not path.is_file():
+            raise FmiError(f"{self.folder} is not a run folder (no record.json); give the output "
+                           f"folder of run_fmi.py, run_random.py or run_pmci.py")
+        try:
+            self.record = json.loads(path.read_text())
+            self.script = self.record["script"]
+            cells = self.record["cells"]
+        except (ValueError, KeyError, TypeError):
+            raise FmiError(f"{path} is not a run record (unreadable or without script and cells)") from None
+        if self.script not in SCRIPTS:
+            raise FmiError(f"{path}: made by {self.script!r}, which fmi.analyze does not know")
+        if not cells:
+            raise FmiError(f"{self.folder}: the run has no finished cells; finish it first "
+                           f"(rerun it with --resume)")
+        missing = [key for key in cells if not (self.folder / "cells" / f"{key}.png").is_file()]
+        if missing:
+            raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing, e.g. "
+                           f"cells/{missing[0]}.png; rerun the run with --resume to redo them")
+        self.images = {key: image.read_rgb(self.folder / "cells" / f"{key}.png") for key in cells}
+        self.label = self.record["weights"]["label"]
+
+    def group_of(self, key):
+        """The layer of a Fig. 3/4 cell, the method of a Fig. 5 cell."""
+        return key.split("/")[1]
+
+    def groups(self):
+        found = list(dict.fromkeys(self.group_of(key) for key in self.images))
+        return sorted(found, key=vgg19.RELU_LAYERS.index) if self.script != "run_pmci.py" else found
+
+
+def image_measures(run):
+    """Every measure of every cell, and per group its mean, standard deviation and count."""
+    cells = {key: {name: function(rgb) for name, function in measures.IMAGE_MEASURES.items()}
+             for key, rgb in run.images.items()}
+    groups = {}
+    for group in run.groups():
+        values = [cells[key] for key in cells if run.group_of(key) == group]
+        groups[group] = {name: {"mean": float(np.mean([v[name] for v in values])),
+                                "std": float(np.std([v[name] for v in values])),
+                                "n": len(values)}
+                         for name in measures.IMAGE_MEASURES}
+    return cells, groups
+
+
+def specificity(run):
+    """Per layer of an FMI run with two or more content images: texture distance of the same
+    filter's images across content images, against that of different filters' images."""
+    if run.script != "run_fmi.py":
+        return {}
+    by_layer = {}
+    for key in run.images:
+        content, layer, item = key.split("/")
+        by_layer.setdefault(layer, {}).setdefault(item, {})[content] = run.images[key]
+    result = {}
+    for layer in run.groups():
+        items = by_layer[layer]
+        contents = sorted(set.intersection(*(set(images) for images in items.values())))
+        if len(contents) < 2 or len(items) < 2:
+            continue
+        same, different, wins = [], [], 0
+        names = sorted(items)
+        for item in names:
+            own = [measures.texture_distance(items[item][a], items[item][b])
+                   for a, b in itertools.combinations(contents, 2)]
+            others = [measures.texture_distance(items[item][a], items[other][b])
+                      for other in names if other != item
+                      for a, b in itertools.permutations(contents, 2)]
+            same += own
+            different += others
+            wins += int(np.mean(own) < np.mean(others))
+        result[layer] = {"same_filter": float(np.mean(same)), "different_filter": float(np.mean(different)),
+                         "ratio": float(np.mean(same) / np.mean(different)) if np.mean(different) else None,
+                         "filters_closer_to_themselves": wins, "filters": len(names),
+                         "contents": contents}
+    return result
+
+
+def style_similarity(run):
+    """For a Fig. 5 run: cosine similarity of channel-sum vectors and of Gram matrices
+    (averaged over the style layers) between every style image and every output."""
+    if run.script != "run_pmci.py":
+        return {}
+    from fmi import image, invert, weights as weights_module
+
+    config = run.record["config"]
+    weights = weights_module.load(config["weights"], config["model_dir"])
+    first = next(iter(run.images.values()))
+    items, style_item, style_of = {}, {}, {}
+    for spec in config["styles"]:
+        name, path = image.locate(spec, config["data_dir"], config["fallbacks"])
+        style_item[name] = f"style {name}"
+        items[style_item[name]] = image.resize_to(image.read_rgb(path), *first.shape[:2])
+    for key, rgb in run.images.items():
+        content, method, style = key.split("/")
+        style_of[f"{method} {content} {style}"] = style_item[style]
+        items[f"{method} {content} {style}"] = image.resize_to(rgb, *first.shape[:2])
+    layers = config["style_layers"]
+    summaries = {}
+    for name, rgb in items.items():
+        codes = invert.extract(weights, layers, weights.preprocessing.preprocess(rgb), config["pooling"])
+        summaries[name] = [(code[0].sum(axis=(1, 2)),
+                            (lambda flat: flat @ flat.T)(code[0].reshape(code.shape[1], -1).astype(np.float64)))
+                           for code in codes.values()]
+    names = list(items)
+    matrices = {}
+    for index, kind in enumerate(("channel_sums", "gram")):
+        matrices[kind] = [[float(np.mean([measures.cosine_similarity(a[layer][index], b[layer][index])
+                                          for layer in range(len(layers))]))
+                           for b in (summaries[n] for n in names)] for a in (summaries[n] for n in names)]
+    own_style = {}
+    styles = list(style_item.values())
+    for name, style in style_of.items():
+        row = names.index(name)
+        own_style[name] = {
+            kind: {"own_style": matrices[kind][row][names.index(style)],
+                   "other_styles": float(np.mean([matrices[kind][row][names.index(other)]
+                                                  for other in styles if other != style]))
+                   if len(styles) > 1 else None}
+            for kind in matrices}
+    return {"items": names, "layers": layers, "matrices": matrices, "own_style": own_style}
+
+
+def analyse(folder):
+    run = RunData(folder)
+    cells, groups = image_measures(run)
+    return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
+                 "groups": groups, "cells": cells, "specificity": specificity(run),
+                 "style": style_similarity(run)}
+
+
+def headline_table(result, control=None):
+    """Markdown table: per group, the mean (sd) of each measure, control beside it."""
+    names = list(measures.IMAGE_MEASURES)
+    header = "| group | n | " + " | ".join(names) + " |"
+    lines = [header, "|" + "---|" * (len(names) + 2)]
+    for group, stats in result["groups"].items():
+        cells = [f"{stats[n]['mean']:.3g} ({stats[n]['std']:.2g})" for n in names]
+        if control and group in control["groups"]:
+            cells = [f"{c} / {control['groups'][group][n]['mean']:.3g}" for c, n in zip(cells, names)]
+        lines.append(f"| {group} | {stats[names[0]]['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _plots(result, control, folder):
+    from fmi import figures
+
+    written = [folder / "analysis_measures.png"]
+    figures.measure_plot(result, control, written[0])
+    if result["style"]:
+        written.append(folder / "analysis_style_similarity.png")
+        figures.similarity_matrices(result["style"], written[1], title=result["weights"])
+    return written
+
+
+def report(result, control):
+    lines = [f"# What the numbers say: {Path(result['run']).name}", "",
+             f"Made by `{result['script']}` with **{result['weights']}**."]
+    if control:
+        lines.append(f"Control: `{control['run']}` with **{control['weights']}** (after the slash in the table).")
+    lines += ["", "## Measures", ""]
+    lines += [f"- **{name}**: {note}" for name, note in MEASURE_NOTES.items()]
+    lines += ["- **texture distance**: mean of the total-variation distances of a 64-bin RGB histogram "
+              "and a magnitude-weighted 8-bin gradient-orientation histogram (0 identical, 1 disjoint).",
+              "- **style similarity**: cosine similarity of per-layer channel-sum vectors and of Gram "
+              "matrices of VGG-19 codes (the run's weights), averaged over the style layers.",
+              "", "## Per group: mean (sd)" + (" / control mean" if control else ""), "",
+              headline_table(result, control), ""]
+    if result["specificity"]:
+        lines += ["## Does every filter extract a specific texture?", "",
+                  "Texture distance between the FMI images of different content images: for the same "
+                  "filter, against different filters. If the claim holds, same-filter pairs are closer "
+                  "(ratio below 1).", "",
+                  "| layer | same filter | different filters | ratio | filters closer to themselves |",
+                  "|---|---|---|---|---|"]
+        for layer, s in result["specificity"].items():
+            ratio = f"{s['ratio']:.2f}" if s["ratio"] is not None else "n/a"
+            lines.append(f"| {layer} | {s['same_filter']:.3f} | {s['different_filter']:.3f} | {ratio} | "
+                         f"{s['filters_closer_to_themselves']} of {s['filters']} |")
+        lines.append("")
+    if result["style"]:
+        lines += ["## Style as channel sums", "",
+                  "Similarity of each output to its own style image and (mean) to the other styles.", "",
+                  "| output | channel sums: own | others | Gram: own | others |", "|---|---|---|---|---|"]
+        def number(value):
+            return "n/a" if value is None else f"{value:.3f}"
+
+        for name, s in result["style"]["own_style"].items():
+            lines.append(f"| {name} | {number(s['channel_sums']['own_style'])} | "
+                         f"{number(s['channel_sums']['other_styles'])} | {number(s['gram']['own_style'])} | "
+                         f"{number(s['gram']['other_styles'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fmi.analyze", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="output folder of a finished run")
+    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
+                        help="the same run made with random weights, measured alongside")
+    args = parser.parse_args(argv)
+    from fmi.cli import run_guarded, setup_logging
+    from fmi.io import ensure_writable_dir, write_json, write_text
+
+    setup_logging()
+
+    def action():
+        _, result = analyse(args.run_dir)
+        control = analyse(args.control)[1] if args.control else None
+        ensure_writable_dir(args.run_dir)
+        written = _plots(result, control, args.run_dir)
+        write_json(args.run_dir / "analysis.json", {**result, "control": control})
+        write_text(args.run_dir / "analysis.md", report(result, control) + "\n")
+        print(f"{result['weights']}" + (f" (control: {control['weights']})" if control else ""))
+        print(headline_table(result, control))
+        print(f"wrote {args.run_dir / 'analysis.md'}, analysis.json, "
+              f"{', '.join(path.name for path in written)}")
+        return 0
+
+    return run_guarded(action)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

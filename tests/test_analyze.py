@@ -1,0 +1,142 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+import run_fmi
+import run_pmci
+from fmi import analyze, measures
+
+from conftest import write_image
+
+
+def flat(value, shape=(16, 16)):
+    return np.full(shape + (3,), value, dtype=np.uint8)
+
+
+def test_colourfulness_by_hand():
+    assert measures.colourfulness(flat(128)) == 0.0
+    pure_red = np.zeros((4, 4, 3), dtype=np.uint8)
+    pure_red[..., 0] = 200
+    # rg = 200, yb = 100 everywhere: sigma 0, mu = sqrt(200^2 + 100^2)
+    assert measures.colourfulness(pure_red) == pytest.approx(0.3 * np.hypot(200, 100))
+    half = np.zeros((2, 2, 3), dtype=np.uint8)
+    half[0, :, 0] = 100  # rg: 100, 100, 0, 0 -> mean 50, sd 50; yb: 50, 50, 0, 0 -> mean 25, sd 25
+    assert measures.colourfulness(half) == pytest.approx(np.hypot(50, 25) + 0.3 * np.hypot(50, 25))
+
+
+def test_checkerboard_is_busier_than_a_ramp():
+    y, x = np.mgrid[0:32, 0:32]
+    checker = np.repeat((((x + y) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
+    ramp = np.repeat((x * 8).astype(np.uint8)[..., None], 3, axis=2)
+    assert measures.gradient_magnitude(checker) > 10 * measures.gradient_magnitude(ramp)
+    assert measures.gradient_magnitude(flat(90)) == 0.0
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert measures.png_bytes_per_pixel(noise) > 5 * measures.png_bytes_per_pixel(ramp)
+    assert measures.spectral_entropy(flat(90)) == 0.0
+    assert measures.spectral_entropy(noise) > 0.9
+    assert measures.spectral_entropy(checker) < 0.1  # one frequency
+
+
+def test_identical_images_have_distance_zero_and_similarity_one():
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    assert measures.texture_distance(rgb, rgb.copy()) == 0.0
+    assert measures.texture_distance(flat(0), flat(255)) == pytest.approx(0.5)  # colours disjoint
+    assert measures.cosine_similarity(rgb, rgb) == pytest.approx(1.0)
+    assert measures.cosine_similarity([1, 0], [0, 3]) == 0.0
+    assert measures.cosine_similarity([1, 2], [2, 4]) == pytest.approx(1.0)
+
+
+@pytest.fixture
+def fmi_run(tmp_path):
+    images = []
+    for index, name in enumerate(["one", "two"]):
+        images.append(tmp_path / f"{name}.png")
+        write_image(images[-1], 24, 32, seed=index)
+    output = tmp_path / "fmi"
+    assert run_fmi.main(["--image", f"{images[0]},{images[1]}", "--weights", "random:0", "--size", "32",
+                         "--layers", "relu1_1,relu2_1", "--filters", "0,1,2", "--steps", "4",
+                         "--output", str(output)]) == 0
+    return output
+
+
+def test_analyze_writes_all_outputs(fmi_run, capsys):
+    assert analyze.main([str(fmi_run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("random weights (seed 0), not ImageNet")
+    assert re.search(r"\| relu1_1 \| 6 \| ", out) and "| relu2_1 | 6 |" in out
+    result = json.loads((fmi_run / "analysis.json").read_text())
+    assert result["weights"] == "random weights (seed 0), not ImageNet"
+    assert set(result["groups"]) == {"relu1_1", "relu2_1"} and len(result["cells"]) == 12
+    specificity = result["specificity"]["relu2_1"]
+    assert specificity["filters"] == 3 and specificity["contents"] == ["one", "two"]
+    assert 0 <= specificity["same_filter"] <= 1 and 0 <= specificity["different_filter"] <= 1
+    text = (fmi_run / "analysis.md").read_text()
+    assert "random weights (seed 0), not ImageNet" in text and "Hasler and Suesstrunk (2003)" in text
+    assert (fmi_run / "analysis_measures.png").stat().st_size > 0
+    # the per-group numbers are the means of the per-cell numbers
+    values = [cell["colourfulness"] for key, cell in result["cells"].items() if "/relu1_1/" in key]
+    assert result["groups"]["relu1_1"]["colourfulness"]["mean"] == pytest.approx(np.mean(values))
+
+
+def test_analyze_with_control(fmi_run, tmp_path, capsys):
+    control = tmp_path / "fmi_control"
+    control.mkdir()
+    for item in fmi_run.iterdir():
+        target = control / item.name
+        if item.is_dir():
+            import shutil
+
+            shutil.copytree(item, target)
+        else:
+            target.write_bytes(item.read_bytes())
+    assert analyze.main(["--control", str(control), str(fmi_run)]) == 0
+    result = json.loads((fmi_run / "analysis.json").read_text())
+    assert result["control"]["groups"] == result["groups"]  # same cells, same numbers
+    assert " / " in capsys.readouterr().out
+
+
+def test_analyze_pmci_style_similarity(tmp_path):
+    paths = []
+    for index, name in enumerate(["content", "style_a", "style_b"]):
+        paths.append(tmp_path / f"{name}.png")
+        write_image(paths[-1], 24, 32, seed=index)
+    output = tmp_path / "pmci"
+    assert run_pmci.main(["--image", str(paths[0]), "--style", f"{paths[1]},{paths[2]}", "--weights",
+                          "random:0", "--size", "32", "--steps", "3", "--style-layers", "relu1_1,relu2_1",
+                          "--output", str(output)]) == 0
+    assert analyze.main([str(output)]) == 0
+    style = json.loads((output / "analysis.json").read_text())["style"]
+    assert style["items"][:2] == ["style style_a", "style style_b"] and len(style["items"]) == 6
+    for kind in ("channel_sums", "gram"):
+        matrix = np.array(style["matrices"][kind])
+        np.testing.assert_allclose(np.diag(matrix), 1.0, rtol=1e-9)
+        np.testing.assert_allclose(matrix, matrix.T, rtol=1e-9)
+    assert set(style["own_style"]) == {"gatys content style_a", "gatys content style_b",
+                                       "pmci content style_a", "pmci content style_b"}
+    assert (output / "analysis_style_similarity.png").exists()
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda folder: None, r"no such folder"),
+    (lambda folder: folder.mkdir(), r"is not a run folder \(no record.json\)"),
+    (lambda folder: (folder.mkdir(), (folder / "record.json").write_text("{oops")),
+     r"is not a run record"),
+    (lambda folder: (folder.mkdir(), (folder / "record.json").write_text(
+        json.dumps({"script": "run_fmi.py", "cells": {}, "weights": {"label": "x"}}))),
+     r"the run has no finished cells"),
+])
+def test_bad_run_folders(tmp_path, capsys, make, pattern):
+    folder = tmp_path / "run"
+    make(folder)
+    assert analyze.main([str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(pattern, err) and "Traceback" not in err
+
+
+def test_run_with_missing_cells(fmi_run, capsys):
+    (fmi_run / "cells" / "two" / "relu2_1" / "filter_1.png").unlink()
+    assert analyze.main([str(fmi_run)]) == 2
+    err = capsys.readouterr().err
+    assert "1 cell image(s) missing, e.g. cells/two/relu2_1/filter_1.png" in err
