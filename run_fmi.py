@@ -17,8 +17,10 @@ from fmi.experiment import parse_shard
 
 def build_parser():
     return cli.parser(__doc__, "quickstart.yaml", {
-        "--layers": ("layers", dict(type=cli.comma_list(str), help="relu layers, comma-separated, or 'all'")),
-        "--filters": ("filters", dict(type=cli.comma_list(int), help="filter indices, comma-separated")),
+        "--layers": ("layers", dict(type=cli.comma_list(str), metavar="LAYERS",
+                                         help="relu layers, comma-separated, or 'all'")),
+        "--filters": ("filters", dict(type=cli.comma_list(int), metavar="INDICES",
+                                          help="filter indices, comma-separated")),
         "--all-filters": ("all_filters", dict(action="store_true", default=None,
                                                help="every filter of each layer (a sweep)")),
         "--shard": ("shard", dict(metavar="I/N", help="run only shard I of N (0-based), in <output>/shards/")),

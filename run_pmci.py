@@ -12,12 +12,13 @@ from fmi import cli, figure5
 
 def build_parser():
     return cli.parser(__doc__, "quick_pmci.yaml", {
-        "--style": ("styles", dict(type=cli.comma_list(str), help="style images, comma-separated")),
-        "--methods": ("methods", dict(type=cli.comma_list(str), help="gatys, pmci or both")),
-        "--content-layers": ("content_layers", dict(type=cli.comma_list(str), help="content relu layers")),
-        "--style-layers": ("style_layers", dict(type=cli.comma_list(str), help="style relu layers")),
-        "--content-weight": ("content_weight", dict(type=float, help="alpha (paper: 10)")),
-        "--style-weight": ("style_weight", dict(type=float, help="beta (paper: 1)")),
+        "--style": ("styles", dict(type=cli.comma_list(str), metavar="IMAGES", help="style images, comma-separated")),
+        "--methods": ("methods", dict(type=cli.comma_list(str), metavar="METHODS", help="gatys, pmci or both")),
+        "--content-layers": ("content_layers", dict(type=cli.comma_list(str), metavar="LAYERS",
+                                                    help="content relu layers")),
+        "--style-layers": ("style_layers", dict(type=cli.comma_list(str), metavar="LAYERS", help="style relu layers")),
+        "--content-weight": ("content_weight", dict(type=float, metavar="ALPHA", help="alpha (paper: 10)")),
+        "--style-weight": ("style_weight", dict(type=float, metavar="BETA", help="beta (paper: 1)")),
     })
 
 

@@ -13,11 +13,15 @@ from fmi import cli, figure4
 
 def build_parser():
     return cli.parser(__doc__, "quick_random.yaml", {
-        "--layers": ("layers", dict(type=cli.comma_list(str), help="relu layers, comma-separated")),
+        "--layers": ("layers", dict(type=cli.comma_list(str), metavar="LAYERS",
+                                         help="relu layers, comma-separated")),
         "--mode": ("mode", dict(choices=figure4.MODES, help="random re-weighting or purposeful (needs --style)")),
-        "--draw-seeds": ("draw_seeds", dict(type=cli.comma_list(int), help="one row per seed, comma-separated")),
-        "--distribution": ("distribution", dict(help="authors: Normal(3, 1000); positive: Exponential(1)")),
-        "--style": ("styles", dict(type=cli.comma_list(str), help="style image(s) for --mode purposeful")),
+        "--draw-seeds": ("draw_seeds", dict(type=cli.comma_list(int), metavar="SEEDS",
+                                                    help="one row per seed, comma-separated")),
+        "--distribution": ("distribution", dict(metavar="NAME",
+                                                        help="authors: Normal(3, 1000); positive: Exponential(1)")),
+        "--style": ("styles", dict(type=cli.comma_list(str), metavar="IMAGES",
+                                         help="style image(s) for --mode purposeful")),
     })
 
 

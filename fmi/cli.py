@@ -68,11 +68,11 @@ def parser(description, default_config, figure_options):
         help="content image(s), comma-separated: paper names (golden_gate), sample:grace_hopper, or paths")
     add("--size", dest="max_long_edge", type=int, metavar="PX", help="long edge of the content image in pixels")
     add("--steps", type=int, help="maximum steps (SGD) or iterations (L-BFGS) per cell")
-    add("--seed", type=int, help="seed of the initial noise (and of random draws)")
+    add("--seed", type=int, help="seed of the initial noise (the same for every cell)")
     add("--weights", help="auto, random, random:SEED, gluon, or a .params path")
     add("--output", metavar="DIR", help="output folder")
     add("--gpu", type=int, metavar="N", help="run on GPU N (needs a CUDA build of MXNet)")
-    add("--batch-size", dest="batch_size", type=int, help="cells inverted together in one executor")
+    add("--batch-size", dest="batch_size", type=int, metavar="N", help="cells inverted together in one executor")
     add("--optimizer", choices=("sgd", "lbfgs"), help="the authors' SGD (default) or L-BFGS")
     add("--threads", type=int, metavar="N", help="CPU threads for MXNet (default: every usable core)")
     add("--max-memory", dest="max_memory_gib", type=float, metavar="GIB",

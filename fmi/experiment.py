@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, config as config_module, device, image, invert, memory, threads
+from fmi import __version__, config as config_module, device, figures, image, invert, memory, threads
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_json, write_yaml
@@ -219,11 +219,14 @@ class Run:
                            f"collect with the weights the shards used")
         return record
 
-    def loss_panels(self, groups):
-        """{panel: {line: loss history}} from ``groups`` = {panel: {line: cell key}}."""
-        return {panel: {line: self.record["cells"][key]["loss_history"]
-                        for line, key in lines.items() if key in self.record["cells"]}
-                for panel, lines in groups.items()}
+    def loss_figure(self, groups, what):
+        """Draw ``loss.png``: one panel per entry of ``groups`` = {panel: {line: cell key}}."""
+        panels = {panel: {line: self.record["cells"][key]["loss_history"]
+                          for line, key in lines.items() if key in self.record["cells"]}
+                  for panel, lines in groups.items()}
+        path = self.output / "loss.png"
+        figures.loss_curves(panels, path, title=f"{what}; {self.label}")
+        return path
 
     def finish(self, started, figures):
         wall = time.perf_counter() - started

@@ -122,8 +122,5 @@ def draw(config, experiment, contents):
                                   title=f"Feature Map Inversion of {name} at {layer}, filters "
                                         f"{indices[0]}..{indices[-1]}, {size}; {experiment.label}")
             written.append(path)
-    loss_path = experiment.output / "loss.png"
-    figures.loss_curves(experiment.loss_panels(loss_groups), loss_path,
-                        title=f"FMI loss per layer; {experiment.label}")
-    written.append(loss_path)
+    written.append(experiment.loss_figure(loss_groups, "FMI loss per layer"))
     return written

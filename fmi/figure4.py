@@ -117,9 +117,6 @@ def run(config, argv, started, resume=False):
                      title=f"Inversion of {what} modified codes of {name}, "
                            f"{content.shape[2]}x{content.shape[3]} px; {experiment.label}")
         written.append(path)
-    loss_path = experiment.output / "loss.png"
-    figures.loss_curves(experiment.loss_panels(loss_groups), loss_path,
-                        title=f"Modified code inversion loss; {experiment.label}")
-    written.append(loss_path)
+    written.append(experiment.loss_figure(loss_groups, "Modified code inversion loss"))
     experiment.finish(started, written)
     return written

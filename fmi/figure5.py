@@ -112,8 +112,6 @@ def run(config, argv, started, resume=False):
                  title=f"Style transfer, content {', '.join(config.content_layers)}, style "
                        f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
                        f"beta={config.style_weight:g}; {experiment.label}")
-    loss_path = experiment.output / "loss.png"
-    figures.loss_curves(experiment.loss_panels(loss_groups), loss_path,
-                        title=f"Style transfer loss; {experiment.label}")
-    experiment.finish(started, [path, loss_path])
-    return [path, loss_path]
+    written = [path, experiment.loss_figure(loss_groups, "Style transfer loss")]
+    experiment.finish(started, written)
+    return written

@@ -101,8 +101,9 @@ def _bind_params(weights, context, names):
     return {name: weights.params[name].as_in_context(context) for name in names}
 
 
-def extract(weights, layers, images, pooling="avg", context=mx.cpu()):
+def extract(weights, layers, images, pooling="avg", context=None):
     """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
+    context = context or mx.cpu()
     images = np.asarray(images, dtype=np.float32)
     check_input_size(layers, *images.shape[2:])
     symbol = vgg19.build(layers, pooling)
@@ -116,7 +117,8 @@ def extract(weights, layers, images, pooling="avg", context=mx.cpu()):
 class Problem:
     """The loss and its image gradient for a batch of images, in one executor."""
 
-    def __init__(self, terms, weights, batch_shape, pooling="avg", context=mx.cpu()):
+    def __init__(self, terms, weights, batch_shape, pooling="avg", context=None):
+        context = context or mx.cpu()
         self.terms = list(terms)
         if not self.terms:
             raise ValueError("an inversion needs at least one loss term")

@@ -98,7 +98,8 @@ def test_pmci_terms_follow_the_spec():
 
 @pytest.mark.parametrize("script, extra, message", [
     (run_pmci, ["--style", "MISSING"], r"^error: image MISSING: no such file$"),
-    (run_pmci, ["--style-layers", "relu1_1,relu6_1"], r"key 'style_layers': unknown layer 'relu6_1'; valid layers are relu1_1"),
+    (run_pmci, ["--style-layers", "relu1_1,relu6_1"],
+     r"key 'style_layers': unknown layer 'relu6_1'; valid layers are relu1_1"),
     (run_pmci, ["--style-weight", "-1"], r"key 'style_weight' must be 0 or more, got -1.0$"),
     (run_pmci, ["--content-weight", "-0.5"], r"key 'content_weight' must be 0 or more, got -0.5$"),
     (run_pmci, ["--style", ","], r"key 'styles' is empty; name at least one style image$"),

@@ -2,7 +2,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi import image, invert, vgg19, weights
+from fmi import image, invert, weights
 from fmi.errors import FmiError
 
 
