@@ -125,7 +125,8 @@ def style_similarity(run):
     (averaged over the style layers) between every style image and every output."""
     if run.script != "run_pmci.py":
         return {}
-    from fmi import image, invert, weights as weights_module
+    from fmi import image, invert
+    from fmi import weights as weights_module
 
     config = run.record["config"]
     weights = weights_module.load(config["weights"], config["model_dir"])

@@ -5,7 +5,8 @@ import sys
 import time
 from pathlib import Path
 
-from fmi import config as config_module, threads
+from fmi import config as config_module
+from fmi import threads
 from fmi.errors import FmiError
 
 EXIT_USAGE = 2

@@ -1,11 +1,15 @@
 """What the three figure scripts share: a run folder, its record, and batched inversion of cells.
 
 A run folder holds ``config.yaml`` (the resolved config), ``record.json`` (weights, seed,
-versions, and per cell its loss history, steps, stop reason and wall time),
-``cells/<key>.png`` for every finished cell, and the figures. The record is rewritten
-atomically after every batch, so an interrupted run loses at most the batch in flight
-and ``--resume`` picks up from the finished cells.
+versions, and per cell its loss history, steps, stop reason and wall time), and for every
+finished cell ``cells/<key>.png`` and ``cells/<key>.json`` (its part of the record), and the
+figures. Each cell's files are written, atomically, as soon as its batch finishes, so an
+interrupted run loses at most the batch in flight and ``--resume`` picks up from the
+finished cells. ``record.json`` gathers them: refreshed at most every
+``RECORD_INTERVAL_S`` while running (a sweep of thousands of cells must not rewrite a
+growing file after every batch), and always when the run ends or stops.
 """
+import contextlib
 import datetime
 import json
 import logging
@@ -15,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, config as config_module, device, figures, image, invert, memory, threads
+from fmi import __version__, device, figures, image, invert, memory, threads
+from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_json, write_yaml
 
 log = logging.getLogger("fmi")
+RECORD_INTERVAL_S = 30.0
 
 
 def versions():
@@ -44,7 +50,7 @@ class Run:
         self.output = ensure_writable_dir(
             Path(config.output) / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else config.output)
         self.record_path = self.output / "record.json"
-        previous = self._previous_cells() if resume else {}
+        self._record_saved = 0.0
         self.context = device.context(config.gpu)
         self.weights = weights_module.load(config.weights, config.model_dir)
         log.info("weights: %s", self.weights.label)
@@ -53,22 +59,32 @@ class Run:
             "weights": self.weights.record(), "seed": config.seed, "threads": threads.in_force(),
             "versions": versions(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "shard": list(shard) if shard else None, "cells": previous,
+            "shard": list(shard) if shard else None, "cells": {},
         }
+        if resume and self.record_path.exists():
+            self.check_same_run(self.record_path, "cannot resume")
+            self.record["cells"] = finished_cells(self.output)
+            log.info("resuming: %d finished cells found in %s", len(self.record["cells"]), self.output)
         write_yaml(self.output / "config.yaml", self.record["config"])
         self.save_record()
-        if previous:
-            log.info("resuming: %d finished cells found in %s", len(previous), self.record_path)
 
-    def _previous_cells(self):
-        if not self.record_path.exists():
-            return {}
+    def check_same_run(self, record_path, what):
+        """Raise unless the run recorded at ``record_path`` had this run's config and weights."""
         try:
-            cells = json.loads(self.record_path.read_text())["cells"]
-        except (ValueError, KeyError, TypeError):
-            raise FmiError(f"cannot resume: {self.record_path} is not a run record; "
-                           f"run without --resume or choose another --output") from None
-        return {key: cell for key, cell in cells.items() if self.cell_path(key).exists()}
+            record = json.loads(Path(record_path).read_text())
+            config, weights = record["config"], record["weights"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise FmiError(f"{what}: {record_path} is missing or not a run record") from None
+        ignored = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every")
+        ours = {k: v for k, v in self.record["config"].items() if k not in ignored}
+        theirs = {k: v for k, v in config.items() if k not in ignored}
+        if ours != theirs:
+            differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+            raise FmiError(f"{what}: {record_path} was made with another config (differs in "
+                           f"{', '.join(differing)}); use the same config and options")
+        if (weights["label"], weights["sha1"]) != (self.weights.label, self.weights.sha1):
+            raise FmiError(f"{what}: {record_path} was made with other weights ({weights['label']}); "
+                           f"use the same weights")
 
     @property
     def label(self):
@@ -87,6 +103,21 @@ class Run:
     def save_record(self, **extra):
         self.record.update(extra)
         write_json(self.record_path, self.record)
+        self._record_saved = time.monotonic()
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Bring the record up to date if the block fails or is interrupted (``finish`` does
+        it when the block ends normally)."""
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.save_record()
+            except OSError:
+                log.warning("could not update %s; the cells' own .json files are complete",
+                            self.record_path)
+            raise
 
     def _read(self, spec):
         """(name, RGB) of an image spec; a missing paper image is replaced as ``fallbacks`` says."""
@@ -146,7 +177,7 @@ class Run:
             rgb = self.output_image(result.images[index])
             image.save_png(self.cell_path(key), rgb)
             losses = result.losses[index]
-            self.record["cells"][key] = {
+            cell = {
                 "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
                 "initial_loss": losses[0] if losses else None,
                 "final_loss": losses[-1] if losses else None,
@@ -155,12 +186,15 @@ class Run:
                 "batch_size": len(keys),
                 **(details[index] if details else {}),
             }
+            write_json(self.cell_path(key).with_suffix(".json"), cell)
+            self.record["cells"][key] = cell
             images.append(rgb)
             if result.stop_reasons[index].startswith("non-finite"):
                 layers = ", ".join(dict.fromkeys(term.layer for term in terms))
                 log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
                             key, result.stop_reasons[index], layers)
-        self.save_record()
+        if time.monotonic() - self._record_saved > RECORD_INTERVAL_S:
+            self.save_record()
         log.info("%s: done in %.1f s (steps %s)", label, wall, ", ".join(map(str, result.steps)))
         return images
 
@@ -191,33 +225,14 @@ class Run:
             raise FmiError(f"shards {', '.join(map(str, missing))} of {count} have no output in {root}; "
                            f"run them first (--shard I/{count})")
         for folder in folders:
-            record = self._shard_record(folder)
-            for key, cell in record["cells"].items():
-                source = folder / "cells" / f"{key}.png"
-                if source.exists():
-                    write_bytes(self.cell_path(key), source.read_bytes())
-                    self.record["cells"][key] = cell
+            self.check_same_run(folder / "record.json", f"shard {folder.name}")
+            for key, cell in finished_cells(folder).items():
+                write_bytes(self.cell_path(key), (folder / "cells" / f"{key}.png").read_bytes())
+                write_json(self.cell_path(key).with_suffix(".json"), cell)
+                self.record["cells"][key] = cell
         self.save_record(collected_from=[folder.name for folder in folders])
         log.info("collected %d cells from %d shards in %s", len(self.record["cells"]), count, root)
         return count
-
-    def _shard_record(self, folder):
-        path = folder / "record.json"
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raise FmiError(f"shard {folder.name}: {path} is missing or unreadable; rerun that shard") from None
-        ignored = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every")
-        ours = {k: v for k, v in self.record["config"].items() if k not in ignored}
-        theirs = {k: v for k, v in record.get("config", {}).items() if k not in ignored}
-        if ours != theirs:
-            differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-            raise FmiError(f"shard {folder.name} was run with another config (differs in "
-                           f"{', '.join(differing)}); collect with the config the shards used")
-        if (record["weights"]["label"], record["weights"]["sha1"]) != (self.weights.label, self.weights.sha1):
-            raise FmiError(f"shard {folder.name} used other weights ({record['weights']['label']}); "
-                           f"collect with the weights the shards used")
-        return record
 
     def loss_figure(self, groups, what):
         """Draw ``loss.png``: one panel per entry of ``groups`` = {panel: {line: cell key}}."""
@@ -228,12 +243,26 @@ class Run:
         figures.loss_curves(panels, path, title=f"{what}; {self.label}")
         return path
 
-    def finish(self, started, figures):
+    def finish(self, started, written):
         wall = time.perf_counter() - started
-        self.save_record(wall_s=round(wall, 1), figures=[str(Path(f).name) for f in figures],
+        self.save_record(wall_s=round(wall, 1), figures=[Path(path).name for path in written],
                          finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
         log.info("finished in %.1f s; outputs in %s: %s", wall, self.output,
-                 ", ".join(Path(f).name for f in figures))
+                 ", ".join(Path(path).name for path in written))
+
+
+def finished_cells(folder):
+    """{key: cell record} of every cell in ``folder/cells`` whose image and record both exist."""
+    cells_dir = Path(folder) / "cells"
+    found = {}
+    for path in sorted(cells_dir.rglob("*.json")) if cells_dir.is_dir() else []:
+        if not path.with_suffix(".png").exists():
+            continue
+        try:
+            found[path.relative_to(cells_dir).with_suffix("").as_posix()] = json.loads(path.read_text())
+        except ValueError:
+            log.warning("ignoring unreadable cell record %s; that cell will be redone", path)
+    return found
 
 
 def progress_logger(label, every):

@@ -65,37 +65,47 @@ def plan(config, names):
 def run(config, argv, started, resume=False, shard=None, collect=False):
     """Invert the cells (of this shard), or collect the shards'; then draw the figures."""
     experiment = Run(config, "run_fmi.py", argv, resume=resume or shard is not None, shard=shard)
-    contents = [experiment.content_image(spec) for spec in config.content]
-    names = [name for name, _, _ in contents]
-    batches = plan(config, names)
-    if collect:
-        experiment.collect_shards()
-        missing = [cell_key(names[c], layer, i) for c, layer, batch in batches for i in batch
-                   if not experiment.is_done(cell_key(names[c], layer, i))]
-        if missing:
-            raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); "
-                           f"rerun the shards that hold them, they skip finished cells")
-    else:
-        for _, _, content in contents:
-            experiment.check_memory(config.layers, min(config.batch_size, max(
-                len(config.filters_of(layer)) for layer in config.layers)), content)
-        mine = batches[shard[0]::shard[1]] if shard else batches
-        log.info("%d batches to run%s", len(mine), f" (shard {shard[0]} of {shard[1]})" if shard else "")
-        codes_of = {}
-        for content_index, layer, batch in mine:
-            name, _, content = contents[content_index]
-            keys = [cell_key(name, layer, index) for index in batch]
-            if all(experiment.is_done(key) for key in keys):
-                continue
-            if content_index not in codes_of:
-                codes_of = {content_index: experiment.extract(config.layers, content)}
-            layer_code = codes_of[content_index][layer]
-            targets = np.concatenate([codes.feature_map(layer_code, index) for index in batch])
-            experiment.invert(keys, [Term(layer)], [targets], content.shape[1:],
-                              label=f"{name} {layer} filters {batch[0]}..{batch[-1]}")
-    written = [] if shard else draw(config, experiment, contents)
-    experiment.finish(started, written)
+    with experiment.recording():
+        contents = [experiment.content_image(spec) for spec in config.content]
+        batches = plan(config, [name for name, _, _ in contents])
+        if collect:
+            collect_cells(experiment, contents, batches)
+        else:
+            mine = batches[shard[0]::shard[1]] if shard else batches
+            log.info("%d batches to run%s", len(mine), f" (shard {shard[0]} of {shard[1]})" if shard else "")
+            invert_batches(config, experiment, contents, mine)
+        written = [] if shard else draw(config, experiment, contents)
+        experiment.finish(started, written)
     return written
+
+
+def invert_batches(config, experiment, contents, batches):
+    """Invert every batch not finished yet, after checking the largest fits in memory."""
+    largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
+    for _, _, content in contents:
+        experiment.check_memory(config.layers, largest, content)
+    codes_of = {}
+    for content_index, layer, batch in batches:
+        name, _, content = contents[content_index]
+        keys = [cell_key(name, layer, index) for index in batch]
+        if all(experiment.is_done(key) for key in keys):
+            continue
+        if content_index not in codes_of:  # one content image's codes at a time
+            codes_of = {content_index: experiment.extract(config.layers, content)}
+        layer_code = codes_of[content_index][layer]
+        targets = np.concatenate([codes.feature_map(layer_code, index) for index in batch])
+        experiment.invert(keys, [Term(layer)], [targets], content.shape[1:],
+                          label=f"{name} {layer} filters {batch[0]}..{batch[-1]}")
+
+
+def collect_cells(experiment, contents, batches):
+    """Gather the shards' cells; every planned cell must be among them."""
+    experiment.collect_shards()
+    missing = [cell_key(contents[c][0], layer, i) for c, layer, batch in batches for i in batch
+               if not experiment.is_done(cell_key(contents[c][0], layer, i))]
+    if missing:
+        raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); "
+                       f"rerun the shards that hold them, they skip finished cells")
 
 
 def draw(config, experiment, contents):

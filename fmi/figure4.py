@@ -90,33 +90,39 @@ def purposeful_rows(config, experiment, content, content_codes):
 def run(config, argv, started, resume=False):
     """Invert every (content image, row, layer) cell; write cells, figures and the record."""
     experiment = Run(config, "run_random.py", argv, resume=resume)
-    written = []
-    loss_groups = {}
-    contents = [experiment.content_image(spec) for spec in config.content]
-    rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
-    for _, _, content in contents:
-        experiment.check_memory(config.layers, min(config.batch_size, rows_per_layer), content)
-    for name, _, content in contents:
-        content_codes = experiment.extract(config.layers, content)
-        rows = (random_rows(config, content_codes) if config.mode == "random"
-                else purposeful_rows(config, experiment, content, content_codes))
-        for layer in config.layers:
-            keys = {row.key: f"{name}/{layer}/{row.key}" for row in rows}
-            pending = [row for row in rows if not experiment.is_done(keys[row.key])]
-            for batch in chunks(pending, config.batch_size):
-                targets = np.concatenate([row.target(layer) for row in batch])
-                experiment.invert([keys[row.key] for row in batch], [Term(layer)], [targets],
-                                  content.shape[1:], label=f"{name} {layer} {', '.join(r.key for r in batch)}",
-                                  details=[row.details(layer) for row in batch])
-            loss_groups[f"{name} {layer}"] = {row.label: keys[row.key] for row in rows}
-        grid = [[experiment.cell_image(f"{name}/{layer}/{row.key}") for layer in config.layers]
-                for row in rows]
-        what = "randomly" if config.mode == "random" else "purposefully"
-        path = experiment.output / f"fig4_{name}.png"
-        figures.grid(grid, [row.label for row in rows], config.layers, path,
-                     title=f"Inversion of {what} modified codes of {name}, "
-                           f"{content.shape[2]}x{content.shape[3]} px; {experiment.label}")
-        written.append(path)
-    written.append(experiment.loss_figure(loss_groups, "Modified code inversion loss"))
-    experiment.finish(started, written)
+    with experiment.recording():
+        contents = [experiment.content_image(spec) for spec in config.content]
+        rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
+        for _, _, content in contents:
+            experiment.check_memory(config.layers, min(config.batch_size, rows_per_layer), content)
+        written, loss_groups = [], {}
+        for name, _, content in contents:
+            content_codes = experiment.extract(config.layers, content)
+            rows = (random_rows(config, content_codes) if config.mode == "random"
+                    else purposeful_rows(config, experiment, content, content_codes))
+            for layer in config.layers:
+                keys = invert_layer(experiment, config, name, content, layer, rows)
+                loss_groups[f"{name} {layer}"] = {row.label: keys[row.key] for row in rows}
+            grid = [[experiment.cell_image(f"{name}/{layer}/{row.key}") for layer in config.layers]
+                    for row in rows]
+            what = "randomly" if config.mode == "random" else "purposefully"
+            path = experiment.output / f"fig4_{name}.png"
+            figures.grid(grid, [row.label for row in rows], config.layers, path,
+                         title=f"Inversion of {what} modified codes of {name}, "
+                               f"{content.shape[2]}x{content.shape[3]} px; {experiment.label}")
+            written.append(path)
+        written.append(experiment.loss_figure(loss_groups, "Modified code inversion loss"))
+        experiment.finish(started, written)
     return written
+
+
+def invert_layer(experiment, config, name, content, layer, rows):
+    """Invert every row's target at ``layer`` (batched); return {row key: cell key}."""
+    keys = {row.key: f"{name}/{layer}/{row.key}" for row in rows}
+    pending = [row for row in rows if not experiment.is_done(keys[row.key])]
+    for batch in chunks(pending, config.batch_size):
+        targets = np.concatenate([row.target(layer) for row in batch])
+        experiment.invert([keys[row.key] for row in batch], [Term(layer)], [targets], content.shape[1:],
+                          label=f"{name} {layer} {', '.join(row.key for row in batch)}",
+                          details=[row.details(layer) for row in batch])
+    return keys

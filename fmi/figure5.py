@@ -75,43 +75,48 @@ def row_label(index):
 def run(config, argv, started, resume=False):
     """Run every (content, method, style) cell; write cells, the 4 x 5 figure and the record."""
     experiment = Run(config, "run_pmci.py", argv, resume=resume)
-    layers = list(dict.fromkeys(config.content_layers + config.style_layers))
-    columns, column_labels, style_cells, loss_groups = [], ["style"], [], {}
-    contents = [experiment.content_image(spec) for spec in config.content]
-    for _, _, content in contents:
-        experiment.check_memory(layers, min(config.batch_size, len(config.styles)), content)
-    for content_index, (name, _, content) in enumerate(contents):
-        content_codes = experiment.extract(config.content_layers, content)
-        styles = []
-        for style_spec in config.styles:
-            style_name, style_rgb, style = experiment.style_image(style_spec, *content.shape[2:])
-            styles.append((style_name, experiment.extract(config.style_layers, style)))
-            if content_index == 0:
-                style_cells.append(style_rgb)
-        for method in config.methods:
-            method_terms = terms(config, method)
-            keys = [f"{name}/{method}/{style_name}" for style_name, _ in styles]
-            pending = [i for i, key in enumerate(keys) if not experiment.is_done(key)]
-            for batch in chunks(pending, config.batch_size):
-                targets = [np.concatenate([content_codes[term.layer]] * len(batch))
-                           if term.kind == "content"
-                           else np.concatenate([styles[i][1][term.layer] for i in batch])
-                           for term in method_terms]
-                experiment.invert([keys[i] for i in batch], method_terms, targets, content.shape[1:],
-                                  label=f"{name} {method} {', '.join(styles[i][0] for i in batch)}",
-                                  details=[{"content": name, "method": method, "style": styles[i][0],
-                                            "layers": layers} for i in batch])
-            columns.append(keys)
-            column_labels.append(f"{METHOD_TITLES[method]}\n({name})")
-            loss_groups[f"{name} {METHOD_TITLES[method]}"] = {
-                style_name: key for (style_name, _), key in zip(styles, keys)}
-    rows = [[style_cells[r]] + [experiment.cell_image(column[r]) for column in columns]
-            for r in range(len(config.styles))]
-    path = experiment.output / "fig5.png"
-    figures.grid(rows, [row_label(r) for r in range(len(rows))], column_labels, path,
-                 title=f"Style transfer, content {', '.join(config.content_layers)}, style "
-                       f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
-                       f"beta={config.style_weight:g}; {experiment.label}")
-    written = [path, experiment.loss_figure(loss_groups, "Style transfer loss")]
-    experiment.finish(started, written)
+    with experiment.recording():
+        layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+        contents = [experiment.content_image(spec) for spec in config.content]
+        for _, _, content in contents:
+            experiment.check_memory(layers, min(config.batch_size, len(config.styles)), content)
+        columns, column_labels, loss_groups, style_cells = [], ["style"], {}, None
+        for name, _, content in contents:
+            content_codes = experiment.extract(config.content_layers, content)
+            styles = [experiment.style_image(spec, *content.shape[2:]) for spec in config.styles]
+            style_cells = style_cells or [rgb for _, rgb, _ in styles]  # shown at the first content's size
+            style_codes = [(style_name, experiment.extract(config.style_layers, style))
+                           for style_name, _, style in styles]
+            for method in config.methods:
+                keys = invert_method(experiment, config, method, name, content, content_codes, style_codes)
+                columns.append(keys)
+                column_labels.append(f"{METHOD_TITLES[method]}\n({name})")
+                loss_groups[f"{name} {METHOD_TITLES[method]}"] = {
+                    style_name: key for (style_name, _), key in zip(style_codes, keys)}
+        rows = [[style_cells[r]] + [experiment.cell_image(column[r]) for column in columns]
+                for r in range(len(config.styles))]
+        path = experiment.output / "fig5.png"
+        figures.grid(rows, [row_label(r) for r in range(len(rows))], column_labels, path,
+                     title=f"Style transfer, content {', '.join(config.content_layers)}, style "
+                           f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
+                           f"beta={config.style_weight:g}; {experiment.label}")
+        written = [path, experiment.loss_figure(loss_groups, "Style transfer loss")]
+        experiment.finish(started, written)
     return written
+
+
+def invert_method(experiment, config, method, name, content, content_codes, style_codes):
+    """Invert one content image with ``method`` against every style (batched); return the cell keys."""
+    method_terms = terms(config, method)
+    layers = list(dict.fromkeys(term.layer for term in method_terms))
+    keys = [f"{name}/{method}/{style_name}" for style_name, _ in style_codes]
+    pending = [i for i, key in enumerate(keys) if not experiment.is_done(key)]
+    for batch in chunks(pending, config.batch_size):
+        targets = [np.concatenate([content_codes[term.layer]] * len(batch)) if term.kind == "content"
+                   else np.concatenate([style_codes[i][1][term.layer] for i in batch])
+                   for term in method_terms]
+        experiment.invert([keys[i] for i in batch], method_terms, targets, content.shape[1:],
+                          label=f"{name} {method} {', '.join(style_codes[i][0] for i in batch)}",
+                          details=[{"content": name, "method": method, "style": style_codes[i][0],
+                                    "layers": layers} for i in batch])
+    return keys

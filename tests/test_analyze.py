@@ -3,12 +3,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import write_image
 
 import run_fmi
 import run_pmci
 from fmi import analyze, measures
-
-from conftest import write_image
 
 
 def flat(value, shape=(16, 16)):

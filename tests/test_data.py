@@ -1,10 +1,9 @@
 
 import pytest
+from conftest import write_image
 
 from fmi import data, image
 from fmi.errors import FmiError
-
-from conftest import write_image
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import write_image
 
 from fmi import image
 from fmi.errors import FmiError
-
-from conftest import write_image
 
 
 @pytest.mark.parametrize("contract", [image.CAFFE_RGB, image.TORCH_RGB])

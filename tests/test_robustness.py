@@ -6,11 +6,10 @@ import re
 import cv2
 import numpy as np
 import pytest
+from conftest import write_image
 
 import run_fmi
 from fmi import codes, experiment, image, io, memory
-
-from conftest import write_image
 
 
 def base_args(tmp_path, image_path, *extra):
@@ -267,3 +266,24 @@ def test_snapshots_on_request(tmp_path, tiny_image):
     assert run_fmi.main(argv) == 0
     snapshots = sorted(p.name for p in (tmp_path / "out" / "snapshots" / "tiny" / "relu1_1" / "filter_0").iterdir())
     assert snapshots == ["step_0002.png", "step_0004.png"]
+
+
+def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_batch(
+        tmp_path, tiny_image, monkeypatch):
+    written = []
+    real_write_json = experiment.write_json
+    monkeypatch.setattr(experiment, "write_json",
+                        lambda path, value: (written.append(path.name), real_write_json(path, value)))
+    assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0  # 4 batches of one cell
+    assert written.count("record.json") == 2  # at the start and at the end
+    out = tmp_path / "out"
+    record = json.loads((out / "record.json").read_text())
+    for key, cell in record["cells"].items():
+        assert json.loads((out / "cells" / f"{key}.json").read_text()) == cell
+
+
+def test_resume_refuses_another_config(tmp_path, capsys, tiny_image):
+    assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0
+    fails_with(capsys, base_args(tmp_path, tiny_image, "--resume", "--seed", "3"),
+               r"cannot resume: .*record.json was made with another config \(differs in seed\); "
+               r"use the same config and options")

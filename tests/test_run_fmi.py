@@ -1,13 +1,13 @@
 import json
+import re
 
 import numpy as np
 import pytest
 import yaml
+from conftest import write_image
 
 import run_fmi
 from fmi import image
-
-from conftest import write_image
 
 
 def quick_args(tmp_path, image_path, *extra):
@@ -80,8 +80,6 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys, change, message):
     assert code == 2
     lines = err.strip().splitlines()
     assert len([line for line in lines if line.startswith("error:")]) == 1
-    import re
-
     assert re.search(message, lines[-1]), lines[-1]
     assert "Traceback" not in err
 

@@ -3,12 +3,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import write_image
 
 import run_pmci
 import run_random
 from fmi import codes, figure4, image
-
-from conftest import write_image
 
 
 @pytest.fixture
