@@ -250,10 +250,6 @@ def _norms(array):
     return mx.nd.norm(array.reshape((array.shape[0], -1)), axis=1).asnumpy()
 
 
-class _StopAtLoss(Exception):
-    pass
-
-
 def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
     """Run L-BFGS-B from ``initial`` (1, 3, H, W); returns a ``Result`` like ``sgd``.
 
@@ -275,44 +271,32 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
         value = last["loss"] + 0.5 * decay * float(flat @ flat)
         return value, gradient.asnumpy().astype(np.float64).ravel() + decay * flat
 
-    history, term_history = [], []
+    history, term_history, reason = [], [], ["max_steps"]
     previous = initial.astype(np.float64).ravel()
-    reason = ["max_steps"]
 
     def after_iteration(flat):
         history.append(last["loss"])
         term_history.append(last["terms"])
         change = np.linalg.norm(flat - previous) / max(np.linalg.norm(flat), 1e-30)
         previous[:] = flat
-        stop = None
         if not np.isfinite(last["loss"]):
-            stop = f"non-finite loss at step {len(history)}"
+            reason[0] = f"non-finite loss at step {len(history)}"
         elif target_loss is not None and last["loss"] <= target_loss:
-            stop = "target loss reached"
+            reason[0] = "target loss reached"
         elif change < settings.stop_eps:
-            stop = "converged"
+            reason[0] = "converged"
+        stopping = reason[0] != "max_steps"
         state = StepState(len(history), flat.reshape(shape), np.array([last["loss"]]),
-                          np.array([change]), np.array([stop is None]))
+                          np.array([change]), np.array([not stopping]))
         for callback in callbacks:
             callback(state)
-        if stop:
-            reason[0] = stop
-            raise _StopAtLoss
+        if stopping:
+            raise StopIteration  # scipy ends the run and returns this iterate
 
-    best = [previous.copy()]
-
-    def tracked(flat):
-        best[0] = flat.copy()
-        after_iteration(flat)
-
-    try:
-        outcome = minimize(objective, previous.copy(), jac=True, method="L-BFGS-B", callback=tracked,
-                           options={"maxiter": settings.max_steps, "maxcor": settings.history,
-                                    "ftol": 0.0, "gtol": 0.0})
-        best[0] = outcome.x
-        if len(history) < settings.max_steps:
-            reason[0] = "no further progress"
-    except _StopAtLoss:
-        pass
-    image = best[0].reshape(shape).astype(np.float32)
+    outcome = minimize(objective, previous.copy(), jac=True, method="L-BFGS-B", callback=after_iteration,
+                       options={"maxiter": settings.max_steps, "maxcor": settings.history,
+                                "ftol": 0.0, "gtol": 0.0})
+    if reason[0] == "max_steps" and len(history) < settings.max_steps:
+        reason[0] = "no further progress"
+    image = outcome.x.reshape(shape).astype(np.float32)
     return Result(image, [history], [len(history)], reason, [term_history])
