@@ -1,0 +1,42 @@
+"""fmi sets MXNet's thread count before MXNet loads; these run in fresh interpreters."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fmi import threads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python(code, **environment):
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "FMI_THREADS")}
+    env.update(environment)
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    return result.stdout.strip()
+
+
+SHOW = "import fmi, os; print(os.environ['OMP_NUM_THREADS'])"
+
+
+def test_every_usable_core_whatever_the_environment_says():
+    cores = str(threads.usable_cores())
+    assert python(SHOW) == cores
+    assert python(SHOW, OMP_NUM_THREADS="1") == cores
+
+
+def test_fmi_threads_chooses_another_count():
+    assert python(SHOW, FMI_THREADS="1") == "1"
+    assert python(SHOW, FMI_THREADS="nonsense") == str(threads.usable_cores())
+
+
+def test_threads_setting_restarts_the_script_and_is_recorded(tmp_path, tiny_image):
+    wanted = 1 if threads.usable_cores() > 1 else 2
+    command = [sys.executable, "run_fmi.py", "--image", str(tiny_image), "--weights", "random:0", "--size", "16",
+               "--layers", "relu1_1", "--filters", "0", "--steps", "1", "--threads", str(wanted),
+               "--output", str(tmp_path / "out")]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    assert record["threads"] == wanted and record["config"]["threads"] == wanted
