@@ -1,6 +1,7 @@
 """What every fmi command shares: options, logging, and turning user errors into one clear line."""
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,10 @@ def run_guarded(action):
         print("interrupted: finished cells are saved; rerun the same command with --resume "
               "to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def comma_list(kind):
@@ -105,6 +110,8 @@ def main(argv, build_parser, config_class, extra_keys, experiment):
     started with restarts the script with that count.
     """
     restart_argv = sys.argv if argv is None else None
+    if restart_argv is not None:  # a script: a job scheduler's SIGTERM stops it like Ctrl-C
+        signal.signal(signal.SIGTERM, _interrupt)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)

@@ -3,7 +3,7 @@ import mxnet as mx
 
 from fmi.errors import FmiError
 
-CUDA_HINT = ("install a CUDA build of MXNet (e.g. 'pip install mxnet-cu112==1.9.1' for CUDA 11.2) "
+CUDA_HINT = ("install a CUDA build of MXNet (e.g. 'pip install mxnet-cu117==1.9.1' for CUDA 11.7) "
              "or drop --gpu to run on the CPU")
 
 

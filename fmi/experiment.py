@@ -204,9 +204,9 @@ class Run:
                 return
             images = state.images
             images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
-            for index, key in enumerate(keys):
-                path = self.output / "snapshots" / key / f"step_{state.step:04d}.png"
-                image.save_png(path, self.output_image(images[index]))
+            for row, index in enumerate(state.running):
+                path = self.output / "snapshots" / keys[index] / f"step_{state.step:04d}.png"
+                image.save_png(path, self.output_image(images[row]))
         return save
 
     def collect_shards(self):
@@ -269,9 +269,12 @@ def progress_logger(label, every):
     """A callback logging loss and relative change of a batch every ``every`` steps."""
     def callback(state):
         if state.step % every == 0 or not state.active.any():
-            losses = " ".join(f"{value:.4g}" for value in state.loss)
-            log.info("%s step %d: loss %s, max change %.4f, %d/%d running", label, state.step,
-                     losses, float(np.max(state.change)), int(state.active.sum()), state.active.size)
+            losses = " ".join(f"{state.loss[index]:.4g}" for index in state.running)
+            changes = state.change[state.running]
+            changes = changes[np.isfinite(changes)]
+            log.info("%s step %d: loss %s, max change %.4f, %d/%d running", label, state.step, losses,
+                     changes.max() if changes.size else float("nan"), int(state.active.sum()),
+                     state.active.size)
     return callback
 
 

@@ -72,16 +72,19 @@ class Result:
 
 @dataclass
 class StepState:
-    """What a callback sees after each update; ``active`` marks the images still running.
+    """What a callback sees after each step.
 
-    ``images`` is an NDArray under SGD and a numpy array under L-BFGS.
+    ``loss``, ``change`` and ``active`` have one entry per image of the run (NaN for images
+    that had stopped before this step); ``images`` holds this step's images, one row per
+    entry of ``running`` (their indices in the run): an NDArray under SGD, numpy under L-BFGS.
     """
 
     step: int
-    images: mx.nd.NDArray
+    images: object
     loss: np.ndarray
     change: np.ndarray
     active: np.ndarray
+    running: np.ndarray
 
 
 def min_input_size(layer):
@@ -164,6 +167,22 @@ class Problem:
         self.executor = self.symbol.bind(context, args, args_grad={"data": self.gradient},
                                          grad_req=grad_req)
 
+    def keep(self, rows):
+        """Shrink the batch to ``rows`` (indices into the current batch), keeping their targets.
+
+        The executor is reshaped in place of a new bind: it shares the weights and memory.
+        """
+        rows = np.asarray(rows)
+        targets = {name: self.executor.arg_dict[name].asnumpy()[rows] for name in self.target_names}
+        shapes = {"data": (rows.size,) + self.batch_shape[1:]}
+        shapes.update({name: (rows.size,) + self.target_shapes[name][1:] for name in self.target_names})
+        self.executor = self.executor.reshape(allow_up_sizing=False, **shapes)
+        for name, value in targets.items():
+            self.executor.arg_dict[name][:] = value
+        self.batch_shape = shapes["data"]
+        self.target_shapes = {name: shapes[name] for name in self.target_names}
+        self.gradient = self.executor.grad_dict["data"]
+
     def set_targets(self, codes):
         """Set the targets from one target code (N, C, h, w) per term, in term order."""
         if len(codes) != len(self.terms):
@@ -200,14 +219,17 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
     """Run the authors' SGD from ``initial`` (N, 3, H, W) until every image has stopped.
 
     An image stops when ||x_t - x_{t-1}|| / ||x_t|| < ``stop_eps``, after ``max_steps``, or
-    when its loss stops being finite. Updates follow
-    MXNet's ``sgd_mom_update``: v = m v - lr (clip(g) + wd x); x = x + v.
+    when its loss stops being finite (it keeps the image that gave that loss). Updates
+    follow MXNet's ``sgd_mom_update``: v = m v - lr (clip(g) + wd x); x = x + v. Stopped
+    images leave the batch (``Problem.keep``), so a batch costs the sum of its images' steps,
+    not its slowest image's steps times the batch size.
     """
     context = problem.context
     count = initial.shape[0]
+    final = np.array(initial, dtype=np.float32)
+    running = np.arange(count)  # the run's index of each row of the current batch
     images = mx.nd.array(initial, ctx=context)
     velocity = mx.nd.zeros(images.shape, ctx=context)
-    active = np.ones(count, dtype=bool)
     histories = [[] for _ in range(count)]
     term_histories = [[] for _ in range(count)]
     steps = [0] * count
@@ -216,33 +238,51 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
     for step in range(1, optimizer.max_steps + 1):
         total, terms, gradient = problem.evaluate(images)
         finite = np.isfinite(total)
-        for index in np.flatnonzero(active & ~finite):
-            active[index] = False
-            reasons[index] = f"non-finite loss at step {step}"
-        if not active.any():
-            break
-        for index in np.flatnonzero(active):
-            histories[index].append(float(total[index]))
-            term_histories[index].append(terms[:, index].tolist())
-            steps[index] = step
-        mask = mx.nd.array(active.astype(np.float32).reshape(-1, 1, 1, 1), ctx=context)
+        for row in np.flatnonzero(finite):
+            histories[running[row]].append(float(total[row]))
+            term_histories[running[row]].append(terms[:, row].tolist())
+            steps[running[row]] = step
+        for row in np.flatnonzero(~finite):
+            reasons[running[row]] = f"non-finite loss at step {step}"
+        before = images.copy() if not finite.all() else None
         learning_rate = optimizer.learning_rate_at(step)
         clipped = mx.nd.clip(gradient, -optimizer.clip_gradient, optimizer.clip_gradient)
-        velocity[:] = optimizer.momentum * velocity - learning_rate * (
-            clipped + optimizer.weight_decay * images)
-        velocity[:] = mx.nd.broadcast_mul(velocity, mask)
+        velocity[:] = optimizer.momentum * velocity - learning_rate * (clipped + optimizer.weight_decay * images)
         images += velocity
-        change = (_norms(velocity) / np.maximum(_norms(images), 1e-30))
-        converged = active & (change < optimizer.stop_eps)
-        for index in np.flatnonzero(converged):
-            reasons[index] = "converged"
-        active &= ~converged
-        state = StepState(step, images, total, change, active.copy())
-        for callback in callbacks:
-            callback(state)
-        if not active.any():
-            break
-    return Result(images.asnumpy(), histories, steps, reasons, term_histories)
+        change = _norms(velocity) / np.maximum(_norms(images), 1e-30)
+        converged = finite & (change < optimizer.stop_eps)
+        for row in np.flatnonzero(converged):
+            reasons[running[row]] = "converged"
+        stopping = converged | ~finite
+        if step == optimizer.max_steps:
+            stopping[:] = True
+        _notify(callbacks, step, images, total, change, stopping, running, count)
+        if stopping.any():
+            values = images.asnumpy()
+            if before is not None:
+                values[~finite] = before.asnumpy()[~finite]
+            final[running[stopping]] = values[stopping]
+            keep = np.flatnonzero(~stopping)
+            if keep.size == 0:
+                break
+            problem.keep(keep)
+            rows = mx.nd.array(keep, ctx=context)
+            images, velocity = mx.nd.take(images, rows), mx.nd.take(velocity, rows)
+            running = running[keep]
+    return Result(final, histories, steps, reasons, term_histories)
+
+
+def _notify(callbacks, step, images, loss, change, stopping, running, count):
+    """Call each callback with this step's state, spread over the run's images."""
+    if not callbacks:
+        return
+    full_loss, full_change = np.full(count, np.nan), np.full(count, np.nan)
+    full_loss[running], full_change[running] = loss, change
+    active = np.zeros(count, dtype=bool)
+    active[running[~stopping]] = True
+    state = StepState(step, images, full_loss, full_change, active, running.copy())
+    for callback in callbacks:
+        callback(state)
 
 
 def _norms(array):
@@ -287,7 +327,7 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
             reason[0] = "converged"
         stopping = reason[0] != "max_steps"
         state = StepState(len(history), flat.reshape(shape), np.array([last["loss"]]),
-                          np.array([change]), np.array([not stopping]))
+                          np.array([change]), np.array([not stopping]), np.array([0]))
         for callback in callbacks:
             callback(state)
         if stopping:

@@ -188,3 +188,21 @@ def test_lbfgs_needs_batch_one(random_weights):
     problem = invert.Problem([invert.Term("relu1_1")], random_weights, (2,) + SHAPE)
     with pytest.raises(ValueError, match="one image at a time"):
         invert.lbfgs(problem, invert.initial_images(SHAPE, [0, 0]))
+
+
+def test_stopped_images_leave_the_batch(random_weights, content):
+    """Images that stop early leave the executor; the rest match their single runs."""
+    filters = [0, 1, 4]
+    settings = invert.SGD(stop_eps=0.02, max_steps=200)
+    problem = fmi_problem(random_weights, content, filters)
+    sizes = []
+    evaluate = problem.evaluate
+    problem.evaluate = lambda images: sizes.append(images.shape[0]) or evaluate(images)
+    batch = invert.sgd(problem, invert.initial_images(SHAPE, [2] * 3), settings)
+    assert len(set(batch.steps)) > 1, "the test needs images that stop at different steps"
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 3
+    assert sum(sizes) == sum(batch.steps)  # each image costs exactly its own steps
+    for index, f in enumerate(filters):
+        single = invert.sgd(fmi_problem(random_weights, content, [f]), invert.initial_images(SHAPE, [2]), settings)
+        assert single.steps[0] == batch.steps[index]
+        np.testing.assert_allclose(batch.images[index], single.images[0], rtol=1e-3, atol=1e-3)

@@ -189,7 +189,7 @@ def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, 
 def test_gpu_without_cuda_build(tmp_path, capsys, tiny_image):
     fails_with(capsys, base_args(tmp_path, tiny_image, "--gpu", "0"),
                r"--gpu 0: this MXNet build sees no GPU; install a CUDA build of MXNet "
-               r"\(e.g. 'pip install mxnet-cu112==1.9.1' .*\) or drop --gpu to run on the CPU")
+               r"\(e.g. 'pip install mxnet-cu117==1.9.1' .*\) or drop --gpu to run on the CPU")
 
 
 def test_nan_in_one_cell_stops_only_that_cell(tmp_path, caplog, tiny_image, monkeypatch):

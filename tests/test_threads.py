@@ -40,3 +40,25 @@ def test_threads_setting_restarts_the_script_and_is_recorded(tmp_path, tiny_imag
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     record = json.loads((tmp_path / "out" / "record.json").read_text())
     assert record["threads"] == wanted and record["config"]["threads"] == wanted
+
+
+def test_sigterm_stops_a_script_cleanly_and_it_resumes(tmp_path, tiny_image):
+    import signal
+    import time
+
+    command = [sys.executable, "run_fmi.py", "--image", str(tiny_image), "--weights", "random:0", "--size", "32",
+               "--layers", "relu1_1,relu3_1", "--filters", "0,1,2,3", "--batch-size", "1", "--steps", "400",
+               "--output", str(tmp_path / "out")]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    cells = tmp_path / "out" / "cells" / "tiny" / "relu1_1"
+    deadline = time.monotonic() + 60
+    while not (cells.is_dir() and list(cells.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, err
+    assert "rerun the same command with --resume" in err and "Traceback" not in err
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    assert 0 < len(record["cells"]) < 8
+    subprocess.run(command + ["--resume"], cwd=ROOT, check=True, capture_output=True)
+    assert len(json.loads((tmp_path / "out" / "record.json").read_text())["cells"]) == 8
