@@ -1,6 +1,6 @@
 
 import pytest
-from conftest import write_image
+from conftest import SHARED_PAPER, write_image
 
 from fmi import data, image
 from fmi.errors import FmiError
@@ -42,3 +42,11 @@ def test_offline_error_says_what_to_do(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: could not download http://127.0.0.1:9/the%20golden")
     assert "or use --from DIR" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason="the paper's images (../shared/data/paper) are not here")
+def test_the_paper_images_copy_and_decode_at_their_documented_sizes(tmp_path):
+    data.download(tmp_path, source_dir=SHARED_PAPER, progress=open("/dev/null", "w"))
+    sizes = {name: image.read_rgb(tmp_path / file).shape[:2] for name, file in image.PAPER_IMAGES.items()}
+    assert sizes == {"golden_gate": (734, 979), "tubingen": (768, 1024), "frida_kahlo": (500, 384),
+                     "seated_nude": (845, 650), "starry_night": (313, 196), "the_scream": (1528, 1200)}
