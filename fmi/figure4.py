@@ -109,7 +109,7 @@ def run(config, argv, started, resume=False):
             path = experiment.output / f"fig4_{name}.png"
             figures.grid(grid, [row.label for row in rows], config.layers, path,
                          title=f"Inversion of {what} modified codes of {name}, "
-                               f"{content.shape[2]}x{content.shape[3]} px; {experiment.label}")
+                               f"{content.shape[2]}x{content.shape[3]} px (h x w); {experiment.label}")
             written.append(path)
         written.append(experiment.loss_figure(loss_groups, "Modified code inversion loss"))
         experiment.finish(started, written)
