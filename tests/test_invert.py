@@ -13,6 +13,13 @@ def content():
     return np.random.default_rng(3).uniform(-80, 80, (1,) + SHAPE).astype(np.float32)
 
 
+def reconstruction(weights, content, layer):
+    """A batch-1 problem whose target is the content image's own code at ``layer``."""
+    problem = invert.Problem([invert.Term(layer)], weights, (1,) + SHAPE)
+    problem.set_targets([invert.extract(weights, [layer], content)[layer]])
+    return problem
+
+
 def fmi_problem(weights, content, filters, layer="relu2_1"):
     code = invert.extract(weights, [layer], content)[layer]
     problem = invert.Problem([invert.Term(layer)], weights, (len(filters),) + SHAPE)
@@ -46,9 +53,7 @@ def test_loss_value_matches_numpy_and_gradient_is_f_minus_t(random_weights, cont
 def test_gradient_matches_finite_differences(random_weights, content):
     """Near the content image with its own code as target, the loss is small enough for float32."""
     layer = "relu1_2"
-    code = invert.extract(random_weights, [layer], content)[layer]
-    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
-    problem.set_targets([code])
+    problem = reconstruction(random_weights, content, layer)
     rng = np.random.default_rng(0)
     x = (content + rng.uniform(-2, 2, content.shape)).astype(np.float32)
     gradient = problem.evaluate(x)[2].asnumpy().astype(np.float64)
@@ -141,11 +146,9 @@ def test_image_too_small_for_layer(random_weights):
 
 # --- L-BFGS ------------------------------------------------------------------------------------
 
-def test_lbfgs_reaches_a_lower_loss_than_sgd_in_fewer_evaluations(random_weights, content):
+def test_lbfgs_reaches_a_lower_loss_than_sgd_in_as_many_steps(random_weights, content):
     layer = "relu2_1"
-    code = invert.extract(random_weights, [layer], content)[layer]
-    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
-    problem.set_targets([code])
+    problem = reconstruction(random_weights, content, layer)
     start = invert.initial_images(SHAPE, [0])
     by_sgd = invert.sgd(problem, start, invert.SGD(max_steps=30, stop_eps=0))
     by_lbfgs = invert.lbfgs(problem, start, invert.LBFGS(max_steps=30, stop_eps=0))
@@ -158,9 +161,7 @@ def test_lbfgs_reaches_a_lower_loss_than_sgd_in_fewer_evaluations(random_weights
 
 def test_lbfgs_stops_at_target_loss_and_reports_each_iteration(random_weights, content):
     layer = "relu1_2"
-    code = invert.extract(random_weights, [layer], content)[layer]
-    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
-    problem.set_targets([code])
+    problem = reconstruction(random_weights, content, layer)
     start = invert.initial_images(SHAPE, [0])
     initial_loss = problem.evaluate(start)[0][0]
     seen = []
@@ -175,9 +176,7 @@ def test_lbfgs_stops_at_target_loss_and_reports_each_iteration(random_weights, c
 def test_lbfgs_minimises_loss_plus_weight_decay(random_weights, content):
     """With a huge weight decay the optimum is pulled toward x = 0."""
     layer = "relu1_1"
-    code = invert.extract(random_weights, [layer], content)[layer]
-    problem = invert.Problem([invert.Term(layer)], random_weights, (1,) + SHAPE)
-    problem.set_targets([code])
+    problem = reconstruction(random_weights, content, layer)
     start = invert.initial_images(SHAPE, [0])
     free = invert.lbfgs(problem, start, invert.LBFGS(max_steps=20, weight_decay=0.0, stop_eps=0))
     decayed = invert.lbfgs(problem, start, invert.LBFGS(max_steps=20, weight_decay=1e3, stop_eps=0))

@@ -119,3 +119,27 @@ def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
 def test_download_offline_says_where_to_put_the_file(tmp_path):
     with pytest.raises(FmiError, match=r"could not download .*copy it to .*vgg19.params"):
         weights.download(tmp_path / "vgg19.params", url="http://127.0.0.1:9/vgg19.params")
+
+
+def test_gluon_spec_checks_and_maps_the_model_zoo_file(tmp_path, monkeypatch):
+    """'gluon' takes the file MXNet's model store returns (it downloads and SHA-1-checks it)."""
+    from mxnet.gluon.model_zoo import model_store, vision
+
+    net = vision.vgg19()
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = tmp_path / "vgg19-zoo.params"
+    net.save_parameters(str(path))
+    asked = []
+    monkeypatch.setattr(model_store, "get_model_file", lambda name, root: asked.append(name) or str(path))
+    loaded = weights.load("gluon")
+    assert asked == ["vgg19"] and loaded.preprocessing is image.TORCH_RGB
+    np.testing.assert_array_equal(loaded.params["conv1_1_weight"].asnumpy(), net.features[0].weight.data().asnumpy())
+
+    def offline(name, root):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(model_store, "get_model_file", offline)
+    with pytest.raises(FmiError, match=r"could not get Gluon's vgg19 weights \(Name or service not known\); "
+                                       r"without internet, copy vgg19-[0-9a-f]{8}.params into .*models/"):
+        weights.load("gluon")
