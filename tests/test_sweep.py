@@ -75,7 +75,9 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
 
 
 def test_all_layers_sweep_is_every_filter():
-    config = run_fmi.figure3.Config(layers=["all"], all_filters=True)
-    config.check("test")
-    batches = run_fmi.figure3.plan(config, ["image"])
+    from fmi import config
+
+    sweep = config.load(run_fmi.figure3.Config, run_fmi.cli.CONFIG_DIR / "sweep.yaml")
+    assert sweep.layers == list(run_fmi.figure3.vgg19.RELU_LAYERS) and sweep.all_filters
+    batches = run_fmi.figure3.plan(sweep, ["image"])
     assert sum(len(batch) for _, _, batch in batches) == 5504
