@@ -35,8 +35,8 @@ def run_guarded(action):
         return EXIT_USAGE
     except OSError as error:  # disk full, permissions changed mid-run, ...
         where = f"{error.filename}: " if error.filename else ""
-        print(f"error: could not write {where}{error.strerror or error}; outputs finished before "
-              f"this are intact, rerun with --resume once fixed", file=sys.stderr)
+        print(f"error: {where}{error.strerror or error}; outputs finished before this are intact, "
+              f"rerun with --resume once fixed", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: finished cells are saved; rerun the same command with --resume "
@@ -69,7 +69,7 @@ def parser(description, default_config, figure_options):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add = result.add_argument
     add("--config", type=Path, default=CONFIG_DIR / default_config,
-        help="YAML config file (default: configs/%s)" % default_config)
+        help=f"YAML config file (default: configs/{default_config})")
     add("--image", dest="content", type=comma_list(str), metavar="IMAGES",
         help="content image(s), comma-separated: paper names (golden_gate), sample:grace_hopper, or paths")
     add("--size", dest="max_long_edge", type=int, metavar="PX", help="long edge of the content image in pixels")

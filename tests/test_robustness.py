@@ -176,7 +176,7 @@ def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, 
 
     monkeypatch.setattr(image, "save_png", save_until_full)
     line = fails_with(capsys, base_args(tmp_path, tiny_image),
-                      r"could not write .*filter_0.png: No space left on device; outputs finished "
+                      r"error: .*filter_0.png: No space left on device; outputs finished "
                       r"before this are intact, rerun with --resume")
     assert "relu2_1" in line
     out = tmp_path / "out"
