@@ -183,7 +183,7 @@ class Run:
                 "final_loss": losses[-1] if losses else None,
                 "loss_history": losses, "term_history": result.term_losses[index],
                 "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3),
-                "batch_size": len(keys),
+                "batch_size": len(keys), "weights": self.weights.label, "seed": self.config.seed,
                 **(details[index] if details else {}),
             }
             write_json(self.cell_path(key).with_suffix(".json"), cell)

@@ -34,6 +34,7 @@ def test_main_writes_every_promised_output(tmp_path, tiny_image):
     assert record["wall_s"] > 0 and record["figures"] == ["fig3_tiny.png", "loss.png"]
     assert len(record["cells"]) == 4
     cell = record["cells"]["tiny/relu2_1/filter_2"]
+    assert cell["weights"] == "random weights (seed 0), not ImageNet" and cell["seed"] == 0
     assert cell["steps"] == 3 and len(cell["loss_history"]) == 3 and cell["wall_s"] > 0
     assert cell["stop_reason"] in ("max_steps", "converged")
     assert [p.name for p in out.rglob(".*")] == []  # no temporary files left
