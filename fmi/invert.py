@@ -133,28 +133,23 @@ class Problem:
         features = dict(zip(layers, vgg19.build(layers, pooling)))
 
         per_image = []
-        self.target_names = []
+        self.target_names, self.target_shapes = [], {}
+        batch = self.batch_shape[0]
         for index, term in enumerate(self.terms):
             if term.kind not in losses.LOSS_FUNCTIONS:
                 raise ValueError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
             name = f"target{index}"
-            shape = (vgg19.channels(term.layer),) + vgg19.output_size(term.layer, height, width)
-            loss = losses.LOSS_FUNCTIONS[term.kind](
+            channels = vgg19.channels(term.layer)
+            layer_size = vgg19.output_size(term.layer, height, width)
+            per_image.append(losses.LOSS_FUNCTIONS[term.kind](
                 features[term.layer], mx.sym.Variable(name), weight=term.weight,
-                normalise=term.normalise, shape=shape)
-            per_image.append(loss)
+                normalise=term.normalise, shape=(channels,) + layer_size))
             self.target_names.append(name)
+            self.target_shapes[name] = {"content": (batch, channels) + layer_size,
+                                        "channel_sum": (batch, channels),
+                                        "gram": (batch, channels, channels)}[term.kind]
         self.symbol = losses.objective(per_image)
 
-        self.target_shapes = {}
-        for name, term in zip(self.target_names, self.terms):
-            channels = vgg19.channels(term.layer)
-            layer_shape = vgg19.output_size(term.layer, height, width)
-            self.target_shapes[name] = {
-                "content": (self.batch_shape[0], channels) + layer_shape,
-                "channel_sum": (self.batch_shape[0], channels),
-                "gram": (self.batch_shape[0], channels, channels),
-            }[term.kind]
         args = _bind_params(weights, context, [
             name for name in self.symbol.list_arguments()
             if name != "data" and name not in self.target_shapes])
