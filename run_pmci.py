@@ -2,30 +2,36 @@
 """Purposefully modified code inversion (PMCI) beside Gatys style transfer, the paper's Fig. 5.
 
 Rows are style images (A-D), columns the style and, for each content image, the Gatys and
-PMCI results. With no arguments it runs configs/quick_pmci.yaml (minutes on a laptop);
+PMCI results. With no arguments it runs configs/fig5_quick.yaml into runs/quickstart_pmci;
 `--config configs/fig5.yaml` has the paper's settings.
 """
 import sys
 
-from fmi import cli, figure5
+from fmi import cli, config, figure5
+
+OPTIONS = (
+    cli.Option("--style", ("styles",), "texts", "IMAGES", "style images, comma-separated"),
+    cli.Option("--methods", ("methods",), "texts", "METHODS", "gatys, pmci or both"),
+    cli.Option("--content-layers", ("content_layers",), "texts", "LAYERS", "content relu layers (paper: relu2_2)"),
+    cli.Option("--style-layers", ("style_layers",), "texts", "LAYERS",
+               "style relu layers (paper: relu1_1..relu5_1)"),
+    cli.Option("--content-weight", ("content_weight",), "number", "ALPHA", "alpha (paper: 10)"),
+    cli.Option("--style-weight", ("style_weight",), "number", "BETA", "beta (paper: 1)"),
+)
 
 
 def build_parser():
-    return cli.parser(__doc__, "quick_pmci.yaml", {
-        "--style": ("styles", dict(type=cli.comma_list(str), metavar="IMAGES", help="style images, comma-separated")),
-        "--methods": ("methods", dict(type=cli.comma_list(str), metavar="METHODS", help="gatys, pmci or both")),
-        "--content-layers": ("content_layers", dict(type=cli.comma_list(str), metavar="LAYERS",
-                                                    help="content relu layers")),
-        "--style-layers": ("style_layers", dict(type=cli.comma_list(str), metavar="LAYERS", help="style relu layers")),
-        "--content-weight": ("content_weight", dict(type=float, metavar="ALPHA", help="alpha (paper: 10)")),
-        "--style-weight": ("style_weight", dict(type=float, metavar="BETA", help="beta (paper: 1)")),
-    })
+    return cli.parser("run_pmci.py", __doc__, "fig5_quick.yaml", OPTIONS)
+
+
+def experiment(settings, args, argv, started):
+    from fmi.experiment import Options
+
+    return figure5.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    keys = ("styles", "methods", "content_layers", "style_layers", "content_weight", "style_weight")
-    return cli.main(argv, build_parser, figure5.Config, keys,
-                    lambda config, args, argv, started: figure5.run(config, argv, started, args.resume))
+    return cli.main(argv, build_parser, lambda path, given: config.load(figure5.Config, path, given), experiment)
 
 
 if __name__ == "__main__":

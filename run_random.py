@@ -3,32 +3,35 @@
 
 Each layer's code is re-weighted channel by channel by a seeded random vector and
 inverted; `--mode purposeful --style IMAGE` inverts the code rank-matched to a style
-image's instead. With no arguments it runs configs/quick_random.yaml (minutes on a
-laptop); `--config configs/fig4.yaml` has the paper's settings.
+image's instead. With no arguments it runs configs/fig4_quick.yaml into
+runs/quickstart_random; `--config configs/fig4.yaml` has the paper's settings.
 """
 import sys
 
-from fmi import cli, figure4
+from fmi import cli, config, figure4
+
+OPTIONS = (
+    cli.Option("--layers", ("layers",), "texts", "LAYERS", "relu layers, comma-separated"),
+    cli.Option("--mode", ("mode",), "text", "MODE", "random re-weighting, or purposeful (needs --style)"),
+    cli.Option("--draw-seeds", ("draw_seeds",), "numbers", "SEEDS", "one row per seed, comma-separated"),
+    cli.Option("--distribution", ("distribution",), "text", "NAME",
+               "authors: Normal(3, 1000), as the authors drew; positive: Exponential(1)"),
+    cli.Option("--style", ("styles",), "texts", "IMAGES", "style image(s) for --mode purposeful"),
+)
 
 
 def build_parser():
-    return cli.parser(__doc__, "quick_random.yaml", {
-        "--layers": ("layers", dict(type=cli.comma_list(str), metavar="LAYERS",
-                                         help="relu layers, comma-separated")),
-        "--mode": ("mode", dict(choices=figure4.MODES, help="random re-weighting or purposeful (needs --style)")),
-        "--draw-seeds": ("draw_seeds", dict(type=cli.comma_list(int), metavar="SEEDS",
-                                                    help="one row per seed, comma-separated")),
-        "--distribution": ("distribution", dict(metavar="NAME",
-                                                        help="authors: Normal(3, 1000); positive: Exponential(1)")),
-        "--style": ("styles", dict(type=cli.comma_list(str), metavar="IMAGES",
-                                         help="style image(s) for --mode purposeful")),
-    })
+    return cli.parser("run_random.py", __doc__, "fig4_quick.yaml", OPTIONS)
+
+
+def experiment(settings, args, argv, started):
+    from fmi.experiment import Options
+
+    return figure4.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, figure4.Config,
-                    ("layers", "mode", "draw_seeds", "distribution", "styles"),
-                    lambda config, args, argv, started: figure4.run(config, argv, started, args.resume))
+    return cli.main(argv, build_parser, lambda path, given: config.load(figure4.Config, path, given), experiment)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import numpy as np
 
 from fmi import measures, vgg19
 from fmi.errors import FmiError
+from fmi.io import read_json
+from fmi.runfolder import sha1_of_file
 
 SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
 MEASURE_NOTES = {
@@ -33,9 +35,13 @@ MEASURE_NOTES = {
 
 
 class RunData:
-    """A finished run folder: its record and, per cell, the group it belongs to and its image."""
+    """A run folder: its record and, per finished cell, the group it belongs to and its image.
 
-    def __init__(self, folder):
+    A run with unfinished cells is refused unless ``partial``; dead cells (a filter that
+    responds nowhere on the image) are left out of the measures and counted.
+    """
+
+    def __init__(self, folder, partial=False):
         from fmi import image
 
         self.folder = Path(folder)
@@ -46,23 +52,43 @@ class RunData:
         if not path.is_file():
             raise FmiError(f"{self.folder} is not a run folder (no record.json); give the output "
                            f"folder of run_fmi.py, run_random.py or run_pmci.py")
+        self.record = read_json(path)
         try:
-            self.record = json.loads(path.read_text())
             self.script = self.record["script"]
             cells = self.record["cells"]
-        except (ValueError, KeyError, TypeError):
-            raise FmiError(f"{path} is not a run record (unreadable or without script and cells)") from None
+            plan = self.record["plan"]
+            self.record["weights"]["label"]
+        except (KeyError, TypeError):
+            raise FmiError(f"{path} is not a run record of this fmi version (unreadable, or without script, "
+                           f"plan and cells); rerun the run") from None
         if self.script not in SCRIPTS:
             raise FmiError(f"{path}: made by {self.script!r}, which fmi.analyze does not know")
         if not cells:
             raise FmiError(f"{self.folder}: the run has no finished cells; finish it first "
                            f"(rerun it with --resume)")
-        missing = [key for key in cells if not (self.folder / "cells" / f"{key}.png").is_file()]
+        self.planned = len(plan)
+        unfinished = [key for key in plan if key not in cells]
+        if unfinished and not partial:
+            raise FmiError(f"{self.folder}: {len(cells)} of {self.planned} cells are finished (first missing: "
+                           f"{unfinished[0]}); finish the run with --resume, or add --partial to measure "
+                           f"the finished ones")
+        self.finished = len([key for key in plan if key in cells])
+        missing = [key for key in cells if not (self.folder / "cells" / self._image_name(key, cells[key])).is_file()]
         if missing:
             raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing, e.g. "
-                           f"cells/{missing[0]}.png; rerun the run with --resume to redo them")
-        self.images = {key: image.read_rgb(self.folder / "cells" / f"{key}.png") for key in cells}
+                           f"cells/{self._image_name(missing[0], cells[missing[0]])}; rerun the run with "
+                           f"--resume to redo them")
+        self.dead = sorted(key for key, cell in cells.items() if cell.get("dead"))
+        self.images = {key: image.read_rgb(self.folder / "cells" / self._image_name(key, cell))
+                       for key, cell in cells.items() if not cell.get("dead")}
+        if not self.images:
+            raise FmiError(f"{self.folder}: every finished cell is dead for its image; nothing to measure")
         self.label = self.record["weights"]["label"]
+
+    @staticmethod
+    def _image_name(key, cell):
+        folder = key.rpartition("/")[0]
+        return f"{folder}/{cell['image']}" if folder and "image" in cell else f"{key}.png"
 
     def group_of(self, key):
         """The layer of a Fig. 3/4 cell, the method of a Fig. 5 cell."""
@@ -126,20 +152,25 @@ def style_similarity(run):
     if run.script != "run_pmci.py":
         return {}
     from fmi import image, invert
-    from fmi import weights as weights_module
 
     config = run.record["config"]
-    weights = weights_module.load(config["weights"], config["model_dir"])
+    weights = recorded_weights(run.record)
     first = next(iter(run.images.values()))
+    size = first.shape[:2]
     items, style_item, style_of = {}, {}, {}
-    for spec in config["styles"]:
-        name, path = image.locate(spec, config["data_dir"], config["fallbacks"])
+    for name, source in run.record["inputs"].items():
+        if source["role"] != "style":
+            continue
+        path = Path(source["path"])
+        if not path.is_file() or sha1_of_file(path) != source["sha1"]:
+            raise FmiError(f"style image {path} is missing or not the file the run used (SHA-1 differs); "
+                           f"put the run's style images back to measure style similarity")
         style_item[name] = f"style {name}"
-        items[style_item[name]] = image.resize_to(image.read_rgb(path), *first.shape[:2])
+        items[style_item[name]] = image.unit_to_uint8(image.resize(image.read_rgb(path), *size))
     for key, rgb in run.images.items():
         content, method, style = key.split("/")
         style_of[f"{method} {content} {style}"] = style_item[style]
-        items[f"{method} {content} {style}"] = image.resize_to(rgb, *first.shape[:2])
+        items[f"{method} {content} {style}"] = image.unit_to_uint8(image.resize(rgb, *size))
     layers = config["style_layers"]
     summaries = {}
     for name, rgb in items.items():
@@ -166,10 +197,55 @@ def style_similarity(run):
     return {"items": names, "layers": layers, "matrices": matrices, "own_style": own_style}
 
 
-def analyse(folder):
-    run = RunData(folder)
+def recorded_weights(record):
+    """The weights a run was made with, from its record: the same random seed, or the same file
+    (checked by SHA-1), never whatever the current folder holds."""
+    from fmi import weights as weights_module
+
+    described = record["weights"]
+    if not described["pretrained"]:
+        return weights_module.random_weights(described["seed"])
+    path = Path(described.get("path") or "")
+    if not path.is_file():
+        raise FmiError(f"the run was made with {described['label']} from {path}, which is not there; put that "
+                       f"file back to measure style similarity")
+    if sha1_of_file(path) != described["sha1"]:
+        raise FmiError(f"{path} is not the weights file the run used (SHA-1 differs from the record's "
+                       f"{described['sha1']})")
+    return weights_module.load_file(path)
+
+
+CONTROL_KEYS = ("layers", "filters", "all_filters", "draw_seeds", "mode", "styles", "methods",
+                "content_layers", "style_layers", "optimizer")
+
+
+def check_control(run, control):
+    """Raise FmiError naming every difference that makes ``control`` not the same run with other weights."""
+    problems = []
+    if run.script != control.script:
+        problems.append(f"script: {run.script} here, {control.script} in the control")
+    ours, theirs = run.record["config"], control.record["config"]
+    for key in CONTROL_KEYS:
+        if ours.get(key) != theirs.get(key):
+            problems.append(f"{key}: {ours.get(key)} here, {theirs.get(key)} in the control")
+    steps = {name: (record["config"]["lbfgs"] if record["config"]["optimizer"] == "lbfgs"
+                    else record["config"]["sgd"])["max_steps"] for name, record in
+             (("here", run.record), ("control", control.record))}
+    if steps["here"] != steps["control"]:
+        problems.append(f"steps: {steps['here']} here, {steps['control']} in the control")
+    sizes = [sorted({tuple(size) for size in record["plan"].values()}) for record in (run.record, control.record)]
+    if sizes[0] != sizes[1]:
+        problems.append(f"image size: {sizes[0]} here, {sizes[1]} in the control")
+    if problems:
+        raise FmiError(f"--control {control.folder} is not the same run with other weights: "
+                       + "; ".join(problems))
+
+
+def analyse(folder, partial=False):
+    run = RunData(folder, partial)
     cells, groups = image_measures(run)
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
+                 "finished": run.finished, "planned": run.planned, "dead": run.dead,
                  "groups": groups, "cells": cells, "specificity": specificity(run),
                  "style": style_similarity(run)}
 
@@ -239,20 +315,29 @@ def report(result, control):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fmi.analyze", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fmi.cli import ArgumentParser, run_guarded, setup_logging
+    from fmi.io import ensure_writable_dir, write_json, write_text
+
+    parser = ArgumentParser(prog="python -m fmi.analyze", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="output folder of a finished run")
     parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
                         help="the same run made with random weights, measured alongside")
+    parser.add_argument("--partial", action="store_true",
+                        help="measure the finished cells of a run that is not finished")
     args = parser.parse_args(argv)
-    from fmi.cli import run_guarded, setup_logging
-    from fmi.io import ensure_writable_dir, write_json, write_text
-
     setup_logging()
 
     def action():
-        _, result = analyse(args.run_dir)
-        control = analyse(args.control)[1] if args.control else None
+        run, result = analyse(args.run_dir, args.partial)
+        control = None
+        if args.control:
+            control_run, control = analyse(args.control, args.partial)
+            check_control(run, control_run)
+        if result["finished"] < result["planned"]:
+            print(f"--partial: measuring {result['finished']} of {result['planned']} cells")
+        if result["dead"]:
+            print(f"{len(result['dead'])} dead cell(s) left out (their filter responds nowhere on the image)")
         ensure_writable_dir(args.run_dir)
         written = _plots(result, control, args.run_dir)
         write_json(args.run_dir / "analysis.json", {**result, "control": control})
@@ -263,7 +348,7 @@ def main(argv=None):
               f"{', '.join(path.name for path in written)}")
         return 0
 
-    return run_guarded(action)
+    return run_guarded(action, resume_hint=False)
 
 
 if __name__ == "__main__":

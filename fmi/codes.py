@@ -1,6 +1,7 @@
 """Target codes for inversion: modifications of a layer's code F, shaped (1, C, H, W).
 
-Each function is pure numpy and returns a new float32 array of F's shape (SPEC section 5).
+Each function is pure numpy and returns a new float32 array of F's shape (docs/method.md,
+"Code modifications").
 """
 import numpy as np
 
@@ -72,19 +73,21 @@ def random_rescale(code, weights):
     return (code * factors[np.newaxis, :, np.newaxis, np.newaxis]).astype(np.float32)
 
 
-def purposeful(code, style_code):
+def purposeful(code, style_code, tie_order="stable"):
     """Rank-match the content code's channels to the style code's, then take the style's means.
 
-    Channels of both codes are ranked by their sums (ties keep channel order); the content
-    channel of rank r moves to the position of the style channel of rank r, and each
-    channel's mean is then replaced by the mean of the style channel at that position.
+    Channels of both codes are ranked by their sums; the content channel of rank r moves to
+    the position of the style channel of rank r, and each channel's mean is then replaced by
+    the mean of the style channel at that position. ``tie_order`` is the argsort kind that
+    orders equal sums (common: dead channels all sum to 0): "stable" keeps channel order,
+    "quicksort" is numpy's default, which the authors' code used.
     """
     code = _check_code(code)
     style_code = _check_code(style_code)
     if code.shape[1] != style_code.shape[1]:
         raise ValueError(f"content has {code.shape[1]} channels, style has {style_code.shape[1]}")
-    content_order = np.argsort(code[0].sum(axis=(1, 2)), kind="stable")
-    style_order = np.argsort(style_code[0].sum(axis=(1, 2)), kind="stable")
+    content_order = np.argsort(code[0].sum(axis=(1, 2)), kind=tie_order)
+    style_order = np.argsort(style_code[0].sum(axis=(1, 2)), kind=tie_order)
     moved = np.empty_like(code)
     moved[0, style_order] = code[0, content_order]
     moved_means = moved.mean(axis=(2, 3), keepdims=True)

@@ -1,32 +1,32 @@
-"""What the three figure scripts share: a run folder, its record, and batched inversion of cells.
+"""What the three figure scripts share: checking every input, then inverting batches of cells.
 
-A run folder holds ``config.yaml`` (the resolved config), ``record.json`` (weights, seed,
-versions, and per cell its loss history, steps, stop reason and wall time), and for every
-finished cell ``cells/<key>.png`` and ``cells/<key>.json`` (its part of the record), and the
-figures. Each cell's files are written, atomically, as soon as its batch finishes, so an
-interrupted run loses at most the batch in flight and ``--resume`` picks up from the
-finished cells. ``record.json`` gathers them: refreshed at most every
-``RECORD_INTERVAL_S`` while running (a sweep of thousands of cells must not rewrite a
-growing file after every batch), and always when the run ends or stops.
+``prepare`` runs every check that can fail on the inputs (the config was checked when it
+was loaded; then the files, image headers, sizes, memory, weights, output names and the
+pixels themselves) before it opens the run folder, which is the first write. ``Run``
+inverts batches of cells into that folder (``fmi.runfolder`` keeps the rules of what may
+be written there), reports run-level progress, and draws the figures' common parts.
 """
 import contextlib
 import datetime
-import json
 import logging
 import platform
+import shlex
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, device, figures, image, invert, memory, threads
+from fmi import __version__, device, fidelity, image, inputs, invert, memory, progress, threads, vgg19
 from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
-from fmi.io import ensure_writable_dir, write_bytes, write_json, write_yaml
+from fmi.io import check_output_names, check_writable_location
+from fmi.runfolder import RunFolder, fingerprint_of, settings_of, sha1_of_file
 
 log = logging.getLogger("fmi")
-RECORD_INTERVAL_S = 30.0
+OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
+OFFLINE_STYLES = ("sample:hubble_deep_field", "sample:coffee", "sample:retina", "sample:motorcycle_left")
 
 
 def versions():
@@ -34,119 +34,240 @@ def versions():
     import cv2
     import matplotlib
     import mxnet
+    import PIL
     import skimage
 
     return {"fmi": __version__, "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-            "matplotlib": matplotlib.__version__, "platform": platform.platform()}
+            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
+
+
+@dataclass
+class Options:
+    """How this invocation treats its output folder (command-line only, not part of the config)."""
+
+    resume: bool = False
+    overwrite: bool = False
+    shard: tuple = None
+    collect: bool = False
+
+
+@dataclass
+class Picture:
+    """One input image, ready: its run name, 8-bit RGB as resized, and the network's input (1, 3, H, W)."""
+
+    name: str
+    rgb: np.ndarray
+    array: np.ndarray
+
+    @property
+    def size(self):
+        return tuple(self.array.shape[2:])
+
+
+@dataclass
+class Plan:
+    """What a run will write: {cell key: content name} in running order, and its figure files."""
+
+    cells: dict
+    figures: list = field(default_factory=list)
+
+
+def _missing_inputs(config, located, argv, script, style_located):
+    """One error for every missing paper image and weights file, with the commands that fetch
+    them and the command line that runs the same config offline; None if nothing is missing."""
+    expected = weights_module.expected_file(config.weights, config.model_dir)
+    problems = []
+    if expected is not None and not expected.exists():
+        problems.append((f"weights file {expected}", weights_module.missing_hint(expected)))
+    missing_images = [item for item in located + style_located if not item.path.exists()]
+    paper = [item for item in missing_images if item.spec in image.PAPER_IMAGES]
+    if not problems and not paper:
+        return None
+    if paper:
+        problems.append((", ".join(str(item.path) for item in paper), f"run '{inputs.FETCH_PAPER_IMAGES}'"))
+    problems += [(f"image {item.path}", "no such file") for item in missing_images if item not in paper]
+    command = shlex.join(["python", script, *_offline_argv(argv, located, style_located)])
+    if len(problems) == 1 and len(paper) <= 1:
+        what, fix = problems[0]
+        return FmiError(f"{what}: no such file; {fix}; or run offline with random weights and bundled "
+                        f"images: {command}")
+    return FmiError("this run needs files that are not here:\n"
+                    + "\n".join(f"  {what}: {fix}" for what, fix in problems)
+                    + f"\nto run the same config offline, with random weights and bundled images:\n  {command}")
+
+
+def _offline_argv(argv, located, style_located):
+    """``argv`` with random weights and bundled images in place of the missing ones."""
+    offline = list(argv)
+    for option in ("--weights", "--image", "--style"):
+        while option in offline:
+            position = offline.index(option)
+            del offline[position:position + 2]
+        offline = [arg for arg in offline if not arg.startswith(option + "=")]
+    offline += ["--weights", "random:0"]
+    for option, items, samples in (("--image", located, OFFLINE_CONTENT), ("--style", style_located, OFFLINE_STYLES)):
+        specs = [samples[i % len(samples)] if not item.path.exists() else item.spec for i, item in enumerate(items)]
+        if specs != [item.spec for item in items]:
+            offline += [option, ",".join(specs)]
+    return offline
+
+
+def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
+    """Check every input of a run, then open its run folder; return the ``Run``.
+
+    ``layers`` are the deepest layers any batch reaches and ``batch`` the largest batch,
+    for the memory check; ``plan(content names, style names)`` returns the ``Plan``;
+    ``styles`` are the style image specs (resized to each content image).
+    """
+    mode = fidelity.of(config)
+    located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in config.content]
+    style_located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
+    missing = _missing_inputs(config, located, argv, script, style_located)
+    if missing:
+        raise missing
+    headers = {item.spec: image.read_header(item.path) for item in located + style_located}
+    rounding = "floor" if mode.resize == "skimage" else "round"
+    sizes = {item.spec: image.content_size(headers[item.spec].height, headers[item.spec].width,
+                                           config.max_long_edge, rounding) for item in located}
+    deepest = max(layers, key=vgg19.RELU_LAYERS.index)
+    for item in located:
+        check_input_size(deepest, *sizes[item.spec])
+        memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib,
+                     decode_bytes=max(header.decode_bytes for header in headers.values()))
+    names = inputs.assign_names(located + style_located)
+    content_names = [names[item.spec] for item in located]
+    style_names = [names[item.spec] for item in style_located]
+    for item in located + style_located:
+        header = headers[item.spec]
+        what = "style" if item in style_located and item not in located else "content"
+        sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
+        log.info("%s %s: %s (%dx%d%s)%s", what, names[item.spec], item.path, header.height, header.width, sized,
+                 f", standing in for {item.spec}" if item.substitute else "")
+    planned = plan(content_names, style_names)
+    output = Path(config.output)
+    if options.shard:
+        output = output / "shards" / f"{options.shard[0]}-of-{options.shard[1]}"
+    check_writable_location(output)
+    suffix = image.CELL_SUFFIXES[mode.cell_format]
+    check_output_names([f"cells/{key}{suffix}" for key in planned.cells]
+                       + [f"snapshots/{key}/step_{config.steps:04d}.png" for key in planned.cells]
+                       + list(planned.figures), output)
+    weights = weights_module.load(config.weights, config.model_dir)
+    context = device.context(config.gpu)
+    pictures = {}
+    for item in located + style_located:
+        rgb = image.read_rgb(item.path, headers[item.spec])
+        pictures[item.spec] = rgb
+    contents = []
+    for item in located:
+        contents.append(_picture(names[item.spec], pictures[item.spec], *sizes[item.spec], weights, mode,
+                                 mode.content_scale))
+    style_pictures = {content.name: [_picture(names[item.spec], pictures[item.spec], *content.size, weights,
+                                              mode, mode.style_scale) for item in style_located]
+                      for content in contents}
+    input_hashes = {names[item.spec]: sha1_of_file(item.path) for item in located + style_located}
+    config_dict = config_module.to_dict(config)
+    settings = settings_of(config_dict, weights.identity, input_hashes)
+    shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
+    record = {
+        "record_format": 2, "script": script, "argv": list(argv), "config": config_dict,
+        "fingerprint": fingerprint_of(settings), "settings": settings, "fidelity": mode.name,
+        "weights": weights.record(), "seed": config.seed,
+        "inputs": {names[item.spec]: {"spec": item.spec, "path": str(item.path.resolve()), "sha1": input_hashes[
+            names[item.spec]], "size": [headers[item.spec].height, headers[item.spec].width],
+            "role": "content" if item in located else "style", "substitute": item.substitute}
+            for item in located + style_located},
+        "plan": shapes, "threads": threads.in_force(), "versions": versions(),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "shard": list(options.shard) if options.shard else None, "cells": {},
+    }
+    folder = RunFolder.open(output, record, shapes, mode.cell_format, resume=options.resume or bool(options.shard)
+                            or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
+    log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
+    return Run(config, mode, weights, context, folder, contents, style_pictures, planned)
+
+
+def check_input_size(layer, height, width):
+    needed = vgg19.downsampling(layer)
+    if min(height, width) < needed:
+        raise FmiError(f"image {height}x{width} is too small for {layer}: it needs at least "
+                       f"{needed} px on each side; use a larger image or size")
+
+
+def _picture(name, rgb, height, width, weights, mode, scale):
+    unit = image.resize(rgb, height, width, mode.resize)
+    return Picture(name, image.unit_to_uint8(unit), weights.preprocessing.preprocess(unit * scale))
 
 
 class Run:
-    """One experiment's output folder, weights and device, and the cells finished so far."""
+    """One experiment's checked inputs, weights and device, its run folder, and batched inversion."""
 
-    def __init__(self, config, script, argv, resume=False, shard=None):
+    def __init__(self, config, mode, weights, context, folder, contents, styles, plan):
         self.config = config
-        self.shard = shard
-        self.output = ensure_writable_dir(
-            Path(config.output) / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else config.output)
-        self.record_path = self.output / "record.json"
-        self._record_saved = 0.0
-        self.context = device.context(config.gpu)
-        self.weights = weights_module.load(config.weights, config.model_dir)
-        log.info("weights: %s", self.weights.label)
-        self.record = {
-            "script": script, "argv": list(argv), "config": config_module.to_dict(config),
-            "weights": self.weights.record(), "seed": config.seed, "threads": threads.in_force(),
-            "versions": versions(),
-            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "shard": list(shard) if shard else None, "cells": {},
-        }
-        if resume and self.record_path.exists():
-            self.check_same_run(self.record_path, "cannot resume")
-            self.record["cells"] = finished_cells(self.output)
-            log.info("resuming: %d finished cells found in %s", len(self.record["cells"]), self.output)
-        write_yaml(self.output / "config.yaml", self.record["config"])
-        self.save_record()
-
-    def check_same_run(self, record_path, what):
-        """Raise unless the run recorded at ``record_path`` had this run's config and weights."""
-        try:
-            record = json.loads(Path(record_path).read_text())
-            config, weights = record["config"], record["weights"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise FmiError(f"{what}: {record_path} is missing or not a run record") from None
-        ignored = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every")
-        ours = {k: v for k, v in self.record["config"].items() if k not in ignored}
-        theirs = {k: v for k, v in config.items() if k not in ignored}
-        if ours != theirs:
-            differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-            raise FmiError(f"{what}: {record_path} was made with another config (differs in "
-                           f"{', '.join(differing)}); use the same config and options")
-        if (weights["label"], weights["sha1"]) != (self.weights.label, self.weights.sha1):
-            raise FmiError(f"{what}: {record_path} was made with other weights ({weights['label']}); "
-                           f"use the same weights")
+        self.fidelity = mode
+        self.weights = weights
+        self.context = context
+        self.folder = folder
+        self.contents = contents
+        self.styles = styles  # {content name: [style Picture resized to that content]}
+        self.plan = plan
+        self.output = folder.path
+        self.progress = progress.Progress(
+            {key: _cell_cost(plan, key, contents) for key in plan.cells}, set(folder.cells), log,
+            max_steps=config.steps)
 
     @property
     def label(self):
         return self.weights.label
 
-    def cell_path(self, key):
-        return self.output / "cells" / f"{key}.png"
+    @property
+    def record(self):
+        return self.folder.record
 
     def is_done(self, key):
-        return key in self.record["cells"]
+        return self.folder.is_done(key)
 
     def cell_image(self, key):
-        """The saved RGB image of a finished cell, or None."""
-        return image.read_rgb(self.cell_path(key)) if self.is_done(key) else None
-
-    def save_record(self, **extra):
-        self.record.update(extra)
-        write_json(self.record_path, self.record)
-        self._record_saved = time.monotonic()
+        return self.folder.cell_image(key)
 
     @contextlib.contextmanager
     def recording(self):
-        """Bring the record up to date if the block fails or is interrupted (``finish`` does
-        it when the block ends normally)."""
+        """Keep the record up to date if the block fails or is interrupted; a failed write
+        becomes one line saying that the finished cells are safe."""
         try:
             yield self
-        except BaseException:
+        except BaseException as error:
             try:
-                self.save_record()
+                self.folder.save_record()
             except OSError:
                 log.warning("could not update %s; the cells' own .json files are complete",
-                            self.record_path)
+                            self.output / "record.json")
+            if isinstance(error, OSError):
+                where = f"{error.filename}: " if error.filename else ""
+                raise FmiError(f"{where}{error.strerror or error}; outputs finished before this are intact, "
+                               f"rerun with --resume once fixed") from None
             raise
-
-    def _read(self, spec):
-        """(name, RGB) of an image spec; a missing paper image is replaced as ``fallbacks`` says."""
-        name, path = image.locate(spec, self.config.data_dir, self.config.fallbacks)
-        return name, image.read_rgb(path)
-
-    def content_image(self, spec):
-        """(name, RGB resized to ``max_long_edge``, preprocessed (1, 3, H, W)) for a content image."""
-        name, rgb = self._read(spec)
-        rgb = image.resize_long_edge(rgb, self.config.max_long_edge)
-        return name, rgb, self.weights.preprocessing.preprocess(rgb)
-
-    def style_image(self, spec, height, width):
-        """Like ``content_image``, resized to exactly ``height`` x ``width`` (SPEC section 3)."""
-        name, rgb = self._read(spec)
-        rgb = image.resize_to(rgb, height, width)
-        return name, rgb, self.weights.preprocessing.preprocess(rgb)
-
-    def check_memory(self, layers, batch, array):
-        """Refuse, before any work, a batch whose estimated memory exceeds the limit."""
-        memory.check(layers, batch, *array.shape[2:], limit_gib=self.config.max_memory_gib)
 
     def extract(self, layers, array):
         return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
 
+    def start_images(self, shape, count):
+        """The start image of every cell, (count, 3, H, W): the same seeded noise for each."""
+        return invert.initial_images(shape, [self.config.seed] * count, source=self.fidelity.start)
+
     def output_image(self, array):
-        """Network-space image -> denoised RGB uint8, as the paper's figures show it."""
-        rgb = self.weights.preprocessing.deprocess(np.nan_to_num(array))
-        return image.denoise_tv(rgb, self.config.denoise_weight, self.config.denoise_channels)
+        """Network-space image -> denoised RGB uint8, as the paper's figures show it.
+
+        A non-finite image is a bug upstream (the optimiser stops before one), never shown as grey.
+        """
+        if not np.isfinite(array).all():
+            raise ValueError("an inverted image holds non-finite values")
+        rgb = self.weights.preprocessing.deprocess(array, self.fidelity.to_uint8)
+        return image.denoise_tv(rgb, self.config.denoise_weight, self.fidelity.denoise_channels)
+
+    def save_cell(self, key, rgb, cell):
+        return self.folder.save_cell(key, image.encode(rgb, self.fidelity.cell_format), cell)
 
     def invert(self, keys, terms, target_codes, shape, label, details=None):
         """Invert one batch (one image per key) and save each cell; return their RGB images.
@@ -162,8 +283,9 @@ class Run:
         problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
                                  self.config.pooling, self.context)
         problem.set_targets(target_codes)
-        initial = invert.initial_images(shape, [self.config.seed] * len(keys))
-        callbacks = [progress_logger(label, self.config.log_every)]
+        initial = self.start_images(shape, len(keys))
+        self.progress.batch_started(keys, label)
+        callbacks = [self.progress.step_callback(keys, self.config.log_every)]
         if self.config.save_every:
             callbacks.append(self._snapshot_saver(keys))
         started = time.perf_counter()
@@ -175,28 +297,37 @@ class Run:
         images = []
         for index, key in enumerate(keys):
             rgb = self.output_image(result.images[index])
-            image.save_png(self.cell_path(key), rgb)
             losses = result.losses[index]
-            cell = {
+            self.save_cell(key, rgb, {
                 "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
                 "initial_loss": losses[0] if losses else None,
                 "final_loss": losses[-1] if losses else None,
                 "loss_history": losses, "term_history": result.term_losses[index],
                 "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3),
                 "batch_size": len(keys), "weights": self.weights.label, "seed": self.config.seed,
+                "optimizer": self.config.optimizer, "max_steps": self.config.steps,
+                "fidelity": self.fidelity.name, "size": list(shape[1:]),
                 **(details[index] if details else {}),
-            }
-            write_json(self.cell_path(key).with_suffix(".json"), cell)
-            self.record["cells"][key] = cell
+            })
             images.append(rgb)
             if result.stop_reasons[index].startswith("non-finite"):
                 layers = ", ".join(dict.fromkeys(term.layer for term in terms))
                 log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
                             key, result.stop_reasons[index], layers)
-        if time.monotonic() - self._record_saved > RECORD_INTERVAL_S:
-            self.save_record()
-        log.info("%s: done in %.1f s (steps %s)", label, wall, ", ".join(map(str, result.steps)))
+        self.progress.batch_done(keys, wall, result.steps)
         return images
+
+    def save_dead(self, key, start, reason, details=None):
+        """Record a cell that cannot move (its filter is dead for this image), without any steps."""
+        log.info("%s: %s; no steps spent on it", key, reason)
+        self.save_cell(key, self.output_image(start), {
+            "steps": 0, "stop_reason": reason, "dead": True, "initial_loss": None, "final_loss": None,
+            "loss_history": [], "term_history": [], "wall_s": 0.0, "batch_wall_s": 0.0, "batch_size": 1,
+            "weights": self.weights.label, "seed": self.config.seed, "optimizer": self.config.optimizer,
+            "max_steps": self.config.steps, "fidelity": self.fidelity.name, "size": list(start.shape[-2:]),
+            **(details or {}),
+        })
+        self.progress.batch_done([key], 0.0, [0])
 
     def _snapshot_saver(self, keys):
         def save(state):
@@ -209,35 +340,30 @@ class Run:
                 image.save_png(path, self.output_image(images[row]))
         return save
 
-    def collect_shards(self):
-        """Copy every shard's finished cells and records into this run folder."""
-        root = self.output / "shards"
-        folders = sorted(root.glob("*-of-*")) if root.is_dir() else []
-        if not folders:
-            raise FmiError(f"nothing to collect: no shard folders in {root}; run with --shard I/N first")
-        splits = {folder.name.split("-of-")[1] for folder in folders}
-        if len(splits) != 1:
-            raise FmiError(f"{root} holds shards of different splits ({', '.join(sorted(splits))}); "
-                           f"keep the folders of one split only")
-        count = int(splits.pop())
-        missing = sorted(set(range(count)) - {int(folder.name.split("-of-")[0]) for folder in folders})
-        if missing:
-            raise FmiError(f"shards {', '.join(map(str, missing))} of {count} have no output in {root}; "
-                           f"run them first (--shard I/{count})")
-        for folder in folders:
-            self.check_same_run(folder / "record.json", f"shard {folder.name}")
-            for key, cell in finished_cells(folder).items():
-                write_bytes(self.cell_path(key), (folder / "cells" / f"{key}.png").read_bytes())
-                write_json(self.cell_path(key).with_suffix(".json"), cell)
-                self.record["cells"][key] = cell
-        self.save_record(collected_from=[folder.name for folder in folders])
-        log.info("collected %d cells from %d shards in %s", len(self.record["cells"]), count, root)
-        return count
+    # --- figures ---------------------------------------------------------------------------------
+
+    def marks(self, keys):
+        """A short mark per cell key for the figures: 'dead for this image', 'stuck', 'step limit' or ''."""
+        return [cell_status(self.folder.cells.get(key), self.config.stuck_fraction) for key in keys]
+
+    def title(self, what, size):
+        """A figure title that says how the figure was made."""
+        cells = [self.folder.cells[key] for key in self.plan.cells if key in self.folder.cells]
+        at_limit = sum(1 for cell in cells if cell["stop_reason"] == "max_steps")
+        optimiser = "L-BFGS" if self.config.optimizer == "lbfgs" else "the authors' SGD"
+        lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
+                 f"{self.label}; {optimiser}, at most {self.config.steps} steps; fidelity: {self.fidelity.name}"]
+        if at_limit:
+            lines.append(f"{at_limit} of {len(cells)} cells stopped at the {self.config.steps}-step limit, "
+                         f"before the stop rule")
+        return "\n".join(lines)
 
     def loss_figure(self, groups, what):
         """Draw ``loss.png``: one panel per entry of ``groups`` = {panel: {line: cell key}}."""
-        panels = {panel: {line: self.record["cells"][key]["loss_history"]
-                          for line, key in lines.items() if key in self.record["cells"]}
+        from fmi import figures
+
+        cells = self.folder.cells
+        panels = {panel: {line: cells[key]["loss_history"] for line, key in lines.items() if key in cells}
                   for panel, lines in groups.items()}
         path = self.output / "loss.png"
         figures.loss_curves(panels, path, title=f"{what}; {self.label}")
@@ -245,37 +371,42 @@ class Run:
 
     def finish(self, started, written):
         wall = time.perf_counter() - started
-        self.save_record(wall_s=round(wall, 1), figures=[Path(path).name for path in written],
-                         finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+        cells = self.folder.cells
+        status = {}
+        for key in self.plan.cells:
+            mark = cell_status(cells.get(key), self.config.stuck_fraction)
+            if mark:
+                status.setdefault(mark, []).append(key)
+        self.folder.finish(wall_s=round(wall, 1), figures=[Path(path).name for path in written], status=status)
+        for mark, keys in status.items():
+            log.info("%d cell(s) marked '%s': %s%s", len(keys), mark, ", ".join(keys[:5]),
+                     ", ..." if len(keys) > 5 else "")
         log.info("finished in %.1f s; outputs in %s: %s", wall, self.output,
                  ", ".join(Path(path).name for path in written))
 
 
-def finished_cells(folder):
-    """{key: cell record} of every cell in ``folder/cells`` whose image and record both exist."""
-    cells_dir = Path(folder) / "cells"
-    found = {}
-    for path in sorted(cells_dir.rglob("*.json")) if cells_dir.is_dir() else []:
-        if not path.with_suffix(".png").exists():
-            continue
-        try:
-            found[path.relative_to(cells_dir).with_suffix("").as_posix()] = json.loads(path.read_text())
-        except ValueError:
-            log.warning("ignoring unreadable cell record %s; that cell will be redone", path)
-    return found
+def cell_status(cell, stuck_fraction):
+    """'dead for this image', 'stuck' (the loss fell by less than ``stuck_fraction``), 'non-finite',
+    'step limit', or '' for a cell that stopped by the rule."""
+    if not cell:
+        return ""
+    if cell.get("dead"):
+        return "dead for this image"
+    if cell["stop_reason"].startswith("non-finite"):
+        return "non-finite"
+    first, last = cell.get("initial_loss"), cell.get("final_loss")
+    if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
+        return "stuck"
+    if cell["stop_reason"] == "max_steps":
+        return "step limit"
+    return ""
 
 
-def progress_logger(label, every):
-    """A callback logging loss and relative change of a batch every ``every`` steps."""
-    def callback(state):
-        if state.step % every == 0 or not state.active.any():
-            losses = " ".join(f"{state.loss[index]:.4g}" for index in state.running)
-            changes = state.change[state.running]
-            changes = changes[np.isfinite(changes)]
-            log.info("%s step %d: loss %s, max change %.4f, %d/%d running", label, state.step, losses,
-                     changes.max() if changes.size else float("nan"), int(state.active.sum()),
-                     state.active.size)
-    return callback
+def _cell_cost(plan, key, contents):
+    """Relative work of one step of a cell: the forward FLOPs to its layer at its image size."""
+    size = next(content.size for content in contents if content.name == plan.cells[key])
+    layers = [part for part in key.split("/") if part in vgg19.RELU_LAYERS]
+    return vgg19.flops(layers[0] if layers else "relu5_1", *size)
 
 
 def chunks(items, size):
@@ -284,8 +415,9 @@ def chunks(items, size):
 
 def parse_shard(text):
     """'I/N' -> (I, N) with 0 <= I < N: this machine's part of a split into N shards."""
-    index, _, count = str(text).partition("/")
-    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
-        raise FmiError(f"--shard {text}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
+    index_text, _, count_text = str(text).partition("/")
+    index, count = config_module.parse_int(index_text), config_module.parse_int(count_text)
+    if index is None or count is None or not 0 <= index < count or count > 100000:
+        raise FmiError(f"--shard {str(text)[:40]}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
                        f"(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
-    return int(index), int(count)
+    return index, count

@@ -5,17 +5,19 @@ filters). ``--shard I/N`` runs every N-th batch starting at I, in its own folder
 ``<output>/shards/I-of-N``, so N machines split a sweep without talking to each other;
 ``--collect`` gathers the shards' cells and draws the figures. Because shards run the
 same batches as a single run would, their cells are bit-identical to a single run's.
+
+A filter whose response is zero everywhere on the content image and on the start image
+is dead for that image: no gradient can reach its channel, so it is recorded and marked
+without spending steps on it.
 """
 import dataclasses
 import logging
 
 import numpy as np
 
-from fmi import codes, figures, vgg19
-from fmi.config import Common, check_layers
+from fmi import codes, vgg19
+from fmi.config import Common, check_layers, check_unique
 from fmi.errors import FmiError
-from fmi.experiment import Run, chunks
-from fmi.invert import Term
 
 log = logging.getLogger("fmi")
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
@@ -35,10 +37,12 @@ class Config(Common):
             self.layers = list(vgg19.RELU_LAYERS)
         super().check(where)
         check_layers(self.layers, where)
+        check_unique(self.layers, where, "layers")
         if self.all_filters:
             return
         if not self.filters:
             raise FmiError(f"{where}: key 'filters' is empty; give at least one filter index")
+        check_unique(self.filters, where, "filters")
         for layer in self.layers:
             channels = vgg19.channels(layer)
             for index in self.filters:
@@ -56,81 +60,123 @@ def cell_key(image_name, layer, index):
 
 def plan(config, names):
     """Every batch of the run, in order: (content index, layer, filter indices)."""
+    from fmi.experiment import chunks
+
     return [(content_index, layer, batch)
             for content_index, _ in enumerate(names)
             for layer in config.layers
             for batch in chunks(config.filters_of(layer), config.batch_size)]
 
 
-def run(config, argv, started, resume=False, shard=None, collect=False):
+def uses_contact_sheets(config):
+    return max(len(config.filters_of(layer)) for layer in config.layers) > GRID_MAX_FILTERS
+
+
+def figure_files(config, names):
+    if uses_contact_sheets(config):
+        return [f"fig3_{name}_{layer}.png" for name in names for layer in config.layers] + ["loss.png"]
+    return [f"fig3_{name}.png" for name in names] + ["loss.png"]
+
+
+def run(config, argv, started, options):
     """Invert the cells (of this shard), or collect the shards'; then draw the figures."""
-    experiment = Run(config, "run_fmi.py", argv, resume=resume or shard is not None, shard=shard)
-    with experiment.recording():
-        contents = [experiment.content_image(spec) for spec in config.content]
-        batches = plan(config, [name for name, _, _ in contents])
-        if collect:
-            collect_cells(experiment, contents, batches)
+    from fmi import experiment
+
+    shard = options.shard
+
+    def planner(content_names, _style_names):
+        batches = plan(config, content_names)
+        mine = batches[shard[0]::shard[1]] if shard else batches
+        cells = {cell_key(content_names[c], layer, i): content_names[c] for c, layer, batch in mine for i in batch}
+        return experiment.Plan(cells, [] if shard else figure_files(config, content_names))
+
+    largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
+    session = experiment.prepare(config, "run_fmi.py", argv, options, layers=config.layers, batch=largest,
+                                 plan=planner)
+    with session.recording():
+        batches = plan(config, [content.name for content in session.contents])
+        if options.collect:
+            collect_cells(session, batches)
         else:
             mine = batches[shard[0]::shard[1]] if shard else batches
-            log.info("%d batches to run%s", len(mine), f" (shard {shard[0]} of {shard[1]})" if shard else "")
-            invert_batches(config, experiment, contents, mine)
-        written = [] if shard else draw(config, experiment, contents)
-        experiment.finish(started, written)
+            log.info("%d batches of %d cells to run%s", len(mine), len(session.plan.cells),
+                     f" (shard {shard[0]} of {shard[1]})" if shard else "")
+            invert_batches(config, session, mine)
+        written = [] if shard else draw(config, session)
+        session.finish(started, written)
     return written
 
 
-def invert_batches(config, experiment, contents, batches):
-    """Invert every batch not finished yet, after checking the largest fits in memory."""
-    largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
-    for _, _, content in contents:
-        experiment.check_memory(config.layers, largest, content)
-    codes_of = {}
+def invert_batches(config, session, batches):
+    """Invert every cell not finished yet, batch by batch; dead filters are recorded without steps."""
+    from fmi.invert import Term
+
+    content_codes, start_codes, current = None, None, None
     for content_index, layer, batch in batches:
-        name, _, content = contents[content_index]
-        keys = [cell_key(name, layer, index) for index in batch]
-        if all(experiment.is_done(key) for key in keys):
+        content = session.contents[content_index]
+        keys = {index: cell_key(content.name, layer, index) for index in batch}
+        pending = [index for index in batch if not session.is_done(keys[index])]
+        if not pending:
             continue
-        if content_index not in codes_of:  # one content image's codes at a time
-            codes_of = {content_index: experiment.extract(config.layers, content)}
-        layer_code = codes_of[content_index][layer]
-        targets = np.concatenate([codes.feature_map(layer_code, index) for index in batch])
-        experiment.invert(keys, [Term(layer)], [targets], content.shape[1:],
-                          label=f"{name} {layer} filters {batch[0]}..{batch[-1]}")
+        if current != content_index:  # one content image's codes at a time
+            start = session.start_images(content.array.shape[1:], 1)
+            content_codes = session.extract(config.layers, content.array)
+            start_codes = session.extract(config.layers, start)
+            current = content_index
+        dead = [index for index in pending
+                if not content_codes[layer][0, index].any() and not start_codes[layer][0, index].any()]
+        for index in dead:
+            session.save_dead(keys[index], start[0], "dead filter: zero response on the content and the start "
+                              "image, so no gradient reaches its channel", {"layer": layer, "filter": index})
+        live = [index for index in pending if index not in dead]
+        if not live:
+            continue
+        targets = np.concatenate([codes.feature_map(content_codes[layer], index) for index in live])
+        session.invert([keys[index] for index in live], [Term(layer)], [targets], content.array.shape[1:],
+                       label=f"{content.name} {layer} filter{'s' if len(live) > 1 else ''} "
+                             f"{', '.join(map(str, live))}",
+                       details=[{"layer": layer, "filter": index} for index in live])
 
 
-def collect_cells(experiment, contents, batches):
+def collect_cells(session, batches):
     """Gather the shards' cells; every planned cell must be among them."""
-    experiment.collect_shards()
-    missing = [cell_key(contents[c][0], layer, i) for c, layer, batch in batches for i in batch
-               if not experiment.is_done(cell_key(contents[c][0], layer, i))]
+    missing, count = session.folder.collect()
     if missing:
-        raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); "
-                       f"rerun the shards that hold them, they skip finished cells")
+        names = [content.name for content in session.contents]
+        holders = sorted({position % count for position, (c, layer, batch) in enumerate(batches)
+                          for i in batch if cell_key(names[c], layer, i) in set(missing)})
+        raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); rerun "
+                       f"shard(s) {', '.join(f'{index}/{count}' for index in holders)}: they skip finished "
+                       f"cells and redo damaged ones")
 
 
-def draw(config, experiment, contents):
+def draw(config, session):
     """The paper-layout grid per content image (or per-layer contact sheets for sweeps), and losses."""
+    from fmi import figures
+
     written, loss_groups = [], {}
-    for name, _, content in contents:
-        size = f"{content.shape[2]}x{content.shape[3]} px (h x w)"
+    for content in session.contents:
+        name = content.name
         for layer in config.layers:
             loss_groups[f"{name} {layer}"] = {f"filter {i}": cell_key(name, layer, i)
                                               for i in config.filters_of(layer)}
-        if max(len(config.filters_of(layer)) for layer in config.layers) <= GRID_MAX_FILTERS:
-            rows = [[experiment.cell_image(cell_key(name, layer, index)) for index in config.filters]
-                    for layer in config.layers]
-            path = experiment.output / f"fig3_{name}.png"
-            figures.grid(rows, config.layers, [str(i) for i in config.filters], path,
-                         title=f"Feature Map Inversion of {name}, {size}; {experiment.label}")
+        if not uses_contact_sheets(config):
+            keys = [[cell_key(name, layer, index) for index in config.filters] for layer in config.layers]
+            path = session.output / f"fig3_{name}.png"
+            figures.grid([[session.cell_image(key) for key in row] for row in keys], config.layers,
+                         [str(i) for i in config.filters], path,
+                         title=session.title(f"Feature Map Inversion of {name}", content.size),
+                         marks=[session.marks(row) for row in keys])
             written.append(path)
             continue
         for layer in config.layers:
             indices = config.filters_of(layer)
-            path = experiment.output / f"fig3_{name}_{layer}.png"
-            figures.contact_sheet([experiment.cell_image(cell_key(name, layer, i)) for i in indices],
-                                  [str(i) for i in indices], path,
-                                  title=f"Feature Map Inversion of {name} at {layer}, filters "
-                                        f"{indices[0]}..{indices[-1]}, {size}; {experiment.label}")
+            keys = [cell_key(name, layer, i) for i in indices]
+            path = session.output / f"fig3_{name}_{layer}.png"
+            figures.contact_sheet([session.cell_image(key) for key in keys], [str(i) for i in indices], path,
+                                  title=session.title(f"Feature Map Inversion of {name} at {layer}, filters "
+                                                      f"{indices[0]}..{indices[-1]}", content.size),
+                                  marks=session.marks(keys))
             written.append(path)
-    written.append(experiment.loss_figure(loss_groups, "FMI loss per layer"))
+    written.append(session.loss_figure(loss_groups, "FMI loss per layer"))
     return written

@@ -10,11 +10,9 @@ import typing
 
 import numpy as np
 
-from fmi import codes, figures, vgg19
-from fmi.config import Common, check_layers
+from fmi import codes, vgg19
+from fmi.config import Common, check_layers, check_unique
 from fmi.errors import FmiError
-from fmi.experiment import Run, chunks
-from fmi.invert import Term
 
 log = logging.getLogger("fmi")
 MODES = ("random", "purposeful")
@@ -33,6 +31,7 @@ class Config(Common):
     def check(self, where):
         super().check(where)
         check_layers(self.layers, where)
+        check_unique(self.layers, where, "layers")
         if self.mode not in MODES:
             raise FmiError(f"{where}: key 'mode' must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.distribution not in codes.RANDOM_DISTRIBUTIONS:
@@ -40,15 +39,26 @@ class Config(Common):
                            f"{', '.join(codes.RANDOM_DISTRIBUTIONS)}, got {self.distribution!r}")
         if self.mode == "random" and not self.draw_seeds:
             raise FmiError(f"{where}: key 'draw_seeds' is empty; give at least one seed")
+        check_unique(self.draw_seeds, where, "draw_seeds")
         if any(seed < 0 for seed in self.draw_seeds):
             raise FmiError(f"{where}: key 'draw_seeds': seeds must be 0 or more")
         if self.mode == "purposeful" and not self.styles:
             raise FmiError(f"{where}: mode purposeful needs a style image: set 'styles' or --style")
+        check_unique(self.styles, where, "styles")
+
+    @property
+    def style_specs(self):
+        return self.styles if self.mode == "purposeful" else []
 
 
-def draw(layer, seed, distribution):
-    """The channel weights of one random draw at ``layer``: same seed, same vector."""
-    return codes.draw_rescale_weights(vgg19.channels(layer), np.random.default_rng(seed), distribution)
+def draw(layer, seed, distribution, generator="generator"):
+    """The channel weights of one random draw at ``layer``: same seed, same vector.
+
+    ``generator`` "generator" uses numpy's default_rng(seed); "legacy" uses RandomState(seed),
+    which is what the authors' ``np.random.normal`` gives after ``np.random.seed(seed)``.
+    """
+    rng = np.random.RandomState(seed) if generator == "legacy" else np.random.default_rng(seed)
+    return codes.draw_rescale_weights(vgg19.channels(layer), rng, distribution)
 
 
 @dataclasses.dataclass
@@ -61,68 +71,93 @@ class Row:
     details: typing.Callable  # layer -> dict for the run record
 
 
-def random_rows(config, content_codes):
+def row_keys(config, style_names):
+    if config.mode == "random":
+        return [f"random_draw_{seed}" for seed in config.draw_seeds]
+    return [f"purposeful_{name}" for name in style_names]
+
+
+def random_rows(config, content_codes, generator):
     def row(seed):
         def details(layer):
-            vector = draw(layer, seed, config.distribution)
-            return {"draw_seed": seed, "distribution": config.distribution,
+            vector = draw(layer, seed, config.distribution, generator)
+            return {"layer": layer, "draw_seed": seed, "distribution": config.distribution,
                     "negative_entries": int((vector < 0).sum()), "channels": int(vector.size)}
 
         return Row(f"random_draw_{seed}", f"draw (seed {seed})",
                    lambda layer: codes.random_rescale(content_codes[layer],
-                                                      draw(layer, seed, config.distribution)),
+                                                      draw(layer, seed, config.distribution, generator)),
                    details)
 
     return [row(seed) for seed in config.draw_seeds]
 
 
-def purposeful_rows(config, experiment, content, content_codes):
-    def row(spec):
-        style_name, _, style = experiment.style_image(spec, *content.shape[2:])
-        style_codes = experiment.extract(config.layers, style)
-        return Row(f"purposeful_{style_name}", style_name,
-                   lambda layer: codes.purposeful(content_codes[layer], style_codes[layer]),
-                   lambda layer: {"style": style_name})
+def purposeful_rows(session, styles, content_codes, layers):
+    def row(style):
+        style_codes = session.extract(layers, style.array)
+        return Row(f"purposeful_{style.name}", style.name,
+                   lambda layer: codes.purposeful(content_codes[layer], style_codes[layer],
+                                                  session.fidelity.tie_order),
+                   lambda layer: {"layer": layer, "style": style.name})
 
-    return [row(spec) for spec in config.styles]
+    return [row(style) for style in styles]
 
 
-def run(config, argv, started, resume=False):
+def run(config, argv, started, options):
     """Invert every (content image, row, layer) cell; write cells, figures and the record."""
-    experiment = Run(config, "run_random.py", argv, resume=resume)
-    with experiment.recording():
-        contents = [experiment.content_image(spec) for spec in config.content]
-        rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
-        for _, _, content in contents:
-            experiment.check_memory(config.layers, min(config.batch_size, rows_per_layer), content)
+    from fmi import experiment, figures
+
+    def planner(content_names, style_names):
+        cells = {f"{name}/{layer}/{row}": name for name in content_names for layer in config.layers
+                 for row in row_keys(config, style_names)}
+        return experiment.Plan(cells, [f"fig4_{name}.png" for name in content_names] + ["loss.png"])
+
+    rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
+    session = experiment.prepare(config, "run_random.py", argv, options, layers=config.layers,
+                                 batch=min(config.batch_size, rows_per_layer), plan=planner,
+                                 styles=config.style_specs)
+    with session.recording():
         written, loss_groups = [], {}
-        for name, _, content in contents:
-            content_codes = experiment.extract(config.layers, content)
-            rows = (random_rows(config, content_codes) if config.mode == "random"
-                    else purposeful_rows(config, experiment, content, content_codes))
+        for content in session.contents:
+            name = content.name
+            content_codes = session.extract(config.layers, content.array)
+            if session.fidelity.name == "authors" and config.mode == "random":
+                _log_dead_channels(content_codes)
+            rows = (random_rows(config, content_codes, session.fidelity.draw) if config.mode == "random"
+                    else purposeful_rows(session, session.styles[name], content_codes, config.layers))
             for layer in config.layers:
-                keys = invert_layer(experiment, config, name, content, layer, rows)
+                keys = invert_layer(session, config, name, content, layer, rows)
                 loss_groups[f"{name} {layer}"] = {row.label: keys[row.key] for row in rows}
-            grid = [[experiment.cell_image(f"{name}/{layer}/{row.key}") for layer in config.layers]
-                    for row in rows]
+            keys = [[f"{name}/{layer}/{row.key}" for layer in config.layers] for row in rows]
             what = "randomly" if config.mode == "random" else "purposefully"
-            path = experiment.output / f"fig4_{name}.png"
-            figures.grid(grid, [row.label for row in rows], config.layers, path,
-                         title=f"Inversion of {what} modified codes of {name}, "
-                               f"{content.shape[2]}x{content.shape[3]} px (h x w); {experiment.label}")
+            path = session.output / f"fig4_{name}.png"
+            figures.grid([[session.cell_image(key) for key in row] for row in keys], [row.label for row in rows],
+                         config.layers, path, marks=[session.marks(row) for row in keys],
+                         title=session.title(f"Inversion of {what} modified codes of {name}", content.size))
             written.append(path)
-        written.append(experiment.loss_figure(loss_groups, "Modified code inversion loss"))
-        experiment.finish(started, written)
+        written.append(session.loss_figure(loss_groups, "Modified code inversion loss"))
+        session.finish(started, written)
     return written
 
 
-def invert_layer(experiment, config, name, content, layer, rows):
+def _log_dead_channels(content_codes):
+    for layer, code in content_codes.items():
+        dead = int((code[0].sum(axis=(1, 2)) == 0).sum())
+        if dead:
+            log.info("%s: %d dead channel(s) (zero everywhere) kept at 0; the authors' code divides 0 by 0 "
+                     "there and makes them NaN, a bug fmi does not copy", layer, dead)
+
+
+def invert_layer(session, config, name, content, layer, rows):
     """Invert every row's target at ``layer`` (batched); return {row key: cell key}."""
+    from fmi.experiment import chunks
+    from fmi.invert import Term
+
     keys = {row.key: f"{name}/{layer}/{row.key}" for row in rows}
-    pending = [row for row in rows if not experiment.is_done(keys[row.key])]
+    pending = [row for row in rows if not session.is_done(keys[row.key])]
     for batch in chunks(pending, config.batch_size):
         targets = np.concatenate([row.target(layer) for row in batch])
-        experiment.invert([keys[row.key] for row in batch], [Term(layer)], [targets], content.shape[1:],
-                          label=f"{name} {layer} {', '.join(row.key for row in batch)}",
-                          details=[row.details(layer) for row in batch])
+        session.invert([keys[row.key] for row in batch], [Term(layer)], [targets], content.array.shape[1:],
+                       label=f"{name} {layer} {', '.join(row.key for row in batch)}",
+                       details=[row.details(layer) for row in batch])
     return keys

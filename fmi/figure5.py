@@ -1,7 +1,7 @@
 """Style transfer (the paper's Fig. 5): PMCI beside Gatys et al.
 
 Both minimise a content term at ``content_layers`` plus a style term at ``style_layers``,
-scaled as the authors' gradients are (SPEC section 6):
+scaled as the authors' gradients are (docs/method.md, "Losses"):
 
 | method | content term | style term |
 |---|---|---|
@@ -14,11 +14,8 @@ import string
 
 import numpy as np
 
-from fmi import figures, invert
-from fmi.config import Common, check_layers
+from fmi.config import SGD, Common, check_layers, check_unique
 from fmi.errors import FmiError
-from fmi.experiment import Run, chunks
-from fmi.invert import Term
 
 log = logging.getLogger("fmi")
 
@@ -38,7 +35,7 @@ class Config(Common):
         default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"])
     content_weight: float = 10.0
     style_weight: float = 1.0
-    sgd: invert.SGD = dataclasses.field(default_factory=lambda: invert.SGD(weight_decay=5e-3))
+    sgd: SGD = dataclasses.field(default_factory=lambda: SGD(weight_decay=5e-3))
     output: str = "runs/fig5"
 
     def check(self, where):
@@ -47,6 +44,8 @@ class Config(Common):
         check_layers(self.style_layers, where, "style_layers")
         if not self.styles:
             raise FmiError(f"{where}: key 'styles' is empty; name at least one style image")
+        for key in ("styles", "methods", "content_layers", "style_layers"):
+            check_unique(getattr(self, key), where, key)
         if not self.methods:
             raise FmiError(f"{where}: key 'methods' is empty; use gatys, pmci or both")
         for method in self.methods:
@@ -60,6 +59,8 @@ class Config(Common):
 
 def terms(config, method):
     """The loss terms of ``method``: content terms first, then one style term per style layer."""
+    from fmi.invert import Term
+
     content_normalised, style_kind = METHODS[method]
     return ([Term(layer, "content", config.content_weight, content_normalised)
              for layer in config.content_layers]
@@ -72,51 +73,64 @@ def row_label(index):
     return letter if index < 26 else f"{letter}{index // 26 + 1}"
 
 
-def run(config, argv, started, resume=False):
-    """Run every (content, method, style) cell; write cells, the 4 x 5 figure and the record."""
-    experiment = Run(config, "run_pmci.py", argv, resume=resume)
-    with experiment.recording():
-        layers = list(dict.fromkeys(config.content_layers + config.style_layers))
-        contents = [experiment.content_image(spec) for spec in config.content]
-        for _, _, content in contents:
-            experiment.check_memory(layers, min(config.batch_size, len(config.styles)), content)
-        columns, column_labels, loss_groups, style_cells = [], ["style"], {}, None
-        for name, _, content in contents:
-            content_codes = experiment.extract(config.content_layers, content)
-            styles = [experiment.style_image(spec, *content.shape[2:]) for spec in config.styles]
-            style_cells = style_cells or [rgb for _, rgb, _ in styles]  # shown at the first content's size
-            style_codes = [(style_name, experiment.extract(config.style_layers, style))
-                           for style_name, _, style in styles]
+def figure_file(content_names):
+    return f"fig5_{'+'.join(content_names)}.png"
+
+
+def run(config, argv, started, options):
+    """Run every (content, method, style) cell; write cells, the styles x columns figure and the record."""
+    from fmi import experiment, figures
+
+    def planner(content_names, style_names):
+        cells = {f"{name}/{method}/{style}": name for name in content_names for method in config.methods
+                 for style in style_names}
+        return experiment.Plan(cells, [figure_file(content_names), "loss.png"])
+
+    layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+    session = experiment.prepare(config, "run_pmci.py", argv, options, layers=layers,
+                                 batch=min(config.batch_size, len(config.styles)), plan=planner,
+                                 styles=config.styles)
+    with session.recording():
+        columns, column_labels, loss_groups = [], ["style"], {}
+        for content in session.contents:
+            styles = session.styles[content.name]
+            content_codes = session.extract(config.content_layers, content.array)
+            style_codes = [(style.name, session.extract(config.style_layers, style.array)) for style in styles]
             for method in config.methods:
-                keys = invert_method(experiment, config, method, name, content, content_codes, style_codes)
+                keys = invert_method(session, config, method, content, content_codes, style_codes)
                 columns.append(keys)
-                column_labels.append(f"{METHOD_TITLES[method]}\n({name})")
-                loss_groups[f"{name} {METHOD_TITLES[method]}"] = {
+                column_labels.append(f"{METHOD_TITLES[method]}\n({content.name})")
+                loss_groups[f"{content.name} {METHOD_TITLES[method]}"] = {
                     style_name: key for (style_name, _), key in zip(style_codes, keys)}
-        rows = [[style_cells[r]] + [experiment.cell_image(column[r]) for column in columns]
-                for r in range(len(config.styles))]
-        path = experiment.output / "fig5.png"
-        figures.grid(rows, [row_label(r) for r in range(len(rows))], column_labels, path,
-                     title=f"Style transfer, content {', '.join(config.content_layers)}, style "
-                           f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
-                           f"beta={config.style_weight:g}; {experiment.label}")
-        written = [path, experiment.loss_figure(loss_groups, "Style transfer loss")]
-        experiment.finish(started, written)
+        style_cells = [style.rgb for style in session.styles[session.contents[0].name]]  # at the first size
+        rows = [[style_cells[r]] + [session.cell_image(column[r]) for column in columns]
+                for r in range(len(style_cells))]
+        marks = [[""] + [session.marks([column[r]])[0] for column in columns] for r in range(len(style_cells))]
+        names = [content.name for content in session.contents]
+        path = session.output / figure_file(names)
+        figures.grid(rows, [row_label(r) for r in range(len(rows))], column_labels, path, marks=marks,
+                     title=session.title(f"Style transfer: content {', '.join(config.content_layers)}, style "
+                                         f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
+                                         f"beta={config.style_weight:g}", session.contents[0].size))
+        written = [path, session.loss_figure(loss_groups, "Style transfer loss")]
+        session.finish(started, written)
     return written
 
 
-def invert_method(experiment, config, method, name, content, content_codes, style_codes):
+def invert_method(session, config, method, content, content_codes, style_codes):
     """Invert one content image with ``method`` against every style (batched); return the cell keys."""
+    from fmi.experiment import chunks
+
     method_terms = terms(config, method)
     layers = list(dict.fromkeys(term.layer for term in method_terms))
-    keys = [f"{name}/{method}/{style_name}" for style_name, _ in style_codes]
-    pending = [i for i, key in enumerate(keys) if not experiment.is_done(key)]
+    keys = [f"{content.name}/{method}/{style_name}" for style_name, _ in style_codes]
+    pending = [i for i, key in enumerate(keys) if not session.is_done(key)]
     for batch in chunks(pending, config.batch_size):
         targets = [np.concatenate([content_codes[term.layer]] * len(batch)) if term.kind == "content"
                    else np.concatenate([style_codes[i][1][term.layer] for i in batch])
                    for term in method_terms]
-        experiment.invert([keys[i] for i in batch], method_terms, targets, content.shape[1:],
-                          label=f"{name} {method} {', '.join(style_codes[i][0] for i in batch)}",
-                          details=[{"content": name, "method": method, "style": style_codes[i][0],
-                                    "layers": layers} for i in batch])
+        session.invert([keys[i] for i in batch], method_terms, targets, content.array.shape[1:],
+                       label=f"{content.name} {method} {', '.join(style_codes[i][0] for i in batch)}",
+                       details=[{"content": content.name, "method": method, "style": style_codes[i][0],
+                                 "layers": layers} for i in batch])
     return keys

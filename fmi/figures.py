@@ -17,10 +17,18 @@ def _save(figure, path, dpi=100):
     write_bytes(path, buffer.getvalue())
 
 
-def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4):
+def _mark(axis, text, fontsize=8):
+    """Write a cell's status ('dead for this image', 'stuck', ...) across its foot."""
+    if text:
+        axis.text(0.5, 0.04, text, transform=axis.transAxes, ha="center", va="bottom", fontsize=fontsize,
+                  color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
+
+
+def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4, marks=None):
     """Save a grid of RGB images (rows x columns, None for an empty cell), labelled like the paper.
 
-    Column labels go on top, row labels vertically on the left, as in Figs. 3-5.
+    Column labels go on top, row labels vertically on the left, as in Figs. 3-5; ``marks``
+    (rows x columns of strings) are written across the foot of their cells.
     """
     rows, columns = len(row_labels), len(column_labels)
     aspect = next((image.shape[0] / image.shape[1] for row in images for image in row
@@ -41,13 +49,15 @@ def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4):
                 axis.set_title(column_labels[c], fontsize=14)
             if c == 0:
                 axis.set_ylabel(row_labels[r], fontsize=14)
+            if marks:
+                _mark(axis, marks[r][c])
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     _save(figure, path)
 
 
-def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1):
+def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1, marks=None):
     """Save many images (e.g. every filter of a layer) in rows of ``columns``, each labelled."""
     rows = -(-len(images) // columns)
     aspect = next((image.shape[0] / image.shape[1] for image in images if image is not None), 0.75)
@@ -55,10 +65,12 @@ def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1)
                                 figsize=(cell_inches * columns, cell_inches * aspect * rows * 1.25 + 0.5))
     for axis in axes.flat:
         axis.set_axis_off()
-    for axis, image, label in zip(axes.flat, images, labels):
+    for index, (axis, image, label) in enumerate(zip(axes.flat, images, labels)):
         if image is not None:
             axis.imshow(image)
         axis.set_title(label, fontsize=7, pad=2)
+        if marks:
+            _mark(axis, {"dead for this image": "dead"}.get(marks[index], marks[index]), fontsize=5)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()

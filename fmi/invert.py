@@ -1,7 +1,7 @@
 """Code inversion: find images whose VGG-19 codes match given targets.
 
 A ``Problem`` binds one MXNet executor for a batch of N images and a list of loss
-``Term``s; ``sgd`` runs the authors' optimiser on it (SPEC section 4), stopping each
+``Term``s; ``sgd`` runs the authors' optimiser on it (docs/method.md, "Optimiser and stop rule"), stopping each
 image on its own by the relative-change rule. Nothing here prints or saves: progress
 and snapshots are callbacks.
 """
@@ -11,6 +11,7 @@ import mxnet as mx
 import numpy as np
 
 from fmi import losses, vgg19
+from fmi.config import LBFGS, OPTIMIZERS, SGD  # noqa: F401  (the optimisers' settings)
 from fmi.errors import FmiError
 
 
@@ -24,39 +25,6 @@ class Term:
     normalise: bool = False
 
 
-@dataclass(frozen=True)
-class SGD:
-    """The authors' optimiser and stop rule (SPEC section 4)."""
-
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    clip_gradient: float = 10.0
-    lr_factor: float = 0.9
-    lr_step: int = 10
-    stop_eps: float = 0.005
-    max_steps: int = 1000
-
-    def learning_rate_at(self, step):
-        """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates."""
-        return self.learning_rate * self.lr_factor ** ((step - 1) // self.lr_step)
-
-
-@dataclass(frozen=True)
-class LBFGS:
-    """scipy's L-BFGS-B on the same objective SGD minimises: the loss + weight_decay/2 ||x||^2.
-
-    It stops by the authors' rule (relative change of x below ``stop_eps``), after
-    ``max_steps`` iterations, or when scipy finds no further progress.
-    """
-
-    max_steps: int = 1000
-    history: int = 10
-    weight_decay: float = 5e-4
-    stop_eps: float = 0.005
-
-
-OPTIMIZERS = ("sgd", "lbfgs")
 
 
 @dataclass
@@ -202,12 +170,21 @@ class Problem:
         return total, terms, self.gradient
 
 
-def initial_images(shape, seeds):
-    """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W)."""
-    return np.stack([
-        np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape).astype(np.float32)
-        for seed in seeds
-    ])
+def initial_images(shape, seeds, source="numpy"):
+    """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W).
+
+    ``source`` "numpy" draws from numpy's default_rng(seed); "mxnet" from MXNet's own
+    generator after ``mx.random.seed(seed)``, as the authors' ``mx.rnd.uniform`` call does
+    (their code leaves it unseeded; seeding it in theirs gives the same start as here).
+    """
+    if source == "mxnet":
+        def draw(seed):
+            mx.random.seed(seed)
+            return mx.nd.random.uniform(-0.1, 0.1, shape=(1,) + tuple(shape), ctx=mx.cpu()).asnumpy()[0]
+    else:
+        def draw(seed):
+            return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape)
+    return np.stack([draw(seed).astype(np.float32) for seed in seeds])
 
 
 def sgd(problem, initial, optimizer=SGD(), callbacks=()):
@@ -239,23 +216,26 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
             steps[running[row]] = step
         for row in np.flatnonzero(~finite):
             reasons[running[row]] = f"non-finite loss at step {step}"
-        before = images.copy() if not finite.all() else None
+        before = images.copy()
         learning_rate = optimizer.learning_rate_at(step)
         clipped = mx.nd.clip(gradient, -optimizer.clip_gradient, optimizer.clip_gradient)
         velocity[:] = optimizer.momentum * velocity - learning_rate * (clipped + optimizer.weight_decay * images)
         images += velocity
-        change = _norms(velocity) / np.maximum(_norms(images), 1e-30)
-        converged = finite & (change < optimizer.stop_eps)
+        image_norms = _norms(images)
+        change = _norms(velocity) / np.maximum(image_norms, 1e-30)
+        for row in np.flatnonzero(finite & ~np.isfinite(image_norms)):
+            reasons[running[row]] = f"non-finite image at step {step}"
+        failed = ~finite | ~np.isfinite(image_norms)  # these keep the image before this step
+        converged = ~failed & (change < optimizer.stop_eps)
         for row in np.flatnonzero(converged):
             reasons[running[row]] = "converged"
-        stopping = converged | ~finite
+        stopping = converged | failed
         if step == optimizer.max_steps:
             stopping[:] = True
         _notify(callbacks, step, images, total, change, stopping, running, count)
         if stopping.any():
             values = images.asnumpy()
-            if before is not None:
-                values[~finite] = before.asnumpy()[~finite]
+            values[failed] = before.asnumpy()[failed]
             final[running[stopping]] = values[stopping]
             keep = np.flatnonzero(~stopping)
             if keep.size == 0:
@@ -308,13 +288,18 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
 
     history, term_history, reason = [], [], ["max_steps"]
     previous = initial.astype(np.float64).ravel()
+    last_good = previous.copy()
 
     def after_iteration(flat):
         history.append(last["loss"])
         term_history.append(last["terms"])
         change = np.linalg.norm(flat - previous) / max(np.linalg.norm(flat), 1e-30)
         previous[:] = flat
-        if not np.isfinite(last["loss"]):
+        if np.isfinite(flat).all() and np.isfinite(last["loss"]):
+            last_good[:] = flat
+        if not np.isfinite(flat).all():
+            reason[0] = f"non-finite image at step {len(history)}"
+        elif not np.isfinite(last["loss"]):
             reason[0] = f"non-finite loss at step {len(history)}"
         elif target_loss is not None and last["loss"] <= target_loss:
             reason[0] = "target loss reached"
@@ -333,5 +318,5 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
                                 "ftol": 0.0, "gtol": 0.0})
     if reason[0] == "max_steps" and len(history) < settings.max_steps:
         reason[0] = "no further progress"
-    image = outcome.x.reshape(shape).astype(np.float32)
-    return Result(image, [history], [len(history)], reason, [term_history])
+    final = outcome.x if np.isfinite(outcome.x).all() and not reason[0].startswith("non-finite") else last_good
+    return Result(final.reshape(shape).astype(np.float32), [history], [len(history)], reason, [term_history])

@@ -1,4 +1,4 @@
-"""Loss symbols whose input gradients are exactly those of SPEC section 6.
+"""Loss symbols whose input gradients are exactly the authors' (docs/method.md, "Losses").
 
 Each function maps a layer's feature symbol F (N, C, H, W) and a target symbol to a
 per-image loss (N,). ``normalise`` divides by the layer's size as the authors'

@@ -40,9 +40,13 @@ def available_bytes():
         return None
 
 
-def check(layers, batch, height, width, limit_gib=None):
-    """Raise FmiError if the estimate exceeds ``limit_gib`` (default: 80 % of available memory)."""
-    needed = estimate_bytes(layers, batch, height, width)
+def check(layers, batch, height, width, limit_gib=None, decode_bytes=0):
+    """Raise FmiError if the estimate exceeds ``limit_gib`` (default: 80 % of available memory).
+
+    ``decode_bytes`` is what decoding the largest input image takes, which may exceed the
+    inversion itself for a large photo inverted at a small size.
+    """
+    needed = max(estimate_bytes(layers, batch, height, width), FIXED_BYTES + decode_bytes)
     if limit_gib is not None:
         limit, source = limit_gib * 2**30, "--max-memory"
     else:
@@ -52,6 +56,10 @@ def check(layers, batch, height, width, limit_gib=None):
         limit, source = DEFAULT_FRACTION * available, f"80 % of the {available / 2**30:.1f} GiB available"
     if needed > limit:
         deepest = max(layers, key=vgg19.RELU_LAYERS.index)
+        if decode_bytes + FIXED_BYTES == needed:
+            raise FmiError(f"decoding the largest input image needs about {needed / 2**30:.1f} GiB, more than "
+                           f"the limit of {limit / 2**30:.1f} GiB ({source}); shrink the image first, or set "
+                           f"the limit with --max-memory GIB")
         raise FmiError(
             f"a batch of {batch} image(s) of {height}x{width} px up to {deepest} needs about "
             f"{needed / 2**30:.1f} GiB, more than the limit of {limit / 2**30:.1f} GiB ({source}); "

@@ -2,10 +2,9 @@
 
 Layer names follow the paper: ``conv{b}_{i}``/``relu{b}_{i}`` for block b and
 position i, ``pool{b}`` after blocks 1-4. Only the graph up to the deepest
-requested layer is built, so a relu1_2 inversion never pays for block 5.
+requested layer is built, so a relu1_2 inversion never pays for block 5. The tables load
+without MXNet; ``build`` imports it.
 """
-import mxnet as mx
-
 # block -> number of convolutions, and the width of each block
 BLOCK_DEPTHS = (2, 2, 4, 4, 4)
 BLOCK_WIDTHS = (64, 128, 256, 512, 512)
@@ -52,6 +51,16 @@ def output_size(layer, height, width):
     return height, width
 
 
+def flops(layer, height, width):
+    """Forward FLOPs of the convolutions up to ``layer`` (2 per multiply-add) for one image."""
+    total, in_channels = 0, 3
+    for relu in RELU_LAYERS[:RELU_LAYERS.index(layer) + 1]:
+        h, w = output_size(relu, height, width)
+        total += 2 * in_channels * channels(relu) * 9 * h * w
+        in_channels = channels(relu)
+    return total
+
+
 def total_filters():
     """Number of filters over all 16 relu layers (5504 for VGG-19)."""
     return sum(channels(layer) for layer in RELU_LAYERS)
@@ -71,6 +80,7 @@ def build(layers, pooling="avg"):
     if pooling not in POOLING_TYPES:
         raise ValueError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLING_TYPES)}")
     deepest = max(RELU_LAYERS.index(layer) for layer in layers)
+    import mxnet as mx  # here, so the layer tables (and --help) never wait for MXNet to load
 
     outputs = {}
     net = mx.sym.Variable("data")

@@ -8,6 +8,8 @@ Run ``python -m fmi.weights download`` to fetch the authors' file into ``model/`
 """
 import argparse
 import hashlib
+import http.client
+import logging
 import re
 import sys
 import urllib.request
@@ -18,9 +20,12 @@ import mxnet as mx
 import numpy as np
 
 from fmi import vgg19
+from fmi.config import parse_int
 from fmi.errors import FmiError
 from fmi.image import CAFFE_RGB, TORCH_RGB, Preprocessing
-from fmi.io import atomic_path
+from fmi.io import atomic_path, check_input_file, quote
+
+log = logging.getLogger("fmi")
 
 AUTHORS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
 AUTHORS_FILE = Path("model") / "vgg19.params"
@@ -38,6 +43,7 @@ class Weights:
     pretrained: bool
     sha1: str = None
     seed: int = None
+    path: str = None
 
     @property
     def label(self):
@@ -49,7 +55,13 @@ class Weights:
     def record(self):
         """What a run record needs to reproduce these weights."""
         return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1,
-                "seed": self.seed, "preprocessing": self.preprocessing.name, "label": self.label}
+                "seed": self.seed, "path": self.path, "preprocessing": self.preprocessing.name,
+                "label": self.label}
+
+    @property
+    def identity(self):
+        """What decides these weights' values: the file's SHA-1, or the random seed."""
+        return {"label": self.label, "sha1": self.sha1}
 
 
 def load(spec="auto", model_dir="model"):
@@ -59,18 +71,34 @@ def load(spec="auto", model_dir="model"):
         authors = Path(model_dir) / AUTHORS_FILE.name
         return load_file(authors) if authors.exists() else random_weights(0)
     if spec == "random" or spec.startswith("random:"):
-        seed_text = spec.partition(":")[2] or "0"
-        if not seed_text.isdigit():
-            raise FmiError(f"weights {spec!r}: the seed must be a non-negative integer; {SPEC_HELP}")
-        return random_weights(int(seed_text))
+        seed = parse_int(spec.partition(":")[2] or "0")
+        if seed is None or not 0 <= seed < 2**31:
+            raise FmiError(f"weights {quote(spec)}: the seed must be an integer from 0 to {2**31 - 1}; {SPEC_HELP}")
+        return random_weights(seed)
     if spec == "gluon":
         return _gluon_download(model_dir)
-    path = Path(spec)
+    path = Path(spec).expanduser()
     if not path.exists():
-        hint = (f"run 'python -m fmi.weights download' to fetch it into {AUTHORS_FILE.parent}/"
-                if path.name == AUTHORS_FILE.name else SPEC_HELP)
-        raise FmiError(f"weights file {path}: no such file; {hint}")
+        raise FmiError(f"weights file {path}: no such file; {missing_hint(path)}")
     return load_file(path)
+
+
+def missing_hint(path):
+    """How to get a weights file that is not there."""
+    if Path(path) == AUTHORS_FILE:
+        return "run 'python -m fmi.weights download' to fetch it"
+    if Path(path).name == AUTHORS_FILE.name:
+        return f"run 'python -m fmi.weights download --dest {path}' to fetch it"
+    return SPEC_HELP
+
+
+def expected_file(spec, model_dir="model"):
+    """The file a weights spec needs (None for random weights, Gluon's download, or 'auto'
+    without the authors' file)."""
+    spec = str(spec)
+    if spec == "auto" or spec == "gluon" or spec == "random" or spec.startswith("random:"):
+        return None
+    return Path(spec).expanduser()
 
 
 def random_weights(seed):
@@ -89,7 +117,7 @@ def random_weights(seed):
 
 def load_file(path):
     """Load a .params file in the authors' format (``arg:`` keys) or Gluon's (``features.N``)."""
-    path = Path(path)
+    path = check_input_file(path, "weights file")
     try:
         saved = mx.nd.load(str(path))
     except mx.base.MXNetError:
@@ -107,10 +135,27 @@ def load_file(path):
         kind, preprocessing = "Gluon model zoo file", TORCH_RGB
     else:
         example = ", ".join(sorted(saved)[:3])
-        raise FmiError(f"weights file {path}: unknown key format (keys like {example}); {SPEC_HELP}")
+        raise FmiError(f"weights file {path}: unknown key format (keys like {example[:120]}); {SPEC_HELP}")
     check(params, path)
-    return Weights({name: params[name] for name in vgg19.parameter_shapes()}, preprocessing,
-                   source=f"{kind} {path.name}", pretrained=True, sha1=sha1_of(path))
+    params = {name: as_float32(params[name], name, path) for name in vgg19.parameter_shapes()}
+    return Weights(params, preprocessing, source=f"{kind} {path.name}", pretrained=True,
+                   sha1=sha1_of(path), path=str(path.resolve()))
+
+
+def as_float32(array, name, path):
+    """``array`` as float32 after checking every value is finite; other float types are converted."""
+    values = array.asnumpy()
+    if values.dtype.kind != "f":
+        raise FmiError(f"weights file {path}: {name} holds {values.dtype} values, not floating point; "
+                       f"get a good copy with 'python -m fmi.weights download'")
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise FmiError(f"weights file {path}: {name} has {bad} non-finite value(s) (NaN or infinity); "
+                       f"get a good copy with 'python -m fmi.weights download'")
+    if values.dtype != np.float32:
+        log.info("weights %s: %s converted from %s to float32", path.name, name, values.dtype)
+        return mx.nd.array(values.astype(np.float32), dtype=np.float32)
+    return array
 
 
 def _from_gluon(saved, path):
@@ -177,48 +222,58 @@ def download(destination=AUTHORS_FILE, url=AUTHORS_URL, progress=sys.stderr):
     destination = Path(destination)
     try:
         response = urllib.request.urlopen(url, timeout=60)
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         raise FmiError(
             f"could not download {url} ({getattr(error, 'reason', error)}); without internet, "
             f"download it elsewhere and copy it to {destination}"
         ) from None
-    total = int(response.headers.get("Content-Length") or 0)
+    total = parse_int(response.headers.get("Content-Length") or "0") or 0
     with atomic_path(destination) as temporary:
         received = 0
-        with response, open(temporary, "wb") as stream:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                stream.write(block)
-                received += len(block)
-                shown = f"{received / 2**20:.1f} MiB" + (f" of {total / 2**20:.1f} MiB" if total else "")
-                print(f"\rdownloading {destination.name}: {shown}", end="", file=progress, flush=True)
+        try:
+            with response, open(temporary, "wb") as stream:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    stream.write(block)
+                    received += len(block)
+                    shown = f"{received / 2**20:.1f} MiB" + (f" of {total / 2**20:.1f} MiB" if total else "")
+                    print(f"\rdownloading {destination.name}: {shown}", end="", file=progress, flush=True)
+        except (OSError, http.client.HTTPException) as error:
+            print(file=progress)
+            raise FmiError(f"download of {url} broke off after {received} bytes "
+                           f"({getattr(error, 'strerror', None) or type(error).__name__}); "
+                           f"nothing was saved; run it again") from None
         print(file=progress)
         if total and received != total:
-            raise FmiError(f"download of {url} stopped at {received} of {total} bytes; run it again")
+            raise FmiError(f"download of {url} stopped at {received} of {total} bytes; nothing was saved; "
+                           f"run it again")
         weights = load_file(temporary)
     print(f"saved {destination} (sha1 {weights.sha1}); keys and shapes checked", file=progress)
     return destination
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fmi.weights", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    from fmi.cli import ArgumentParser, run_guarded
+
+    parser = ArgumentParser(prog="python -m fmi.weights", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     fetch = commands.add_parser("download", help="download the authors' vgg19.params and check it")
     fetch.add_argument("--dest", type=Path, default=AUTHORS_FILE, help="where to save it (default: %(default)s)")
     fetch.add_argument("--url", default=AUTHORS_URL, help="where to fetch it from")
     inspect = commands.add_parser("check", help="check a weights file's keys and shapes")
     inspect.add_argument("spec", help=SPEC_HELP)
     args = parser.parse_args(argv)
-    from fmi.cli import run_guarded
 
     def action():
         if args.command == "download":
             download(args.dest, args.url)
         else:
-            print(load(args.spec).label)
+            weights = load(args.spec)
+            print(f"{weights.label}: every key, shape and value checked"
+                  + (f" (sha1 {weights.sha1})" if weights.sha1 else ""))
         return 0
 
-    return run_guarded(action)
+    return run_guarded(action, resume_hint=False)
 
 
 if __name__ == "__main__":

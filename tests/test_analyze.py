@@ -123,7 +123,7 @@ def test_analyze_pmci_style_similarity(tmp_path):
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text("{oops")),
      r"is not a run record"),
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text(
-        json.dumps({"script": "run_fmi.py", "cells": {}, "weights": {"label": "x"}}))),
+        json.dumps({"script": "run_fmi.py", "cells": {}, "plan": {}, "weights": {"label": "x"}}))),
      r"the run has no finished cells"),
 ])
 def test_bad_run_folders(tmp_path, capsys, make, pattern):

@@ -85,9 +85,13 @@ def test_truncated_jpeg_is_refused(tmp_path):
 
 def test_resizing():
     rgb = np.zeros((300, 400, 3), dtype=np.uint8)
-    assert image.resize_long_edge(rgb, 100).shape == (75, 100, 3)
-    assert image.resize_long_edge(rgb.transpose(1, 0, 2), 100).shape == (100, 75, 3)
-    assert image.resize_to(rgb, 31, 17).shape == (31, 17, 3)
+    assert image.content_size(300, 400, 100) == (75, 100)
+    assert image.content_size(400, 300, 100) == (100, 75)
+    assert image.content_size(734, 979, 512) == (384, 512)  # rounded
+    assert image.content_size(734, 979, 512, "floor") == (383, 512)  # the authors' int()
+    for method in ("opencv", "skimage"):
+        resized = image.resize(rgb, 31, 17, method)
+        assert resized.shape == (31, 17, 3) and resized.dtype == np.float64
 
 
 def _total_variation(rgb):
@@ -105,9 +109,11 @@ def test_denoise_reduces_total_variation(channels):
 
 
 def test_resolve_specs(tmp_path):
-    assert image.resolve("golden_gate", tmp_path) == tmp_path / "golden_gate.jpg"
-    assert image.resolve("starry_night", tmp_path) == tmp_path / "starry_night.png"
-    assert image.resolve("sample:grace_hopper", tmp_path).exists()
-    assert image.resolve("x/y.png", tmp_path).as_posix() == "x/y.png"
-    assert image.image_name("sample:grace_hopper") == "grace_hopper"
-    assert image.image_name("some/where/photo.jpg") == "photo"
+    from fmi import inputs
+
+    assert inputs.resolve("golden_gate", tmp_path) == tmp_path / "golden_gate.jpg"
+    assert inputs.resolve("starry_night", tmp_path) == tmp_path / "starry_night.png"
+    assert inputs.resolve("sample:grace_hopper", tmp_path).exists()
+    assert inputs.resolve("x/y.png", tmp_path).as_posix() == "x/y.png"
+    assert inputs.base_name("sample:grace_hopper") == "grace_hopper"
+    assert inputs.base_name("some/where/photo.jpg") == "photo"

@@ -9,7 +9,7 @@ import pytest
 from conftest import write_image
 
 import run_fmi
-from fmi import codes, experiment, image, io, memory
+from fmi import codes, experiment, image, io, memory, runfolder
 
 
 def base_args(tmp_path, image_path, *extra):
@@ -38,9 +38,9 @@ def _truncated_jpeg(path):
 
 @pytest.mark.parametrize("make, problem", [
     (lambda p: None, "no such file"),
-    (lambda p: p.mkdir(), "is a directory, expected an image file"),
+    (lambda p: p.mkdir(), "is a directory, expected a file"),
     (lambda p: p.write_bytes(b""), "file is empty"),
-    (lambda p: p.write_text("not an image at all"), "not an image OpenCV can read"),
+    (lambda p: p.write_text("not an image at all"), r"not an image fmi can read \(use JPEG or PNG\)"),
     (_truncated_jpeg, r"JPEG is truncated"),
 ])
 def test_bad_image_files(tmp_path, capsys, make, problem):
@@ -134,7 +134,9 @@ def _authors_file(path, weights, mutate=None):
 
 
 @pytest.mark.parametrize("make, pattern", [
-    (None, r"weights file .*vgg19.params: no such file; run 'python -m fmi.weights download'"),
+    (None, r"weights file .*vgg19.params: no such file; run 'python -m fmi.weights download --dest "
+           r".*vgg19.params' to fetch it; or run offline with random weights and bundled images: python "
+           r"run_fmi.py .* --weights random:0$"),
     ("html", r"weights file .*vgg19.params: not an MXNet .params file \(corrupt or truncated\?\); "
              r"delete it and run 'python -m fmi.weights download'"),
     ("truncated", r"not an MXNet .params file \(corrupt or truncated\?\)"),
@@ -165,16 +167,16 @@ def test_bad_weights_files(tmp_path, capsys, tiny_image, random_weights, make, p
 # --- output, GPU, NaN --------------------------------------------------------------------------
 
 def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, monkeypatch):
-    real_save = image.save_png
+    real_save = runfolder.RunFolder.save_cell
     calls = []
 
-    def save_until_full(path, rgb):
-        calls.append(path)
+    def save_until_full(self, key, encoded, cell):
+        calls.append(self.cell_image_path(key))
         if len(calls) > 2:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_save(path, rgb)
+            raise OSError(errno.ENOSPC, "No space left on device", str(calls[-1]))
+        return real_save(self, key, encoded, cell)
 
-    monkeypatch.setattr(image, "save_png", save_until_full)
+    monkeypatch.setattr(runfolder.RunFolder, "save_cell", save_until_full)
     line = fails_with(capsys, base_args(tmp_path, tiny_image),
                       r"error: .*filter_0.png: No space left on device; outputs finished "
                       r"before this are intact, rerun with --resume")
@@ -271,8 +273,8 @@ def test_snapshots_on_request(tmp_path, tiny_image):
 def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_batch(
         tmp_path, tiny_image, monkeypatch):
     written = []
-    real_write_json = experiment.write_json
-    monkeypatch.setattr(experiment, "write_json",
+    real_write_json = runfolder.write_json
+    monkeypatch.setattr(runfolder, "write_json",
                         lambda path, value: (written.append(path.name), real_write_json(path, value)))
     assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0  # 4 batches of one cell
     assert written.count("record.json") == 2  # at the start and at the end
@@ -285,5 +287,5 @@ def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_ba
 def test_resume_refuses_another_config(tmp_path, capsys, tiny_image):
     assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0
     fails_with(capsys, base_args(tmp_path, tiny_image, "--resume", "--seed", "3"),
-               r"cannot resume: .*record.json was made with another config \(differs in seed\); "
-               r"use the same config and options")
+               r"output folder .*out holds a run made with other settings \(seed: 0 there, 3 here\); it is "
+               r"left as it is: choose another folder with --output NEW, or add --overwrite")

@@ -42,7 +42,7 @@ def test_main_writes_every_promised_output(tmp_path, tiny_image):
 
 def test_default_config_is_the_quickstart():
     parser = run_fmi.build_parser()
-    assert parser.parse_args([]).config.name == "quickstart.yaml"
+    assert parser.parse_args([]).config.name == "fig3_quick.yaml"
     assert parser.parse_args([]).config.exists()
 
 
@@ -64,10 +64,10 @@ def run_and_capture(capsys, argv):
 @pytest.mark.parametrize("change, message", [
     (lambda a, t: a.__setitem__(1, str(t / "missing.jpg")), r"^error: image .*missing.jpg: no such file$"),
     (lambda a, t: a.__setitem__(7, "relu1_2,relu9_1"),
-     r"^error: config .*quickstart.yaml \+ command line: key 'layers': "
+     r"^error: config .*fig3_quick.yaml \+ command line: key 'layers': "
      r"unknown layer 'relu9_1'; valid layers are relu1_1, .*relu5_4$"),
     (lambda a, t: a.__setitem__(9, "0,64"),
-     r"^error: config .*quickstart.yaml \+ command line: key 'filters': "
+     r"^error: config .*fig3_quick.yaml \+ command line: key 'filters': "
      r"index 64 is out of range for relu1_2, which has 64 filters \(0..63\)$"),
     (lambda a, t: a.__setitem__(7, "relu5_2"), r"^error: image 8x10 is too small for relu5_2: it needs at least 16 px"),
 ])
@@ -92,12 +92,18 @@ def test_unwritable_output_is_refused_up_front(tmp_path, capsys, tiny_image):
     assert code == 2 and "is not writable" in err and "choose another with --output" in err
 
 
-def test_fig3_config_asks_for_real_weights(tmp_path, capsys, monkeypatch):
+def test_paper_config_offline_lists_everything_missing_and_the_offline_command(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, err = run_and_capture(capsys, ["--config", str(run_fmi.cli.CONFIG_DIR / "fig3.yaml"),
-                                         "--output", str(tmp_path / "out")])
-    assert code == 2
-    assert "model/vgg19.params: no such file; run 'python -m fmi.weights download'" in err
+    config = str(run_fmi.cli.CONFIG_DIR / "fig3.yaml")
+    code, err = run_and_capture(capsys, ["--config", config])
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines() == [
+        "error: this run needs files that are not here:",
+        "  weights file model/vgg19.params: run 'python -m fmi.weights download' to fetch it",
+        "  data/paper/golden_gate.jpg, data/paper/tubingen.jpg: run 'python -m fmi.data download'",
+        "to run the same config offline, with random weights and bundled images:",
+        f"  python run_fmi.py --config {config} --weights random:0 --image sample:grace_hopper,sample:rocket"]
+    assert not (tmp_path / "runs").exists()
 
 
 def test_lbfgs_option_runs_each_cell_alone(tmp_path, tiny_image):

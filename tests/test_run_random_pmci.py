@@ -7,7 +7,7 @@ from conftest import write_image
 
 import run_pmci
 import run_random
-from fmi import codes, figure4, image
+from fmi import codes, figure4, image, inputs
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_run_pmci_writes_every_promised_output(tmp_path, images):
     for method in ("gatys", "pmci"):
         for style in ("style_a", "style_b"):
             assert image.read_rgb(out / "cells" / "content" / method / f"{style}.png").shape == (24, 32, 3)
-    assert image.read_rgb(out / "fig5.png").ndim == 3
+    assert image.read_rgb(out / "fig5_content.png").ndim == 3
     assert image.read_rgb(out / "loss.png").ndim == 3
     record = read_record(tmp_path)
     assert record["config"]["content_weight"] == 10.0 and record["config"]["sgd"]["weight_decay"] == 0.005
@@ -118,7 +118,7 @@ def test_bad_inputs(tmp_path, images, capsys, script, extra, message):
 def test_quick_configs_load():
     from fmi import config
 
-    quick_random = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "quick_random.yaml")
+    quick_random = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "fig4_quick.yaml")
     fig4 = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")
     assert fig4.draw_seeds == [1, 2] and fig4.distribution == "authors" and fig4.max_long_edge == 512
     assert quick_random.fallbacks["golden_gate"] == "sample:grace_hopper"
@@ -126,6 +126,6 @@ def test_quick_configs_load():
     assert fig5.styles == ["frida_kahlo", "seated_nude", "starry_night", "the_scream"]
     assert fig5.content == ["golden_gate", "tubingen"] and fig5.sgd.weight_decay == 0.005
     assert (fig5.content_weight, fig5.style_weight) == (10.0, 1.0)
-    quick_pmci = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "quick_pmci.yaml")
+    quick_pmci = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "fig5_quick.yaml")
     for name in quick_pmci.content + quick_pmci.styles:
-        assert image.resolve(quick_pmci.fallbacks[name], "unused").exists()
+        assert inputs.resolve(quick_pmci.fallbacks[name], "unused").exists()

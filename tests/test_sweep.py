@@ -47,7 +47,7 @@ def test_rerunning_a_shard_skips_finished_cells(tmp_path, tiny_image, caplog):
     caplog.set_level("INFO")
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/4")) == 0
     assert not any("done in" in message for message in caplog.messages)
-    assert any("resuming: 16 finished cells" in message for message in caplog.messages)
+    assert any("resuming: 16 finished cell(s)" in message for message in caplog.messages)
 
 
 @pytest.mark.parametrize("extra, pattern", [
@@ -70,14 +70,14 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "1/3")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "2/3", "--seed", "5")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
-    assert re.search(r"shard 2-of-3: .*2-of-3/record.json was made with another config \(differs in seed\)",
+    assert re.search(r"shard 2-of-3: .*2-of-3/record.json was made with other settings \(seed: 5 there, 0 here\)",
                      capsys.readouterr().err)
 
 
 def test_all_layers_sweep_is_every_filter():
     from fmi import config
 
-    sweep = config.load(run_fmi.figure3.Config, run_fmi.cli.CONFIG_DIR / "sweep.yaml")
+    sweep = config.load(run_fmi.figure3.Config, run_fmi.cli.CONFIG_DIR / "fig3_sweep.yaml")
     assert sweep.layers == list(run_fmi.figure3.vgg19.RELU_LAYERS) and sweep.all_filters
     batches = run_fmi.figure3.plan(sweep, ["image"])
     assert sum(len(batch) for _, _, batch in batches) == 5504

@@ -95,10 +95,12 @@ def test_not_a_params_file(tmp_path):
 
 
 def test_missing_authors_file_says_how_to_get_it(tmp_path):
-    with pytest.raises(FmiError, match=r"no such file; run 'python -m fmi.weights download'"):
+    with pytest.raises(FmiError, match=r"no such file; run 'python -m fmi.weights download --dest .*vgg19.params' "
+                                       r"to fetch it$"):
         weights.load(str(tmp_path / "vgg19.params"))
-    with pytest.raises(FmiError, match="seed must be a non-negative integer"):
-        weights.load("random:x")
+    for spec in ("random:x", "random:-1", "random:\u0663", "random:1e3", "random:99999999999"):
+        with pytest.raises(FmiError, match="the seed must be an integer from 0 to 2147483647"):
+            weights.load(spec)
 
 
 def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
