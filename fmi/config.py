@@ -26,7 +26,8 @@ from fmi.io import check_input_file, quote
 MAX_CONFIG_BYTES = 1 << 20
 INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
 INT_PATTERN = re.compile(r"[-+]?[0-9]+")
-FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                           r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
 FIDELITIES = ("paper", "authors")
 DENOISE_CHANNELS = ("joint", "separate")
 
@@ -45,14 +46,15 @@ class StrictLoader(yaml.SafeLoader):
 
 
 StrictLoader.yaml_implicit_resolvers = {}
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"~|null|Null|NULL|"), ["~", "n", "N", ""])
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"true|True|TRUE|false|False|FALSE"),
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                   ["~", "n", "N", ""])
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                                    list("tTfF"))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(INT_PATTERN.pattern + "$"),
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(f"^(?:{INT_PATTERN.pattern})$"),
                                    list("-+0123456789"))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(f"(?:{FLOAT_PATTERN.pattern})$"),
-                                   list("-+0123456789."))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"<<$"), ["<"])
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(f"^(?:{FLOAT_PATTERN.pattern})$"),
+                                   list("-+0123456789.iInN"))
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
 def _construct_int(loader, node):
@@ -68,7 +70,10 @@ def _construct_float(loader, node):
     if not FLOAT_PATTERN.fullmatch(text):
         raise yaml.constructor.ConstructorError(None, None, f"{quote(node.value)} is not a number",
                                                 node.start_mark)
-    return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
+    special = text.lower().lstrip("+-").lstrip(".")
+    if special in ("inf", "infinity", "nan"):  # YAML's .inf and .nan, and the plain spellings
+        return float(("-" if text.startswith("-") else "") + special)
+    return float(text)
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)

@@ -106,7 +106,10 @@ def loss_curves(panels, path, title=None):
         axis.set_title(name, fontsize=10)
         axis.set_xlabel("step")
         axis.set_ylabel("loss / initial loss")
-        axis.legend(fontsize=7)
+        if axis.lines:
+            axis.legend(fontsize=7)
+        else:
+            axis.text(0.5, 0.5, "no finite losses", ha="center", va="center", transform=axis.transAxes)
     for axis in list(axes.flat)[count:]:
         axis.set_visible(False)
     if title:

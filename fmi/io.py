@@ -7,7 +7,6 @@ before it is opened, so a FIFO or a device gives a clear error instead of a read
 returns.
 """
 import contextlib
-import functools
 import json
 import math
 import os
@@ -34,16 +33,11 @@ def quote(value):
     return _QUOTE.repr(value)
 
 
-@functools.lru_cache(maxsize=1)
-def _umask():
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
 def file_mode():
-    """The mode a new file gets from the user's umask (0644 under umask 022)."""
-    return 0o666 & ~_umask()
+    """The mode a new file gets from the user's umask (0644 under umask 022), as ``cp`` gives it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
