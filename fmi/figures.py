@@ -162,3 +162,37 @@ def similarity_matrices(style, path, title=None):
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     _save(figure, path)
+
+
+def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
+    """Save a grid of (label, theirs, ours or None, numbers or None): each cell shows theirs
+    (left) beside ours (right, resized to theirs' height), with its numbers underneath."""
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(cell_inches * columns, 1.9 * rows + 0.6))
+    for axis, (label, theirs, ours, numbers) in zip(axes.flat, pairs):
+        height = theirs.shape[0]
+        gap = np.full((height, 6, 3), 255, dtype=np.uint8)
+        if ours is None:
+            right = np.full_like(theirs, 255)
+        else:
+            scale = height / ours.shape[0]
+            right = _resized(ours, height, max(1, round(ours.shape[1] * scale)))
+        axis.imshow(np.concatenate([theirs, gap, right], axis=1))
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_title(label, fontsize=9)
+        if numbers is None:
+            caption = "not in the run"
+        else:
+            caption = (f"dE {numbers['delta_e']:.1f}, hist {numbers['histogram']:.2f}, "
+                       f"orient {numbers['orientation']:.2f}: {'agree' if numbers['agree'] else 'differ'}")
+        axis.set_xlabel(caption, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _resized(rgb, height, width):
+    import cv2
+
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
