@@ -65,9 +65,13 @@ class Preprocessing:
         authors' ``astype('uint8')`` does).
         """
         mean, std = self._mean_std()
+        if to_uint8 == "truncate":  # the authors add the mean to the float32 image, then truncate
+            x = np.asarray(x, dtype=np.float32).reshape((1, 3) + np.shape(x)[-2:])
+            rgb = (x * std.astype(np.float32) + mean.astype(np.float32)) / np.float32(self.scale)
+            return np.clip(rgb[0].transpose(1, 2, 0), 0, 255).astype(np.uint8)
         x = np.asarray(x, dtype=np.float64).reshape((1, 3) + np.shape(x)[-2:])
         rgb = np.clip(((x * std + mean) / self.scale)[0].transpose(1, 2, 0), 0, 255)
-        return (np.rint(rgb) if to_uint8 == "round" else np.trunc(rgb)).astype(np.uint8)
+        return np.rint(rgb).astype(np.uint8)
 
 
 # The authors' (MXNet neural-style) VGG-19 and seeded random weights: RGB 0..255 minus the ImageNet mean.
@@ -226,14 +230,16 @@ def resize(rgb, height, width, method="opencv"):
     """Resize uint8 RGB to exactly ``height`` x ``width``; return it on the 0..1 scale (float64).
 
     "opencv": area averaging when shrinking, bicubic when enlarging, on 8-bit values.
-    "skimage": scikit-image's bilinear resize without anti-aliasing and with zeros outside
-    the image, the behaviour of the 2016 release the authors used.
+    "skimage": scikit-image's bilinear resize without anti-aliasing, with zeros outside the
+    image and the result clipped to 0..1: the behaviour of the 2016 release the authors used
+    (releases since clip to the input's own range, which changes enlarged edges).
     """
     if method == "skimage":
         from skimage.transform import resize as skimage_resize
 
-        return skimage_resize(rgb, (height, width), order=1, mode="constant", cval=0.0, clip=True,
-                              preserve_range=False, anti_aliasing=False)
+        resized = skimage_resize(rgb, (height, width), order=1, mode="constant", cval=0.0, clip=False,
+                                 preserve_range=False, anti_aliasing=False)
+        return np.clip(resized, 0.0, 1.0)
     shrinking = height * width < rgb.shape[0] * rgb.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
     return cv2.resize(rgb, (width, height), interpolation=interpolation).astype(np.float64) / 255.0
@@ -249,16 +255,19 @@ def denoise_tv(rgb, weight=0.2, channels="joint"):
 
     ``channels="joint"`` treats the (H, W, 3) array as one volume so the channels are
     denoised together; ``"separate"`` denoises each channel alone, as the authors'
-    ``multichannel=True`` call did. A weight of 0 returns the image unchanged.
+    ``multichannel=True`` call did, and then makes 8-bit values as their ``imsave`` did
+    (scaled by 255 in float32, rounded). A weight of 0 returns the image unchanged.
     """
     from skimage.restoration import denoise_tv_chambolle
 
     if weight <= 0:
         return rgb
     unit = rgb.astype(np.float64) / 255.0
-    channel_axis = None if channels == "joint" else -1
-    denoised = denoise_tv_chambolle(unit, weight=weight, channel_axis=channel_axis)
-    return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
+    if channels == "joint":
+        denoised = denoise_tv_chambolle(unit, weight=weight, channel_axis=None)
+        return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
+    denoised = denoise_tv_chambolle(unit, weight=weight, channel_axis=-1).astype(np.float32)
+    return np.clip(np.rint(denoised * np.float32(255.0)), 0, 255).astype(np.uint8)
 
 
 CELL_SUFFIXES = {"png": ".png", "jpeg": ".jpg"}

@@ -1,0 +1,237 @@
+"""The authors' fidelity mode, step by step, against transcriptions of what the authors' code does.
+
+Each transcription below is written here from the description of the authors' code
+(xzqjack/FeatureMapInversion at 1811b35: utils.py, vis_invert.py, vis_style.py, run with
+the 2016 scikit-image they used), independently of fmi's implementation.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED_PAPER, write_image
+from PIL import Image
+
+import run_fmi
+import run_random
+from fmi import codes, experiment, fidelity, figure4, image, invert
+
+MEAN = np.array([123.68, 116.779, 103.939])
+
+
+def old_bilinear_resize(rgb, height, width):
+    """scikit-image 0.12's resize(img, (h, w)): the uint8 image on 0..1, an inverse map with
+    pixel centres at +0.5, order 1, neighbours outside the image read as 0 (mode 'constant',
+    cval 0), no anti-aliasing."""
+    unit = rgb.astype(np.float64) / 255.0
+    rows, columns = unit.shape[:2]
+    ys = (np.arange(height) + 0.5) * rows / height - 0.5
+    xs = (np.arange(width) + 0.5) * columns / width - 0.5
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    ty, tx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+
+    def at(y, x):
+        inside = ((y >= 0) & (y < rows))[:, None] & ((x >= 0) & (x < columns))[None, :]
+        return unit[np.clip(y, 0, rows - 1)][:, np.clip(x, 0, columns - 1)] * inside[..., None]
+
+    return ((1 - ty) * (1 - tx) * at(y0, x0) + (1 - ty) * tx * at(y0, x0 + 1)
+            + ty * (1 - tx) * at(y0 + 1, x0) + ty * tx * at(y0 + 1, x0 + 1))
+
+
+def authors_content(rgb, long_edge):
+    """PreprocessContentImage: sizes floored with int(), resized, times 256, minus the mean."""
+    factor = float(long_edge) / max(rgb.shape[:2])
+    size = (int(rgb.shape[0] * factor), int(rgb.shape[1] * factor))
+    sample = old_bilinear_resize(rgb, *size) * 256
+    return (sample - MEAN).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def authors_style(rgb, height, width):
+    """PreprocessStyleImage: resized to the content's size, times 255, minus the mean."""
+    return (old_bilinear_resize(rgb, height, width) * 255 - MEAN).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def authors_postprocess(x):
+    """PostprocessImage: the float32 image plus the mean, clipped to 0..255, truncated to uint8."""
+    image_ = np.array(x, dtype=np.float32).reshape(3, x.shape[-2], x.shape[-1])
+    for channel in range(3):
+        image_[channel] += np.float32(MEAN[channel])
+    return np.clip(image_.transpose(1, 2, 0), 0, 255).astype(np.uint8)
+
+
+def chambolle_2016(channel, weight, eps=2e-4, iterations=200):
+    """scikit-image 0.12's _denoise_tv_chambolle_nd for one 2-D channel."""
+    p = np.zeros((2,) + channel.shape)
+    gradient = np.zeros_like(p)
+    divergence = np.zeros_like(channel)
+    tau = 1.0 / 4.0
+    for step in range(iterations):
+        if step > 0:
+            divergence = -p.sum(0)
+            divergence[1:, :] += p[0, :-1, :]
+            divergence[:, 1:] += p[1, :, :-1]
+            out = channel + divergence
+        else:
+            out = channel
+        energy = (divergence ** 2).sum()
+        gradient[0, :-1, :] = np.diff(out, axis=0)
+        gradient[1, :, :-1] = np.diff(out, axis=1)
+        norm = np.sqrt((gradient ** 2).sum(axis=0))[None]
+        energy += weight * norm.sum()
+        norm = 1.0 + norm * tau / weight
+        p = (p - tau * gradient) / norm
+        energy /= channel.size
+        if step == 0:
+            first = previous = energy
+        elif abs(previous - energy) < eps * first:
+            break
+        else:
+            previous = energy
+    return out
+
+
+def authors_save(rgb8, weight=0.2):
+    """SaveImage: per-channel TV on the image as floats 0..1, then imsave's 8-bit conversion
+    (float32 times 255, rounded, clipped)."""
+    unit = rgb8.astype(np.float64) / 255.0
+    denoised = np.stack([chambolle_2016(unit[..., c], weight) for c in range(3)], axis=-1)
+    return np.clip(np.rint(denoised.astype(np.float32) * np.float32(255)), 0, 255).astype(np.uint8)
+
+
+def fmi_pictures(path, long_edge, styles=()):
+    """fmi's own preprocessing in authors mode, through the path a run takes."""
+    from fmi import weights
+
+    mode = fidelity.AUTHORS
+    rgb = image.read_rgb(path)
+    header = image.read_header(path)
+    size = image.content_size(header.height, header.width, long_edge, "floor")
+    random = weights.random_weights(0)
+    content = experiment._picture("content", rgb, *size, random, mode, mode.content_scale)
+    style_pictures = [experiment._picture("style", image.read_rgb(s), *size, random, mode, mode.style_scale)
+                      for s in styles]
+    return rgb, content, style_pictures
+
+
+def test_content_and_style_preprocessing_match_the_authors(tmp_path):
+    content_path, style_path = tmp_path / "content.png", tmp_path / "style.png"
+    write_image(content_path, 73, 97, seed=1)
+    write_image(style_path, 31, 20, seed=2)  # smaller than the content: enlarged, zeros leak in at the edges
+    rgb, content, (style,) = fmi_pictures(content_path, 50, [style_path])
+    expected = authors_content(rgb, 50)
+    # int(73 * 50 / 97) = 37, not 38; and int(97 * (50 / 97)) = int(49.999...) = 49: the long edge comes out short
+    assert content.array.shape == expected.shape == (1, 3, 37, 49)
+    np.testing.assert_allclose(content.array, expected, atol=2e-4)
+    style_expected = authors_style(image.read_rgb(style_path), 37, 49)
+    np.testing.assert_allclose(style.array, style_expected, atol=2e-4)
+
+
+def test_scikit_image_resize_called_directly_agrees():
+    from skimage.transform import resize
+
+    rgb = np.random.default_rng(0).integers(20, 236, (45, 61, 3), dtype=np.uint8)  # no black: edges show the zeros
+    for size in ((30, 40), (90, 120)):
+        direct = np.clip(resize(rgb, size, order=1, mode="constant", cval=0, anti_aliasing=False, clip=False), 0, 1)
+        np.testing.assert_allclose(image.resize(rgb, *size, "skimage"), direct, atol=1e-12)
+        np.testing.assert_allclose(old_bilinear_resize(rgb, *size), direct, atol=1e-12)
+    enlarged = resize(rgb, (90, 120), order=1, mode="constant", cval=0, anti_aliasing=False)  # today's clip=True
+    assert not np.allclose(image.resize(rgb, 90, 120, "skimage"), enlarged, atol=1e-3)
+
+
+@pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason="the paper's six input images are not available to "
+                                                      "the tests on this machine")
+def test_the_paper_images_preprocess_as_the_authors_did():
+    sizes = {}
+    for name in ("golden_gate", "tubingen", "frida_kahlo", "starry_night"):
+        path = SHARED_PAPER / image.PAPER_IMAGES[name]
+        rgb, content, _ = fmi_pictures(path, 512)
+        np.testing.assert_allclose(content.array, authors_content(rgb, 512), atol=2e-4)
+        sizes[name] = content.size
+    assert sizes["golden_gate"] == (383, 512)  # the paper mode rounds to 384
+
+
+def test_deprocess_truncates_like_the_authors():
+    x = np.random.default_rng(0).uniform(-160, 160, (1, 3, 9, 11)).astype(np.float32)
+    ours = image.CAFFE_RGB.deprocess(x, "truncate")
+    np.testing.assert_array_equal(ours, authors_postprocess(x))
+    rounded = image.CAFFE_RGB.deprocess(x, "round")
+    assert (rounded.astype(int) - ours).max() == 1 and (rounded.astype(int) - ours).min() == 0
+
+
+def test_per_channel_tv_and_save_match_the_authors():
+    rgb = np.random.default_rng(3).integers(0, 256, (24, 30, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(image.denoise_tv(rgb, 0.2, fidelity.AUTHORS.denoise_channels), authors_save(rgb))
+    assert not np.array_equal(image.denoise_tv(rgb, 0.2, "joint"), authors_save(rgb))
+
+
+def test_ties_are_ordered_as_numpy_default_argsort():
+    rng = np.random.default_rng(0)
+    content = rng.uniform(0, 1, (1, 64, 4, 4))
+    style = rng.uniform(0, 1, (1, 64, 4, 4))
+    pattern = rng.uniform(0, 1, 16)
+    for channel in rng.choice(64, 32, replace=False):  # 32 channels with the same sum, laid out differently
+        content[0, channel] = rng.permutation(pattern).reshape(4, 4)
+    style[0, rng.choice(64, 32, replace=False)] = 0
+    flat_content, flat_style = content[0].reshape(64, -1), style[0].reshape(64, -1)
+    order_style, order_content = np.argsort(flat_style.sum(axis=1)), np.argsort(flat_content.sum(axis=1))
+    moved = np.zeros_like(flat_content)
+    for rank in range(64):
+        moved[order_style[rank]] = flat_content[order_content[rank]]
+    expected = moved - moved.mean(axis=1, keepdims=True) + flat_style.mean(axis=1, keepdims=True)
+    ours = codes.purposeful(content, style, fidelity.AUTHORS.tie_order)
+    np.testing.assert_allclose(ours[0].reshape(64, -1), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(codes.purposeful(content, style, "stable"), ours)
+
+
+def test_random_draws_are_the_authors_after_seeding_numpy():
+    np.random.seed(7)
+    theirs = np.random.normal(3, 1e3, size=(1, 128))
+    np.testing.assert_array_equal(figure4.draw("relu2_1", 7, "authors", fidelity.AUTHORS.draw), theirs[0])
+    assert not np.array_equal(figure4.draw("relu2_1", 7, "authors", fidelity.PAPER.draw), theirs[0])
+
+
+def test_the_start_image_is_mxnet_uniform_after_seeding_mxnet():
+    import mxnet as mx
+
+    mx.random.seed(5)
+    theirs = mx.nd.random.uniform(-0.1, 0.1, (1, 3, 6, 8)).asnumpy()
+    np.testing.assert_array_equal(invert.initial_images((3, 6, 8), [5, 5], source="mxnet"),
+                                  np.concatenate([theirs, theirs]))
+
+
+def test_jpeg_cells_are_pillows_default_jpeg():
+    import io
+
+    rgb = np.random.default_rng(1).integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG")
+    assert image.encode(rgb, "jpeg") == buffer.getvalue()
+
+
+def test_an_authors_mode_run_says_so_and_writes_jpeg_cells(tmp_path, tiny_image, caplog):
+    output = tmp_path / "out"
+    caplog.set_level("INFO")
+    assert run_fmi.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "31", "--layers", "relu1_1",
+                         "--filters", "0,1", "--steps", "3", "--fidelity", "authors", "--output", str(output)]) == 0
+    record = json.loads((output / "record.json").read_text())
+    assert record["fidelity"] == "authors" and record["config"]["fidelity"] == "authors"
+    assert sorted(p.name for p in (output / "cells" / "tiny" / "relu1_1").iterdir()) == [
+        "filter_0.jpg", "filter_0.json", "filter_1.jpg", "filter_1.json"]
+    assert Image.open(output / "cells" / "tiny" / "relu1_1" / "filter_0.jpg").size == (31, 23)  # int(24*31/32)
+    assert (output / "fig3_tiny.png").exists()
+    assert any("fidelity: authors" in message for message in caplog.messages)
+    assert run_fmi.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "31", "--layers", "relu1_1",
+                         "--filters", "0,1", "--steps", "3", "--fidelity", "authors", "--output", str(output),
+                         "--resume"]) == 0
+    assert not any("will be redone" in message for message in caplog.messages)
+
+
+def test_authors_mode_logs_the_nan_channels_it_does_not_copy(tmp_path, tiny_image, caplog):
+    caplog.set_level("INFO")
+    assert run_random.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "32", "--layers",
+                            "relu5_1", "--steps", "2", "--draw-seeds", "1", "--fidelity", "authors",
+                            "--output", str(tmp_path / "out")]) == 0
+    dead = [m for m in caplog.messages if "dead channel(s)" in m]
+    assert dead and "makes them NaN, a bug fmi does not copy" in dead[0]
+    cells = list(Path(tmp_path / "out" / "cells").rglob("*.json"))
+    assert all(np.isfinite(json.loads(p.read_text())["final_loss"]) for p in cells)
