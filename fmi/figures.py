@@ -1,5 +1,6 @@
 """Paper-layout figure grids and loss curves, drawn with matplotlib's Agg backend."""
 import io
+import textwrap
 
 import matplotlib
 
@@ -24,17 +25,28 @@ def _mark(axis, text, fontsize=8):
                   color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
 
 
+def wrap_title(title, width_inches, fontsize=11):
+    """``title`` with each line wrapped to the figure's width, so it never widens the figure."""
+    characters = max(20, int(width_inches * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
+
+
 def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4, marks=None):
     """Save a grid of RGB images (rows x columns, None for an empty cell), labelled like the paper.
 
     Column labels go on top, row labels vertically on the left, as in Figs. 3-5; ``marks``
-    (rows x columns of strings) are written across the foot of their cells.
+    (rows x columns of strings) are written across the foot of their cells. The figure is
+    sized from the images' aspect, so cells neither touch nor float in empty margins.
     """
     rows, columns = len(row_labels), len(column_labels)
     aspect = next((image.shape[0] / image.shape[1] for row in images for image in row
                    if image is not None), 0.75)
-    figure, axes = plt.subplots(rows, columns, squeeze=False,
-                                figsize=(cell_inches * columns, cell_inches * aspect * rows + 0.6))
+    width = cell_inches * columns + 0.5
+    title = wrap_title(title, width) if title else None
+    label_lines = max(label.count("\n") + 1 for label in column_labels)
+    header = (title.count("\n") + 1) * 0.2 + 0.15 if title else 0.0
+    height = rows * (cell_inches * aspect + 0.12) + label_lines * 0.28 + header
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(width, height))
     for r in range(rows):
         for c in range(columns):
             axis = axes[r][c]
@@ -63,6 +75,7 @@ def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1,
     aspect = next((image.shape[0] / image.shape[1] for image in images if image is not None), 0.75)
     figure, axes = plt.subplots(rows, columns, squeeze=False,
                                 figsize=(cell_inches * columns, cell_inches * aspect * rows * 1.25 + 0.5))
+    title = wrap_title(title, cell_inches * columns, 10) if title else None
     for axis in axes.flat:
         axis.set_axis_off()
     for index, (axis, image, label) in enumerate(zip(axes.flat, images, labels)):
@@ -119,16 +132,16 @@ def loss_curves(panels, path, title=None):
 
 
 def measure_plot(result, control, path):
-    """Each image measure against the group (layer depth or method), mean +- sd; control dashed."""
+    """Each image measure against the group (layer depth or method), mean +- sd; the control dashed."""
     names = list(next(iter(result["groups"].values())))
-    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
+    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.6), squeeze=False)
     groups = list(result["groups"])
     positions = np.arange(len(groups))
+    runs = [(result, "-o", f"this run: {result['weights']}")]
+    if control:
+        runs.append((control, "--s", f"control: {control['weights']}"))
     for axis, name in zip(axes[0], names):
-        for data, style, label in [(result, "-o", result["weights"]),
-                                   (control, "--s", control["weights"] if control else None)]:
-            if not data:
-                continue
+        for data, style, label in runs:
             shown = [g for g in groups if g in data["groups"]]
             means = [data["groups"][g][name]["mean"] for g in shown]
             spreads = [data["groups"][g][name]["std"] for g in shown]
@@ -137,29 +150,41 @@ def measure_plot(result, control, path):
         axis.set_xticks(positions)
         axis.set_xticklabels(groups, rotation=45, ha="right")
         axis.set_title(name.replace("_", " "), fontsize=10)
-    axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
     _save(figure, path)
 
 
+MAX_ANNOTATED = 12  # larger similarity matrices are drawn without numbers, which would overlap
+
+
 def similarity_matrices(style, path, title=None):
-    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side."""
+    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side.
+
+    Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay
+    readable; the colour bar carries the scale either way.
+    """
     names = style["items"]
-    figure, axes = plt.subplots(1, 2, figsize=(2 + 0.45 * len(names) * 2, 1.5 + 0.45 * len(names)))
+    count = len(names)
+    side = max(3.0, 0.55 * count + 1.5)
+    figure, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side + 1.2))
     for axis, kind in zip(axes, ("channel_sums", "gram")):
         matrix = np.asarray(style["matrices"][kind])
         shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
-        for row, column in np.ndindex(matrix.shape):
-            axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=6,
-                      color="white" if matrix[row, column] < (matrix.min() + 1) / 2 else "black")
-        axis.set_xticks(range(len(names)))
-        axis.set_yticks(range(len(names)))
-        axis.set_xticklabels(names, rotation=90, fontsize=7)
-        axis.set_yticklabels(names, fontsize=7)
-        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=9)
+        if count <= MAX_ANNOTATED:
+            middle = (matrix.min() + 1) / 2
+            for row, column in np.ndindex(matrix.shape):
+                axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=8,
+                          color="white" if matrix[row, column] < middle else "black")
+        axis.set_xticks(range(count))
+        axis.set_yticks(range(count))
+        axis.set_xticklabels(names, rotation=90, fontsize=8)
+        axis.set_yticklabels(names, fontsize=8)
+        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=10)
         figure.colorbar(shown, ax=axis, fraction=0.046)
     if title:
-        figure.suptitle(title, fontsize=9)
+        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10)
     figure.tight_layout()
     _save(figure, path)
 

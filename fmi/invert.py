@@ -216,11 +216,10 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
             steps[running[row]] = step
         for row in np.flatnonzero(~finite):
             reasons[running[row]] = f"non-finite loss at step {step}"
-        before = images.copy()
         learning_rate = optimizer.learning_rate_at(step)
         clipped = mx.nd.clip(gradient, -optimizer.clip_gradient, optimizer.clip_gradient)
         velocity[:] = optimizer.momentum * velocity - learning_rate * (clipped + optimizer.weight_decay * images)
-        images += velocity
+        before, images = images, images + velocity  # a new buffer: the image before this step stays at hand
         image_norms = _norms(images)
         change = _norms(velocity) / np.maximum(image_norms, 1e-30)
         for row in np.flatnonzero(finite & ~np.isfinite(image_norms)):
