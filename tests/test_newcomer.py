@@ -1,0 +1,228 @@
+"""A newcomer's first hour: outputs that say how they were made, progress, every setting on the
+command line, and the README's promises (its commands, its Python example, its counts)."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_image
+
+import run_fmi
+import run_pmci
+import run_random
+from fmi import experiment, figures, progress
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def small(output, image_path, *extra):
+    return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
+            "--filters", "0,1", "--steps", "3", "--output", str(output), *extra]
+
+
+@pytest.fixture
+def captured_figures(monkeypatch):
+    """Every grid figure drawn: its title and marks."""
+    drawn = []
+    real = figures.grid
+
+    def grid(images, rows, columns, path, title=None, cell_inches=2.4, marks=None):
+        drawn.append({"path": Path(path), "title": title, "marks": marks})
+        return real(images, rows, columns, path, title=title, cell_inches=cell_inches, marks=marks)
+
+    monkeypatch.setattr(figures, "grid", grid)
+    return drawn
+
+
+def test_help_answers_without_loading_mxnet():
+    code = ("import sys, run_fmi, run_random, run_pmci\n"
+            "for script in (run_fmi, run_random, run_pmci): script.build_parser().format_help()\n"
+            "print(sorted(m for m in ('mxnet', 'matplotlib', 'cv2', 'skimage') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("extra, words", [
+    ([], ["random weights (seed 0), not ImageNet", "24x32 px", "the authors' SGD, at most 3 steps",
+          "fidelity: paper", "cells stopped at the 3-step limit, before the stop rule"]),
+    (["--optimizer", "lbfgs"], ["L-BFGS, at most 3 steps"]),
+    (["--fidelity", "authors", "--size", "31"], ["fidelity: authors", "23x31 px"]),
+])
+def test_figure_titles_say_how_they_were_made(tmp_path, tiny_image, captured_figures, extra, words):
+    assert run_fmi.main(small(tmp_path / "out", tiny_image, *extra)) == 0
+    title = captured_figures[0]["title"]
+    for word in words:
+        assert word in title, title
+
+
+def test_figure_names_follow_one_scheme(tmp_path):
+    paths = []
+    for index, name in enumerate(("content", "style")):
+        paths.append(tmp_path / f"{name}.png")
+        write_image(paths[-1], 24, 32, seed=index)
+    assert run_random.main(["--image", str(paths[0]), "--weights", "random:0", "--size", "32", "--steps", "2",
+                            "--layers", "relu1_1", "--draw-seeds", "1", "--output", str(tmp_path / "fig4")]) == 0
+    assert run_pmci.main(["--image", str(paths[0]), "--style", str(paths[1]), "--weights", "random:0", "--size",
+                          "32", "--steps", "2", "--style-layers", "relu1_1", "--output", str(tmp_path / "fig5")]) == 0
+    assert run_fmi.main(small(tmp_path / "fig3", paths[0])) == 0
+    for figure in ("fig3", "fig4", "fig5"):
+        record = json.loads((tmp_path / figure / "record.json").read_text())
+        assert record["figures"] == [f"{figure}_content.png", "loss.png"]
+
+
+def test_configs_follow_one_naming_scheme():
+    names = sorted(path.stem for path in (ROOT / "configs").glob("*.yaml"))
+    assert all(re.fullmatch(r"fig[345](_(quick|fast|sweep))?", name) for name in names), names
+    for figure in ("fig3", "fig4", "fig5"):
+        assert {figure, f"{figure}_quick", f"{figure}_fast"} <= set(names)
+
+
+def _dead_filter_weights(random_weights, tmp_path):
+    """The authors' file format, with filter 1 of conv1_1 pushed far below zero: dead everywhere."""
+    import mxnet as mx
+
+    saved = {f"arg:{name}": value.copy() for name, value in random_weights.params.items()}
+    bias = saved["arg:conv1_1_bias"].asnumpy()
+    bias[1] = -1e6
+    saved["arg:conv1_1_bias"] = mx.nd.array(bias)
+    path = tmp_path / "dead.params"
+    mx.nd.save(str(path), saved)
+    return path
+
+
+def test_a_dead_filter_is_found_recorded_and_marked_without_steps(tmp_path, tiny_image, random_weights,
+                                                                   captured_figures, caplog):
+    weights = _dead_filter_weights(random_weights, tmp_path)
+    argv = small(tmp_path / "out", tiny_image, "--layers", "relu1_1", "--filters", "0,1,2")
+    argv[argv.index("random:0")] = str(weights)
+    caplog.set_level("INFO")
+    assert run_fmi.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    dead = record["cells"]["tiny/relu1_1/filter_1"]
+    assert dead["dead"] is True and dead["steps"] == 0 and dead["stop_reason"].startswith("dead filter")
+    assert record["cells"]["tiny/relu1_1/filter_0"]["steps"] == 3
+    assert record["status"]["dead for this image"] == ["tiny/relu1_1/filter_1"]
+    assert captured_figures[0]["marks"][0][1] == "dead for this image"
+    assert any("tiny/relu1_1/filter_1: dead filter" in m and "no steps spent" in m for m in caplog.messages)
+    labels = [m for m in caplog.messages if m.startswith("tiny relu1_1 filters") and "done in" in m]
+    assert labels and labels[0].startswith("tiny relu1_1 filters 0, 2:")
+
+
+@pytest.mark.parametrize("cell, mark", [
+    (None, ""),
+    ({"dead": True, "stop_reason": "dead filter"}, "dead for this image"),
+    ({"stop_reason": "non-finite loss at step 4", "initial_loss": 1.0, "final_loss": 1.0}, "non-finite"),
+    ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 99.5}, "stuck"),
+    ({"stop_reason": "max_steps", "initial_loss": 100.0, "final_loss": 98.0}, "step limit"),
+    ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 10.0}, ""),
+])
+def test_cell_marks(cell, mark):
+    assert experiment.cell_status(cell, 0.01) == mark
+
+
+def test_progress_counts_cells_and_estimates_what_is_left():
+    lines = []
+
+    class Log:
+        def info(self, text, *args):
+            lines.append(text % args)
+
+    now = [0.0]
+    tracker = progress.Progress({"a": 1.0, "b": 1.0, "c": 2.0, "d": 4.0}, {"a"}, Log(), max_steps=100,
+                                clock=lambda: now[0])
+    assert "cells 1/4 (1 from before)" in tracker.line() and "ETA unknown" in tracker.line()
+    tracker.batch_started(["b"], "b")
+    now[0] = 10.0
+    tracker.batch_done(["b"], 10.0, [50])  # 50 steps of cost 1 in 10 s: 0.2 s per unit
+    assert "cells 2/4 (1 from before), batches done 1, elapsed 10 s, ETA 1 min 00 s" in lines[-1]
+    # what is left: c and d, (2 + 4) x 50 mean steps x 0.2 s = 60 s
+
+
+def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog, monkeypatch):
+    caplog.set_level("INFO")
+    real = experiment.Run.invert
+    calls = []
+
+    def stop_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(experiment.Run, "invert", stop_second)
+    argv = small(tmp_path / "out", tiny_image, "--log-every", "1")
+    assert run_fmi.main(argv) == 130
+    assert any(re.search(r"tiny relu1_1 filters 0, 1 step 1: .* \| cells 0/4, batches done 0, elapsed \d+ s, "
+                         r"ETA <= \d+ s", m) for m in caplog.messages)
+    monkeypatch.setattr(experiment.Run, "invert", real)
+    caplog.clear()
+    assert run_fmi.main(argv + ["--resume"]) == 0
+    assert any("cells 4/4 (2 from before), batches done 1" in m for m in caplog.messages)
+
+
+def test_every_key_can_be_set_on_the_command_line(tmp_path, tiny_image):
+    output = tmp_path / "out"
+    assert run_fmi.main(small(output, tiny_image, "--pooling", "max", "--log-every", "2", "--set",
+                              "sgd.learning_rate=0.05", "--set", "denoise_weight=0", "--set",
+                              "fallbacks={golden_gate: 'sample:grace_hopper'}")) == 0
+    config = json.loads((output / "record.json").read_text())["config"]
+    assert (config["pooling"], config["log_every"], config["sgd"]["learning_rate"], config["denoise_weight"]) == (
+        "max", 2, 0.05, 0.0)
+    assert config["fallbacks"] == {"golden_gate": "sample:grace_hopper"}
+
+
+def readme_block(heading):
+    """The first ``` block after the README heading ``heading``."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(heading):]
+    return section.split("```")[1].removeprefix("python\n")
+
+
+def test_the_readme_library_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "example.py"
+    script.write_text(readme_block("## Using fmi from Python"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    from fmi import image
+
+    rgb = image.read_rgb(tmp_path / "relu3_2_filter_7.png")
+    assert rgb.ndim == 3 and rgb.std() > 0
+
+
+def test_the_readme_states_no_test_count():
+    text = (ROOT / "README.md").read_text()
+    assert not re.search(r"\b\d+ tests\b", text)
+
+
+def test_the_readme_times_name_the_machine_they_were_measured_on():
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Measured times"):].split("\n## ")[0]
+    assert "CPU" in table and re.search(r"\d+ cores?", table)
+    for vague in ("about a minute", "under a minute", "minutes on a laptop", "a few minutes"):
+        assert vague not in text
+    for script in ("run_fmi.py", "run_random.py", "run_pmci.py"):
+        assert "minutes on a laptop" not in (ROOT / script).read_text()
+    for config in (ROOT / "configs").glob("*.yaml"):
+        assert "a few minutes" not in config.read_text()
+
+
+def test_commands_in_the_readme_name_real_files():
+    text = (ROOT / "README.md").read_text()
+    for config in re.findall(r"--config (configs/\S+\.yaml)", text):
+        assert (ROOT / config).is_file(), config
+    for module in set(re.findall(r"python -m (fmi\.\w+)", text)):
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+def test_random_weights_cells_differ_from_their_start(tmp_path, tiny_image):
+    """The quick run's cells move away from the start noise (a smoke test of the whole path)."""
+    from fmi import image
+
+    output = tmp_path / "out"
+    assert run_fmi.main(small(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2")) == 0
+    cell = image.read_rgb(output / "cells" / "tiny" / "relu1_1" / "filter_2.png")
+    assert np.std(cell.astype(float)) > 1.0
