@@ -22,7 +22,7 @@ from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location
-from fmi.runfolder import RunFolder, fingerprint_of, settings_of, sha1_of_file
+from fmi.runfolder import RunFolder, cell_status, fingerprint_of, settings_of, sha1_of_file
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
@@ -383,23 +383,6 @@ class Run:
                      ", ..." if len(keys) > 5 else "")
         log.info("finished in %.1f s; outputs in %s: %s", wall, self.output,
                  ", ".join(Path(path).name for path in written))
-
-
-def cell_status(cell, stuck_fraction):
-    """'dead for this image', 'stuck' (the loss fell by less than ``stuck_fraction``), 'non-finite',
-    'step limit', or '' for a cell that stopped by the rule."""
-    if not cell:
-        return ""
-    if cell.get("dead"):
-        return "dead for this image"
-    if cell["stop_reason"].startswith("non-finite"):
-        return "non-finite"
-    first, last = cell.get("initial_loss"), cell.get("final_loss")
-    if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
-        return "stuck"
-    if cell["stop_reason"] == "max_steps":
-        return "step limit"
-    return ""
 
 
 def _cell_cost(plan, key, contents):

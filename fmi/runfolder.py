@@ -310,6 +310,23 @@ class RunFolder:
         return [key for key in self.plan if key not in self.cells], count
 
 
+def cell_status(cell, stuck_fraction):
+    """'dead for this image', 'stuck' (the loss fell by less than ``stuck_fraction``), 'non-finite',
+    'step limit', or '' for a cell that stopped by the rule."""
+    if not cell:
+        return ""
+    if cell.get("dead"):
+        return "dead for this image"
+    if cell["stop_reason"].startswith("non-finite"):
+        return "non-finite"
+    first, last = cell.get("initial_loss"), cell.get("final_loss")
+    if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
+        return "stuck"
+    if cell["stop_reason"] == "max_steps":
+        return "step limit"
+    return ""
+
+
 def move_aside(path):
     """Rename the run folder ``path`` to ``<name>.replaced-<time>`` beside it; return the new path."""
     path = Path(path)
