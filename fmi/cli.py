@@ -178,8 +178,11 @@ def main(argv, build_parser, load_config, experiment):
     setup_logging(args.verbose)
 
     def action():
+        from fmi import device
+
         config = load_config(args.config.expanduser(), overrides(args, built.options))
         threads.apply(config.threads, restart_argv)
+        device.require_mxnet()
         started = time.perf_counter()
         experiment(config, args, argv, started)
         return 0

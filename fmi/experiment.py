@@ -356,6 +356,7 @@ class Run:
         if at_limit:
             lines.append(f"{at_limit} of {len(cells)} cells stopped at the {self.config.steps}-step limit, "
                          f"before the stop rule")
+        log.info("figure titled: %s", " | ".join(lines))
         return "\n".join(lines)
 
     def loss_figure(self, groups, what):
