@@ -7,7 +7,7 @@ Convolutional Neural Networks" (2016). Modules: ``vgg19`` (network), ``weights``
 """
 from fmi.threads import configure_default_threads
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # MXNet reads OMP_NUM_THREADS once, when it is first imported: this must run before that.
 configure_default_threads()

@@ -242,12 +242,12 @@ def grid_page(run, title, row_labels, column_labels, keys):
 
 def cell_page():
     body = ('<nav><a href="index.html">overview</a> <a id="back" href="index.html">page</a></nav>'
-            '<header><h1 id="title">cell</h1><p id="made"></p></header>'
-            '<div class="cell-view"><figure><img id="image" alt="the inverted image"><figcaption>this run'
-            '</figcaption></figure><figure id="control-figure" hidden><img id="control-image" alt="the control run\'s '
-            'image"><figcaption id="control-caption">control</figcaption></figure></div>'
-            '<table class="facts" id="facts"></table><h2>Loss</h2><div id="loss"></div>'
-            '<h2>Elsewhere</h2><ul id="links"></ul><p id="error" class="error" hidden></p>')
+            '<header><h1 id="title">cell</h1><p id="made"></p></header><p id="error" class="error" hidden></p>'
+            '<div class="cell-view"><div class="images"><figure><img id="image" alt="the inverted image">'
+            '<figcaption>this run</figcaption></figure><figure id="control-figure" hidden><img id="control-image" '
+            'alt="the control run\'s image"><figcaption id="control-caption">control</figcaption></figure></div>'
+            '<div class="details"><table class="facts" id="facts"></table><h2>Loss</h2><div id="loss"></div>'
+            '<h2>Elsewhere</h2><ul id="links"></ul></div></div>')
     return _page("cell", body, scripts=("assets/cell.js",))
 
 

@@ -274,9 +274,12 @@ def _report(results, reference, run_dir, record, layout):
              f"{record.get('fidelity', 'paper')}. A pair agrees when Delta E < {AGREE['delta_e']:g}, "
              f"histogram distance < {AGREE['histogram']:g} and orientation distance < {AGREE['orientation']:g}.",
              "", f"{agreeing} of {len(compared)} compared cells agree; {len(results) - len(compared)} cells of "
-             f"the figure have no counterpart in the run.", "",
-             "| cell | run cell | Delta E (mean Lab) | colourfulness theirs / ours | histogram | orientation | agree |",
-             "|---|---|---|---|---|---|---|"]
+             f"the figure have no counterpart in the run.", ""]
+    if not record["weights"].get("pretrained", True):
+        lines += ["Our cells were made with random weights, the authors' with the ImageNet VGG-19: the textures "
+                  "are not expected to agree. Download the weights (python -m fmi.weights download) and rerun.", ""]
+    lines += ["| cell | run cell | Delta E (mean Lab) | colourfulness theirs / ours | histogram | orientation | agree |",
+              "|---|---|---|---|---|---|---|"]
     for row in results:
         numbers = row["numbers"]
         if numbers is None:

@@ -9,7 +9,7 @@ function element(tag, text) {
 
 function lossCurve(losses, stride) {
   var namespace = "http://www.w3.org/2000/svg";
-  var width = 640, height = 240, margin = 40;
+  var width = 560, height = 220, margin = 40;
   var svg = document.createElementNS(namespace, "svg");
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
