@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from fmi import codes, invert, weights as weights_module
+from fmi import codes, invert
+from fmi import weights as weights_module
 
 
 def main(argv=None):

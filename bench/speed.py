@@ -3,7 +3,9 @@
     python bench/speed.py [--steps 5] [--weights auto]
 
 Prints a table, then one line:
-    overhead=<x> threads_speedup=<x> lbfgs_time_ratio=<x> peak_rss_mib=<n> gflops=<n> conv_peak_gflops=<n> peak_fraction=<x>
+    overhead=<x> threads_speedup=<x> lbfgs_time_ratio=<x> peak_rss_mib=<n> gflops=<n>
+    conv_peak_gflops=<n> peak_fraction=<x>
+(all on one line)
 with the targets checked beside each number:
 - overhead: fmi's SGD step / a bare executor forward + backward of the same truncated graph,
   384 x 512 to relu5_2 (target <= 1.10);
@@ -86,7 +88,8 @@ def child_steps(steps, weights_spec):
     import mxnet as mx
     import numpy as np
 
-    from fmi import codes, invert, vgg19, weights as weights_module
+    from fmi import codes, invert, vgg19
+    from fmi import weights as weights_module
 
     weights = weights_module.load(weights_spec)
     rng = np.random.default_rng(0)
@@ -140,7 +143,8 @@ def child_default_threads(steps, weights_spec):
 
 def lbfgs_against_sgd(weights_spec):
     """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at 128 px."""
-    from fmi import image, inputs, invert, weights as weights_module
+    from fmi import image, inputs, invert
+    from fmi import weights as weights_module
 
     weights = weights_module.load(weights_spec)
     source = image.read_rgb(inputs.resolve("sample:grace_hopper", "."))

@@ -10,7 +10,6 @@ those the architecture alone produces.
 """
 import argparse
 import itertools
-import json
 import sys
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import numpy as np
 
 from fmi import measures, vgg19
 from fmi.errors import FmiError
-from fmi.io import read_json
-from fmi.runfolder import sha1_of_file
+from fmi.io import read_json, sha1_of_file
 
 SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
 MEASURE_NOTES = {

@@ -190,7 +190,8 @@ def _how_made(run):
             ("optimiser", f"{'L-BFGS' if optimiser == 'lbfgs' else 'the authors&#39; SGD'}, at most {steps} steps"),
             ("fidelity", _escape(record.get("fidelity", "paper"))),
             ("cells", f"{len(run.cells)} of {len(run.plan)} finished"),
-            ("started", f"{_escape(record.get('started', '?'))}; finished {_escape(record.get('finished', 'not yet'))}"),
+            ("started", f"{_escape(record.get('started', '?'))}; "
+                        f"finished {_escape(record.get('finished', 'not yet'))}"),
             ("versions", versions)]
     return '<table class="facts">' + "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows) \
         + "</table>"

@@ -114,8 +114,9 @@ def _tighten(lines, top, left, bottom, right):
 
     A label touching a frame (a tall letter above it) makes the box too big at first."""
     def coverage(side):
-        return {"top": lambda: lines[top, left:right].mean(), "bottom": lambda: lines[bottom - 1, left:right].mean(),
-                "left": lambda: lines[top:bottom, left].mean(), "right": lambda: lines[top:bottom, right - 1].mean()}[side]()
+        edge = {"top": lines[top, left:right], "bottom": lines[bottom - 1, left:right],
+                "left": lines[top:bottom, left], "right": lines[top:bottom, right - 1]}[side]
+        return edge.mean()
 
     while bottom - top > 2 and right - left > 2:
         weakest = min(("top", "bottom", "left", "right"), key=coverage)
@@ -278,7 +279,8 @@ def _report(results, reference, run_dir, record, layout):
     if not record["weights"].get("pretrained", True):
         lines += ["Our cells were made with random weights, the authors' with the ImageNet VGG-19: the textures "
                   "are not expected to agree. Download the weights (python -m fmi.weights download) and rerun.", ""]
-    lines += ["| cell | run cell | Delta E (mean Lab) | colourfulness theirs / ours | histogram | orientation | agree |",
+    lines += ["| cell | run cell | Delta E (mean Lab) | colourfulness theirs / ours | histogram | orientation "
+              "| agree |",
               "|---|---|---|---|---|---|---|"]
     for row in results:
         numbers = row["numbers"]
@@ -298,9 +300,12 @@ def main(argv=None):
     parser = ArgumentParser(prog="python -m fmi.compare", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="output folder of a run")
-    parser.add_argument("reference", type=Path, help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
-    parser.add_argument("--layout", choices=sorted(LAYOUTS), help="the figure's layout (default: from the run's script)")
-    parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png (default: the reference's)")
+    parser.add_argument("reference", type=Path,
+                        help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS),
+                        help="the figure's layout (default: from the run's script)")
+    parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png "
+                                       "(default: the reference's)")
     args = parser.parse_args(argv)
     setup_logging()
 

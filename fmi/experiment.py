@@ -21,8 +21,8 @@ from fmi import __version__, device, fidelity, image, inputs, invert, memory, pr
 from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
-from fmi.io import check_output_names, check_writable_location
-from fmi.runfolder import RunFolder, cell_status, fingerprint_of, settings_of, sha1_of_file
+from fmi.io import check_output_names, check_writable_location, sha1_of_file
+from fmi.runfolder import RunFolder, cell_status, fingerprint_of, settings_of
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")

@@ -7,6 +7,7 @@ before it is opened, so a FIFO or a device gives a clear error instead of a read
 returns.
 """
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -82,6 +83,15 @@ def atomic_path(path):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def sha1_of_file(path):
+    """The SHA-1 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_bytes(path, data):

@@ -50,14 +50,6 @@ SHARD_NAME = re.compile(r"([0-9]+)-of-([0-9]+)")
 REDO_LOG_LIMIT = 10
 
 
-def sha1_of_file(path):
-    digest = hashlib.sha1()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def settings_of(config_dict, weights_identity, input_hashes):
     """Everything that decides a cell's result, as plain data."""
     config = {key: value for key, value in config_dict.items() if key not in RUN_ONLY_KEYS}

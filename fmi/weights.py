@@ -7,7 +7,6 @@ whose ``preprocessing`` is the input contract those weights were trained with.
 Run ``python -m fmi.weights download`` to fetch the authors' file into ``model/``.
 """
 import argparse
-import hashlib
 import http.client
 import logging
 import re
@@ -23,7 +22,7 @@ from fmi import vgg19
 from fmi.config import parse_int
 from fmi.errors import FmiError
 from fmi.image import CAFFE_RGB, TORCH_RGB, Preprocessing
-from fmi.io import atomic_path, check_input_file, quote
+from fmi.io import atomic_path, check_input_file, quote, sha1_of_file
 
 log = logging.getLogger("fmi")
 
@@ -139,7 +138,7 @@ def load_file(path):
     check(params, path)
     params = {name: as_float32(params[name], name, path) for name in vgg19.parameter_shapes()}
     return Weights(params, preprocessing, source=f"{kind} {path.name}", pretrained=True,
-                   sha1=sha1_of(path), path=str(path.resolve()))
+                   sha1=sha1_of_file(path), path=str(path.resolve()))
 
 
 def as_float32(array, name, path):
@@ -192,14 +191,6 @@ def check(params, path):
     if problems:
         raise FmiError(f"weights file {path}: {'; '.join(problems)}; "
                        f"get a good copy with 'python -m fmi.weights download'")
-
-
-def sha1_of(path):
-    digest = hashlib.sha1()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _gluon_download(model_dir):

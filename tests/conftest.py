@@ -33,3 +33,25 @@ def tiny_image(tmp_path):
     path = tmp_path / "tiny.png"
     write_image(path, 24, 32)
     return path
+
+
+@pytest.fixture
+def interrupt_batch(monkeypatch):
+    """``interrupt_batch(n)`` makes the n-th batch of the next runs raise KeyboardInterrupt (as
+    Ctrl-C would); ``interrupt_batch(None)`` lets every batch run again."""
+    from fmi import experiment
+
+    real = experiment.Run.invert
+
+    def arm(batch):
+        calls = []
+
+        def invert(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == batch:
+                raise KeyboardInterrupt
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(experiment.Run, "invert", invert if batch else real)
+
+    return arm

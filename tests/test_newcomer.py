@@ -141,23 +141,14 @@ def test_progress_counts_cells_and_estimates_what_is_left():
     # what is left: c and d, (2 + 4) x 50 mean steps x 0.2 s = 60 s
 
 
-def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog, monkeypatch):
+def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog, interrupt_batch):
     caplog.set_level("INFO")
-    real = experiment.Run.invert
-    calls = []
-
-    def stop_second(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(experiment.Run, "invert", stop_second)
+    interrupt_batch(2)
     argv = small(tmp_path / "out", tiny_image, "--log-every", "1")
     assert run_fmi.main(argv) == 130
     assert any(re.search(r"tiny relu1_1 filters 0, 1 step 1: .* \| cells 0/4, batches done 0, elapsed \d+ s, "
                          r"ETA <= \d+ s", m) for m in caplog.messages)
-    monkeypatch.setattr(experiment.Run, "invert", real)
+    interrupt_batch(None)
     caplog.clear()
     assert run_fmi.main(argv + ["--resume"]) == 0
     assert any("cells 4/4 (2 from before), batches done 1" in m for m in caplog.messages)

@@ -231,23 +231,14 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert not (tmp_path / "new.png").exists()
 
 
-def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_image, monkeypatch):
+def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_image, monkeypatch, interrupt_batch):
     assert run_fmi.main(base_args(tmp_path / "whole", tiny_image)) == 0
-
     real_invert = experiment.Run.invert
-    calls = []
-
-    def interrupt_third_batch(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_invert(self, *args, **kwargs)
-
-    monkeypatch.setattr(experiment.Run, "invert", interrupt_third_batch)
+    interrupt_batch(3)
     argv = base_args(tmp_path / "split", tiny_image)
     assert run_fmi.main(argv) == 130
     assert "rerun the same command with --resume" in capsys.readouterr().err
-    monkeypatch.setattr(experiment.Run, "invert", real_invert)
+    interrupt_batch(None)
     record = json.loads((tmp_path / "split" / "out" / "record.json").read_text())
     assert len(record["cells"]) == 2
 

@@ -538,19 +538,8 @@ def test_argument_errors_are_one_line_with_a_help_hint(capsys, argv, pattern):
 
 # --- 8. fmi.analyze says what it measured -------------------------------------------------------
 
-def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys, monkeypatch):
-    from fmi import experiment
-
-    real = experiment.Run.invert
-    calls = []
-
-    def stop_on_second(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(experiment.Run, "invert", stop_on_second)
+def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys, interrupt_batch):
+    interrupt_batch(2)
     output = tmp_path / "out"
     assert run_fmi.main(tiny_run(output, tiny_image)) == 130
     capsys.readouterr()

@@ -4,6 +4,7 @@ import pytest
 
 from fmi import image, invert, weights
 from fmi.errors import FmiError
+from fmi.io import sha1_of_file
 
 
 def save_authors_file(path, params, drop=None, reshape=None):
@@ -37,7 +38,7 @@ def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weight
     save_authors_file(path, random_weights.params)
     loaded = weights.load(str(path))
     assert loaded.pretrained and loaded.preprocessing is image.CAFFE_RGB
-    assert loaded.sha1 == weights.sha1_of(path) and len(loaded.sha1) == 40
+    assert loaded.sha1 == sha1_of_file(path) and len(loaded.sha1) == 40
     assert "random weights" not in loaded.label
     x = np.random.default_rng(0).uniform(-50, 50, (1, 3, 20, 20)).astype(np.float32)
     expected = invert.extract(random_weights, ["relu3_1"], x)["relu3_1"]
@@ -108,7 +109,7 @@ def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
     save_authors_file(source, random_weights.params)
     destination = tmp_path / "model" / "vgg19.params"
     weights.download(destination, url=source.as_uri(), progress=open("/dev/null", "w"))
-    assert weights.load(str(destination)).sha1 == weights.sha1_of(source)
+    assert weights.load(str(destination)).sha1 == sha1_of_file(source)
 
     broken = tmp_path / "broken.params"
     broken.write_bytes(source.read_bytes()[:1000])
