@@ -123,9 +123,13 @@ def write_yaml(path, value):
 
 
 def read_json(path):
-    """The JSON value in ``path``, or None when it is missing, unreadable or not JSON."""
+    """The JSON value in ``path``, or None when it is missing, not a regular file (a FIFO would
+    block the read), unreadable or not JSON."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -29,8 +29,10 @@ def configure_default_threads():
     # OpenBLAS threads compete with MXNet's for the same cores: one is faster (measured:
     # L-BFGS evaluations 3x, whole L-BFGS runs 1.8x faster on 2 cores).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    wanted = os.environ.get(OVERRIDE_VARIABLE, "").strip()
-    count = int(wanted) if wanted.isdigit() and int(wanted) > 0 else usable_cores()
+    from fmi.config import parse_int  # the one parser of integers from text
+
+    wanted = parse_int(os.environ.get(OVERRIDE_VARIABLE, ""))
+    count = wanted if wanted is not None and 0 < wanted <= 1024 else usable_cores()
     os.environ["OMP_NUM_THREADS"] = str(count)
     return count
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fmi import threads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +64,10 @@ def test_sigterm_stops_a_script_cleanly_and_it_resumes(tmp_path, tiny_image):
     assert 0 < len(record["cells"]) < 8
     subprocess.run(command + ["--resume"], cwd=ROOT, check=True, capture_output=True)
     assert len(json.loads((tmp_path / "out" / "record.json").read_text())["cells"]) == 8
+
+
+@pytest.mark.parametrize("text", ["\u0663", "1_0", "0x2", "-1", "99999"])
+def test_fmi_threads_accepts_only_plain_counts(monkeypatch, text):
+    monkeypatch.setenv("FMI_THREADS", text)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.configure_default_threads() == threads.usable_cores()

@@ -365,6 +365,15 @@ def test_a_fifo_errors_within_seconds(tmp_path, which):
     assert done.stderr.strip().splitlines()[-1].endswith("is a FIFO (named pipe), not a regular file")
 
 
+@pytest.mark.parametrize("command", [["-m", "fmi.analyze"], ["-m", "fmi.atlas"]])
+def test_a_fifo_in_a_run_folder_is_not_read(tmp_path, command):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    os.mkfifo(folder / "record.json")
+    done = subprocess.run([sys.executable, *command, str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "record" in done.stderr
+
+
 def test_a_device_as_input_is_refused(tmp_path, capsys):
     code = run_fmi.main(tiny_run(tmp_path / "out", "/dev/zero"))
     one_error(capsys, code, r"image /dev/zero: is a character device, not a regular file")
