@@ -22,7 +22,7 @@ from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
-from fmi.runfolder import RunFolder, cell_status, fingerprint_of, settings_of
+from fmi.runfolder import RECORD_FORMAT, RunFolder, cell_status, fingerprint_of, settings_of
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
@@ -123,28 +123,15 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
     mode = fidelity.of(config)
     located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in config.content]
     style_located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
+    everything = located + style_located
     missing = _missing_inputs(config, located, argv, script, style_located)
     if missing:
         raise missing
-    headers = {item.spec: image.read_header(item.path) for item in located + style_located}
-    rounding = "floor" if mode.resize == "skimage" else "round"
-    sizes = {item.spec: image.content_size(headers[item.spec].height, headers[item.spec].width,
-                                           config.max_long_edge, rounding) for item in located}
-    deepest = max(layers, key=vgg19.RELU_LAYERS.index)
-    for item in located:
-        check_input_size(deepest, *sizes[item.spec])
-        memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib,
-                     decode_bytes=max(header.decode_bytes for header in headers.values()))
-    names = inputs.assign_names(located + style_located)
-    content_names = [names[item.spec] for item in located]
-    style_names = [names[item.spec] for item in style_located]
-    for item in located + style_located:
-        header = headers[item.spec]
-        what = "style" if item in style_located and item not in located else "content"
-        sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
-        log.info("%s %s: %s (%dx%d%s)%s", what, names[item.spec], item.path, header.height, header.width, sized,
-                 f", standing in for {item.spec}" if item.substitute else "")
-    planned = plan(content_names, style_names)
+    headers = {item.spec: image.read_header(item.path) for item in everything}
+    sizes = _content_sizes(config, mode, located, headers, layers, batch)
+    names = inputs.assign_names(everything)
+    _log_inputs(everything, located, names, headers, sizes)
+    planned = plan([names[item.spec] for item in located], [names[item.spec] for item in style_located])
     output = Path(config.output)
     if options.shard:
         output = output / "shards" / f"{options.shard[0]}-of-{options.shard[1]}"
@@ -155,37 +142,62 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
                        + list(planned.figures), output)
     weights = weights_module.load(config.weights, config.model_dir)
     context = device.context(config.gpu)
-    pictures = {}
-    for item in located + style_located:
-        rgb = image.read_rgb(item.path, headers[item.spec])
-        pictures[item.spec] = rgb
-    contents = []
-    for item in located:
-        contents.append(_picture(names[item.spec], pictures[item.spec], *sizes[item.spec], weights, mode,
-                                 mode.content_scale))
-    style_pictures = {content.name: [_picture(names[item.spec], pictures[item.spec], *content.size, weights,
-                                              mode, mode.style_scale) for item in style_located]
+    pixels = {item.spec: image.read_rgb(item.path, headers[item.spec]) for item in everything}
+    contents = [_picture(names[item.spec], pixels[item.spec], *sizes[item.spec], weights, mode, mode.content_scale)
+                for item in located]
+    style_pictures = {content.name: [_picture(names[item.spec], pixels[item.spec], *content.size, weights, mode,
+                                              mode.style_scale) for item in style_located]
                       for content in contents}
-    input_hashes = {names[item.spec]: sha1_of_file(item.path) for item in located + style_located}
-    config_dict = config_module.to_dict(config)
-    settings = settings_of(config_dict, weights.identity, input_hashes)
     shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
-    record = {
-        "record_format": 2, "script": script, "argv": list(argv), "config": config_dict,
-        "fingerprint": fingerprint_of(settings), "settings": settings, "fidelity": mode.name,
-        "weights": weights.record(), "seed": config.seed,
-        "inputs": {names[item.spec]: {"spec": item.spec, "path": str(item.path.resolve()), "sha1": input_hashes[
-            names[item.spec]], "size": [headers[item.spec].height, headers[item.spec].width],
-            "role": "content" if item in located else "style", "substitute": item.substitute}
-            for item in located + style_located},
-        "plan": shapes, "threads": threads.in_force(), "versions": versions(),
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "shard": list(options.shard) if options.shard else None, "cells": {},
-    }
+    record = _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes)
     folder = RunFolder.open(output, record, shapes, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
     return Run(config, mode, weights, context, folder, contents, style_pictures, planned)
+
+
+def _content_sizes(config, mode, located, headers, layers, batch):
+    """{spec: (height, width)} of each content image once resized, after checking it is large
+    enough for the deepest layer and that inverting it (and decoding the largest input) fits
+    in memory: all from the image headers, before any pixel is decoded."""
+    rounding = "floor" if mode.resize == "skimage" else "round"
+    deepest = max(layers, key=vgg19.RELU_LAYERS.index)
+    decode_bytes = max(header.decode_bytes for header in headers.values())
+    sizes = {}
+    for item in located:
+        header = headers[item.spec]
+        sizes[item.spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
+        check_input_size(deepest, *sizes[item.spec])
+        memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib, decode_bytes=decode_bytes)
+    return sizes
+
+
+def _log_inputs(everything, located, names, headers, sizes):
+    """One line per input image: its name in this run, its file, its size (and resized size)."""
+    for item in everything:
+        header = headers[item.spec]
+        role = "content" if item in located else "style"
+        sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
+        log.info("%s %s: %s (%dx%d%s)%s", role, names[item.spec], item.path, header.height, header.width, sized,
+                 f", standing in for {item.spec}" if item.substitute else "")
+
+
+def _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes):
+    """The run record as it starts: how the run is made, its fingerprint, and its planned cells."""
+    hashes = {names[item.spec]: sha1_of_file(item.path) for item in everything}
+    config_dict = config_module.to_dict(config)
+    settings = settings_of(config_dict, weights.identity, hashes)
+    described = {names[item.spec]: {"spec": item.spec, "path": str(item.path.resolve()),
+                                    "sha1": hashes[names[item.spec]],
+                                    "size": [headers[item.spec].height, headers[item.spec].width],
+                                    "role": "content" if item in located else "style", "substitute": item.substitute}
+                 for item in everything}
+    return {"record_format": RECORD_FORMAT, "script": script, "argv": list(argv), "config": config_dict,
+            "fingerprint": fingerprint_of(settings), "settings": settings, "fidelity": mode.name,
+            "weights": weights.record(), "seed": config.seed, "inputs": described, "plan": shapes,
+            "threads": threads.in_force(), "versions": versions(),
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "shard": list(options.shard) if options.shard else None, "cells": {}}
 
 
 def check_input_size(layer, height, width):
