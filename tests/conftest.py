@@ -1,4 +1,5 @@
 """Shared fixtures: seeded random weights, tiny images, and the paper images when present."""
+import re
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,16 @@ def write_image(path, height, width, seed=0):
     ], axis=-1).round().astype(np.uint8)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return rgb
+
+
+def one_error(capsys, code, pattern):
+    """Exit 2 and exactly one 'error:' line on stderr, matching ``pattern``, and no traceback."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), err
+    return errors[0]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 import cv2
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import one_error, write_image
 
 import run_fmi
 from fmi import codes, experiment, image, io, memory, runfolder
@@ -20,13 +20,7 @@ def base_args(tmp_path, image_path, *extra):
 
 def fails_with(capsys, argv, pattern):
     """Run run_fmi.main; expect exit 2 and exactly one 'error:' line matching ``pattern``."""
-    code = run_fmi.main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and re.search(pattern, errors[0]), err
-    return errors[0]
+    return one_error(capsys, run_fmi.main(argv), pattern)
 
 
 # --- images ----------------------------------------------------------------------------------

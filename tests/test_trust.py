@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import one_error, write_image
 from PIL import Image, ImageOps
 
 import run_fmi
@@ -30,16 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def tiny_run(output, image_path, *extra):
     return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
             "--filters", "0,1", "--steps", "3", "--batch-size", "2", "--output", str(output), *extra]
-
-
-def one_error(capsys, code, pattern):
-    """Exit 2 and exactly one 'error:' line, matching ``pattern``, no traceback."""
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and re.search(pattern, errors[0]), err
-    return errors[0]
 
 
 def snapshot(folder):
