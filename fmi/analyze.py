@@ -18,6 +18,7 @@ import numpy as np
 from fmi import measures, vgg19
 from fmi.errors import FmiError
 from fmi.io import read_json, sha1_of_file
+from fmi.runfolder import cell_image_path
 
 SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
 MEASURE_NOTES = {
@@ -71,22 +72,17 @@ class RunData:
                            f"{unfinished[0]}); finish the run with --resume, or add --partial to measure "
                            f"the finished ones")
         self.finished = len([key for key in plan if key in cells])
-        missing = [key for key in cells if not (self.folder / "cells" / self._image_name(key, cells[key])).is_file()]
+        missing = [key for key in cells if not cell_image_path(self.folder, key, cells[key]).is_file()]
         if missing:
-            raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing, e.g. "
-                           f"cells/{self._image_name(missing[0], cells[missing[0]])}; rerun the run with "
-                           f"--resume to redo them")
+            shown = cell_image_path(self.folder, missing[0], cells[missing[0]]).relative_to(self.folder)
+            raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing, e.g. {shown}; rerun the run "
+                           f"with --resume to redo them")
         self.dead = sorted(key for key, cell in cells.items() if cell.get("dead"))
-        self.images = {key: image.read_rgb(self.folder / "cells" / self._image_name(key, cell))
+        self.images = {key: image.read_rgb(cell_image_path(self.folder, key, cell))
                        for key, cell in cells.items() if not cell.get("dead")}
         if not self.images:
             raise FmiError(f"{self.folder}: every finished cell is dead for its image; nothing to measure")
         self.label = self.record["weights"]["label"]
-
-    @staticmethod
-    def _image_name(key, cell):
-        folder = key.rpartition("/")[0]
-        return f"{folder}/{cell['image']}" if folder and "image" in cell else f"{key}.png"
 
     def group_of(self, key):
         """The layer of a Fig. 3/4 cell, the method of a Fig. 5 cell."""

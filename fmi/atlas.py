@@ -31,7 +31,7 @@ from pathlib import Path
 
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, read_json, write_text
-from fmi.runfolder import cell_status
+from fmi.runfolder import cell_image_path, cell_status
 
 ASSETS = Path(__file__).resolve().parent / "atlas_assets"
 THUMB_HEIGHT = 72
@@ -68,9 +68,7 @@ class Run:
         self.measures = analysis.get("cells", {}) if isinstance(analysis, dict) else {}
 
     def image_path(self, key):
-        cell = self.cells[key]
-        folder = key.rpartition("/")[0]
-        return self.folder / "cells" / folder / cell.get("image", key.rpartition("/")[2] + ".png")
+        return cell_image_path(self.folder, key, self.cells[key])
 
     def mark(self, key):
         return cell_status(self.cells.get(key), self.stuck_fraction)

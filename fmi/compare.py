@@ -31,6 +31,7 @@ import numpy as np
 from fmi import measures
 from fmi.errors import FmiError
 from fmi.io import check_input_file, read_json
+from fmi.runfolder import cell_image_path
 
 AGREE = {"delta_e": 8.0, "histogram": 0.6, "orientation": 0.25}
 LINE_FRACTION = 0.03  # a frame side is a dark run at least this fraction of the figure's size
@@ -250,8 +251,7 @@ def compare(run_dir, reference, layout=None, name=None):
         cell = record["cells"].get(key) if key else None
         ours = None
         if cell is not None:
-            folder = key.rpartition("/")[0]
-            path = run_dir / "cells" / folder / cell.get("image", key.rpartition("/")[2] + ".png")
+            path = cell_image_path(run_dir, key, cell)
             ours = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if path.is_file() else None
         label = f"{row_labels[r]} / {column_labels[c]}"
         numbers = compare_pair(theirs, ours) if ours is not None else None

@@ -167,7 +167,7 @@ def _content_sizes(config, mode, located, headers, layers, batch):
     for item in located:
         header = headers[item.spec]
         sizes[item.spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
-        check_input_size(deepest, *sizes[item.spec])
+        vgg19.check_input_size([deepest], *sizes[item.spec])
         memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib, decode_bytes=decode_bytes)
     return sizes
 
@@ -198,13 +198,6 @@ def _record(config, mode, script, argv, options, weights, everything, located, n
             "threads": threads.in_force(), "versions": versions(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "shard": list(options.shard) if options.shard else None, "cells": {}}
-
-
-def check_input_size(layer, height, width):
-    needed = vgg19.downsampling(layer)
-    if min(height, width) < needed:
-        raise FmiError(f"image {height}x{width} is too small for {layer}: it needs at least "
-                       f"{needed} px on each side; use a larger image or size")
 
 
 def _picture(name, rgb, height, width, weights, mode, scale):

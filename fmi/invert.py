@@ -12,7 +12,6 @@ import numpy as np
 
 from fmi import losses, vgg19
 from fmi.config import LBFGS, OPTIMIZERS, SGD  # noqa: F401  (the optimisers' settings)
-from fmi.errors import FmiError
 
 
 @dataclass(frozen=True)
@@ -55,19 +54,6 @@ class StepState:
     running: np.ndarray
 
 
-def min_input_size(layer):
-    """Smallest height and width for which ``layer`` still has at least one position."""
-    return vgg19.downsampling(layer)
-
-
-def check_input_size(layers, height, width):
-    for layer in layers:
-        needed = min_input_size(layer)
-        if min(height, width) < needed:
-            raise FmiError(f"image {height}x{width} is too small for {layer}: it needs at least "
-                           f"{needed} px on each side; use a larger image or size")
-
-
 def _bind_params(weights, context, names):
     return {name: weights.params[name].as_in_context(context) for name in names}
 
@@ -76,7 +62,7 @@ def extract(weights, layers, images, pooling="avg", context=None):
     """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
     context = context or mx.cpu()
     images = np.asarray(images, dtype=np.float32)
-    check_input_size(layers, *images.shape[2:])
+    vgg19.check_input_size(layers, *images.shape[2:])
     symbol = vgg19.build(layers, pooling)
     args = _bind_params(weights, context, [n for n in symbol.list_arguments() if n != "data"])
     args["data"] = mx.nd.array(images, ctx=context)
@@ -97,7 +83,7 @@ class Problem:
         self.context = context
         layers = list(dict.fromkeys(term.layer for term in self.terms))
         height, width = self.batch_shape[2:]
-        check_input_size(layers, height, width)
+        vgg19.check_input_size(layers, height, width)
         features = dict(zip(layers, vgg19.build(layers, pooling)))
 
         per_image = []

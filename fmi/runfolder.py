@@ -319,6 +319,13 @@ def cell_status(cell, stuck_fraction):
     return ""
 
 
+def cell_image_path(folder, key, cell):
+    """Where a finished cell's image lies in the run folder ``folder``: its record names the file
+    (``filter_0.png``, or ``.jpg`` in the authors' fidelity mode)."""
+    parent, _, item = key.rpartition("/")
+    return Path(folder) / "cells" / parent / cell.get("image", f"{item}.png")
+
+
 def move_aside(path):
     """Rename the run folder ``path`` to ``<name>.replaced-<time>`` beside it; return the new path."""
     path = Path(path)

@@ -41,6 +41,18 @@ def downsampling(layer):
     return 2 ** (_block_of(layer) - 1)
 
 
+def check_input_size(layers, height, width):
+    """Raise FmiError unless every layer of ``layers`` keeps at least one position for an input
+    of ``height`` x ``width``."""
+    from fmi.errors import FmiError
+
+    for layer in layers:
+        needed = downsampling(layer)
+        if min(height, width) < needed:
+            raise FmiError(f"image {height}x{width} is too small for {layer}: it needs at least "
+                           f"{needed} px on each side; use a larger image or size")
+
+
 def output_size(layer, height, width):
     """Spatial size (H, W) of ``layer`` for an input of ``height`` x ``width``.
 
