@@ -36,8 +36,8 @@ MEASURE_NOTES = {
 class RunData:
     """A run folder: its record and, per finished cell, the group it belongs to and its image.
 
-    A run with unfinished cells is refused unless ``partial``; dead cells (a filter that
-    responds nowhere on the image) are left out of the measures and counted.
+    A run with unfinished cells is refused unless ``partial``; silent cells (the filter responds
+    nowhere on the cell's final image) are left out of the measures and counted.
     """
 
     def __init__(self, folder, partial=False):
@@ -77,11 +77,13 @@ class RunData:
             shown = cell_image_path(self.folder, missing[0], cells[missing[0]]).relative_to(self.folder)
             raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing, e.g. {shown}; rerun the run "
                            f"with --resume to redo them")
-        self.dead = sorted(key for key, cell in cells.items() if cell.get("dead"))
+        self.silent = sorted(key for key, cell in cells.items() if cell.get("silent"))
         self.images = {key: image.read_rgb(cell_image_path(self.folder, key, cell))
-                       for key, cell in cells.items() if not cell.get("dead")}
+                       for key, cell in cells.items() if not cell.get("silent")}
         if not self.images:
-            raise FmiError(f"{self.folder}: every finished cell is dead for its image; nothing to measure")
+            raise FmiError(f"{self.folder}: every finished cell is silent (its filter responds nowhere on its "
+                           f"final image); nothing to measure")
+        self.before_denoise = {key: cells[key].get("before_denoise") for key in self.images}
         self.label = self.record["weights"]["label"]
 
     def group_of(self, key):
@@ -93,18 +95,29 @@ class RunData:
         return sorted(found, key=vgg19.RELU_LAYERS.index) if self.script != "run_pmci.py" else found
 
 
-def image_measures(run):
-    """Every measure of every cell, and per group its mean, standard deviation and count."""
-    cells = {key: {name: function(rgb) for name, function in measures.IMAGE_MEASURES.items()}
-             for key, rgb in run.images.items()}
+def _group_statistics(run, values):
+    """Per group of ``run``: the mean, standard deviation and count of each measure in ``values``."""
     groups = {}
     for group in run.groups():
-        values = [cells[key] for key in cells if run.group_of(key) == group]
-        groups[group] = {name: {"mean": float(np.mean([v[name] for v in values])),
-                                "std": float(np.std([v[name] for v in values])),
-                                "n": len(values)}
-                         for name in measures.IMAGE_MEASURES}
-    return cells, groups
+        members = [values[key] for key in values if run.group_of(key) == group]
+        if members:
+            groups[group] = {name: {"mean": float(np.mean([v[name] for v in members])),
+                                    "std": float(np.std([v[name] for v in members])), "n": len(members)}
+                             for name in measures.IMAGE_MEASURES}
+    return groups
+
+
+def image_measures(run):
+    """Every measure of every cell's saved (TV-denoised) image, and of the same image before the
+    denoise (kept in each cell's record when it was made); per group, the mean, sd and count of each."""
+    cells = {key: measures.all_of(rgb) for key, rgb in run.images.items()}
+    before = {key: value for key, value in run.before_denoise.items()
+              if isinstance(value, dict) and all(isinstance(value.get(name), (int, float))
+                                                 for name in measures.IMAGE_MEASURES)}
+    for key, value in before.items():
+        cells[key]["before_denoise"] = {name: float(value[name]) for name in measures.IMAGE_MEASURES}
+    return cells, _group_statistics(run, cells), _group_statistics(run, {key: cells[key]["before_denoise"]
+                                                                         for key in before})
 
 
 def specificity(run):
@@ -237,22 +250,26 @@ def check_control(run, control):
 
 def analyse(folder, partial=False):
     run = RunData(folder, partial)
-    cells, groups = image_measures(run)
+    cells, groups, groups_before = image_measures(run)
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
-                 "finished": run.finished, "planned": run.planned, "dead": run.dead,
-                 "groups": groups, "cells": cells, "specificity": specificity(run),
+                 "finished": run.finished, "planned": run.planned, "silent": run.silent,
+                 "measured_on": "each cell's saved image, after the TV denoise",
+                 "groups": groups, "groups_before_denoise": groups_before,
+                 "cells": cells, "specificity": specificity(run),
                  "style": style_similarity(run)}
 
 
-def headline_table(result, control=None):
-    """Markdown table: per group, the mean (sd) of each measure, control beside it."""
+def headline_table(result, control=None, which="groups"):
+    """Markdown table: per group, the mean (sd) of each measure, control beside it; ``which`` is
+    "groups" (the saved, denoised images) or "groups_before_denoise"."""
     names = list(measures.IMAGE_MEASURES)
     header = "| group | n | " + " | ".join(names) + " |"
     lines = [header, "|" + "---|" * (len(names) + 2)]
-    for group, stats in result["groups"].items():
+    theirs = (control or {}).get(which) or {}
+    for group, stats in result[which].items():
         cells = [f"{stats[n]['mean']:.3g} ({stats[n]['std']:.2g})" for n in names]
-        if control and group in control["groups"]:
-            cells = [f"{c} / {control['groups'][group][n]['mean']:.3g}" for c, n in zip(cells, names)]
+        if group in theirs:
+            cells = [f"{c} / {theirs[group][n]['mean']:.3g}" for c, n in zip(cells, names)]
         lines.append(f"| {group} | {stats[names[0]]['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -280,7 +297,11 @@ def report(result, control):
               "- **style similarity**: cosine similarity of per-layer channel-sum vectors and of Gram "
               "matrices of VGG-19 codes (the run's weights), averaged over the style layers.",
               "", "## Per group: mean (sd)" + (" / control mean" if control else ""), "",
+              "Measured on each cell's saved image, after the total-variation denoise:", "",
               headline_table(result, control), ""]
+    if result["groups_before_denoise"]:
+        lines += ["The same measures on each cell's image before the denoise (what the inversion itself "
+                  "made; recorded with the cell):", "", headline_table(result, control, "groups_before_denoise"), ""]
     if result["specificity"]:
         lines += ["## Does every filter extract a specific texture?", "",
                   "Texture distance between the FMI images of different content images: for the same "
@@ -330,14 +351,19 @@ def main(argv=None):
             check_control(run, control_run)
         if result["finished"] < result["planned"]:
             print(f"--partial: measuring {result['finished']} of {result['planned']} cells")
-        if result["dead"]:
-            print(f"{len(result['dead'])} dead cell(s) left out (their filter responds nowhere on the image)")
+        if result["silent"]:
+            print(f"{len(result['silent'])} silent cell(s) left out (their filter responds nowhere on their "
+                  f"final image)")
         ensure_writable_dir(args.run_dir)
         written = _plots(result, control, args.run_dir)
         write_json(args.run_dir / "analysis.json", {**result, "control": control})
         write_text(args.run_dir / "analysis.md", report(result, control) + "\n")
         print(f"{result['weights']}" + (f" (control: {control['weights']})" if control else ""))
+        print("measured on each cell's saved image, after the TV denoise:")
         print(headline_table(result, control))
+        if result["groups_before_denoise"]:
+            print("the same before the denoise:")
+            print(headline_table(result, control, "groups_before_denoise"))
         print(f"wrote {args.run_dir / 'analysis.md'}, analysis.json, "
               f"{', '.join(path.name for path in written)}")
         return 0

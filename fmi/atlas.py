@@ -9,7 +9,7 @@ from the network. Pages:
 - ``index.html``, the overview: the run's figures, how it was made, and one entry per
   layer (or per figure of a Fig. 4 or Fig. 5 run) with a strip of sample thumbnails;
 - ``<content>_<layer>.html``, one per layer of a Feature Map Inversion run: every filter as a
-  96 px thumbnail (loaded lazily), dead and stuck filters marked, a box to jump to a filter,
+  96 px thumbnail (loaded lazily), silent and stuck filters marked, a box to jump to a filter,
   and sorting by index or by a measure of ``fmi.analyze`` when the run has been analysed;
 - ``grid_<content>.html`` for Fig. 4 runs and ``grid.html`` for Fig. 5 runs, laid out as
   the figures are;
@@ -39,7 +39,6 @@ THUMB_WIDTH = 96
 STRIP = 8  # sample thumbnails per layer on the overview
 LOSS_POINTS = 400  # a loss curve is drawn from at most this many points
 MEASURES = ("colourfulness", "gradient_magnitude", "spectral_entropy", "png_bytes_per_pixel")
-SHORT_MARKS = {"dead for this image": "dead"}
 SCRIPTS = {"run_fmi.py": "Feature Map Inversion (Fig. 3)", "run_random.py": "Modified code inversion (Fig. 4)",
            "run_pmci.py": "PMCI beside Gatys (Fig. 5)"}
 
@@ -158,7 +157,7 @@ def _thumb(run, key, label, lazy=True):
     mark = run.mark(key)
     measures = run.measures.get(key, {})
     data = "".join(f' data-{name.replace("_", "-")}="{measures[name]:.6g}"' for name in MEASURES if name in measures)
-    mark_html = f'<span class="mark">{_escape(SHORT_MARKS.get(mark, mark))}</span>' if mark else ""
+    mark_html = f'<span class="mark">{_escape(mark)}</span>' if mark else ""
     if key not in run.cells:
         return (f'<a class="cell missing" id="{_escape(label)}" data-index="{_escape(label)}"><span class="blank">'
                 f'not run</span><span class="label">{_escape(label)}</span></a>')

@@ -1,7 +1,8 @@
 """Target codes for inversion: modifications of a layer's code F, shaped (1, C, H, W).
 
 Each function is pure numpy and returns a new float32 array of F's shape (docs/method.md,
-"Code modifications").
+"Code modifications"). Sums are taken in float32 over F viewed as (C, HW), as the authors'
+code takes them, so a target is the authors' to the last bit.
 """
 import numpy as np
 
@@ -11,10 +12,15 @@ RANDOM_DISTRIBUTIONS = ("authors", "positive")
 
 
 def _check_code(code):
-    code = np.asarray(code, dtype=np.float64)
+    code = np.asarray(code, dtype=np.float32)
     if code.ndim != 4 or code.shape[0] != 1:
         raise ValueError(f"expected a code shaped (1, C, H, W), got {code.shape}")
     return code
+
+
+def _flat(code):
+    """A (1, C, H, W) code as the contiguous (C, HW) matrix F."""
+    return np.ascontiguousarray(code[0].reshape(code.shape[1], -1))
 
 
 def original(code):
@@ -34,8 +40,8 @@ def feature_map(code, index):
         raise FmiError(f"filter index {index} out of range: this layer has {channels} "
                        f"filters, valid indices are 0..{channels - 1}")
     target = np.zeros_like(code)
-    target[0, index] = code[0].sum(axis=0)
-    return target.astype(np.float32)
+    target[0, index] = _flat(code).sum(axis=0).reshape(code.shape[2:])
+    return target
 
 
 def draw_rescale_weights(channels, generator, distribution="authors"):
@@ -66,30 +72,31 @@ def random_rescale(code, weights):
     if weights.sum() == 0:
         raise ValueError("the weights sum to 0 and cannot be normalised")
     share = weights / weights.sum()
-    channel_sums = code[0].sum(axis=(1, 2))
+    flat = _flat(code)
+    channel_sums = flat.sum(axis=1)  # float32, as the authors sum
     live = channel_sums != 0
-    factors = np.zeros(channels)
-    factors[live] = code.sum() * share[live] / channel_sums[live]
-    return (code * factors[np.newaxis, :, np.newaxis, np.newaxis]).astype(np.float32)
+    ratios = np.zeros_like(flat)
+    ratios[live] = flat[live] / channel_sums[live, np.newaxis]  # F_k / s_k; the authors' code gives 0/0 = NaN
+    target = (np.float64(flat.sum()) * share)[:, np.newaxis] * ratios
+    return target.reshape(code.shape).astype(np.float32)
 
 
-def purposeful(code, style_code, tie_order="stable"):
+def purposeful(code, style_code):
     """Rank-match the content code's channels to the style code's, then take the style's means.
 
     Channels of both codes are ranked by their sums; the content channel of rank r moves to
     the position of the style channel of rank r, and each channel's mean is then replaced by
-    the mean of the style channel at that position. ``tie_order`` is the argsort kind that
-    orders equal sums (common: dead channels all sum to 0): "stable" keeps channel order,
-    "quicksort" is numpy's default, which the authors' code used.
+    the mean of the style channel at that position. As in the authors' code, sums and means
+    are taken in float32 and ranked by numpy's default ``argsort``, which decides the order of
+    equal sums (dead channels all sum to 0).
     """
-    code = _check_code(code)
-    style_code = _check_code(style_code)
+    code, style_code = _check_code(code), _check_code(style_code)
     if code.shape[1] != style_code.shape[1]:
         raise ValueError(f"content has {code.shape[1]} channels, style has {style_code.shape[1]}")
-    content_order = np.argsort(code[0].sum(axis=(1, 2)), kind=tie_order)
-    style_order = np.argsort(style_code[0].sum(axis=(1, 2)), kind=tie_order)
-    moved = np.empty_like(code)
-    moved[0, style_order] = code[0, content_order]
-    moved_means = moved.mean(axis=(2, 3), keepdims=True)
-    style_means = style_code.mean(axis=(2, 3), keepdims=True)
-    return (moved - moved_means + style_means).astype(np.float32)
+    channels = code.shape[1]
+    content = code[0].reshape(channels, -1).astype(np.float32)   # (C, HW)
+    style = style_code[0].reshape(channels, -1).astype(np.float32)
+    moved = np.empty_like(content)
+    moved[np.argsort(style.sum(axis=1))] = content[np.argsort(content.sum(axis=1))]
+    result = moved - moved.mean(axis=1, keepdims=True) + style.mean(axis=1, keepdims=True)
+    return result.reshape(code.shape).astype(np.float32)

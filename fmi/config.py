@@ -29,7 +29,6 @@ INT_PATTERN = re.compile(r"[-+]?[0-9]+")
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                            r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
 FIDELITIES = ("paper", "authors")
-DENOISE_CHANNELS = ("joint", "separate")
 
 
 def parse_int(text):
@@ -109,8 +108,12 @@ class SGD:
     max_steps: int = 1000
 
     def learning_rate_at(self, step):
-        """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates."""
-        return self.learning_rate * self.lr_factor ** ((step - 1) // self.lr_step)
+        """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates,
+        multiplied step by step and never below 1e-8, as MXNet's ``FactorScheduler`` does it."""
+        rate = self.learning_rate
+        for _ in range((step - 1) // self.lr_step):
+            rate = max(rate * self.lr_factor, FACTOR_SCHEDULER_FLOOR)
+        return rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +131,7 @@ class LBFGS:
 
 
 OPTIMIZERS = ("sgd", "lbfgs")
+FACTOR_SCHEDULER_FLOOR = 1e-8  # MXNet's FactorScheduler(stop_factor_lr=1e-8): the rate never falls below it
 MAX_LBFGS_HISTORY = 1000  # scipy keeps 2 x history copies of the image
 
 
@@ -282,7 +286,6 @@ class Common:
     seed: int = 0
     batch_size: int = 5
     denoise_weight: float = 0.2
-    denoise_channels: typing.Optional[str] = None
     stuck_fraction: float = 0.01
     log_every: int = 10
     output: str = "runs/out"
@@ -324,8 +327,6 @@ class Common:
             raise FmiError(f"{where}: key 'stuck_fraction' must be at least 0 and below 1, "
                            f"got {self.stuck_fraction}")
         choices = {"pooling": vgg19.POOLING_TYPES, "fidelity": FIDELITIES, "optimizer": OPTIMIZERS}
-        if self.denoise_channels is not None:
-            choices["denoise_channels"] = DENOISE_CHANNELS
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise FmiError(f"{where}: key {key!r} must be one of {', '.join(allowed)}, "

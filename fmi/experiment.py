@@ -17,12 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import __version__, device, fidelity, image, inputs, invert, memory, progress, threads, vgg19
+from fmi import (__version__, device, fidelity, image, inputs, invert, measures, memory, progress, published,
+                 threads, vgg19)
 from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
-from fmi.runfolder import RECORD_FORMAT, RunFolder, cell_status, fingerprint_of, settings_of
+from fmi.published import PAPER_IMAGES
+from fmi.runfolder import (CELL_STATES, RECORD_FORMAT, RunFolder, cell_status, code_identity, fingerprint_of,
+                           settings_of, status_counts)
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
@@ -81,7 +84,7 @@ def _missing_inputs(config, located, argv, script, style_located):
     if expected is not None and not expected.exists():
         problems.append((f"weights file {expected}", weights_module.missing_hint(expected)))
     missing_images = [item for item in located + style_located if not item.path.exists()]
-    paper = [item for item in missing_images if item.spec in image.PAPER_IMAGES]
+    paper = [item for item in missing_images if item.spec in PAPER_IMAGES]
     if not problems and not paper:
         return None
     if paper:
@@ -130,7 +133,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
     headers = {item.spec: image.read_header(item.path) for item in everything}
     sizes = _content_sizes(config, mode, located, headers, layers, batch)
     names = inputs.assign_names(everything)
-    _log_inputs(everything, located, names, headers, sizes)
+    origins = {item.spec: published.identify(item.path) for item in everything}
+    _log_inputs(everything, located, names, headers, sizes, origins)
     planned = plan([names[item.spec] for item in located], [names[item.spec] for item in style_located])
     output = Path(config.output)
     if options.shard:
@@ -149,11 +153,14 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
                                               mode.style_scale) for item in style_located]
                       for content in contents}
     shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
-    record = _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes)
+    record = _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes,
+                     origins)
     folder = RunFolder.open(output, record, shapes, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
-    return Run(config, mode, weights, context, folder, contents, style_pictures, planned)
+    not_theirs = [names[item.spec] for item in everything
+                  if item.spec in PAPER_IMAGES and not item.substitute and origins[item.spec][1] is None]
+    return Run(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs)
 
 
 def _content_sizes(config, mode, located, headers, layers, batch):
@@ -172,17 +179,25 @@ def _content_sizes(config, mode, located, headers, layers, batch):
     return sizes
 
 
-def _log_inputs(everything, located, names, headers, sizes):
-    """One line per input image: its name in this run, its file, its size (and resized size)."""
+def _origin(item, origin):
+    """Whose file an input is, by its git blob id: the authors' exactly, or (for a paper image that
+    is not theirs) not theirs."""
+    blob, found = origin
+    expected = published.image(item.spec) if item.spec in PAPER_IMAGES and not item.substitute else None
+    return published.describe(blob, found, expected)
+
+
+def _log_inputs(everything, located, names, headers, sizes, origins):
+    """One line per input image: its name in this run, its file, its size (and resized size), whose file it is."""
     for item in everything:
         header = headers[item.spec]
         role = "content" if item in located else "style"
         sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
-        log.info("%s %s: %s (%dx%d%s)%s", role, names[item.spec], item.path, header.height, header.width, sized,
-                 f", standing in for {item.spec}" if item.substitute else "")
+        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], item.path, header.height, header.width, sized,
+                 f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
 
 
-def _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes):
+def _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes, origins):
     """The run record as it starts: how the run is made, its fingerprint, and its planned cells."""
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in everything}
     config_dict = config_module.to_dict(config)
@@ -190,10 +205,13 @@ def _record(config, mode, script, argv, options, weights, everything, located, n
     described = {names[item.spec]: {"spec": item.spec, "path": str(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],
                                     "size": [headers[item.spec].height, headers[item.spec].width],
-                                    "role": "content" if item in located else "style", "substitute": item.substitute}
+                                    "role": "content" if item in located else "style", "substitute": item.substitute,
+                                    "git_blob": origins[item.spec][0],
+                                    "published": origins[item.spec][1].remote if origins[item.spec][1] else None}
                  for item in everything}
     return {"record_format": RECORD_FORMAT, "script": script, "argv": list(argv), "config": config_dict,
-            "fingerprint": fingerprint_of(settings), "settings": settings, "fidelity": mode.name,
+            "fingerprint": fingerprint_of(settings), "settings": settings, "code": code_identity(),
+            "fidelity": mode.name,
             "weights": weights.record(), "seed": config.seed, "inputs": described, "plan": shapes,
             "threads": threads.in_force(), "versions": versions(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -208,7 +226,7 @@ def _picture(name, rgb, height, width, weights, mode, scale):
 class Run:
     """One experiment's checked inputs, weights and device, its run folder, and batched inversion."""
 
-    def __init__(self, config, mode, weights, context, folder, contents, styles, plan):
+    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=()):
         self.config = config
         self.fidelity = mode
         self.weights = weights
@@ -217,6 +235,7 @@ class Run:
         self.contents = contents
         self.styles = styles  # {content name: [style Picture resized to that content]}
         self.plan = plan
+        self.not_theirs = list(not_theirs)  # paper images given by name whose files are not the authors'
         self.output = folder.path
         self.progress = progress.Progress(
             {key: _cell_cost(plan, key, contents) for key in plan.cells}, set(folder.cells), log,
@@ -259,32 +278,36 @@ class Run:
 
     def start_images(self, shape, count):
         """The start image of every cell, (count, 3, H, W): the same seeded noise for each."""
-        return invert.initial_images(shape, [self.config.seed] * count, source=self.fidelity.start)
+        return invert.initial_images(shape, [self.config.seed] * count)
 
-    def output_image(self, array):
-        """Network-space image -> denoised RGB uint8, as the paper's figures show it.
+    def output_image(self, array, before_denoise=False):
+        """Network-space image -> denoised RGB uint8, as the paper's figures show it (with
+        ``before_denoise``, also the 8-bit image before the denoise: (denoised, raw)).
 
         A non-finite image is a bug upstream (the optimiser stops before one), never shown as grey.
         """
         if not np.isfinite(array).all():
             raise ValueError("an inverted image holds non-finite values")
         rgb = self.weights.preprocessing.deprocess(array, self.fidelity.to_uint8)
-        return image.denoise_tv(rgb, self.config.denoise_weight, self.fidelity.denoise_channels)
+        denoised = image.denoise_tv(rgb, self.config.denoise_weight)
+        return (denoised, rgb) if before_denoise else denoised
 
     def save_cell(self, key, rgb, cell):
         return self.folder.save_cell(key, image.encode(rgb, self.fidelity.cell_format), cell)
 
-    def invert(self, keys, terms, target_codes, shape, label, details=None):
+    def invert(self, keys, terms, target_codes, shape, label, details=None, measure=None):
         """Invert one batch (one image per key) and save each cell; return their RGB images.
 
         ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
-        ``details`` optionally adds one dict per key to the cells' records. L-BFGS inverts
-        one image at a time, so its batches are split.
+        ``details`` optionally adds one dict per key to the cells' records, and
+        ``measure(final images (N, 3, H, W), details)`` one more dict per key, computed from the
+        inverted images. L-BFGS inverts one image at a time, so its batches are split.
         """
         if self.config.optimizer == "lbfgs" and len(keys) > 1:
             return [image_ for index, key in enumerate(keys) for image_ in self.invert(
                 [key], terms, [codes[index:index + 1] for codes in target_codes], shape,
-                label=f"{label} [{key}]", details=details[index:index + 1] if details else None)]
+                label=f"{label} [{key}]", details=details[index:index + 1] if details else None,
+                measure=measure)]
         problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
                                  self.config.pooling, self.context)
         problem.set_targets(target_codes)
@@ -299,9 +322,11 @@ class Run:
         else:
             result = invert.sgd(problem, initial, self.config.sgd, callbacks=callbacks)
         wall = time.perf_counter() - started
+        details = details or [{} for _ in keys]
+        measured = measure(result.images, details) if measure else [{} for _ in keys]
         images = []
         for index, key in enumerate(keys):
-            rgb = self.output_image(result.images[index])
+            rgb, raw = self.output_image(result.images[index], before_denoise=True)
             losses = result.losses[index]
             self.save_cell(key, rgb, {
                 "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
@@ -312,7 +337,7 @@ class Run:
                 "batch_size": len(keys), "weights": self.weights.label, "seed": self.config.seed,
                 "optimizer": self.config.optimizer, "max_steps": self.config.steps,
                 "fidelity": self.fidelity.name, "size": list(shape[1:]),
-                **(details[index] if details else {}),
+                "before_denoise": measures.all_of(raw), **details[index], **measured[index],
             })
             images.append(rgb)
             if result.stop_reasons[index].startswith("non-finite"):
@@ -321,18 +346,6 @@ class Run:
                             key, result.stop_reasons[index], layers)
         self.progress.batch_done(keys, wall, result.steps)
         return images
-
-    def save_dead(self, key, start, reason, details=None):
-        """Record a cell that cannot move (its filter is dead for this image), without any steps."""
-        log.info("%s: %s; no steps spent on it", key, reason)
-        self.save_cell(key, self.output_image(start), {
-            "steps": 0, "stop_reason": reason, "dead": True, "initial_loss": None, "final_loss": None,
-            "loss_history": [], "term_history": [], "wall_s": 0.0, "batch_wall_s": 0.0, "batch_size": 1,
-            "weights": self.weights.label, "seed": self.config.seed, "optimizer": self.config.optimizer,
-            "max_steps": self.config.steps, "fidelity": self.fidelity.name, "size": list(start.shape[-2:]),
-            **(details or {}),
-        })
-        self.progress.batch_done([key], 0.0, [0])
 
     def _snapshot_saver(self, keys):
         def save(state):
@@ -348,19 +361,22 @@ class Run:
     # --- figures ---------------------------------------------------------------------------------
 
     def marks(self, keys):
-        """A short mark per cell key for the figures: 'dead for this image', 'stuck', 'step limit' or ''."""
+        """The state of each cell key for the figures' badges ('' for a cell that stopped by the rule)."""
         return [cell_status(self.folder.cells.get(key), self.config.stuck_fraction) for key in keys]
 
-    def title(self, what, size):
-        """A figure title that says how the figure was made."""
-        cells = [self.folder.cells[key] for key in self.plan.cells if key in self.folder.cells]
-        at_limit = sum(1 for cell in cells if cell["stop_reason"] == "max_steps")
+    def title(self, what, size, keys):
+        """A figure title that says how the figure was made and the states of its own cells ``keys``."""
+        finished = [key for key in keys if key in self.folder.cells]
+        counts = status_counts(self.folder.cells, finished, self.config.stuck_fraction)
         optimiser = "L-BFGS" if self.config.optimizer == "lbfgs" else "the authors' SGD"
         lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
                  f"{self.label}; {optimiser}, at most {self.config.steps} steps; fidelity: {self.fidelity.name}"]
-        if at_limit:
-            lines.append(f"{at_limit} of {len(cells)} cells stopped at the {self.config.steps}-step limit, "
-                         f"before the stop rule")
+        if self.not_theirs:
+            lines.append(f"input image(s) {', '.join(self.not_theirs)}: not the authors' files")
+        if counts:
+            by_rule = len(finished) - sum(len(found) for found in counts.values())
+            lines.append(f"of {len(finished)} cells: {by_rule} stopped by the rule, " + ", ".join(
+                f"{len(counts[state])} {state}" for state in CELL_STATES if state in counts))
         log.info("figure titled: %s", " | ".join(lines))
         return "\n".join(lines)
 
@@ -377,12 +393,7 @@ class Run:
 
     def finish(self, started, written):
         wall = time.perf_counter() - started
-        cells = self.folder.cells
-        status = {}
-        for key in self.plan.cells:
-            mark = cell_status(cells.get(key), self.config.stuck_fraction)
-            if mark:
-                status.setdefault(mark, []).append(key)
+        status = status_counts(self.folder.cells, self.plan.cells, self.config.stuck_fraction)
         self.folder.finish(wall_s=round(wall, 1), figures=[Path(path).name for path in written], status=status)
         for mark, keys in status.items():
             log.info("%d cell(s) marked '%s': %s%s", len(keys), mark, ", ".join(keys[:5]),

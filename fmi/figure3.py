@@ -6,9 +6,11 @@ filters). ``--shard I/N`` runs every N-th batch starting at I, in its own folder
 ``--collect`` gathers the shards' cells and draws the figures. Because shards run the
 same batches as a single run would, their cells are bit-identical to a single run's.
 
-A filter whose response is zero everywhere on the content image and on the start image
-is dead for that image: no gradient can reach its channel, so it is recorded and marked
-without spending steps on it.
+Every filter is inverted with the same steps and stop rule, as the authors' code does, even
+one whose response is zero everywhere on the content image: the other channels' residuals
+move the image and can switch it on. Each cell records the filter's response (max and sum)
+on the content image and on its final image; a cell whose final image still gives no
+response is marked "silent".
 """
 import dataclasses
 import logging
@@ -107,11 +109,18 @@ def run(config, argv, started, options):
     return written
 
 
+def response(code, index):
+    """A filter's response in a code (1, C, h, w): its maximum and its sum over positions."""
+    channel = np.asarray(code[0, index], dtype=np.float64)
+    return {"max": float(channel.max()), "sum": float(channel.sum())}
+
+
 def invert_batches(config, session, batches):
-    """Invert every cell not finished yet, batch by batch; dead filters are recorded without steps."""
+    """Invert every cell not finished yet, batch by batch; record each filter's response on the
+    content image and on the final image, and say which filters are silent."""
     from fmi.invert import Term
 
-    content_codes, start_codes, current = None, None, None
+    content_codes, current = None, None
     for content_index, layer, batch in batches:
         content = session.contents[content_index]
         keys = {index: cell_key(content.name, layer, index) for index in batch}
@@ -119,23 +128,31 @@ def invert_batches(config, session, batches):
         if not pending:
             continue
         if current != content_index:  # one content image's codes at a time
-            start = session.start_images(content.array.shape[1:], 1)
             content_codes = session.extract(config.layers, content.array)
-            start_codes = session.extract(config.layers, start)
             current = content_index
-        dead = [index for index in pending
-                if not content_codes[layer][0, index].any() and not start_codes[layer][0, index].any()]
-        for index in dead:
-            session.save_dead(keys[index], start[0], "dead filter: zero response on the content and the start "
-                              "image, so no gradient reaches its channel", {"layer": layer, "filter": index})
-        live = [index for index in pending if index not in dead]
-        if not live:
-            continue
-        targets = np.concatenate([codes.feature_map(content_codes[layer], index) for index in live])
-        session.invert([keys[index] for index in live], [Term(layer)], [targets], content.array.shape[1:],
-                       label=f"{content.name} {layer} filter{'s' if len(live) > 1 else ''} "
-                             f"{', '.join(map(str, live))}",
-                       details=[{"layer": layer, "filter": index} for index in live])
+        silent = [index for index in pending if not content_codes[layer][0, index].any()]
+        if silent:
+            log.info("%s %s: filter(s) %s respond nowhere on the content image; inverted like every other filter",
+                     content.name, layer, ", ".join(map(str, silent)))
+
+        def measure(images, details, layer=layer):
+            final = session.extract([layer], images)[layer]
+            rows = []
+            for row, detail in enumerate(details):
+                on_final = response(final[row:row + 1], detail["filter"])
+                rows.append({"response": {"content": response(content_codes[layer], detail["filter"]),
+                                          "final": on_final},
+                             "silent": on_final["max"] <= 0.0})
+                if rows[-1]["silent"]:
+                    log.info("%s: still silent on its final image (zero response everywhere)",
+                             cell_key(content.name, layer, detail["filter"]))
+            return rows
+
+        targets = np.concatenate([codes.feature_map(content_codes[layer], index) for index in pending])
+        session.invert([keys[index] for index in pending], [Term(layer)], [targets], content.array.shape[1:],
+                       label=f"{content.name} {layer} filter{'s' if len(pending) > 1 else ''} "
+                             f"{', '.join(map(str, pending))}",
+                       details=[{"layer": layer, "filter": index} for index in pending], measure=measure)
 
 
 def collect_cells(session, batches):
@@ -165,7 +182,8 @@ def draw(config, session):
             path = session.output / f"fig3_{name}.png"
             figures.grid([[session.cell_image(key) for key in row] for row in keys], config.layers,
                          [str(i) for i in config.filters], path,
-                         title=session.title(f"Feature Map Inversion of {name}", content.size),
+                         title=session.title(f"Feature Map Inversion of {name}", content.size,
+                                             [key for row in keys for key in row]),
                          marks=[session.marks(row) for row in keys])
             written.append(path)
             continue
@@ -175,7 +193,7 @@ def draw(config, session):
             path = session.output / f"fig3_{name}_{layer}.png"
             figures.contact_sheet([session.cell_image(key) for key in keys], [str(i) for i in indices], path,
                                   title=session.title(f"Feature Map Inversion of {name} at {layer}, filters "
-                                                      f"{indices[0]}..{indices[-1]}", content.size),
+                                                      f"{indices[0]}..{indices[-1]}", content.size, keys),
                                   marks=session.marks(keys))
             written.append(path)
     written.append(session.loss_figure(loss_groups, "FMI loss per layer"))

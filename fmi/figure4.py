@@ -5,6 +5,7 @@ draw seed); ``mode: purposeful`` inverts the code rank-matched to a style image'
 (one row per style image).
 """
 import dataclasses
+import hashlib
 import logging
 import typing
 
@@ -51,14 +52,28 @@ class Config(Common):
         return self.styles if self.mode == "purposeful" else []
 
 
-def draw(layer, seed, distribution, generator="generator"):
-    """The channel weights of one random draw at ``layer``: same seed, same vector.
+def channel_weights(layer, seed, distribution, streams="per_layer"):
+    """The channel-weight vector v of one random draw at ``layer``.
 
-    ``generator`` "generator" uses numpy's default_rng(seed); "legacy" uses RandomState(seed),
-    which is what the authors' ``np.random.normal`` gives after ``np.random.seed(seed)``.
+    ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])``, so every
+    (draw seed, layer) has its own stream and no two layers share or prefix each other's vector.
+    "legacy": ``RandomState(seed)``, what the authors' ``np.random.normal`` gives after
+    ``np.random.seed(seed)``: the same stream for every layer, so layers of equal width get the
+    same vector and a narrower layer's is the start of a wider one's.
     """
-    rng = np.random.RandomState(seed) if generator == "legacy" else np.random.default_rng(seed)
+    if streams == "legacy":
+        rng = np.random.RandomState(seed)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, vgg19.RELU_LAYERS.index(layer)]))
     return codes.draw_rescale_weights(vgg19.channels(layer), rng, distribution)
+
+
+def describe_draw(vector, seed, distribution, streams):
+    """What a cell's record says of its draw: enough to know two cells' vectors apart."""
+    generator = "RandomState(seed)" if streams == "legacy" else "default_rng(SeedSequence([seed, layer number]))"
+    return {"seed": seed, "distribution": distribution, "generator": generator, "channels": int(vector.size),
+            "negative_entries": int((vector < 0).sum()),
+            "sha1_float32": hashlib.sha1(np.asarray(vector, dtype=np.float32).tobytes()).hexdigest()}
 
 
 @dataclasses.dataclass
@@ -77,17 +92,15 @@ def row_keys(config, style_names):
     return [f"purposeful_{name}" for name in style_names]
 
 
-def random_rows(config, content_codes, generator):
+def random_rows(config, content_codes, streams):
     def row(seed):
-        def details(layer):
-            vector = draw(layer, seed, config.distribution, generator)
-            return {"layer": layer, "draw_seed": seed, "distribution": config.distribution,
-                    "negative_entries": int((vector < 0).sum()), "channels": int(vector.size)}
+        def vector(layer):
+            return channel_weights(layer, seed, config.distribution, streams)
 
         return Row(f"random_draw_{seed}", f"draw (seed {seed})",
-                   lambda layer: codes.random_rescale(content_codes[layer],
-                                                      draw(layer, seed, config.distribution, generator)),
-                   details)
+                   lambda layer: codes.random_rescale(content_codes[layer], vector(layer)),
+                   lambda layer: {"layer": layer, "draw_seed": seed,
+                                  "draw": describe_draw(vector(layer), seed, config.distribution, streams)})
 
     return [row(seed) for seed in config.draw_seeds]
 
@@ -96,8 +109,7 @@ def purposeful_rows(session, styles, content_codes, layers):
     def row(style):
         style_codes = session.extract(layers, style.array)
         return Row(f"purposeful_{style.name}", style.name,
-                   lambda layer: codes.purposeful(content_codes[layer], style_codes[layer],
-                                                  session.fidelity.tie_order),
+                   lambda layer: codes.purposeful(content_codes[layer], style_codes[layer]),
                    lambda layer: {"layer": layer, "style": style.name})
 
     return [row(style) for style in styles]
@@ -133,7 +145,8 @@ def run(config, argv, started, options):
             path = session.output / f"fig4_{name}.png"
             figures.grid([[session.cell_image(key) for key in row] for row in keys], [row.label for row in rows],
                          config.layers, path, marks=[session.marks(row) for row in keys],
-                         title=session.title(f"Inversion of {what} modified codes of {name}", content.size))
+                         title=session.title(f"Inversion of {what} modified codes of {name}", content.size,
+                                             [key for row in keys for key in row]))
             written.append(path)
         written.append(session.loss_figure(loss_groups, "Modified code inversion loss"))
         session.finish(started, written)

@@ -111,7 +111,8 @@ def run(config, argv, started, options):
         figures.grid(rows, [row_label(r) for r in range(len(rows))], column_labels, path, marks=marks,
                      title=session.title(f"Style transfer: content {', '.join(config.content_layers)}, style "
                                          f"{', '.join(config.style_layers)}, alpha={config.content_weight:g}, "
-                                         f"beta={config.style_weight:g}", session.contents[0].size))
+                                         f"beta={config.style_weight:g}", session.contents[0].size,
+                                         [key for column in columns for key in column]))
         written = [path, session.loss_figure(loss_groups, "Style transfer loss")]
         session.finish(started, written)
     return written

@@ -19,7 +19,7 @@ def _save(figure, path, dpi=100):
 
 
 def _mark(axis, text, fontsize=8):
-    """Write a cell's status ('dead for this image', 'stuck', ...) across its foot."""
+    """Write a cell's state ('silent', 'stuck', ...) across its foot."""
     if text:
         axis.text(0.5, 0.04, text, transform=axis.transAxes, ha="center", va="bottom", fontsize=fontsize,
                   color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
@@ -83,7 +83,7 @@ def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1,
             axis.imshow(image)
         axis.set_title(label, fontsize=7, pad=2)
         if marks:
-            _mark(axis, {"dead for this image": "dead"}.get(marks[index], marks[index]), fontsize=5)
+            _mark(axis, marks[index], fontsize=5)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()

@@ -25,14 +25,6 @@ from fmi.io import atomic_path, check_input_file
 
 log = logging.getLogger("fmi")
 
-PAPER_IMAGES = {
-    "golden_gate": "golden_gate.jpg",
-    "tubingen": "tubingen.jpg",
-    "frida_kahlo": "frida_kahlo.jpg",
-    "seated_nude": "seated_nude.jpg",
-    "starry_night": "starry_night.png",
-    "the_scream": "the_scream.jpg",
-}
 MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb limit; OpenCV's own (2**30) is larger
 DECODE_BYTES_PER_PIXEL = 24  # 16-bit RGBA decoded, converted and resized: an upper bound
 ORIENTATION_TAG = 0x0112
@@ -250,24 +242,22 @@ def unit_to_uint8(unit):
     return np.clip(np.rint(np.asarray(unit) * 255.0), 0, 255).astype(np.uint8)
 
 
-def denoise_tv(rgb, weight=0.2, channels="joint"):
-    """Chambolle total-variation denoise of a uint8 RGB image on its 0..1 scale.
+def denoise_tv(rgb, weight=0.2):
+    """Chambolle total-variation denoise of uint8 RGB, each channel alone, as the authors did.
 
-    ``channels="joint"`` treats the (H, W, 3) array as one volume so the channels are
-    denoised together; ``"separate"`` denoises each channel alone, as the authors'
-    ``multichannel=True`` call did, and then makes 8-bit values as their ``imsave`` did
-    (scaled by 255 in float32, rounded). A weight of 0 returns the image unchanged.
+    The authors' ``denoise_tv_chambolle(out, weight=0.2, multichannel=True)`` denoises the
+    three channels separately on the image as 0..1 floats; their ``imsave`` then makes 8-bit
+    values by ``img_as_ubyte``, which multiplies by 255 and rounds in the input's dtype,
+    float64 here (scikit-image 0.12.3, util/dtype.py lines 215-224). Denoising the (H, W, 3)
+    array as one 3-D volume instead would smooth across the colour axis and wash colours out
+    (docs/method.md, "Images"). A weight of 0 returns the image unchanged.
     """
     from skimage.restoration import denoise_tv_chambolle
 
     if weight <= 0:
         return rgb
-    unit = rgb.astype(np.float64) / 255.0
-    if channels == "joint":
-        denoised = denoise_tv_chambolle(unit, weight=weight, channel_axis=None)
-        return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
-    denoised = denoise_tv_chambolle(unit, weight=weight, channel_axis=-1).astype(np.float32)
-    return np.clip(np.rint(denoised * np.float32(255.0)), 0, 255).astype(np.uint8)
+    denoised = denoise_tv_chambolle(rgb.astype(np.float64) / 255.0, weight=weight, channel_axis=-1)
+    return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
 
 
 CELL_SUFFIXES = {"png": ".png", "jpeg": ".jpg"}

@@ -1,6 +1,7 @@
 """A run's input images: where each spec points, and a name for each that no other input shares.
 
-A spec is a paper image name (``golden_gate``, looked up in ``data_dir``), ``sample:NAME`` (an
+A spec is a paper image name (``golden_gate``, looked up in ``data_dir`` under fmi's file name,
+``golden_gate.jpg``, or the authors' own, ``the golden gate bridge.jpg``), ``sample:NAME`` (an
 image bundled with matplotlib or scikit-image), or a path. Names appear in cell keys, file
 names and figure labels, so two different files never get the same one: ``a/same.png`` and
 ``b/same.png`` become ``a-same`` and ``b-same``.
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmi.errors import FmiError
-from fmi.image import PAPER_IMAGES
+from fmi import published
+from fmi.published import PAPER_IMAGES
 
 SAMPLE_PREFIX = "sample:"
 SAMPLES_HINT = "try sample:grace_hopper, sample:hubble_deep_field or sample:coffee"
@@ -39,7 +41,7 @@ def resolve(spec, data_dir):
     """The path an image spec points to (which may not exist)."""
     spec = str(spec)
     if spec in PAPER_IMAGES:
-        return Path(data_dir) / PAPER_IMAGES[spec]
+        return published.find(data_dir, published.image(spec))
     if spec.startswith(SAMPLE_PREFIX):
         name = spec[len(SAMPLE_PREFIX):]
         for folder in sample_dirs():
@@ -57,13 +59,6 @@ def locate(spec, data_dir, fallbacks=None):
     if not path.exists() and spec in PAPER_IMAGES and substitute:
         return Located(spec, resolve(substitute, data_dir), substitute)
     return Located(spec, path)
-
-
-def missing_message(located):
-    """What to tell a user about a spec whose file is not there."""
-    if located.spec in PAPER_IMAGES:
-        return f"{located.path} ({FETCH_PAPER_IMAGES})"
-    return f"{located.path} (no such file)"
 
 
 def base_name(spec):

@@ -156,20 +156,17 @@ class Problem:
         return total, terms, self.gradient
 
 
-def initial_images(shape, seeds, source="numpy"):
+def initial_images(shape, seeds):
     """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W).
 
-    ``source`` "numpy" draws from numpy's default_rng(seed); "mxnet" from MXNet's own
-    generator after ``mx.random.seed(seed)``, as the authors' ``mx.rnd.uniform`` call does
-    (their code leaves it unseeded; seeding it in theirs gives the same start as here).
+    Each is drawn on the CPU by MXNet's generator after ``mx.random.seed(seed)``, as the
+    authors' ``mx.rnd.uniform(-0.1, 0.1, img.shape)`` draws it (their code leaves the seed
+    unset; seeding theirs gives this start exactly).
     """
-    if source == "mxnet":
-        def draw(seed):
-            mx.random.seed(seed)
-            return mx.nd.random.uniform(-0.1, 0.1, shape=(1,) + tuple(shape), ctx=mx.cpu()).asnumpy()[0]
-    else:
-        def draw(seed):
-            return np.random.default_rng(seed).uniform(-0.1, 0.1, size=shape)
+    def draw(seed):
+        mx.random.seed(seed)
+        return mx.nd.random.uniform(-0.1, 0.1, shape=(1,) + tuple(shape), ctx=mx.cpu()).asnumpy()[0]
+
     return np.stack([draw(seed).astype(np.float32) for seed in seeds])
 
 
@@ -177,10 +174,12 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
     """Run the authors' SGD from ``initial`` (N, 3, H, W) until every image has stopped.
 
     An image stops when ||x_t - x_{t-1}|| / ||x_t|| < ``stop_eps``, after ``max_steps``, or
-    when its loss stops being finite (it keeps the image that gave that loss). Updates
-    follow MXNet's ``sgd_mom_update``: v = m v - lr (clip(g) + wd x); x = x + v. Stopped
-    images leave the batch (``Problem.keep``), so a batch costs the sum of its images' steps,
-    not its slowest image's steps times the batch size.
+    when its loss stops being finite (it keeps the image that gave that loss). Each update is
+    MXNet's own ``sgd_mom_update`` (v = m v - lr (clip(g) + wd x); x = x + v), the kernel the
+    authors' ``mx.optimizer.SGD`` runs, and the change is measured as their loop measures it,
+    image by image, so every image follows their run to the last bit. Stopped images leave
+    the batch (``Problem.keep``), so a batch costs the sum of its images' steps, not its
+    slowest image's steps times the batch size.
     """
     context = problem.context
     count = initial.shape[0]
@@ -202,12 +201,12 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
             steps[running[row]] = step
         for row in np.flatnonzero(~finite):
             reasons[running[row]] = f"non-finite loss at step {step}"
-        learning_rate = optimizer.learning_rate_at(step)
-        clipped = mx.nd.clip(gradient, -optimizer.clip_gradient, optimizer.clip_gradient)
-        velocity[:] = optimizer.momentum * velocity - learning_rate * (clipped + optimizer.weight_decay * images)
-        before, images = images, images + velocity  # a new buffer: the image before this step stays at hand
+        before = images.copy()  # the image before this step stays at hand
+        mx.nd.sgd_mom_update(images, gradient, velocity, out=images, lr=optimizer.learning_rate_at(step),
+                             wd=optimizer.weight_decay, momentum=optimizer.momentum,
+                             clip_gradient=optimizer.clip_gradient, rescale_grad=1.0)
         image_norms = _norms(images)
-        change = _norms(velocity) / np.maximum(image_norms, 1e-30)
+        change = _norms(before - images) / np.maximum(image_norms, np.float32(1e-30))
         for row in np.flatnonzero(finite & ~np.isfinite(image_norms)):
             reasons[running[row]] = f"non-finite image at step {step}"
         failed = ~finite | ~np.isfinite(image_norms)  # these keep the image before this step
@@ -246,8 +245,10 @@ def _notify(callbacks, step, images, loss, change, stopping, running, count):
 
 
 def _norms(array):
-    """Euclidean norm of each image of a (N, ...) NDArray, as numpy (N,)."""
-    return mx.nd.norm(array.reshape((array.shape[0], -1)), axis=1).asnumpy()
+    """Euclidean norm of each image of a (N, ...) NDArray, as numpy float32 (N,), each taken over
+    the whole (1, ...) image as the authors' ``mx.nd.norm(img)`` takes it."""
+    return np.array([mx.nd.norm(array[row:row + 1]).asscalar() for row in range(array.shape[0])],
+                    dtype=np.float32)
 
 
 def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):

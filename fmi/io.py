@@ -94,6 +94,17 @@ def sha1_of_file(path):
     return digest.hexdigest()
 
 
+def git_blob_id(path):
+    """The git blob id of a file, as ``git hash-object`` prints it: the SHA-1 of ``blob <size>\\0``
+    followed by the file's bytes."""
+    path = Path(path)
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_bytes(path, data):
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)

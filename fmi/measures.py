@@ -62,6 +62,11 @@ IMAGE_MEASURES = {
 }
 
 
+def all_of(rgb):
+    """Every measure of ``IMAGE_MEASURES`` of one image: {name: value}."""
+    return {name: function(rgb) for name, function in IMAGE_MEASURES.items()}
+
+
 def texture_descriptor(rgb, colour_bins=4, orientation_bins=8):
     """A weight-free texture signature: a joint RGB histogram (colour_bins^3 bins) and a
     gradient-orientation histogram weighted by magnitude, each summing to 1."""

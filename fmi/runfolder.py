@@ -20,9 +20,14 @@ Rules:
 - A cell counts as finished only if its record carries this run's fingerprint and its
   image reads back at the planned size; every other cell is redone, with a log line.
 
-The fingerprint is the SHA-1 of what decides a cell's result: the resolved config without
-run-only keys (output folder, threads, GPU, memory limit, logging, paths), the weights'
-SHA-1 (or random seed), each input image's SHA-1, and fmi's version.
+The run's fingerprint is the SHA-1 of the settings that decide a cell's result: the resolved
+config without run-only keys (output folder, threads, GPU, memory limit, logging, paths), the
+weights' SHA-1 (or random seed) and each input image's SHA-1. A folder whose run has another
+fingerprint is never written into. Each cell also carries the fingerprint of the code that
+computed it: the SHA-1 of every module that builds the network, the targets, the losses, the
+optimiser and the post-processing, read when the run starts, so any change to them makes
+``--resume`` and ``--collect`` redo the cells made before it, with a log line, without anyone
+remembering to bump a version.
 """
 import datetime
 import hashlib
@@ -36,13 +41,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fmi import __version__
 from fmi.errors import FmiError
 from fmi.io import atomic_path, read_json, write_json, write_yaml
 
 log = logging.getLogger("fmi")
 RECORD_INTERVAL_S = 30.0
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 RUN_ONLY_KEYS = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every", "stuck_fraction",
                  "data_dir", "model_dir", "fallbacks", "weights")
 MARKERS = ("record.json", "config.yaml", "cells")
@@ -50,14 +54,33 @@ SHARD_NAME = re.compile(r"([0-9]+)-of-([0-9]+)")
 REDO_LOG_LIMIT = 10
 
 
+# the modules whose code decides a cell's numbers (network, weights, images, targets, losses,
+# optimisers and their settings, fidelity modes, the experiments that assemble them)
+NUMERICS_MODULES = ("vgg19.py", "weights.py", "image.py", "codes.py", "losses.py", "invert.py", "fidelity.py",
+                    "config.py", "experiment.py", "figure3.py", "figure4.py", "figure5.py")
+
+
 def settings_of(config_dict, weights_identity, input_hashes):
-    """Everything that decides a cell's result, as plain data."""
+    """The settings that decide a cell's result, as plain data."""
     config = {key: value for key, value in config_dict.items() if key not in RUN_ONLY_KEYS}
-    return {"config": config, "weights": weights_identity, "inputs": input_hashes, "fmi": __version__}
+    return {"config": config, "weights": weights_identity, "inputs": input_hashes}
 
 
 def fingerprint_of(settings):
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def code_identity(package=None):
+    """{"modules": {file: SHA-1 of its bytes}, "fingerprint": SHA-1 of them all} of the numerics
+    modules as they are on disk now."""
+    package = Path(package or Path(__file__).resolve().parent)
+    modules = {name: hashlib.sha1((package / name).read_bytes()).hexdigest() for name in NUMERICS_MODULES}
+    return {"modules": modules, "fingerprint": fingerprint_of(modules)}
+
+
+def cell_fingerprint(settings_fingerprint, code_fingerprint):
+    """What a cell carries: its run's settings and the code that computed it, in one SHA-1."""
+    return fingerprint_of({"settings": settings_fingerprint, "code": code_fingerprint})
 
 
 def _flatten(value, prefix=""):
@@ -115,6 +138,8 @@ class RunFolder:
         self.path = Path(path)
         self.record = record
         self.fingerprint = record["fingerprint"]
+        self.code_fingerprint = record["code"]["fingerprint"]
+        self.cell_fingerprint = cell_fingerprint(self.fingerprint, self.code_fingerprint)
         self.plan = plan
         self.suffix = {"png": ".png", "jpeg": ".jpg"}[cell_format]
         self.cells = record.setdefault("cells", {})
@@ -191,7 +216,10 @@ class RunFolder:
         if not isinstance(cell, dict) or not isinstance(cell.get("steps"), int) \
                 or not isinstance(cell.get("loss_history"), list) or not isinstance(cell.get("stop_reason"), str):
             return "its record is damaged"
-        if cell.get("fingerprint") != self.fingerprint:
+        if cell.get("fingerprint") != self.cell_fingerprint:
+            if cell.get("settings_fingerprint") == self.fingerprint:
+                return (f"it was computed by other numerics code (code fingerprint "
+                        f"{str(cell.get('code_fingerprint'))[:12]} there, {self.code_fingerprint[:12]} here)")
             return "it was made with other settings"
         image_path = Path(folder) / "cells" / f"{key}{self.suffix}"
         if not image_path.is_file():
@@ -224,7 +252,8 @@ class RunFolder:
 
     def save_cell(self, key, encoded_image, cell):
         """Write a finished cell's image (already encoded) and record, then note it in the run record."""
-        cell = {**cell, "image": self.cell_image_path(key).name, "fingerprint": self.fingerprint}
+        cell = {**cell, "image": self.cell_image_path(key).name, "fingerprint": self.cell_fingerprint,
+                "settings_fingerprint": self.fingerprint, "code_fingerprint": self.code_fingerprint}
         with atomic_path(self.cell_image_path(key)) as temporary:
             temporary.write_bytes(encoded_image)
         write_json(self.cell_record_path(key), cell)
@@ -302,21 +331,40 @@ class RunFolder:
         return [key for key in self.plan if key not in self.cells], count
 
 
+# A finished cell's state, the first that applies in this order; '' when it stopped by the authors'
+# rule. Figures, titles, the log, the record and the atlas all read it from ``cell_status``.
+CELL_STATES = {
+    "non-finite": "its loss or image stopped being finite; it keeps its last finite image",
+    "silent": "the filter responds nowhere on the cell's final image",
+    "stuck": "its loss fell by less than stuck_fraction (1 % by default) of its first value",
+    "step limit": "it ran to the step limit before the stop rule held",
+}
+
+
 def cell_status(cell, stuck_fraction):
-    """'dead for this image', 'stuck' (the loss fell by less than ``stuck_fraction``), 'non-finite',
-    'step limit', or '' for a cell that stopped by the rule."""
+    """The state of a finished cell: one of ``CELL_STATES``, or '' for a cell that stopped by the rule."""
     if not cell:
         return ""
-    if cell.get("dead"):
-        return "dead for this image"
-    if cell["stop_reason"].startswith("non-finite"):
+    if str(cell.get("stop_reason", "")).startswith("non-finite"):
         return "non-finite"
+    if cell.get("silent"):
+        return "silent"
     first, last = cell.get("initial_loss"), cell.get("final_loss")
     if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
         return "stuck"
-    if cell["stop_reason"] == "max_steps":
+    if cell.get("stop_reason") == "max_steps":
         return "step limit"
     return ""
+
+
+def status_counts(cells, keys, stuck_fraction):
+    """{state: [keys]} of the finished cells among ``keys`` that are in a state other than ''."""
+    found = {}
+    for key in keys:
+        state = cell_status(cells.get(key), stuck_fraction)
+        if state:
+            found.setdefault(state, []).append(key)
+    return found
 
 
 def cell_image_path(folder, key, cell):

@@ -18,16 +18,16 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from fmi import vgg19
+from fmi import published, vgg19
 from fmi.config import parse_int
 from fmi.errors import FmiError
 from fmi.image import CAFFE_RGB, TORCH_RGB, Preprocessing
-from fmi.io import atomic_path, check_input_file, quote, sha1_of_file
+from fmi.io import atomic_path, check_input_file, git_blob_id, quote, sha1_of_file
 
 log = logging.getLogger("fmi")
 
-AUTHORS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
-AUTHORS_FILE = Path("model") / "vgg19.params"
+AUTHORS_URL = published.WEIGHTS_URL
+AUTHORS_FILE = Path("model") / published.WEIGHTS.local
 SPEC_HELP = ("use 'auto', 'random', 'random:SEED', 'gluon', or a path to vgg19.params "
              "(authors' format) or a Gluon VGG-19 .params file")
 
@@ -43,19 +43,24 @@ class Weights:
     sha1: str = None
     seed: int = None
     path: str = None
+    blob: str = None        # the file's git blob id
+    published: str = None   # what the file is exactly, when it is a published one ("the authors' vgg19.params")
 
     @property
     def label(self):
-        """Short description for logs and figure titles; random weights always say so."""
+        """Short description for logs and figure titles: random weights always say so, and a file is
+        called the authors' only when its git blob id is theirs."""
         if not self.pretrained:
             return f"random weights (seed {self.seed}), not ImageNet"
-        return f"ImageNet VGG-19 ({self.source})"
+        if self.published:
+            return f"ImageNet VGG-19, {self.published}"
+        return f"weights file {Path(self.path).name} (git blob {self.blob[:8]}), not the authors'"
 
     def record(self):
         """What a run record needs to reproduce these weights."""
-        return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1,
-                "seed": self.seed, "path": self.path, "preprocessing": self.preprocessing.name,
-                "label": self.label}
+        return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1, "git_blob": self.blob,
+                "published": self.published, "seed": self.seed, "path": self.path,
+                "preprocessing": self.preprocessing.name, "label": self.label}
 
     @property
     def identity(self):
@@ -137,8 +142,20 @@ def load_file(path):
         raise FmiError(f"weights file {path}: unknown key format (keys like {example[:120]}); {SPEC_HELP}")
     check(params, path)
     params = {name: as_float32(params[name], name, path) for name in vgg19.parameter_shapes()}
-    return Weights(params, preprocessing, source=f"{kind} {path.name}", pretrained=True,
-                   sha1=sha1_of_file(path), path=str(path.resolve()))
+    sha1, blob = sha1_of_file(path), git_blob_id(path)
+    return Weights(params, preprocessing, source=f"{kind} {path.name}", pretrained=True, sha1=sha1,
+                   path=str(path.resolve()), blob=blob, published=_published_as(sha1, blob))
+
+
+def _published_as(sha1, blob):
+    """What a weights file is exactly, by its digests: the authors' file, Gluon's, or None."""
+    if blob == published.WEIGHTS.blob:
+        return f"the authors' {published.WEIGHTS.local}"
+    from mxnet.gluon.model_zoo import model_store
+
+    if sha1 == model_store._model_sha1.get("vgg19"):
+        return "the Gluon model zoo's vgg19"
+    return None
 
 
 def as_float32(array, name, path):
@@ -238,8 +255,16 @@ def download(destination=AUTHORS_FILE, url=AUTHORS_URL, progress=sys.stderr):
             raise FmiError(f"download of {url} stopped at {received} of {total} bytes; nothing was saved; "
                            f"run it again")
         weights = load_file(temporary)
-    print(f"saved {destination} (sha1 {weights.sha1}); keys and shapes checked", file=progress)
+    print(f"saved {destination}: {describe(weights)}; keys and shapes checked", file=progress)
     return destination
+
+
+def describe(weights):
+    """Whether a loaded weights file is exactly the authors', by its git blob id."""
+    if weights.blob == published.WEIGHTS.blob:
+        return f"exactly the authors' {published.WEIGHTS.local} (git blob {weights.blob[:8]})"
+    return (f"{weights.label}: its git blob id {weights.blob[:8]} is not the authors' {published.WEIGHTS.blob[:8]}; "
+            f"it will be used, but never under their name")
 
 
 def main(argv=None):
@@ -252,7 +277,8 @@ def main(argv=None):
     fetch.add_argument("--dest", type=Path, default=AUTHORS_FILE, help="where to save it (default: %(default)s)")
     fetch.add_argument("--url", default=AUTHORS_URL, help="where to fetch it from")
     inspect = commands.add_parser("check", help="check a weights file's keys and shapes")
-    inspect.add_argument("spec", help=SPEC_HELP)
+    inspect.add_argument("spec", nargs="?", default=str(AUTHORS_FILE),
+                         help=f"{SPEC_HELP} (default: %(default)s)")
     args = parser.parse_args(argv)
 
     def action():
@@ -260,8 +286,7 @@ def main(argv=None):
             download(args.dest, args.url)
         else:
             weights = load(args.spec)
-            print(f"{weights.label}: every key, shape and value checked"
-                  + (f" (sha1 {weights.sha1})" if weights.sha1 else ""))
+            print(f"{describe(weights) if weights.blob else weights.label}: every key, shape and value checked")
         return 0
 
     return run_guarded(action, resume_hint=False)

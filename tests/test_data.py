@@ -1,27 +1,32 @@
-"""Fetching the paper's images and the authors' figures: checked before they get their names."""
+"""Fetching the paper's images and the authors' figures: checked before they get their names, and
+recognised as the authors' files by their git blob ids."""
 import http.server
+import json
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import SHARED_PAPER, write_image
 
-from fmi import data, image
+import run_fmi
+from fmi import data, image, published
 from fmi.errors import FmiError
+from fmi.io import git_blob_id
 
 NO_PAPER_IMAGES = "the paper's six input images are not available to the tests on this machine"
+TREES = Path(__file__).resolve().parent / "data" / "published_trees.txt"
 
 
 @pytest.fixture
 def served(tmp_path):
-    """A folder laid out like the authors' repository: input/ (names with spaces) and output/."""
+    """A folder laid out like the authors' repository: input/ and output/, with their file names."""
     folder = tmp_path / "served"
-    (folder / "input").mkdir(parents=True)
-    (folder / "output").mkdir()
-    for index, remote in enumerate(data.AUTHORS_NAMES.values()):
-        write_image(folder / "input" / "x.png", 8, 10, seed=index)
-        (folder / "input" / "x.png").rename(folder / "input" / remote)
-    for index, name in enumerate(data.AUTHORS_FIGURES):
-        write_image(folder / "output" / name, 12, 16, seed=10 + index)
+    for index, item in enumerate(published.IMAGES + published.FIGURES):
+        (folder / item.remote).parent.mkdir(parents=True, exist_ok=True)
+        write_image(folder / "x.png", 8, 10, seed=index)
+        (folder / "x.png").rename(folder / item.remote)
     return folder
 
 
@@ -29,17 +34,22 @@ def quiet():
     return open("/dev/null", "w")
 
 
-def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, served, monkeypatch):
+def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, served, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    data.download(base_url=served.as_uri() + "/", progress=quiet())
-    assert sorted(p.name for p in (tmp_path / "data" / "paper").iterdir()) == sorted(image.PAPER_IMAGES.values())
-    assert sorted(p.name for p in (tmp_path / "data" / "authors").iterdir()) == sorted(data.AUTHORS_FIGURES)
+    data.download(base_url=served.as_uri() + "/")
+    assert sorted(p.name for p in (tmp_path / "data" / "paper").iterdir()) == sorted(published.PAPER_IMAGES.values())
+    assert sorted(p.name for p in (tmp_path / "data" / "authors").iterdir()) == sorted(
+        item.local for item in published.FIGURES)
     assert image.read_rgb(tmp_path / "data" / "paper" / "golden_gate.jpg").shape == (8, 10, 3)
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 9 and all("NOT the authors'" in line for line in said)  # stand-ins, not their files
 
 
-def test_copy_from_a_folder(tmp_path, served):
+def test_copy_from_a_folder_under_either_name_or_from_a_clone(tmp_path, served):
     data.download(tmp_path / "paper", source_dir=served / "input", progress=quiet(), what="images")
     assert len(list((tmp_path / "paper").iterdir())) == 6
+    data.download(tmp_path / "figures", source_dir=served, progress=quiet(), what="figures")
+    assert len(list((tmp_path / "figures").iterdir())) == 3
 
 
 def test_a_broken_image_never_gets_its_final_name(tmp_path, served):
@@ -50,11 +60,27 @@ def test_a_broken_image_never_gets_its_final_name(tmp_path, served):
     assert sorted(p.name for p in destination.iterdir()) == ["golden_gate.jpg"]
 
 
-def test_offline_error_says_what_to_do(tmp_path, capsys):
-    code = data.main(["download", "--dest", str(tmp_path), "--url", "http://127.0.0.1:9/", "--what", "images"])
+def test_offline_error_says_what_to_do_and_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = data.main(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: could not download http://127.0.0.1:9/input/the%20golden")
-    assert "or use --from DIR" in err and "Traceback" not in err
+    assert "nothing was saved" in err and "--from FOLDER" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # not even an empty data/paper
+
+
+def test_the_offline_advice_works_as_written(tmp_path, served, monkeypatch):
+    """Copying the authors' input/ and output/ files, under their own names, into data/paper/ and
+    data/authors/ is enough: runs find them."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    shutil.copytree(served / "input", tmp_path / "data" / "paper")
+    shutil.copytree(served / "output", tmp_path / "data" / "authors")
+    assert published.find(published.PAPER_DIR, published.image("golden_gate")).name == "the golden gate bridge.jpg"
+    assert run_fmi.main(["--image", "golden_gate", "--weights", "random:0", "--size", "16", "--layers", "relu1_1",
+                         "--filters", "0", "--steps", "2", "--output", "out"]) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    assert record["inputs"]["golden_gate"]["path"].endswith("the golden gate bridge.jpg")
 
 
 class CutServer(http.server.BaseHTTPRequestHandler):
@@ -88,7 +114,7 @@ def test_a_cut_download_leaves_no_file(tmp_path, cut_server, capsys):
     code = data.main(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and "nothing was saved" in err and "Traceback" not in err
-    assert not destination.exists() or list(destination.iterdir()) == []
+    assert not destination.exists()
     model = tmp_path / "model"
     code = weights.main(["download", "--dest", str(model / "vgg19.params"), "--url", cut_server + "vgg19.params"])
     err = capsys.readouterr().err
@@ -96,9 +122,62 @@ def test_a_cut_download_leaves_no_file(tmp_path, cut_server, capsys):
     assert list(model.iterdir()) == []
 
 
+# --- the authors' files, recognised --------------------------------------------------------------
+
+def test_git_blob_ids_are_what_git_hash_object_prints(tmp_path):
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed, so there is nothing to compare the blob ids with")
+    files = {"empty": b"", "text": b"hello\n", "binary": bytes(range(256)) * 5000}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        expected = subprocess.run([git, "hash-object", str(tmp_path / name)], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        assert git_blob_id(tmp_path / name) == expected
+
+
+def test_every_address_and_blob_id_is_in_the_published_trees():
+    listed = {}
+    for line in TREES.read_text().splitlines():
+        if not line.startswith("#"):
+            meta, path = line.split("\t")
+            listed[path] = meta.split()[2]
+    for item in published.IMAGES + published.FIGURES + (published.WEIGHTS,):
+        assert listed.get(item.remote) == item.blob, item.remote
+        assert published.url_of(item).endswith("/" + item.remote)
+    assert published.AUTHORS_BASE_URL == ("https://github.com/xzqjack/FeatureMapInversion/raw/"
+                                          "1811b35840afddb7ffea59670ecc7e6e89fbc3a5/")
+
+
 @pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason=NO_PAPER_IMAGES)
-def test_the_paper_images_copy_and_decode_at_their_documented_sizes(tmp_path):
-    data.download(tmp_path, source_dir=SHARED_PAPER, progress=quiet(), what="images")
-    sizes = {name: image.read_rgb(tmp_path / file).shape[:2] for name, file in image.PAPER_IMAGES.items()}
+def test_the_paper_images_copy_decode_and_are_recognised_as_the_authors(tmp_path, capsys):
+    data.download(tmp_path, source_dir=SHARED_PAPER, what="images")
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 6 and all("exactly the authors'" in line for line in said), said
+    sizes = {name: image.read_rgb(tmp_path / file).shape[:2] for name, file in published.PAPER_IMAGES.items()}
     assert sizes == {"golden_gate": (734, 979), "tubingen": (768, 1024), "frida_kahlo": (500, 384),
                      "seated_nude": (845, 650), "starry_night": (313, 196), "the_scream": (1528, 1200)}
+
+
+@pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason=NO_PAPER_IMAGES)
+def test_a_changed_byte_is_noticed_and_said(tmp_path, monkeypatch, caplog):
+    paper = tmp_path / "data" / "paper"
+    paper.mkdir(parents=True)
+    shutil.copy(SHARED_PAPER / "golden_gate.jpg", paper)
+    shutil.copy(SHARED_PAPER / "tubingen.jpg", paper)
+    changed = bytearray((paper / "tubingen.jpg").read_bytes())
+    changed[len(changed) // 2] ^= 0x01
+    (paper / "tubingen.jpg").write_bytes(bytes(changed))
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO")
+    assert run_fmi.main(["--image", "golden_gate,tubingen", "--weights", "random:0", "--size", "16", "--layers",
+                         "relu1_1", "--filters", "0", "--steps", "1", "--output", "out"]) == 0
+    inputs = json.loads((tmp_path / "out" / "record.json").read_text())["inputs"]
+    assert inputs["golden_gate"]["published"] == "input/the golden gate bridge.jpg"
+    assert inputs["tubingen"]["published"] is None
+    assert inputs["tubingen"]["git_blob"] == git_blob_id(paper / "tubingen.jpg")
+    lines = [m for m in caplog.messages if m.startswith("content ")]
+    assert "the authors' 'the golden gate bridge.jpg'" in lines[0]
+    assert "not the authors' 'the tubingen.jpg'" in lines[1]
+    titles = [m for m in caplog.messages if m.startswith("figure titled")]
+    assert all("tubingen: not the authors' files" in title for title in titles)

@@ -14,7 +14,7 @@ from PIL import Image
 
 import run_fmi
 import run_random
-from fmi import codes, experiment, fidelity, figure4, image, invert
+from fmi import codes, experiment, fidelity, figure4, image, invert, published
 
 MEAN = np.array([123.68, 116.779, 103.939])
 
@@ -91,11 +91,13 @@ def chambolle_2016(channel, weight, eps=2e-4, iterations=200):
 
 
 def authors_save(rgb8, weight=0.2):
-    """SaveImage: per-channel TV on the image as floats 0..1, then imsave's 8-bit conversion
-    (float32 times 255, rounded, clipped)."""
+    """SaveImage: per-channel TV on the image as floats 0..1 (img_as_float: float64), then imsave's
+    img_as_ubyte, which in scikit-image 0.12.3 (util/dtype.py, lines 215-224) multiplies by 255 in
+    the first of (input dtype, float32, float64) wider than a byte, the input's float64, rounds
+    and clips."""
     unit = rgb8.astype(np.float64) / 255.0
     denoised = np.stack([chambolle_2016(unit[..., c], weight) for c in range(3)], axis=-1)
-    return np.clip(np.rint(denoised.astype(np.float32) * np.float32(255)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
 
 
 def fmi_pictures(path, long_edge, styles=()):
@@ -143,7 +145,7 @@ def test_scikit_image_resize_called_directly_agrees():
 def test_the_paper_images_preprocess_as_the_authors_did():
     sizes = {}
     for name in ("golden_gate", "tubingen", "frida_kahlo", "starry_night"):
-        path = SHARED_PAPER / image.PAPER_IMAGES[name]
+        path = SHARED_PAPER / published.PAPER_IMAGES[name]
         rgb, content, _ = fmi_pictures(path, 512)
         np.testing.assert_allclose(content.array, authors_content(rgb, 512), atol=2e-4)
         sizes[name] = content.size
@@ -158,36 +160,97 @@ def test_deprocess_truncates_like_the_authors():
     assert (rounded.astype(int) - ours).max() == 1 and (rounded.astype(int) - ours).min() == 0
 
 
-def test_per_channel_tv_and_save_match_the_authors():
+def test_the_tv_denoise_and_save_are_the_authors():
     rgb = np.random.default_rng(3).integers(0, 256, (24, 30, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(image.denoise_tv(rgb, 0.2, fidelity.AUTHORS.denoise_channels), authors_save(rgb))
-    assert not np.array_equal(image.denoise_tv(rgb, 0.2, "joint"), authors_save(rgb))
+    np.testing.assert_array_equal(image.denoise_tv(rgb, 0.2), authors_save(rgb))
 
 
-def test_ties_are_ordered_as_numpy_default_argsort():
+def colourful_image(height=96, width=128, seed=0):
+    """Saturated patches of many hues with fine noise: a synthetic image with a colourfulness
+    far above a photo's."""
+    rng = np.random.default_rng(seed)
+    hues = rng.integers(0, 180, (height // 16 + 1, width // 16 + 1), dtype=np.uint8)
+    hsv = np.stack([np.kron(hues, np.ones((16, 16), np.uint8))[:height, :width],
+                    np.full((height, width), 230, np.uint8), np.full((height, width), 220, np.uint8)], axis=-1)
+    import cv2
+
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.int16) + rng.integers(-12, 13, (height, width, 3))
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def colourfulness_kept(rgb, denoised):
+    from fmi import measures
+
+    return measures.colourfulness(denoised) / measures.colourfulness(rgb)
+
+
+def volume_tv(rgb, weight=0.2):
+    """The (H, W, 3) array denoised as one 3-D volume, colour as a third spatial axis."""
+    from skimage.restoration import denoise_tv_chambolle
+
+    return image.unit_to_uint8(denoise_tv_chambolle(rgb / 255.0, weight=weight, channel_axis=None))
+
+
+def test_the_default_denoise_keeps_a_synthetic_images_colour():
+    rgb = colourful_image()
+    assert colourfulness_kept(rgb, image.denoise_tv(rgb, 0.2)) >= 0.85
+    assert colourfulness_kept(rgb, volume_tv(rgb)) < 0.5  # the measure tells a denoise that washes colour out
+
+
+@pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason="the paper's six input images are not available to "
+                                                      "the tests on this machine")
+@pytest.mark.parametrize("name", sorted(published.PAPER_IMAGES))
+def test_the_default_denoise_keeps_the_paper_images_colour(name):
+    import cv2
+
+    rgb = image.read_rgb(SHARED_PAPER / published.PAPER_IMAGES[name])
+    height = round(rgb.shape[0] * 256 / rgb.shape[1])
+    small = cv2.resize(rgb, (256, height), interpolation=cv2.INTER_AREA)
+    assert colourfulness_kept(small, image.denoise_tv(small, 0.2)) >= 0.85
+
+
+def test_purposeful_codes_are_the_authors_to_the_last_bit():
+    """Their ModifyCode('purposeful'): float32 sums and means, numpy's default argsort for ties."""
     rng = np.random.default_rng(0)
-    content = rng.uniform(0, 1, (1, 64, 4, 4))
-    style = rng.uniform(0, 1, (1, 64, 4, 4))
+    content = rng.uniform(0, 1, (1, 64, 4, 4)).astype(np.float32)
+    style = rng.uniform(0, 1, (1, 64, 4, 4)).astype(np.float32)
     pattern = rng.uniform(0, 1, 16)
     for channel in rng.choice(64, 32, replace=False):  # 32 channels with the same sum, laid out differently
         content[0, channel] = rng.permutation(pattern).reshape(4, 4)
     style[0, rng.choice(64, 32, replace=False)] = 0
-    flat_content, flat_style = content[0].reshape(64, -1), style[0].reshape(64, -1)
-    order_style, order_content = np.argsort(flat_style.sum(axis=1)), np.argsort(flat_content.sum(axis=1))
+    flat_content, flat_style = content.squeeze().reshape(64, -1), style.squeeze().reshape(64, -1)
+    order_style, order_content = np.argsort(np.sum(flat_style, axis=1)), np.argsort(np.sum(flat_content, axis=1))
     moved = np.zeros_like(flat_content)
     for rank in range(64):
-        moved[order_style[rank]] = flat_content[order_content[rank]]
-    expected = moved - moved.mean(axis=1, keepdims=True) + flat_style.mean(axis=1, keepdims=True)
-    ours = codes.purposeful(content, style, fidelity.AUTHORS.tie_order)
-    np.testing.assert_allclose(ours[0].reshape(64, -1), expected, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(codes.purposeful(content, style, "stable"), ours)
+        moved[order_style[rank], :] = flat_content[order_content[rank], :]
+    expected = (moved - np.tile(np.mean(moved, axis=1), (16, 1)).T
+                + np.tile(np.mean(flat_style, axis=1), (16, 1)).T)
+    np.testing.assert_array_equal(codes.purposeful(content, style)[0].reshape(64, -1), expected)
+    stable = np.argsort(np.sum(flat_style, axis=1), kind="stable")
+    assert not np.array_equal(stable, order_style)  # the ties are ordered as numpy's default orders them
 
 
 def test_random_draws_are_the_authors_after_seeding_numpy():
     np.random.seed(7)
     theirs = np.random.normal(3, 1e3, size=(1, 128))
-    np.testing.assert_array_equal(figure4.draw("relu2_1", 7, "authors", fidelity.AUTHORS.draw), theirs[0])
-    assert not np.array_equal(figure4.draw("relu2_1", 7, "authors", fidelity.PAPER.draw), theirs[0])
+    np.testing.assert_array_equal(figure4.channel_weights("relu2_1", 7, "authors", fidelity.AUTHORS.draw), theirs[0])
+    assert not np.array_equal(figure4.channel_weights("relu2_1", 7, "authors", fidelity.PAPER.draw), theirs[0])
+
+
+def test_the_authors_legacy_draws_repeat_across_layers_and_the_paper_modes_do_not():
+    def vector(layer, mode):
+        return figure4.channel_weights(layer, 1, "authors", mode.draw)
+
+    legacy, fresh = fidelity.AUTHORS, fidelity.PAPER
+    np.testing.assert_array_equal(vector("relu4_1", legacy), vector("relu5_1", legacy))
+    np.testing.assert_array_equal(vector("relu1_1", legacy), vector("relu2_1", legacy)[:64])
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu5_2"]
+    vectors = {layer: vector(layer, fresh) for layer in layers}
+    for first in layers:
+        for second in layers:
+            if first != second:
+                shorter = min(vectors[first].size, vectors[second].size)
+                assert not np.any(vectors[first][:shorter] == vectors[second][:shorter]), (first, second)
 
 
 def test_the_start_image_is_mxnet_uniform_after_seeding_mxnet():
@@ -195,7 +258,7 @@ def test_the_start_image_is_mxnet_uniform_after_seeding_mxnet():
 
     mx.random.seed(5)
     theirs = mx.nd.random.uniform(-0.1, 0.1, (1, 3, 6, 8)).asnumpy()
-    np.testing.assert_array_equal(invert.initial_images((3, 6, 8), [5, 5], source="mxnet"),
+    np.testing.assert_array_equal(invert.initial_images((3, 6, 8), [5, 5]),
                                   np.concatenate([theirs, theirs]))
 
 

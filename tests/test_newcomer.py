@@ -13,7 +13,7 @@ from conftest import write_image
 import run_fmi
 import run_pmci
 import run_random
-from fmi import experiment, figures, progress
+from fmi import experiment, figures, image, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_help_answers_without_loading_mxnet():
 
 @pytest.mark.parametrize("extra, words", [
     ([], ["random weights (seed 0), not ImageNet", "24x32 px", "the authors' SGD, at most 3 steps",
-          "fidelity: paper", "cells stopped at the 3-step limit, before the stop rule"]),
+          "fidelity: paper", "of 4 cells: 0 stopped by the rule"]),
     (["--optimizer", "lbfgs"], ["L-BFGS, at most 3 steps"]),
     (["--fidelity", "authors", "--size", "31"], ["fidelity: authors", "23x31 px"]),
 ])
@@ -80,42 +80,34 @@ def test_configs_follow_one_naming_scheme():
         assert {figure, f"{figure}_quick", f"{figure}_fast"} <= set(names)
 
 
-def _dead_filter_weights(random_weights, tmp_path):
-    """The authors' file format, with filter 1 of conv1_1 pushed far below zero: dead everywhere."""
-    import mxnet as mx
-
-    saved = {f"arg:{name}": value.copy() for name, value in random_weights.params.items()}
-    bias = saved["arg:conv1_1_bias"].asnumpy()
-    bias[1] = -1e6
-    saved["arg:conv1_1_bias"] = mx.nd.array(bias)
-    path = tmp_path / "dead.params"
-    mx.nd.save(str(path), saved)
-    return path
-
-
-def test_a_dead_filter_is_found_recorded_and_marked_without_steps(tmp_path, tiny_image, random_weights,
-                                                                   captured_figures, caplog):
-    weights = _dead_filter_weights(random_weights, tmp_path)
-    argv = small(tmp_path / "out", tiny_image, "--layers", "relu1_1", "--filters", "0,1,2")
-    argv[argv.index("random:0")] = str(weights)
+def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, tiny_image, captured_figures, caplog):
+    """With random weights (seed 0) filters 11 and 16 respond nowhere on the tiny image at relu2_1
+    and relu3_1. Each gets SGD steps like any other filter: relu2_1's 11 switches on and gives a
+    texture; relu3_1's 16 stays silent and is marked so."""
     caplog.set_level("INFO")
+    argv = small(tmp_path / "out", tiny_image, "--layers", "relu2_1,relu3_1", "--filters", "11,16")
+    argv[argv.index("--steps") + 1] = "30"
     assert run_fmi.main(argv) == 0
     record = json.loads((tmp_path / "out" / "record.json").read_text())
-    dead = record["cells"]["tiny/relu1_1/filter_1"]
-    assert dead["dead"] is True and dead["steps"] == 0 and dead["stop_reason"].startswith("dead filter")
-    assert record["cells"]["tiny/relu1_1/filter_0"]["steps"] == 3
-    assert record["status"]["dead for this image"] == ["tiny/relu1_1/filter_1"]
-    assert captured_figures[0]["marks"][0][1] == "dead for this image"
-    assert any("tiny/relu1_1/filter_1: dead filter" in m and "no steps spent" in m for m in caplog.messages)
-    labels = [m for m in caplog.messages if m.startswith("tiny relu1_1 filters") and "done in" in m]
-    assert labels and labels[0].startswith("tiny relu1_1 filters 0, 2:")
+    woken, silent = record["cells"]["tiny/relu2_1/filter_11"], record["cells"]["tiny/relu3_1/filter_16"]
+    for cell in (woken, silent):
+        assert cell["response"]["content"]["max"] == 0.0 and cell["steps"] == 30
+    assert woken["response"]["final"]["max"] > 10.0 and woken["silent"] is False
+    assert silent["response"]["final"]["max"] == 0.0 and silent["silent"] is True
+    texture = image.read_rgb(tmp_path / "out" / "cells" / "tiny" / "relu2_1" / "filter_11.png")
+    assert texture.astype(float).std() > 5.0  # not a flat cell
+    assert record["status"]["silent"] == ["tiny/relu3_1/filter_16"]
+    assert captured_figures[0]["marks"][1][1] == "silent"
+    assert any("relu2_1: filter(s) 11 respond nowhere on the content image" in m for m in caplog.messages)
+    assert any("tiny/relu3_1/filter_16: still silent on its final image" in m for m in caplog.messages)
 
 
 @pytest.mark.parametrize("cell, mark", [
     (None, ""),
-    ({"dead": True, "stop_reason": "dead filter"}, "dead for this image"),
+    ({"silent": True, "stop_reason": "converged", "initial_loss": 100.0, "final_loss": 10.0}, "silent"),
     ({"stop_reason": "non-finite loss at step 4", "initial_loss": 1.0, "final_loss": 1.0}, "non-finite"),
     ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 99.5}, "stuck"),
+    ({"stop_reason": "max_steps", "initial_loss": 100.0, "final_loss": 99.5}, "stuck"),
     ({"stop_reason": "max_steps", "initial_loss": 100.0, "final_loss": 98.0}, "step limit"),
     ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 10.0}, ""),
 ])

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import re
 
@@ -41,10 +42,14 @@ def test_run_random_writes_every_promised_output(tmp_path, images):
     record = read_record(tmp_path)
     assert record["weights"]["label"] == "random weights (seed 0), not ImageNet"
     cell = record["cells"]["content/relu2_1/random_draw_9"]
-    assert cell["draw_seed"] == 9 and cell["distribution"] == "authors" and cell["channels"] == 128
-    vector = figure4.draw("relu2_1", 9, "authors")
-    assert cell["negative_entries"] == int((vector < 0).sum())
-    assert len(cell["loss_history"]) == 3
+    draw = cell["draw"]
+    assert cell["draw_seed"] == 9 and draw["seed"] == 9 and draw["distribution"] == "authors"
+    assert draw["channels"] == 128 and len(cell["loss_history"]) == 3
+    vector = np.random.default_rng(np.random.SeedSequence([9, 2])).normal(3.0, 1000.0, size=128)  # relu2_1: layer 2
+    assert draw["negative_entries"] == int((vector < 0).sum())
+    assert draw["sha1_float32"] == hashlib.sha1(vector.astype(np.float32).tobytes()).hexdigest()
+    hashes = {key: cell["draw"]["sha1_float32"] for key, cell in record["cells"].items()}
+    assert len(set(hashes.values())) == 4  # two seeds by two layers: four different vectors
 
 
 def test_random_target_follows_the_recorded_seed(random_weights):
@@ -52,10 +57,10 @@ def test_random_target_follows_the_recorded_seed(random_weights):
     from fmi import invert
 
     code = invert.extract(random_weights, ["relu1_1"], content)["relu1_1"]
-    vector = np.random.default_rng(9).normal(3.0, 1000.0, size=64)
-    np.testing.assert_array_equal(figure4.draw("relu1_1", 9, "authors"), vector)
-    np.testing.assert_allclose(codes.random_rescale(code, figure4.draw("relu1_1", 9, "authors")),
-                               codes.random_rescale(code, vector))
+    vector = np.random.default_rng(np.random.SeedSequence([9, 0])).normal(3.0, 1000.0, size=64)
+    np.testing.assert_array_equal(figure4.channel_weights("relu1_1", 9, "authors"), vector)
+    np.testing.assert_array_equal(codes.random_rescale(code, figure4.channel_weights("relu1_1", 9, "authors")),
+                                  codes.random_rescale(code, vector))
 
 
 def test_run_random_purposeful_mode(tmp_path, images):

@@ -133,6 +133,38 @@ def test_resume_redoes_cells_made_with_other_steps(tmp_path, tiny_image, caplog)
     assert (run_dir / "cells" / "tiny" / "relu2_1" / "filter_1.png").stat().st_mtime_ns == kept
 
 
+def test_a_change_to_the_numerics_code_makes_resume_redo_the_cells(tmp_path, tiny_image):
+    """No version to bump: editing a module that computes cells (here the losses) is enough."""
+    from fmi import losses
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "fmi", repo / "fmi", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("run_fmi.py", "configs"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, repo / name)
+    argv = tiny_run(tmp_path / "out", tiny_image)
+
+    def run(*extra):
+        done = subprocess.run([sys.executable, "run_fmi.py", *argv, *extra], cwd=repo, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    run()
+    code = json.loads((tmp_path / "out" / "record.json").read_text())["code"]
+    cells = sorted((tmp_path / "out" / "cells").rglob("*.json"))
+    before = {path: path.read_bytes() for path in cells}
+    assert "will be redone" not in run("--resume")
+    assert {path: path.read_bytes() for path in cells} == before
+    edited = repo / Path(losses.__file__).resolve().relative_to(ROOT)
+    edited.write_text(edited.read_text() + "\n# an edit to a numerics module\n")
+    log = run("--resume")
+    assert log.count("will be redone: it was computed by other numerics code") == 4, log
+    after = json.loads((tmp_path / "out" / "record.json").read_text())
+    changed = [name for name in code["modules"] if code["modules"][name] != after["code"]["modules"][name]]
+    assert changed == [edited.relative_to(repo / "fmi").as_posix()]
+    assert all(json.loads(path.read_text())["code_fingerprint"] == after["code"]["fingerprint"] for path in cells)
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda png, js: js.write_text("{}"), "its record is damaged"),
     (lambda png, js: js.write_text("[]"), "its record is damaged"),

@@ -45,6 +45,44 @@ def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weight
     np.testing.assert_array_equal(invert.extract(loaded, ["relu3_1"], x)["relu3_1"], expected)
 
 
+def _git_hash_object(path):
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed, so there is no independent blob id to compare with")
+    return subprocess.run([git, "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_weights_file_is_the_authors_only_when_its_git_blob_id_is_theirs(tmp_path, random_weights, monkeypatch,
+                                                                          capsys):
+    import dataclasses
+
+    from fmi import published
+
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, random_weights.params)
+    blob = _git_hash_object(path)
+    converted = weights.load(str(path))
+    assert converted.blob == blob and converted.published is None
+    assert converted.label == f"weights file vgg19.params (git blob {blob[:8]}), not the authors'"
+    assert weights.main(["check", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert f"its git blob id {blob[:8]} is not the authors' 9dfbe2ed" in said and "every key, shape and value" in said
+    # the same bytes, were they the published ones: recognised, and only then called theirs
+    monkeypatch.setattr(published, "WEIGHTS", dataclasses.replace(published.WEIGHTS, blob=blob))
+    theirs = weights.load(str(path))
+    assert theirs.label == "ImageNet VGG-19, the authors' vgg19.params"
+    assert theirs.record()["git_blob"] == blob and theirs.record()["published"] == "the authors' vgg19.params"
+    assert weights.main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"exactly the authors' vgg19.params (git blob {blob[:8]})")
+    changed = bytearray(path.read_bytes())
+    changed[len(changed) // 2] ^= 0x01  # one bit of one weight
+    path.write_bytes(bytes(changed))
+    assert weights.load(str(path)).published is None
+
+
 def test_auto_uses_authors_file_when_present(tmp_path, random_weights):
     assert weights.load("auto", model_dir=tmp_path).label == "random weights (seed 0), not ImageNet"
     save_authors_file(tmp_path / "vgg19.params", random_weights.params)
