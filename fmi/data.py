@@ -112,7 +112,7 @@ def main(argv=None):
                        help="copy from this folder instead of downloading (the files, or a clone of the "
                             "authors' repository)")
     fetch.add_argument("--url", default=published.AUTHORS_BASE_URL,
-                       help="base URL of the authors' repository (default: at commit %s)" % published.AUTHORS_COMMIT[:7])
+                       help=f"base URL of the authors' repository (default: at commit {published.AUTHORS_COMMIT[:7]})")
     args = parser.parse_args(argv)
 
     def action():

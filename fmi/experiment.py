@@ -17,15 +17,35 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import (__version__, device, fidelity, image, inputs, invert, measures, memory, progress, published,
-                 threads, vgg19)
+from fmi import (
+    __version__,
+    device,
+    fidelity,
+    image,
+    inputs,
+    invert,
+    measures,
+    memory,
+    progress,
+    published,
+    threads,
+    vgg19,
+)
 from fmi import config as config_module
 from fmi import weights as weights_module
 from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
 from fmi.published import PAPER_IMAGES
-from fmi.runfolder import (CELL_STATES, RECORD_FORMAT, RunFolder, cell_status, code_identity, fingerprint_of,
-                           settings_of, status_counts)
+from fmi.runfolder import (
+    CELL_STATES,
+    RECORD_FORMAT,
+    RunFolder,
+    cell_status,
+    code_identity,
+    fingerprint_of,
+    settings_of,
+    status_counts,
+)
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmi.errors import FmiError
 from fmi import published
+from fmi.errors import FmiError
 from fmi.published import PAPER_IMAGES
 
 SAMPLE_PREFIX = "sample:"

@@ -79,6 +79,28 @@ def test_analyze_writes_all_outputs(fmi_run, capsys):
     assert result["groups"]["relu1_1"]["colourfulness"]["mean"] == pytest.approx(np.mean(values))
 
 
+def test_measures_before_and_after_the_denoise_are_reported_apart(tmp_path, capsys):
+    """Without a denoise the two sets of numbers are the same; with the default they differ, and
+    the report says which image each was taken on."""
+    write_image(tmp_path / "one.png", 24, 32)
+    results = {}
+    for weight in ("0", "0.2"):
+        output = tmp_path / f"denoise_{weight}"
+        assert run_fmi.main(["--image", str(tmp_path / "one.png"), "--weights", "random:0", "--size", "32",
+                             "--layers", "relu2_1", "--filters", "0,1", "--steps", "4", "--set",
+                             f"denoise_weight={weight}", "--output", str(output)]) == 0
+        assert analyze.main([str(output)]) == 0
+        results[weight] = json.loads((output / "analysis.json").read_text())
+        assert "before the denoise" in (output / "analysis.md").read_text()
+    for cell in results["0"]["cells"].values():
+        for name in measures.IMAGE_MEASURES:
+            assert cell["before_denoise"][name] == pytest.approx(cell[name])
+    denoised = results["0.2"]["cells"]
+    assert all(cell["before_denoise"]["gradient_magnitude"] > cell["gradient_magnitude"] for cell in denoised.values())
+    assert results["0.2"]["measured_on"] == "each cell's saved image, after the TV denoise"
+    assert "the same before the denoise:" in capsys.readouterr().out
+
+
 def test_analyze_with_control(fmi_run, tmp_path, capsys):
     control = tmp_path / "fmi_control"
     control.mkdir()
