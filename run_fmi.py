@@ -11,8 +11,9 @@ figures with `--collect`.
 """
 import sys
 
-from fmi import cli, config, figure3
 from fmi.errors import FmiError
+from fmi.experiments import fig3
+from fmi.run import cli, config
 
 OPTIONS = (
     cli.Option("--layers", ("layers",), "texts", "LAYERS", "relu layers, comma-separated, or 'all'"),
@@ -29,17 +30,17 @@ def build_parser():
 
 
 def experiment(settings, args, argv, started):
-    from fmi.experiment import Options, parse_shard
+    from fmi.run.session import Options, parse_shard
 
     if args.shard and args.collect:
         raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")
     options = Options(resume=args.resume, overwrite=args.overwrite,
                       shard=parse_shard(args.shard) if args.shard else None, collect=args.collect)
-    return figure3.run(settings, argv, started, options)
+    return fig3.run(settings, argv, started, options)
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(figure3.Config, path, given), experiment)
+    return cli.main(argv, build_parser, lambda path, given: config.load(fig3.Config, path, given), experiment)
 
 
 if __name__ == "__main__":

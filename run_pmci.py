@@ -7,7 +7,8 @@ PMCI results. With no arguments it runs configs/fig5_quick.yaml into runs/quicks
 """
 import sys
 
-from fmi import cli, config, figure5
+from fmi.experiments import fig5
+from fmi.run import cli, config
 
 OPTIONS = (
     cli.Option("--style", ("styles",), "texts", "IMAGES", "style images, comma-separated"),
@@ -25,13 +26,13 @@ def build_parser():
 
 
 def experiment(settings, args, argv, started):
-    from fmi.experiment import Options
+    from fmi.run.session import Options
 
-    return figure5.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
+    return fig5.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(figure5.Config, path, given), experiment)
+    return cli.main(argv, build_parser, lambda path, given: config.load(fig5.Config, path, given), experiment)
 
 
 if __name__ == "__main__":

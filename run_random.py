@@ -8,7 +8,8 @@ runs/quickstart_random; `--config configs/fig4.yaml` has the paper's settings.
 """
 import sys
 
-from fmi import cli, config, figure4
+from fmi.experiments import fig4
+from fmi.run import cli, config
 
 OPTIONS = (
     cli.Option("--layers", ("layers",), "texts", "LAYERS", "relu layers, comma-separated"),
@@ -25,13 +26,13 @@ def build_parser():
 
 
 def experiment(settings, args, argv, started):
-    from fmi.experiment import Options
+    from fmi.run.session import Options
 
-    return figure4.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
+    return fig4.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(figure4.Config, path, given), experiment)
+    return cli.main(argv, build_parser, lambda path, given: config.load(fig4.Config, path, given), experiment)
 
 
 if __name__ == "__main__":

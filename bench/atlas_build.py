@@ -18,7 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fmi import atlas, vgg19
+from fmi.core import vgg19
+from fmi.tools import atlas
 
 
 def synthetic_run(folder, height, width):

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from fmi import codes, invert
-from fmi import weights as weights_module
+from fmi.core import codes, invert
+from fmi.core import weights as weights_module
 
 
 def main(argv=None):

@@ -88,8 +88,8 @@ def child_steps(steps, weights_spec):
     import mxnet as mx
     import numpy as np
 
-    from fmi import codes, invert, vgg19
-    from fmi import weights as weights_module
+    from fmi.core import codes, invert, vgg19
+    from fmi.core import weights as weights_module
 
     weights = weights_module.load(weights_spec)
     rng = np.random.default_rng(0)
@@ -143,8 +143,9 @@ def child_default_threads(steps, weights_spec):
 
 def lbfgs_against_sgd(weights_spec):
     """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at 128 px."""
-    from fmi import image, inputs, invert
-    from fmi import weights as weights_module
+    from fmi.core import image, invert
+    from fmi.core import weights as weights_module
+    from fmi.run import inputs
 
     weights = weights_module.load(weights_spec)
     source = image.read_rgb(inputs.resolve("sample:grace_hopper", "."))
@@ -188,7 +189,7 @@ def main(argv=None):
         print(json.dumps(run(args.steps, args.weights)))
         return 0
 
-    from fmi import vgg19
+    from fmi.core import vgg19
 
     ours = in_child("fmi", args.steps, args.weights)
     peak = ours  # timed in the same process, right after fmi's steps

@@ -1,4 +1,5 @@
-"""Files in and out: input checks that never hang, and outputs that appear whole or not at all.
+"""Files and text in and out: input checks that never hang, outputs that appear whole or not at
+all, file digests, and the one parser of integers from text.
 
 Every output is written to a temporary name beside its final one and renamed, so a file is
 either complete or absent; it gets the permissions the user's umask gives (as ``cp`` would),
@@ -11,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import reprlib
 import stat
 import tempfile
@@ -27,6 +29,18 @@ _QUOTE = reprlib.Repr()
 _QUOTE.maxstring = _QUOTE.maxother = 60
 _QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxdict = _QUOTE.maxset = 4
 _QUOTE.maxlevel = 2
+
+
+INT_PATTERN = re.compile(r"[-+]?[0-9]+")
+
+
+def parse_int(text):
+    """The integer spelled by ``text`` in ASCII digits (optional sign), else None: no ``0x``,
+    ``1_000``, ``1e3`` or non-ASCII digits, wherever a number is read from text."""
+    text = str(text).strip()
+    if not INT_PATTERN.fullmatch(text):
+        return None
+    return int(text, 10)
 
 
 def quote(value):

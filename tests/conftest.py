@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fmi import weights
+from fmi.core import weights
 
 SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
 
@@ -50,19 +50,19 @@ def tiny_image(tmp_path):
 def interrupt_batch(monkeypatch):
     """``interrupt_batch(n)`` makes the n-th batch of the next runs raise KeyboardInterrupt (as
     Ctrl-C would); ``interrupt_batch(None)`` lets every batch run again."""
-    from fmi import experiment
+    from fmi.run import inversion
 
-    real = experiment.Run.invert
+    real = inversion.invert_batch
 
     def arm(batch):
         calls = []
 
-        def invert(self, *args, **kwargs):
+        def invert(*args, **kwargs):
             calls.append(1)
             if len(calls) == batch:
                 raise KeyboardInterrupt
-            return real(self, *args, **kwargs)
+            return real(*args, **kwargs)
 
-        monkeypatch.setattr(experiment.Run, "invert", invert if batch else real)
+        monkeypatch.setattr(inversion, "invert_batch", invert if batch else real)
 
     return arm

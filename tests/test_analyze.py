@@ -7,7 +7,8 @@ from conftest import write_image
 
 import run_fmi
 import run_pmci
-from fmi import analyze, measures
+from fmi.core import measures
+from fmi.tools import analyze
 
 
 def flat(value, shape=(16, 16)):
@@ -141,12 +142,12 @@ def test_analyze_pmci_style_similarity(tmp_path):
 
 @pytest.mark.parametrize("make, pattern", [
     (lambda folder: None, r"no such folder"),
-    (lambda folder: folder.mkdir(), r"is not a run folder \(no record.json\)"),
+    (lambda folder: folder.mkdir(), r"record.json: missing, unreadable, or not a regular file"),
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text("{oops")),
-     r"is not a run record"),
+     r"is not a run record fmi can trust"),
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text(
         json.dumps({"script": "run_fmi.py", "cells": {}, "plan": {}, "weights": {"label": "x"}}))),
-     r"the run has no finished cells"),
+     r"is not a run record fmi can trust: 'record_format': Field required"),
 ])
 def test_bad_run_folders(tmp_path, capsys, make, pattern):
     folder = tmp_path / "run"
@@ -160,4 +161,4 @@ def test_run_with_missing_cells(fmi_run, capsys):
     (fmi_run / "cells" / "two" / "relu2_1" / "filter_1.png").unlink()
     assert analyze.main([str(fmi_run)]) == 2
     err = capsys.readouterr().err
-    assert "1 cell image(s) missing, e.g. cells/two/relu2_1/filter_1.png" in err
+    assert "1 cell image(s) missing or unreadable, e.g. cells/two/relu2_1/filter_1.png" in err

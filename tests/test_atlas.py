@@ -14,7 +14,7 @@ from conftest import write_image
 
 import run_fmi
 import run_pmci
-from fmi import analyze, atlas
+from fmi.tools import analyze, atlas
 
 INSTALL_HINT = ("the atlas tests need Chromium: install it with 'apt-get install chromium' (Debian, Ubuntu) or set "
                 "FMI_CHROMIUM to a Chrome or Chromium executable")
@@ -154,13 +154,15 @@ def test_a_fig5_run_gets_its_grid_and_cell_views(browser, tmp_path):
                           "--size", "32", "--steps", "2", "--style-layers", "relu1_1", "--output", str(run)]) == 0
     index, _ = atlas.build(run)
     page = Page(browser)
-    html = page.open((index.parent / "grid.html").as_uri())
+    html = page.open((index.parent / "fig5_content.html").as_uri())
     count, broken = page.images_loaded()
     assert count == 4 and broken == []
-    assert html.eval_on_selector_all("table.figure-grid tr th", "cells => cells.map(c => c.textContent)")[1:3] == [
-        "gatys content", "pmci content"]
+    assert html.eval_on_selector_all("table.figure-grid tr th", "cells => cells.map(c => c.textContent)") == [
+        "", "Gatys (content)", "PMCI (content)", "A: style_a", "B: style_b"]
     html.click("a.cell >> nth=0")
-    html.wait_for_function("document.getElementById('title').textContent === 'content/gatys/style_a'")
+    html.wait_for_url("**/cell.html#content/gatys/style_a")
+    html.wait_for_function("document.getElementById('title') !== null && "
+                           "document.getElementById('title').textContent === 'content/gatys/style_a'")
     count, broken = page.images_loaded()
     assert count == 1 and broken == []
     assert page.problems == []
@@ -181,4 +183,4 @@ def test_bad_run_folders_get_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert atlas.main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
-    assert "holds no readable run record" in err and "Traceback" not in err
+    assert "record.json: missing, unreadable, or not a regular file" in err and "Traceback" not in err

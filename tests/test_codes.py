@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fmi import codes
+from fmi.core import codes
 from fmi.errors import FmiError
 
 

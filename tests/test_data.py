@@ -11,9 +11,10 @@ import pytest
 from conftest import SHARED_PAPER, write_image
 
 import run_fmi
-from fmi import data, image, published
+from fmi.core import image, published
 from fmi.errors import FmiError
 from fmi.io import git_blob_id
+from fmi.tools import downloads
 
 NO_PAPER_IMAGES = "the paper's six input images are not available to the tests on this machine"
 TREES = Path(__file__).resolve().parent / "data" / "published_trees.txt"
@@ -36,7 +37,7 @@ def quiet():
 
 def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, served, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    data.download(base_url=served.as_uri() + "/")
+    downloads.download_data(base_url=served.as_uri() + "/")
     assert sorted(p.name for p in (tmp_path / "data" / "paper").iterdir()) == sorted(published.PAPER_IMAGES.values())
     assert sorted(p.name for p in (tmp_path / "data" / "authors").iterdir()) == sorted(
         item.local for item in published.FIGURES)
@@ -46,9 +47,9 @@ def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, served,
 
 
 def test_copy_from_a_folder_under_either_name_or_from_a_clone(tmp_path, served):
-    data.download(tmp_path / "paper", source_dir=served / "input", progress=quiet(), what="images")
+    downloads.download_data(tmp_path / "paper", source_dir=served / "input", progress=quiet(), what="images")
     assert len(list((tmp_path / "paper").iterdir())) == 6
-    data.download(tmp_path / "figures", source_dir=served, progress=quiet(), what="figures")
+    downloads.download_data(tmp_path / "figures", source_dir=served, progress=quiet(), what="figures")
     assert len(list((tmp_path / "figures").iterdir())) == 3
 
 
@@ -56,13 +57,13 @@ def test_a_broken_image_never_gets_its_final_name(tmp_path, served):
     (served / "input" / "the tubingen.jpg").write_bytes(b"<html>rate limited</html>")
     destination = tmp_path / "paper"
     with pytest.raises(FmiError, match="not an image"):
-        data.download(destination, base_url=served.as_uri() + "/", progress=quiet(), what="images")
+        downloads.download_data(destination, base_url=served.as_uri() + "/", progress=quiet(), what="images")
     assert sorted(p.name for p in destination.iterdir()) == ["golden_gate.jpg"]
 
 
 def test_offline_error_says_what_to_do_and_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = data.main(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
+    code = downloads.data_main(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: could not download http://127.0.0.1:9/input/the%20golden")
     assert "nothing was saved" in err and "--from FOLDER" in err and "Traceback" not in err
@@ -111,7 +112,7 @@ def test_a_cut_download_leaves_no_file(tmp_path, cut_server, capsys):
     from fmi import weights
 
     destination = tmp_path / "paper"
-    code = data.main(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
+    code = downloads.data_main(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and "nothing was saved" in err and "Traceback" not in err
     assert not destination.exists()
@@ -151,7 +152,7 @@ def test_every_address_and_blob_id_is_in_the_published_trees():
 
 @pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason=NO_PAPER_IMAGES)
 def test_the_paper_images_copy_decode_and_are_recognised_as_the_authors(tmp_path, capsys):
-    data.download(tmp_path, source_dir=SHARED_PAPER, what="images")
+    downloads.download_data(tmp_path, source_dir=SHARED_PAPER, what="images")
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 6 and all("exactly the authors'" in line for line in said), said
     sizes = {name: image.read_rgb(tmp_path / file).shape[:2] for name, file in published.PAPER_IMAGES.items()}

@@ -14,7 +14,9 @@ from PIL import Image
 
 import run_fmi
 import run_random
-from fmi import codes, experiment, fidelity, figure4, image, invert, published
+from fmi.core import codes, fidelity, image, invert, published
+from fmi.experiments import fig4
+from fmi.run import session
 
 MEAN = np.array([123.68, 116.779, 103.939])
 
@@ -102,15 +104,15 @@ def authors_save(rgb8, weight=0.2):
 
 def fmi_pictures(path, long_edge, styles=()):
     """fmi's own preprocessing in authors mode, through the path a run takes."""
-    from fmi import weights
+    from fmi.core import weights
 
     mode = fidelity.AUTHORS
     rgb = image.read_rgb(path)
     header = image.read_header(path)
     size = image.content_size(header.height, header.width, long_edge, "floor")
     random = weights.random_weights(0)
-    content = experiment._picture("content", rgb, *size, random, mode, mode.content_scale)
-    style_pictures = [experiment._picture("style", image.read_rgb(s), *size, random, mode, mode.style_scale)
+    content = session._picture("content", rgb, *size, random, mode, mode.content_scale)
+    style_pictures = [session._picture("style", image.read_rgb(s), *size, random, mode, mode.style_scale)
                       for s in styles]
     return rgb, content, style_pictures
 
@@ -179,7 +181,7 @@ def colourful_image(height=96, width=128, seed=0):
 
 
 def colourfulness_kept(rgb, denoised):
-    from fmi import measures
+    from fmi.core import measures
 
     return measures.colourfulness(denoised) / measures.colourfulness(rgb)
 
@@ -233,13 +235,13 @@ def test_purposeful_codes_are_the_authors_to_the_last_bit():
 def test_random_draws_are_the_authors_after_seeding_numpy():
     np.random.seed(7)
     theirs = np.random.normal(3, 1e3, size=(1, 128))
-    np.testing.assert_array_equal(figure4.channel_weights("relu2_1", 7, "authors", fidelity.AUTHORS.draw), theirs[0])
-    assert not np.array_equal(figure4.channel_weights("relu2_1", 7, "authors", fidelity.PAPER.draw), theirs[0])
+    np.testing.assert_array_equal(fig4.channel_weights("relu2_1", 7, "authors", fidelity.AUTHORS.draw), theirs[0])
+    assert not np.array_equal(fig4.channel_weights("relu2_1", 7, "authors", fidelity.PAPER.draw), theirs[0])
 
 
 def test_the_authors_legacy_draws_repeat_across_layers_and_the_paper_modes_do_not():
     def vector(layer, mode):
-        return figure4.channel_weights(layer, 1, "authors", mode.draw)
+        return fig4.channel_weights(layer, 1, "authors", mode.draw)
 
     legacy, fresh = fidelity.AUTHORS, fidelity.PAPER
     np.testing.assert_array_equal(vector("relu4_1", legacy), vector("relu5_1", legacy))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import write_image
 
-from fmi import image
+from fmi.core import image
 from fmi.errors import FmiError
 
 
@@ -108,7 +108,7 @@ def test_denoise_reduces_total_variation():
 
 
 def test_resolve_specs(tmp_path):
-    from fmi import inputs
+    from fmi.run import inputs
 
     assert inputs.resolve("golden_gate", tmp_path) == tmp_path / "golden_gate.jpg"
     assert inputs.resolve("starry_night", tmp_path) == tmp_path / "starry_night.png"

@@ -2,7 +2,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi import codes, invert, vgg19
+from fmi.core import codes, invert, vgg19
 from fmi.errors import FmiError
 
 SHAPE = (3, 20, 24)

@@ -4,7 +4,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi import invert, losses
+from fmi.core import invert, losses
 
 N, C, H, W = 2, 3, 4, 5
 WEIGHT = 2.5

@@ -13,7 +13,8 @@ from conftest import write_image
 import run_fmi
 import run_pmci
 import run_random
-from fmi import experiment, figures, image, progress
+from fmi.core import image
+from fmi.run import figures, progress, record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +113,7 @@ def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, ti
     ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 10.0}, ""),
 ])
 def test_cell_marks(cell, mark):
-    assert experiment.cell_status(cell, 0.01) == mark
+    assert record.cell_status(cell, 0.01) == mark
 
 
 def test_progress_counts_cells_and_estimates_what_is_left():
@@ -170,7 +171,7 @@ def test_the_readme_library_example_runs(tmp_path, monkeypatch):
     script.write_text(readme_block("## Using fmi from Python"))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    from fmi import image
+    from fmi.core import image
 
     rgb = image.read_rgb(tmp_path / "relu3_2_filter_7.png")
     assert rgb.ndim == 3 and rgb.std() > 0
@@ -203,7 +204,7 @@ def test_commands_in_the_readme_name_real_files():
 
 def test_random_weights_cells_differ_from_their_start(tmp_path, tiny_image):
     """The quick run's cells move away from the start noise (a smoke test of the whole path)."""
-    from fmi import image
+    from fmi.core import image
 
     output = tmp_path / "out"
     assert run_fmi.main(small(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2")) == 0

@@ -9,7 +9,9 @@ import pytest
 from conftest import one_error, write_image
 
 import run_fmi
-from fmi import codes, experiment, image, io, memory, runfolder
+from fmi import io
+from fmi.core import codes, image
+from fmi.run import inversion, memory, runfolder
 
 
 def base_args(tmp_path, image_path, *extra):
@@ -227,7 +229,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 
 def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_image, monkeypatch, interrupt_batch):
     assert run_fmi.main(base_args(tmp_path / "whole", tiny_image)) == 0
-    real_invert = experiment.Run.invert
+    real_invert = inversion.invert_batch
     interrupt_batch(3)
     argv = base_args(tmp_path / "split", tiny_image)
     assert run_fmi.main(argv) == 130
@@ -237,8 +239,8 @@ def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_ima
     assert len(record["cells"]) == 2
 
     resumed = []
-    monkeypatch.setattr(experiment.Run, "invert",
-                        lambda self, keys, *a, **k: resumed.extend(keys) or real_invert(self, keys, *a, **k))
+    monkeypatch.setattr(inversion, "invert_batch",
+                        lambda session, keys, *a, **k: resumed.extend(keys) or real_invert(session, keys, *a, **k))
     assert run_fmi.main(argv + ["--resume"]) == 0
     assert resumed == ["tiny/relu2_1/filter_0", "tiny/relu2_1/filter_1"]
     whole, split = tmp_path / "whole" / "out", tmp_path / "split" / "out"
@@ -258,9 +260,9 @@ def test_snapshots_on_request(tmp_path, tiny_image):
 def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_batch(
         tmp_path, tiny_image, monkeypatch):
     written = []
-    real_write_json = runfolder.write_json
-    monkeypatch.setattr(runfolder, "write_json",
-                        lambda path, value: (written.append(path.name), real_write_json(path, value)))
+    real_write_text = runfolder.write_text
+    monkeypatch.setattr(runfolder, "write_text",
+                        lambda path, text: (written.append(path.name), real_write_text(path, text)))
     assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0  # 4 batches of one cell
     assert written.count("record.json") == 2  # at the start and at the end
     out = tmp_path / "out"

@@ -7,7 +7,7 @@ import yaml
 from conftest import write_image
 
 import run_fmi
-from fmi import image
+from fmi.core import image
 
 
 def quick_args(tmp_path, image_path, *extra):

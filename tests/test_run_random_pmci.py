@@ -8,7 +8,9 @@ from conftest import write_image
 
 import run_pmci
 import run_random
-from fmi import codes, figure4, image, inputs
+from fmi.core import codes, image
+from fmi.experiments import fig4
+from fmi.run import inputs
 
 
 @pytest.fixture
@@ -54,12 +56,12 @@ def test_run_random_writes_every_promised_output(tmp_path, images):
 
 def test_random_target_follows_the_recorded_seed(random_weights):
     content = np.random.default_rng(0).uniform(-50, 50, (1, 3, 16, 16)).astype(np.float32)
-    from fmi import invert
+    from fmi.core import invert
 
     code = invert.extract(random_weights, ["relu1_1"], content)["relu1_1"]
     vector = np.random.default_rng(np.random.SeedSequence([9, 0])).normal(3.0, 1000.0, size=64)
-    np.testing.assert_array_equal(figure4.channel_weights("relu1_1", 9, "authors"), vector)
-    np.testing.assert_array_equal(codes.random_rescale(code, figure4.channel_weights("relu1_1", 9, "authors")),
+    np.testing.assert_array_equal(fig4.channel_weights("relu1_1", 9, "authors"), vector)
+    np.testing.assert_array_equal(codes.random_rescale(code, fig4.channel_weights("relu1_1", 9, "authors")),
                                   codes.random_rescale(code, vector))
 
 
@@ -91,9 +93,9 @@ def test_run_pmci_writes_every_promised_output(tmp_path, images):
 
 
 def test_pmci_terms_follow_the_spec():
-    config = run_pmci.figure5.Config()
-    gatys = run_pmci.figure5.terms(config, "gatys")
-    pmci = run_pmci.figure5.terms(config, "pmci")
+    config = run_pmci.fig5.Config()
+    gatys = run_pmci.fig5.terms(config, "gatys")
+    pmci = run_pmci.fig5.terms(config, "pmci")
     assert [(t.layer, t.kind, t.weight, t.normalise) for t in gatys] == [
         ("relu2_2", "content", 10.0, False)] + [(f"relu{b}_1", "gram", 1.0, True) for b in range(1, 6)]
     assert [(t.layer, t.kind, t.weight, t.normalise) for t in pmci] == [
@@ -121,16 +123,16 @@ def test_bad_inputs(tmp_path, images, capsys, script, extra, message):
 
 
 def test_quick_configs_load():
-    from fmi import config
+    from fmi.run import config
 
-    quick_random = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "fig4_quick.yaml")
-    fig4 = config.load(figure4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")
-    assert fig4.draw_seeds == [1, 2] and fig4.distribution == "authors" and fig4.max_long_edge == 512
+    quick_random = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4_quick.yaml")
+    paper = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")
+    assert paper.draw_seeds == [1, 2] and paper.distribution == "authors" and paper.max_long_edge == 512
     assert quick_random.fallbacks["golden_gate"] == "sample:grace_hopper"
-    fig5 = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "fig5.yaml")
+    fig5 = config.load(run_pmci.fig5.Config, run_pmci.cli.CONFIG_DIR / "fig5.yaml")
     assert fig5.styles == ["frida_kahlo", "seated_nude", "starry_night", "the_scream"]
     assert fig5.content == ["golden_gate", "tubingen"] and fig5.sgd.weight_decay == 0.005
     assert (fig5.content_weight, fig5.style_weight) == (10.0, 1.0)
-    quick_pmci = config.load(run_pmci.figure5.Config, run_pmci.cli.CONFIG_DIR / "fig5_quick.yaml")
+    quick_pmci = config.load(run_pmci.fig5.Config, run_pmci.cli.CONFIG_DIR / "fig5_quick.yaml")
     for name in quick_pmci.content + quick_pmci.styles:
         assert inputs.resolve(quick_pmci.fallbacks[name], "unused").exists()

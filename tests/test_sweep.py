@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import run_fmi
-from fmi import image
+from fmi.core import image
 
 
 def sweep_args(output, image_path, *extra):
@@ -66,7 +66,7 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
     output = tmp_path / "out"
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/3")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
-    assert "shards 1, 2 of 3 have no output" in capsys.readouterr().err
+    assert "rerun shard(s) 1/3, 2/3" in capsys.readouterr().err
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "1/3")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "2/3", "--seed", "5")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
@@ -75,9 +75,9 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
 
 
 def test_all_layers_sweep_is_every_filter():
-    from fmi import config
+    from fmi.run import config
 
-    sweep = config.load(run_fmi.figure3.Config, run_fmi.cli.CONFIG_DIR / "fig3_sweep.yaml")
-    assert sweep.layers == list(run_fmi.figure3.vgg19.RELU_LAYERS) and sweep.all_filters
-    batches = run_fmi.figure3.plan(sweep, ["image"])
+    sweep = config.load(run_fmi.fig3.Config, run_fmi.cli.CONFIG_DIR / "fig3_sweep.yaml")
+    assert sweep.layers == list(run_fmi.fig3.vgg19.RELU_LAYERS) and sweep.all_filters
+    batches = run_fmi.fig3.plan(sweep, ["image"])
     assert sum(len(batch) for _, _, batch in batches) == 5504

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fmi import threads
+from fmi.run import threads
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi import vgg19
+from fmi.core import vgg19
 
 
 def infer_output_shapes(symbol, data_shape):

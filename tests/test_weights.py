@@ -2,9 +2,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi import image, invert, weights
+from fmi import weights
+from fmi.core import image, invert
 from fmi.errors import FmiError
 from fmi.io import sha1_of_file
+from fmi.tools import downloads
 
 
 def save_authors_file(path, params, drop=None, reshape=None):
@@ -59,7 +61,7 @@ def test_a_weights_file_is_the_authors_only_when_its_git_blob_id_is_theirs(tmp_p
                                                                           capsys):
     import dataclasses
 
-    from fmi import published
+    from fmi.core import published
 
     path = tmp_path / "vgg19.params"
     save_authors_file(path, random_weights.params)
@@ -146,20 +148,20 @@ def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
     source = tmp_path / "served.params"
     save_authors_file(source, random_weights.params)
     destination = tmp_path / "model" / "vgg19.params"
-    weights.download(destination, url=source.as_uri(), progress=open("/dev/null", "w"))
+    downloads.download_weights(destination, url=source.as_uri(), progress=open("/dev/null", "w"))
     assert weights.load(str(destination)).sha1 == sha1_of_file(source)
 
     broken = tmp_path / "broken.params"
     broken.write_bytes(source.read_bytes()[:1000])
     bad_destination = tmp_path / "other" / "vgg19.params"
     with pytest.raises(FmiError, match="not an MXNet .params file"):
-        weights.download(bad_destination, url=broken.as_uri(), progress=open("/dev/null", "w"))
+        downloads.download_weights(bad_destination, url=broken.as_uri(), progress=open("/dev/null", "w"))
     assert list(bad_destination.parent.iterdir()) == []
 
 
 def test_download_offline_says_where_to_put_the_file(tmp_path):
     with pytest.raises(FmiError, match=r"could not download .*copy it to .*vgg19.params"):
-        weights.download(tmp_path / "vgg19.params", url="http://127.0.0.1:9/vgg19.params")
+        downloads.download_weights(tmp_path / "vgg19.params", url="http://127.0.0.1:9/vgg19.params")
 
 
 def test_gluon_spec_checks_and_maps_the_model_zoo_file(tmp_path, monkeypatch):

@@ -60,6 +60,15 @@ class Progress:
         return (f"cells {len(self.done)}/{self.total}{before}, batches done {self.batches_done}, "
                 f"elapsed {duration(self.clock() - self.started)}, {self._eta(running_work, running_seconds)}")
 
+    def planned(self, batches, one_at_a_time=False):
+        """Log what is left to run: ``batches`` of pending cell keys (split into single cells when the
+        optimiser inverts ``one_at_a_time``, as L-BFGS does)."""
+        cells = [key for batch in batches for key in batch]
+        self.batches_planned = len(cells) if one_at_a_time else len(batches)
+        before = f"; {len(self.done)} of {self.total} finished before" if self.done else ""
+        self.log.info("%d batch%s of %d cell%s to run%s", self.batches_planned,
+                      "" if self.batches_planned == 1 else "es", len(cells), "" if len(cells) == 1 else "s", before)
+
     def batch_started(self, keys, label):
         self.batch_keys, self.batch_label, self.batch_started_at = list(keys), label, self.clock()
         self._running_work = 0.0

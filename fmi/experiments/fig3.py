@@ -12,25 +12,26 @@ move the image and can switch it on. Each cell records the filter's response (ma
 on the content image and on its final image; a cell whose final image still gives no
 response is marked "silent".
 """
-import dataclasses
 import logging
 
 import numpy as np
 
-from fmi import codes, vgg19
-from fmi.config import Common, check_layers, check_unique
+from fmi.core import codes, vgg19
 from fmi.errors import FmiError
+from fmi.experiments.layout import grid
+from fmi.run.config import Common, check_layers, check_unique
 
 log = logging.getLogger("fmi")
+SCRIPT = "run_fmi.py"
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
+PAPER_LAYERS = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
+PAPER_FILTERS = [0, 1, 2, 3, 4]
 
 
-@dataclasses.dataclass
 class Config(Common):
-    content: list[str] = dataclasses.field(default_factory=lambda: ["golden_gate", "tubingen"])
-    layers: list[str] = dataclasses.field(
-        default_factory=lambda: ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"])
-    filters: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4])
+    content: list[str] = ["golden_gate", "tubingen"]
+    layers: list[str] = PAPER_LAYERS
+    filters: list[int] = PAPER_FILTERS
     all_filters: bool = False
     output: str = "runs/fig3"
 
@@ -62,7 +63,7 @@ def cell_key(image_name, layer, index):
 
 def plan(config, names):
     """Every batch of the run, in order: (content index, layer, filter indices)."""
-    from fmi.experiment import chunks
+    from fmi.run.session import chunks
 
     return [(content_index, layer, batch)
             for content_index, _ in enumerate(names)
@@ -74,15 +75,35 @@ def uses_contact_sheets(config):
     return max(len(config.filters_of(layer)) for layer in config.layers) > GRID_MAX_FILTERS
 
 
-def figure_files(config, names):
-    if uses_contact_sheets(config):
-        return [f"fig3_{name}_{layer}.png" for name in names for layer in config.layers] + ["loss.png"]
-    return [f"fig3_{name}.png" for name in names] + ["loss.png"]
+# --- the figure's layout --------------------------------------------------------------------------
 
+def grids(config, contents, styles=()):
+    """The figures of a run: per content image, layers (rows) by filters (columns), or for sweeps a
+    contact sheet per layer."""
+    if uses_contact_sheets(config):
+        return [grid(f"fig3_{name}_{layer}.png", f"Feature Map Inversion of {name} at {layer}, filters "
+                f"{config.filters_of(layer)[0]}..{config.filters_of(layer)[-1]}", [layer],
+                [str(index) for index in config.filters_of(layer)],
+                [[cell_key(name, layer, index) for index in config.filters_of(layer)]], sheet=True)
+                for name in contents for layer in config.layers]
+    return [_grid(f"fig3_{name}.png", name, config.layers, config.filters) for name in contents]
+
+
+def paper_grid(config, contents, styles=()):
+    """The authors' Fig. 3 (relu1_2 .. relu5_2 by filters 0 .. 4) filled with this run's first content image."""
+    return _grid("fig3_paper.png", contents[0], PAPER_LAYERS, PAPER_FILTERS)
+
+
+def _grid(file, name, layers, filters):
+    return grid(file, f"Feature Map Inversion of {name}", layers, [f"filter {index}" for index in filters],
+                [[cell_key(name, layer, index) for index in filters] for layer in layers])
+
+
+# --- the run --------------------------------------------------------------------------------------
 
 def run(config, argv, started, options):
     """Invert the cells (of this shard), or collect the shards'; then draw the figures."""
-    from fmi import experiment
+    from fmi.run import session as sessions
 
     shard = options.shard
 
@@ -90,19 +111,17 @@ def run(config, argv, started, options):
         batches = plan(config, content_names)
         mine = batches[shard[0]::shard[1]] if shard else batches
         cells = {cell_key(content_names[c], layer, i): content_names[c] for c, layer, batch in mine for i in batch}
-        return experiment.Plan(cells, [] if shard else figure_files(config, content_names))
+        files = [] if shard else [figure.file for figure in grids(config, content_names)] + ["loss.png"]
+        return sessions.Plan(cells, files)
 
     largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
-    session = experiment.prepare(config, "run_fmi.py", argv, options, layers=config.layers, batch=largest,
-                                 plan=planner)
+    session = sessions.prepare(config, SCRIPT, argv, options, layers=config.layers, batch=largest, plan=planner)
     with session.recording():
         batches = plan(config, [content.name for content in session.contents])
         if options.collect:
             collect_cells(session, batches)
         else:
             mine = batches[shard[0]::shard[1]] if shard else batches
-            log.info("%d batches of %d cells to run%s", len(mine), len(session.plan.cells),
-                     f" (shard {shard[0]} of {shard[1]})" if shard else "")
             invert_batches(config, session, mine)
         written = [] if shard else draw(config, session)
         session.finish(started, written)
@@ -118,15 +137,17 @@ def response(code, index):
 def invert_batches(config, session, batches):
     """Invert every cell not finished yet, batch by batch; record each filter's response on the
     content image and on the final image, and say which filters are silent."""
-    from fmi.invert import Term
+    from fmi.core.invert import Term
+    from fmi.run import inversion
 
+    todo = [(c, layer, [i for i in batch if not session.is_done(cell_key(session.contents[c].name, layer, i))])
+            for c, layer, batch in batches]
+    todo = [(c, layer, pending) for c, layer, pending in todo if pending]
+    session.planned([[cell_key(session.contents[c].name, layer, i) for i in pending]
+                              for c, layer, pending in todo])
     content_codes, current = None, None
-    for content_index, layer, batch in batches:
+    for content_index, layer, pending in todo:
         content = session.contents[content_index]
-        keys = {index: cell_key(content.name, layer, index) for index in batch}
-        pending = [index for index in batch if not session.is_done(keys[index])]
-        if not pending:
-            continue
         if current != content_index:  # one content image's codes at a time
             content_codes = session.extract(config.layers, content.array)
             current = content_index
@@ -135,7 +156,7 @@ def invert_batches(config, session, batches):
             log.info("%s %s: filter(s) %s respond nowhere on the content image; inverted like every other filter",
                      content.name, layer, ", ".join(map(str, silent)))
 
-        def measure(images, details, layer=layer):
+        def measure(images, details, layer=layer, name=content.name):
             final = session.extract([layer], images)[layer]
             rows = []
             for row, detail in enumerate(details):
@@ -145,56 +166,41 @@ def invert_batches(config, session, batches):
                              "silent": on_final["max"] <= 0.0})
                 if rows[-1]["silent"]:
                     log.info("%s: still silent on its final image (zero response everywhere)",
-                             cell_key(content.name, layer, detail["filter"]))
+                             cell_key(name, layer, detail["filter"]))
             return rows
 
         targets = np.concatenate([codes.feature_map(content_codes[layer], index) for index in pending])
-        session.invert([keys[index] for index in pending], [Term(layer)], [targets], content.array.shape[1:],
-                       label=f"{content.name} {layer} filter{'s' if len(pending) > 1 else ''} "
-                             f"{', '.join(map(str, pending))}",
-                       details=[{"layer": layer, "filter": index} for index in pending], measure=measure)
+        inversion.invert_batch(session, [cell_key(content.name, layer, index) for index in pending], [Term(layer)],
+                               [targets], content.array.shape[1:],
+                               label=f"{content.name} {layer} filter{'s' if len(pending) > 1 else ''} "
+                                     f"{', '.join(map(str, pending))}",
+                               details=[{"layer": layer, "filter": index} for index in pending], measure=measure)
 
 
 def collect_cells(session, batches):
-    """Gather the shards' cells; every planned cell must be among them."""
+    """Gather the shards' cells; every planned cell must be among them, else the shards that hold
+    the missing ones are named."""
     missing, count = session.folder.collect()
     if missing:
         names = [content.name for content in session.contents]
+        wanted = set(missing)
         holders = sorted({position % count for position, (c, layer, batch) in enumerate(batches)
-                          for i in batch if cell_key(names[c], layer, i) in set(missing)})
+                          for i in batch if cell_key(names[c], layer, i) in wanted})
         raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); rerun "
                        f"shard(s) {', '.join(f'{index}/{count}' for index in holders)}: they skip finished "
                        f"cells and redo damaged ones")
 
 
 def draw(config, session):
-    """The paper-layout grid per content image (or per-layer contact sheets for sweeps), and losses."""
-    from fmi import figures
+    """The figures of ``grids`` and the loss curves."""
+    from fmi.experiments.layout import draw as draw_grid
+    from fmi.run import labels
+    from fmi.run.record import parse_key
 
-    written, loss_groups = [], {}
-    for content in session.contents:
-        name = content.name
-        for layer in config.layers:
-            loss_groups[f"{name} {layer}"] = {f"filter {i}": cell_key(name, layer, i)
-                                              for i in config.filters_of(layer)}
-        if not uses_contact_sheets(config):
-            keys = [[cell_key(name, layer, index) for index in config.filters] for layer in config.layers]
-            path = session.output / f"fig3_{name}.png"
-            figures.grid([[session.cell_image(key) for key in row] for row in keys], config.layers,
-                         [str(i) for i in config.filters], path,
-                         title=session.title(f"Feature Map Inversion of {name}", content.size,
-                                             [key for row in keys for key in row]),
-                         marks=[session.marks(row) for row in keys])
-            written.append(path)
-            continue
-        for layer in config.layers:
-            indices = config.filters_of(layer)
-            keys = [cell_key(name, layer, i) for i in indices]
-            path = session.output / f"fig3_{name}_{layer}.png"
-            figures.contact_sheet([session.cell_image(key) for key in keys], [str(i) for i in indices], path,
-                                  title=session.title(f"Feature Map Inversion of {name} at {layer}, filters "
-                                                      f"{indices[0]}..{indices[-1]}", content.size, keys),
-                                  marks=session.marks(keys))
-            written.append(path)
-    written.append(session.loss_figure(loss_groups, "FMI loss per layer"))
+    names = [content.name for content in session.contents]
+    sizes = {content.name: content.size for content in session.contents}
+    written = [draw_grid(session, figure, sizes[parse_key(figure.cells[0]).content]) for figure in grids(config, names)]
+    loss_groups = {f"{name} {layer}": {f"filter {i}": cell_key(name, layer, i) for i in config.filters_of(layer)}
+                   for name in names for layer in config.layers}
+    written.append(labels.loss_figure(session, loss_groups, "FMI loss per layer"))
     return written

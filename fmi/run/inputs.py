@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmi import published
+from fmi.core import published
+from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
-from fmi.published import PAPER_IMAGES
 
 SAMPLE_PREFIX = "sample:"
 SAMPLES_HINT = "try sample:grace_hopper, sample:hubble_deep_field or sample:coffee"
@@ -59,6 +59,13 @@ def locate(spec, data_dir, fallbacks=None):
     if not path.exists() and spec in PAPER_IMAGES and substitute:
         return Located(spec, resolve(substitute, data_dir), substitute)
     return Located(spec, path)
+
+
+def printable(text):
+    """``text`` (a string or a path) as printable UTF-8: the bytes of a file name that are not
+    UTF-8 (which Python reads as lone surrogates) are written as \\xNN, so logs, records and pages
+    can show any name."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def base_name(spec):

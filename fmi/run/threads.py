@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from fmi.io import parse_int
+
 log = logging.getLogger("fmi")
 OVERRIDE_VARIABLE = "FMI_THREADS"
 
@@ -29,8 +31,6 @@ def configure_default_threads():
     # OpenBLAS threads compete with MXNet's for the same cores: one is faster (measured:
     # L-BFGS evaluations 3x, whole L-BFGS runs 1.8x faster on 2 cores).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from fmi.config import parse_int  # the one parser of integers from text
-
     wanted = parse_int(os.environ.get(OVERRIDE_VARIABLE, ""))
     count = wanted if wanted is not None and 0 < wanted <= 1024 else usable_cores()
     os.environ["OMP_NUM_THREADS"] = str(count)

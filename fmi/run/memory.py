@@ -8,7 +8,7 @@ activations up to the deepest layer and nine times the largest single activation
 """
 import os
 
-from fmi import vgg19
+from fmi.core import vgg19
 from fmi.errors import FmiError
 
 FIXED_BYTES = 300 * 2**20

@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmi import config as config_module
-from fmi import threads
 from fmi.errors import FmiError
+from fmi.run import config as config_module
+from fmi.run import threads
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # fmi/configs, shipped with the package
 
 
 def setup_logging(verbose=False):
@@ -178,7 +178,7 @@ def main(argv, build_parser, load_config, experiment):
     setup_logging(args.verbose)
 
     def action():
-        from fmi import device
+        from fmi.run import device
 
         config = load_config(args.config.expanduser(), overrides(args, built.options))
         threads.apply(config.threads, restart_argv)

@@ -11,22 +11,25 @@ import typing
 
 import numpy as np
 
-from fmi import codes, vgg19
-from fmi.config import Common, check_layers, check_unique
+from fmi.core import codes, vgg19
 from fmi.errors import FmiError
+from fmi.experiments.layout import grid
+from fmi.run.config import Common, check_layers, check_unique
+from fmi.run.record import parse_key
 
 log = logging.getLogger("fmi")
+SCRIPT = "run_random.py"
 MODES = ("random", "purposeful")
+PAPER_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+PAPER_DRAWS = 2
 
 
-@dataclasses.dataclass
 class Config(Common):
-    layers: list[str] = dataclasses.field(
-        default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"])
+    layers: list[str] = PAPER_LAYERS
     mode: str = "random"
-    draw_seeds: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    draw_seeds: list[int] = [1, 2]
     distribution: str = "authors"
-    styles: list[str] = dataclasses.field(default_factory=list)
+    styles: list[str] = []
     output: str = "runs/fig4"
 
     def check(self, where):
@@ -86,12 +89,6 @@ class Row:
     details: typing.Callable  # layer -> dict for the run record
 
 
-def row_keys(config, style_names):
-    if config.mode == "random":
-        return [f"random_draw_{seed}" for seed in config.draw_seeds]
-    return [f"purposeful_{name}" for name in style_names]
-
-
 def random_rows(config, content_codes, streams):
     def row(seed):
         def vector(layer):
@@ -115,42 +112,87 @@ def purposeful_rows(session, styles, content_codes, layers):
     return [row(style) for style in styles]
 
 
+# --- the figure's layout --------------------------------------------------------------------------
+
+def cell_key(content, layer, row):
+    return f"{content}/{layer}/{row}"
+
+
+def row_keys(config, styles):
+    """The cells' last key part, one per row: a draw per seed, or a style's purposeful code."""
+    if config.mode == "random":
+        return [f"random_draw_{seed}" for seed in config.draw_seeds]
+    return [f"purposeful_{name}" for name in styles]
+
+
+def row_labels(config, styles):
+    if config.mode == "random":
+        return [f"draw (seed {seed})" for seed in config.draw_seeds]
+    return [f"style {name}" for name in styles]
+
+
+def grids(config, contents, styles=()):
+    """One figure per content image: draws (or styles) in rows, layers in columns, as the paper's."""
+    return [_grid(config, f"fig4_{name}.png", name, config.layers, row_keys(config, styles),
+                  row_labels(config, styles)) for name in contents]
+
+
+def paper_grid(config, contents, styles=()):
+    """The authors' Fig. 4 (two draws by relu1_1 .. relu5_1) filled with this run's first content image."""
+    keys, labels = row_keys(config, styles)[:PAPER_DRAWS], row_labels(config, styles)[:PAPER_DRAWS]
+    keys += [None] * (PAPER_DRAWS - len(keys))
+    labels += [f"draw {index + 1}" for index in range(len(labels), PAPER_DRAWS)]
+    return _grid(config, "fig4_paper.png", contents[0], PAPER_LAYERS, keys, labels)
+
+
+def _grid(config, file, name, layers, rows, labels):
+    what = "randomly" if config.mode == "random" else "purposefully"
+    return grid(file, f"Inversion of {what} modified codes of {name}", labels, layers,
+                [[cell_key(name, layer, row) if row else None for layer in layers] for row in rows])
+
+
+# --- the run --------------------------------------------------------------------------------------
+
 def run(config, argv, started, options):
     """Invert every (content image, row, layer) cell; write cells, figures and the record."""
-    from fmi import experiment, figures
+    from fmi.experiments.layout import draw
+    from fmi.run import labels
+    from fmi.run import session as sessions
+    from fmi.run.session import chunks
 
     def planner(content_names, style_names):
-        cells = {f"{name}/{layer}/{row}": name for name in content_names for layer in config.layers
-                 for row in row_keys(config, style_names)}
-        return experiment.Plan(cells, [f"fig4_{name}.png" for name in content_names] + ["loss.png"])
+        figures = grids(config, content_names, style_names)
+        return sessions.Plan({key: parse_key(key).content for figure in figures for key in _by_layer(figure)},
+                             [figure.file for figure in figures] + ["loss.png"])
 
     rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
-    session = experiment.prepare(config, "run_random.py", argv, options, layers=config.layers,
-                                 batch=min(config.batch_size, rows_per_layer), plan=planner,
-                                 styles=config.style_specs)
+    session = sessions.prepare(config, SCRIPT, argv, options, layers=config.layers,
+                               batch=min(config.batch_size, rows_per_layer), plan=planner, styles=config.style_specs)
+    style_names = [style.name for style in next(iter(session.styles.values()))]
+    figures = grids(config, [content.name for content in session.contents], style_names)
     with session.recording():
+        session.planned([chunk for figure in figures for column in range(len(figure.columns))
+                                  for chunk in chunks([row[column] for row in figure.keys
+                                                       if not session.is_done(row[column])], config.batch_size)])
         written, loss_groups = [], {}
-        for content in session.contents:
-            name = content.name
+        for content, figure in zip(session.contents, figures):
             content_codes = session.extract(config.layers, content.array)
             if session.fidelity.name == "authors" and config.mode == "random":
                 _log_dead_channels(content_codes)
             rows = (random_rows(config, content_codes, session.fidelity.draw) if config.mode == "random"
-                    else purposeful_rows(session, session.styles[name], content_codes, config.layers))
+                    else purposeful_rows(session, session.styles[content.name], content_codes, config.layers))
             for layer in config.layers:
-                keys = invert_layer(session, config, name, content, layer, rows)
-                loss_groups[f"{name} {layer}"] = {row.label: keys[row.key] for row in rows}
-            keys = [[f"{name}/{layer}/{row.key}" for layer in config.layers] for row in rows]
-            what = "randomly" if config.mode == "random" else "purposefully"
-            path = session.output / f"fig4_{name}.png"
-            figures.grid([[session.cell_image(key) for key in row] for row in keys], [row.label for row in rows],
-                         config.layers, path, marks=[session.marks(row) for row in keys],
-                         title=session.title(f"Inversion of {what} modified codes of {name}", content.size,
-                                             [key for row in keys for key in row]))
-            written.append(path)
-        written.append(session.loss_figure(loss_groups, "Modified code inversion loss"))
+                keys = invert_layer(session, config, content.name, content, layer, rows)
+                loss_groups[f"{content.name} {layer}"] = {row.label: keys[row.key] for row in rows}
+            written.append(draw(session, figure, content.size))
+        written.append(labels.loss_figure(session, loss_groups, "Modified code inversion loss"))
         session.finish(started, written)
     return written
+
+
+def _by_layer(figure):
+    """A figure's cell keys layer by layer (the order cells are inverted in)."""
+    return [row[column] for column in range(len(figure.columns)) for row in figure.keys]
 
 
 def _log_dead_channels(content_codes):
@@ -163,14 +205,15 @@ def _log_dead_channels(content_codes):
 
 def invert_layer(session, config, name, content, layer, rows):
     """Invert every row's target at ``layer`` (batched); return {row key: cell key}."""
-    from fmi.experiment import chunks
-    from fmi.invert import Term
+    from fmi.core.invert import Term
+    from fmi.run import inversion
+    from fmi.run.session import chunks
 
-    keys = {row.key: f"{name}/{layer}/{row.key}" for row in rows}
+    keys = {row.key: cell_key(name, layer, row.key) for row in rows}
     pending = [row for row in rows if not session.is_done(keys[row.key])]
     for batch in chunks(pending, config.batch_size):
         targets = np.concatenate([row.target(layer) for row in batch])
-        session.invert([keys[row.key] for row in batch], [Term(layer)], [targets], content.array.shape[1:],
-                       label=f"{name} {layer} {', '.join(row.key for row in batch)}",
-                       details=[row.details(layer) for row in batch])
+        inversion.invert_batch(session, [keys[row.key] for row in batch], [Term(layer)], [targets],
+                               content.array.shape[1:], label=f"{name} {layer} {', '.join(row.key for row in batch)}",
+                               details=[row.details(layer) for row in batch])
     return keys

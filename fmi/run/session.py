@@ -1,13 +1,15 @@
-"""What the three figure scripts share: checking every input, then inverting batches of cells.
+"""What the three figure scripts share: checking every input, then a session that inverts cells.
 
 ``prepare`` runs every check that can fail on the inputs (the config was checked when it
 was loaded; then the files, image headers, sizes, memory, weights, output names and the
-pixels themselves) before it opens the run folder, which is the first write. ``Run``
-inverts batches of cells into that folder (``fmi.runfolder`` keeps the rules of what may
-be written there), reports run-level progress, and draws the figures' common parts.
+pixels themselves) before it opens the run folder, which is the first write, and returns
+the ``Session``: the checked inputs as the network sees them, the weights and device, the
+run folder, and progress. ``fmi.run.inversion`` inverts batches of cells in a session;
+``fmi.run.labels`` makes the figures' titles and marks.
 """
 import contextlib
 import datetime
+import importlib.metadata
 import logging
 import platform
 import shlex
@@ -17,39 +19,27 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi import (
-    __version__,
-    device,
-    fidelity,
-    image,
-    inputs,
-    invert,
-    measures,
-    memory,
-    progress,
-    published,
-    threads,
-    vgg19,
-)
-from fmi import config as config_module
-from fmi import weights as weights_module
+from fmi.core import fidelity, image, invert, published, vgg19
+from fmi.core import weights as weights_module
+from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
-from fmi.io import check_output_names, check_writable_location, sha1_of_file
-from fmi.published import PAPER_IMAGES
-from fmi.runfolder import (
-    CELL_STATES,
-    RECORD_FORMAT,
-    RunFolder,
-    cell_status,
-    code_identity,
-    fingerprint_of,
-    settings_of,
-    status_counts,
-)
+from fmi.io import check_output_names, check_writable_location, parse_int, sha1_of_file
+from fmi.run import config as config_module
+from fmi.run import device, inputs, memory, progress, threads
+from fmi.run.record import RECORD_FORMAT, RunRecord, code_identity, fingerprint_of, inside, settings_of, status_counts
+from fmi.run.runfolder import RunFolder
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
 OFFLINE_STYLES = ("sample:hubble_deep_field", "sample:coffee", "sample:retina", "sample:motorcycle_left")
+
+
+def package_version():
+    """fmi's version as installed (pyproject.toml), or 'unknown' when run from an uninstalled copy."""
+    try:
+        return importlib.metadata.version("fmi")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def versions():
@@ -60,7 +50,7 @@ def versions():
     import PIL
     import skimage
 
-    return {"fmi": __version__, "python": platform.python_version(), "mxnet": mxnet.__version__,
+    return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
             "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
 
@@ -136,26 +126,36 @@ def _offline_argv(argv, located, style_located):
     return offline
 
 
+@dataclass
+class Inputs:
+    """Every input image of a run, located, named, its header read and its origin known."""
+
+    contents: list
+    styles: list
+    names: dict
+    headers: dict
+    sizes: dict
+    origins: dict
+
+    @property
+    def everything(self):
+        return self.contents + self.styles
+
+    def role(self, item):
+        return "content" if item in self.contents else "style"
+
+
 def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
-    """Check every input of a run, then open its run folder; return the ``Run``.
+    """Check every input of a run, then open its run folder; return the ``Session``.
 
     ``layers`` are the deepest layers any batch reaches and ``batch`` the largest batch,
     for the memory check; ``plan(content names, style names)`` returns the ``Plan``;
     ``styles`` are the style image specs (resized to each content image).
     """
     mode = fidelity.of(config)
-    located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in config.content]
-    style_located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
-    everything = located + style_located
-    missing = _missing_inputs(config, located, argv, script, style_located)
-    if missing:
-        raise missing
-    headers = {item.spec: image.read_header(item.path) for item in everything}
-    sizes = _content_sizes(config, mode, located, headers, layers, batch)
-    names = inputs.assign_names(everything)
-    origins = {item.spec: published.identify(item.path) for item in everything}
-    _log_inputs(everything, located, names, headers, sizes, origins)
-    planned = plan([names[item.spec] for item in located], [names[item.spec] for item in style_located])
+    found = _locate_inputs(config, mode, script, argv, styles, layers, batch)
+    planned = plan([found.names[item.spec] for item in found.contents],
+                   [found.names[item.spec] for item in found.styles])
     output = Path(config.output)
     if options.shard:
         output = output / "shards" / f"{options.shard[0]}-of-{options.shard[1]}"
@@ -166,21 +166,40 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
                        + list(planned.figures), output)
     weights = weights_module.load(config.weights, config.model_dir)
     context = device.context(config.gpu)
-    pixels = {item.spec: image.read_rgb(item.path, headers[item.spec]) for item in everything}
-    contents = [_picture(names[item.spec], pixels[item.spec], *sizes[item.spec], weights, mode, mode.content_scale)
-                for item in located]
-    style_pictures = {content.name: [_picture(names[item.spec], pixels[item.spec], *content.size, weights, mode,
-                                              mode.style_scale) for item in style_located]
+    pixels = {item.spec: image.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
+    contents = [_picture(found.names[item.spec], pixels[item.spec], *found.sizes[item.spec], weights, mode,
+                         mode.content_scale) for item in found.contents]
+    style_pictures = {content.name: [_picture(found.names[item.spec], pixels[item.spec], *content.size, weights,
+                                              mode, mode.style_scale) for item in found.styles]
                       for content in contents}
     shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
-    record = _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes,
-                     origins)
-    folder = RunFolder.open(output, record, shapes, mode.cell_format, resume=options.resume or bool(options.shard)
+    record = _record(config, mode, script, argv, options, weights, found, shapes)
+    folder = RunFolder.open(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
+    for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
+        image.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
-    not_theirs = [names[item.spec] for item in everything
-                  if item.spec in PAPER_IMAGES and not item.substitute and origins[item.spec][1] is None]
-    return Run(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs)
+    not_theirs = [found.names[item.spec] for item in found.everything
+                  if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
+    return Session(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs)
+
+
+def _locate_inputs(config, mode, script, argv, styles, layers, batch):
+    """The input checklist: every file there (or one message naming all that are missing), each
+    image's header read, its size once resized checked against the layers and the memory, its
+    name, and whether it is exactly the authors' file; nothing decoded yet."""
+    contents = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in config.content]
+    style_items = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
+    missing = _missing_inputs(config, contents, argv, script, style_items)
+    if missing:
+        raise missing
+    everything = contents + style_items
+    headers = {item.spec: image.read_header(item.path) for item in everything}
+    sizes = _content_sizes(config, mode, contents, headers, layers, batch)
+    names = inputs.assign_names(everything)
+    origins = {item.spec: published.identify(item.path) for item in everything}
+    _log_inputs(everything, contents, names, headers, sizes, origins)
+    return Inputs(contents, style_items, names, headers, sizes, origins)
 
 
 def _content_sizes(config, mode, located, headers, layers, batch):
@@ -217,25 +236,29 @@ def _log_inputs(everything, located, names, headers, sizes, origins):
                  f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
 
 
-def _record(config, mode, script, argv, options, weights, everything, located, names, headers, shapes, origins):
-    """The run record as it starts: how the run is made, its fingerprint, and its planned cells."""
-    hashes = {names[item.spec]: sha1_of_file(item.path) for item in everything}
+def _record(config, mode, script, argv, options, weights, found, shapes):
+    """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
+    names = found.names
+    hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
     config_dict = config_module.to_dict(config)
     settings = settings_of(config_dict, weights.identity, hashes)
-    described = {names[item.spec]: {"spec": item.spec, "path": str(item.path.resolve()),
+    described = {names[item.spec]: {"spec": inputs.printable(item.spec), "path": inputs.printable(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],
-                                    "size": [headers[item.spec].height, headers[item.spec].width],
-                                    "role": "content" if item in located else "style", "substitute": item.substitute,
-                                    "git_blob": origins[item.spec][0],
-                                    "published": origins[item.spec][1].remote if origins[item.spec][1] else None}
-                 for item in everything}
-    return {"record_format": RECORD_FORMAT, "script": script, "argv": list(argv), "config": config_dict,
-            "fingerprint": fingerprint_of(settings), "settings": settings, "code": code_identity(),
-            "fidelity": mode.name,
-            "weights": weights.record(), "seed": config.seed, "inputs": described, "plan": shapes,
-            "threads": threads.in_force(), "versions": versions(),
-            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "shard": list(options.shard) if options.shard else None, "cells": {}}
+                                    "size": [found.headers[item.spec].height, found.headers[item.spec].width],
+                                    "role": found.role(item), "substitute": item.substitute,
+                                    "git_blob": found.origins[item.spec][0],
+                                    "published": found.origins[item.spec][1].remote if found.origins[item.spec][1]
+                                    else None}
+                 for item in found.everything}
+    return RunRecord(
+        record_format=RECORD_FORMAT, script=script, argv=[inputs.printable(arg) for arg in argv], config=config_dict,
+        fingerprint=fingerprint_of(settings), settings=settings, code=code_identity(), fidelity=mode.name,
+        weights=weights.record(), seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(),
+        versions=versions(), started=now(), shard=list(options.shard) if options.shard else None)
+
+
+def now():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def _picture(name, rgb, height, width, weights, mode, scale):
@@ -243,8 +266,9 @@ def _picture(name, rgb, height, width, weights, mode, scale):
     return Picture(name, image.unit_to_uint8(unit), weights.preprocessing.preprocess(unit * scale))
 
 
-class Run:
-    """One experiment's checked inputs, weights and device, its run folder, and batched inversion."""
+class Session:
+    """One experiment's checked inputs as the network sees them, its weights and device, its run
+    folder, and its progress; ``fmi.run.inversion`` inverts batches of cells in it."""
 
     def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=()):
         self.config = config
@@ -264,10 +288,6 @@ class Run:
     @property
     def label(self):
         return self.weights.label
-
-    @property
-    def record(self):
-        return self.folder.record
 
     def is_done(self, key):
         return self.folder.is_done(key)
@@ -293,6 +313,10 @@ class Run:
                                f"rerun with --resume once fixed") from None
             raise
 
+    def planned(self, batches):
+        """Say what is left to run: ``batches`` of pending cell keys (L-BFGS inverts them one by one)."""
+        self.progress.planned(batches, one_at_a_time=self.config.optimizer == "lbfgs")
+
     def extract(self, layers, array):
         return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
 
@@ -300,118 +324,8 @@ class Run:
         """The start image of every cell, (count, 3, H, W): the same seeded noise for each."""
         return invert.initial_images(shape, [self.config.seed] * count)
 
-    def output_image(self, array, before_denoise=False):
-        """Network-space image -> denoised RGB uint8, as the paper's figures show it (with
-        ``before_denoise``, also the 8-bit image before the denoise: (denoised, raw)).
-
-        A non-finite image is a bug upstream (the optimiser stops before one), never shown as grey.
-        """
-        if not np.isfinite(array).all():
-            raise ValueError("an inverted image holds non-finite values")
-        rgb = self.weights.preprocessing.deprocess(array, self.fidelity.to_uint8)
-        denoised = image.denoise_tv(rgb, self.config.denoise_weight)
-        return (denoised, rgb) if before_denoise else denoised
-
-    def save_cell(self, key, rgb, cell):
-        return self.folder.save_cell(key, image.encode(rgb, self.fidelity.cell_format), cell)
-
-    def invert(self, keys, terms, target_codes, shape, label, details=None, measure=None):
-        """Invert one batch (one image per key) and save each cell; return their RGB images.
-
-        ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
-        ``details`` optionally adds one dict per key to the cells' records, and
-        ``measure(final images (N, 3, H, W), details)`` one more dict per key, computed from the
-        inverted images. L-BFGS inverts one image at a time, so its batches are split.
-        """
-        if self.config.optimizer == "lbfgs" and len(keys) > 1:
-            return [image_ for index, key in enumerate(keys) for image_ in self.invert(
-                [key], terms, [codes[index:index + 1] for codes in target_codes], shape,
-                label=f"{label} [{key}]", details=details[index:index + 1] if details else None,
-                measure=measure)]
-        problem = invert.Problem(terms, self.weights, (len(keys),) + tuple(shape),
-                                 self.config.pooling, self.context)
-        problem.set_targets(target_codes)
-        initial = self.start_images(shape, len(keys))
-        self.progress.batch_started(keys, label)
-        callbacks = [self.progress.step_callback(keys, self.config.log_every)]
-        if self.config.save_every:
-            callbacks.append(self._snapshot_saver(keys))
-        started = time.perf_counter()
-        if self.config.optimizer == "lbfgs":
-            result = invert.lbfgs(problem, initial, self.config.lbfgs, callbacks=callbacks)
-        else:
-            result = invert.sgd(problem, initial, self.config.sgd, callbacks=callbacks)
-        wall = time.perf_counter() - started
-        details = details or [{} for _ in keys]
-        measured = measure(result.images, details) if measure else [{} for _ in keys]
-        images = []
-        for index, key in enumerate(keys):
-            rgb, raw = self.output_image(result.images[index], before_denoise=True)
-            losses = result.losses[index]
-            self.save_cell(key, rgb, {
-                "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
-                "initial_loss": losses[0] if losses else None,
-                "final_loss": losses[-1] if losses else None,
-                "loss_history": losses, "term_history": result.term_losses[index],
-                "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3),
-                "batch_size": len(keys), "weights": self.weights.label, "seed": self.config.seed,
-                "optimizer": self.config.optimizer, "max_steps": self.config.steps,
-                "fidelity": self.fidelity.name, "size": list(shape[1:]),
-                "before_denoise": measures.all_of(raw), **details[index], **measured[index],
-            })
-            images.append(rgb)
-            if result.stop_reasons[index].startswith("non-finite"):
-                layers = ", ".join(dict.fromkeys(term.layer for term in terms))
-                log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
-                            key, result.stop_reasons[index], layers)
-        self.progress.batch_done(keys, wall, result.steps)
-        return images
-
-    def _snapshot_saver(self, keys):
-        def save(state):
-            if state.step % self.config.save_every:
-                return
-            images = state.images
-            images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
-            for row, index in enumerate(state.running):
-                path = self.output / "snapshots" / keys[index] / f"step_{state.step:04d}.png"
-                image.save_png(path, self.output_image(images[row]))
-        return save
-
-    # --- figures ---------------------------------------------------------------------------------
-
-    def marks(self, keys):
-        """The state of each cell key for the figures' badges ('' for a cell that stopped by the rule)."""
-        return [cell_status(self.folder.cells.get(key), self.config.stuck_fraction) for key in keys]
-
-    def title(self, what, size, keys):
-        """A figure title that says how the figure was made and the states of its own cells ``keys``."""
-        finished = [key for key in keys if key in self.folder.cells]
-        counts = status_counts(self.folder.cells, finished, self.config.stuck_fraction)
-        optimiser = "L-BFGS" if self.config.optimizer == "lbfgs" else "the authors' SGD"
-        lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
-                 f"{self.label}; {optimiser}, at most {self.config.steps} steps; fidelity: {self.fidelity.name}"]
-        if self.not_theirs:
-            lines.append(f"input image(s) {', '.join(self.not_theirs)}: not the authors' files")
-        if counts:
-            by_rule = len(finished) - sum(len(found) for found in counts.values())
-            lines.append(f"of {len(finished)} cells: {by_rule} stopped by the rule, " + ", ".join(
-                f"{len(counts[state])} {state}" for state in CELL_STATES if state in counts))
-        log.info("figure titled: %s", " | ".join(lines))
-        return "\n".join(lines)
-
-    def loss_figure(self, groups, what):
-        """Draw ``loss.png``: one panel per entry of ``groups`` = {panel: {line: cell key}}."""
-        from fmi import figures
-
-        cells = self.folder.cells
-        panels = {panel: {line: cells[key]["loss_history"] for line, key in lines.items() if key in cells}
-                  for panel, lines in groups.items()}
-        path = self.output / "loss.png"
-        figures.loss_curves(panels, path, title=f"{what}; {self.label}")
-        return path
-
     def finish(self, started, written):
+        """Note the run finished: its wall time, figures and the cells in each state, in the record and the log."""
         wall = time.perf_counter() - started
         status = status_counts(self.folder.cells, self.plan.cells, self.config.stuck_fraction)
         self.folder.finish(wall_s=round(wall, 1), figures=[Path(path).name for path in written], status=status)
@@ -436,7 +350,7 @@ def chunks(items, size):
 def parse_shard(text):
     """'I/N' -> (I, N) with 0 <= I < N: this machine's part of a split into N shards."""
     index_text, _, count_text = str(text).partition("/")
-    index, count = config_module.parse_int(index_text), config_module.parse_int(count_text)
+    index, count = parse_int(index_text), parse_int(count_text)
     if index is None or count is None or not 0 <= index < count or count > 100000:
         raise FmiError(f"--shard {str(text)[:40]}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
                        f"(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")

@@ -1,47 +1,51 @@
-"""Experiment configuration: YAML files loaded into dataclasses, strictly.
+"""Experiment configuration: YAML files checked by pydantic models in strict mode.
 
-Unknown keys, wrong types and out-of-range values are errors that name the file and the
-key. Numbers are read by one strict grammar, in YAML and on the command line alike:
-integers are ASCII digits with an optional sign (no ``0x``, ``1_000``, ``010`` as octal or
-``1:20`` as sexagesimal), every number must be finite, and only ``true``/``false`` are
-booleans (``no`` stays a string). Command-line values (named options and ``--set KEY=VALUE``)
-are parsed and checked exactly like YAML, on top of the file.
+Unknown keys, wrong types, repeated keys and non-finite numbers are errors that name the file
+(or the command-line option), the key and the value. Numbers are read by one strict grammar,
+in YAML and on the command line alike: integers are ASCII digits with an optional sign (no
+``0x``, ``1_000``, ``010`` as octal or ``1:20`` as sexagesimal), every number must be finite,
+and only ``true``/``false`` are booleans (``no`` stays a string). Command-line values (named
+options and ``--set KEY=VALUE``) are parsed like YAML and merged into the file's mapping
+before one validation. The optimisers' settings are ``fmi.core.optimizers``' dataclasses,
+checked through models made from their fields.
 
 Importing this module does not load MXNet, so ``--help`` and config errors are instant.
 """
 import dataclasses
-import math
 import os
 import re
-import types
 import typing
 from pathlib import Path
+from typing import Annotated, Optional
 
+import pydantic
 import yaml
 
-from fmi import vgg19
+from fmi.core import vgg19
+from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
 from fmi.errors import FmiError
-from fmi.io import check_input_file, quote
+from fmi.io import INT_PATTERN, check_input_file, parse_int, quote
 
 MAX_CONFIG_BYTES = 1 << 20
 INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
-INT_PATTERN = re.compile(r"[-+]?[0-9]+")
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                            r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
 FIDELITIES = ("paper", "authors")
 
 
-def parse_int(text):
-    """The integer spelled by ``text`` in ASCII digits (optional sign), else None."""
-    text = str(text).strip()
-    if not INT_PATTERN.fullmatch(text):
-        return None
-    return int(text, 10)
-
-
 class StrictLoader(yaml.SafeLoader):
-    """YAML with plain decimal integers, finite-checked floats, true/false booleans, and
-    strings for everything else (dates, ``0x1F`` and ``yes`` included)."""
+    """YAML with plain decimal integers, finite-checked floats, true/false booleans, strings for
+    everything else (dates, ``0x1F`` and ``yes`` included), and no key given twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {quote(key)} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 StrictLoader.yaml_implicit_resolvers = {}
@@ -92,137 +96,32 @@ def parse_yaml(text, where):
         raise FmiError(f"{where}: YAML nested too deeply") from None
 
 
-# --- optimiser settings (here, not in fmi.invert, so reading a config never loads MXNet) ------
+# --- the models ------------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class SGD:
-    """The authors' optimiser and stop rule (docs/method.md, "Optimiser and stop rule")."""
-
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    clip_gradient: float = 10.0
-    lr_factor: float = 0.9
-    lr_step: int = 10
-    stop_eps: float = 0.005
-    max_steps: int = 1000
-
-    def learning_rate_at(self, step):
-        """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates,
-        multiplied step by step and never below 1e-8, as MXNet's ``FactorScheduler`` does it."""
-        rate = self.learning_rate
-        for _ in range((step - 1) // self.lr_step):
-            rate = max(rate * self.lr_factor, FACTOR_SCHEDULER_FLOOR)
-        return rate
+Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
+STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
 
 
-@dataclasses.dataclass(frozen=True)
-class LBFGS:
-    """scipy's L-BFGS-B on the same objective SGD minimises: the loss + weight_decay/2 ||x||^2.
-
-    It stops by the authors' rule (relative change of x below ``stop_eps``), after
-    ``max_steps`` iterations, or when scipy finds no further progress.
-    """
-
-    max_steps: int = 1000
-    history: int = 10
-    weight_decay: float = 5e-4
-    stop_eps: float = 0.005
-
-
-OPTIMIZERS = ("sgd", "lbfgs")
-FACTOR_SCHEDULER_FLOOR = 1e-8  # MXNet's FactorScheduler(stop_factor_lr=1e-8): the rate never falls below it
-MAX_LBFGS_HISTORY = 1000  # scipy keeps 2 x history copies of the image
-
-
-# --- checking values against the dataclasses' annotations --------------------------------------
-
-TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-
-
-def _type_name(kind):
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        inner = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-        return f"{_type_name(inner[0])} or null"
-    if origin is dict:
-        return "a mapping of names to strings"
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(kind)[0]).removeprefix('an ').removeprefix('a ')}s"
-    if dataclasses.is_dataclass(kind):
-        return f"a mapping with keys {', '.join(f.name for f in dataclasses.fields(kind))}"
-    return TYPE_NAMES.get(kind, str(kind))
-
-
-def _convert(value, kind, where, key, default=None):
-    """Check ``value`` of ``key`` against the annotation ``kind``; int becomes float where a number is wanted."""
-    here = f"{where}: key {key!r}"
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        inner = [arg for arg in typing.get_args(kind) if arg is not type(None)][0]
-        return _convert(value, inner, where, key)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise FmiError(f"{here}: expected {_type_name(kind)}, got {quote(value)}")
-        key_kind, value_kind = typing.get_args(kind)
-        return {_convert(k, key_kind, where, f"{key} (a key)"): _convert(v, value_kind, where, f"{key}.{k}")
-                for k, v in value.items()}
-    if origin is list:
-        if not isinstance(value, list):
-            raise FmiError(f"{here}: expected {_type_name(kind)}, got {quote(value)}")
-        item = typing.get_args(kind)[0]
-        return [_convert(element, item, where, f"{key}[{i}]") for i, element in enumerate(value)]
-    if dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise FmiError(f"{here}: expected {_type_name(kind)}, got {quote(value)}")
-        return _build(kind, value, where, prefix=f"{key}.", base=default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise FmiError(f"{here}: expected {_type_name(kind)}, got {quote(value)}")
-    if kind is float and not math.isfinite(value):
-        raise FmiError(f"{here}: must be a finite number, got {value}")
-    if kind is int and abs(value) > INT_LIMIT:
-        raise FmiError(f"{here}: must be at most {INT_LIMIT} in size, got {quote(value)}")
-    return value
-
-
-def _build(cls, mapping, where, prefix="", base=None):
-    """``base`` (default ``cls()``) with the keys of ``mapping`` replaced, each checked."""
-    fields = [field.name for field in dataclasses.fields(cls)]
-    unknown = [key for key in mapping if key not in fields]
-    if unknown:
-        raise FmiError(f"{where}: unknown key {quote(prefix + str(unknown[0]))}; "
-                       f"valid keys are {', '.join(prefix + name for name in fields)}")
+def _settings_of(cls):
+    """A strict model of a settings dataclass's fields, and a type that validates a mapping with
+    it into the dataclass itself (so a config's ``sgd`` is a ``fmi.core.optimizers.SGD``)."""
     hints = typing.get_type_hints(cls)
-    base = base if base is not None else cls()
-    values = {key: _convert(value, hints[key], where, prefix + key, getattr(base, key))
-              for key, value in mapping.items()}
-    return dataclasses.replace(base, **values)
+    fields = {field.name: (Int if hints[field.name] is int else hints[field.name], field.default)
+              for field in dataclasses.fields(cls)}
+    model = pydantic.create_model(cls.__name__, __config__=STRICT, **fields)
+
+    def validate(value):
+        if isinstance(value, cls):
+            return value
+        return cls(**model.model_validate(value).model_dump())
+
+    return model, Annotated[cls, pydantic.PlainValidator(validate, json_schema_input_type=model),
+                            pydantic.PlainSerializer(dataclasses.asdict)]
 
 
-def _set(config, parts, value, where, key):
-    """``config`` with the field at the dotted path ``parts`` set to ``value``, checked."""
-    head, rest = parts[0], parts[1:]
-    if isinstance(config, dict):
-        if rest:
-            raise FmiError(f"{where}: key {key!r} goes too deep")
-        return {**config, head: value}
-    fields = {field.name for field in dataclasses.fields(config)}
-    if head not in fields:
-        prefix = key[:len(key) - len(".".join(parts))]
-        raise FmiError(f"{where}: unknown key {quote(key)}; valid keys are "
-                       f"{', '.join(prefix + name for name in sorted(fields))}")
-    hints = typing.get_type_hints(type(config))
-    if rest:
-        value = _set(getattr(config, head), rest, value, where, key)
-        if isinstance(value, dict):
-            value = _convert(value, hints[head], where, key)
-    else:
-        value = _convert(value, hints[head], where, key, getattr(config, head))
-    return dataclasses.replace(config, **{head: value})
+SGD_MODEL, SGDSettings = _settings_of(SGD)
+LBFGS_MODEL, LBFGSSettings = _settings_of(LBFGS)
+NESTED = {"sgd": SGD_MODEL, "lbfgs": LBFGS_MODEL}
 
 
 def check_layers(layers, where, key="layers"):
@@ -266,36 +165,32 @@ def _check_lbfgs(lbfgs, where):
         raise FmiError(f"{where}: key 'lbfgs.stop_eps' must be 0 or more, got {lbfgs.stop_eps}")
 
 
-def expand_path(text):
-    """A path setting with ``~`` expanded, as a shell would."""
-    return os.path.expanduser(text) if text.startswith("~") else text
-
-
-@dataclasses.dataclass
-class Common:
+class Common(pydantic.BaseModel):
     """Settings every experiment shares (docs/method.md explains each number)."""
 
-    content: list[str] = dataclasses.field(default_factory=lambda: ["golden_gate"])
-    fallbacks: dict[str, str] = dataclasses.field(default_factory=dict)
+    model_config = STRICT
+
+    content: list[str] = ["golden_gate"]
+    fallbacks: dict[str, str] = {}
     data_dir: str = "data/paper"
-    max_long_edge: int = 512
+    max_long_edge: Int = 512
     fidelity: str = "paper"
     weights: str = "auto"
     model_dir: str = "model"
     pooling: str = "avg"
-    seed: int = 0
-    batch_size: int = 5
+    seed: Int = 0
+    batch_size: Int = 5
     denoise_weight: float = 0.2
     stuck_fraction: float = 0.01
-    log_every: int = 10
+    log_every: Int = 10
     output: str = "runs/out"
-    gpu: typing.Optional[int] = None
-    threads: typing.Optional[int] = None
-    max_memory_gib: typing.Optional[float] = None
-    save_every: int = 0
+    gpu: Optional[Int] = None
+    threads: Optional[Int] = None
+    max_memory_gib: Optional[float] = None
+    save_every: Int = 0
     optimizer: str = "sgd"
-    sgd: SGD = dataclasses.field(default_factory=SGD)
-    lbfgs: LBFGS = dataclasses.field(default_factory=LBFGS)
+    sgd: SGDSettings = SGD()
+    lbfgs: LBFGSSettings = LBFGS()
 
     def check(self, where):
         """Raise FmiError on the first bad value; expand ``~`` in path settings."""
@@ -340,6 +235,8 @@ class Common:
         return self.lbfgs.max_steps if self.optimizer == "lbfgs" else self.sgd.max_steps
 
 
+# --- reading a config ---------------------------------------------------------------------------
+
 def read_config_file(path):
     """The top-level mapping of the YAML file at ``path``, checked to be small, UTF-8 and a mapping."""
     where = f"config {path}"
@@ -367,25 +264,103 @@ def parse_setting(text):
     return key, parse_yaml(value, f"--set {key}")
 
 
-def load(cls, path=None, overrides=()):
-    """Build ``cls`` from the YAML file at ``path`` (or its defaults), then apply ``overrides``.
+def _merge(mapping, overrides):
+    """``mapping`` with each (dotted key, value, source) of ``overrides`` set in it, in order, and
+    {key path: where it came from} for the keys the command line set."""
+    merged, sources = dict(mapping), {}
+    for key, value, source in overrides:
+        parts = key.split(".")
+        level = merged
+        for depth, part in enumerate(parts[:-1]):
+            inner = level.get(part, {})
+            if not isinstance(inner, dict):
+                raise FmiError(f"command line ({source}): key {key!r}: {'.'.join(parts[:depth + 1])!r} "
+                               f"is not a mapping")
+            level[part] = dict(inner)
+            level = level[part]
+        level[parts[-1]] = value
+        sources[tuple(parts)] = f"command line ({source})"
+    return merged, sources
 
-    ``overrides`` is a sequence of (dotted key, value, source) applied in order, each
-    checked like YAML (``source`` names it in messages, e.g. "--set" or "--size"); a value
-    of None means "not given". The result is checked with ``cls.check``.
+
+def _describe(annotation):
+    """What a value of ``annotation`` looks like, in words."""
+    origin = typing.get_origin(annotation)
+    arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is Annotated:
+        return _describe(arguments[0])
+    if origin is typing.Union:
+        return _describe(arguments[0])
+    if origin is list:
+        return f"a list of {_describe(arguments[0]).removeprefix('an ').removeprefix('a ')}s"
+    if origin is dict:
+        return "a mapping of names to strings"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(annotation, "a mapping")
+
+
+def _field_at(cls, path):
+    """(the model whose field ``path`` names, the field's annotation), following nested settings."""
+    model, annotation = cls, None
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if part in NESTED and model is not None and part in getattr(model, "model_fields", {}):
+            model, annotation = NESTED[part], model.model_fields[part].annotation
+            continue
+        fields = getattr(model, "model_fields", {})
+        annotation = fields[part].annotation if part in fields else None
+    return model, annotation
+
+
+def _message(cls, error, where_of):
+    """One line for the first error pydantic found, naming where it came from, the key and the value."""
+    path = tuple(error["loc"])
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    names = tuple(part for part in path if not isinstance(part, int))
+    where = next((where_of[names[:n]] for n in range(len(names), 0, -1) if names[:n] in where_of), where_of[()])
+    value, kind = error.get("input"), error["type"]
+    if kind == "extra_forbidden":
+        model, _ = _field_at(cls, names[:-1])
+        prefix = "".join(f"{part}." for part in names[:-1])
+        valid = ", ".join(prefix + name for name in model.model_fields)
+        return f"{where}: unknown key {quote(key)}; valid keys are {valid}"
+    if kind == "finite_number":
+        return f"{where}: key {key!r}: must be a finite number, got {value}"
+    if kind in ("less_than_equal", "greater_than_equal"):
+        return f"{where}: key {key!r}: must be at most {INT_LIMIT} in size, got {quote(value)}"
+    _, annotation = _field_at(cls, path)
+    if isinstance(path[-1], int):
+        annotation = typing.get_args(annotation)[0] if annotation is not None else None
+        while typing.get_origin(annotation) in (typing.Union, Annotated):
+            annotation = typing.get_args(annotation)[0]
+    return f"{where}: key {key!r}: expected {_describe(annotation)}, got {quote(value)}"
+
+
+def load(cls, path=None, overrides=()):
+    """Build ``cls`` from the YAML file at ``path`` (or its defaults) with ``overrides`` set on top.
+
+    ``overrides`` is a sequence of (dotted key, value, source) applied in order, each read like
+    YAML (``source`` names it in messages, e.g. "--set sgd.max_steps" or "--size"); a value of
+    None means "not given". The result is checked with ``cls.check``.
     """
     where = f"config {path}" if path is not None else "defaults"
     mapping = read_config_file(Path(path)) if path is not None else {}
-    config = _build(cls, mapping, where)
     given = [(key, value, source) for key, value, source in overrides if value is not None]
-    for key, value, source in given:
-        config = _set(config, key.split("."), value, f"command line ({source})", key)
-    if given:
-        where += " + command line"
-    config.check(where)
+    merged, sources = _merge(mapping, given)
+    for values, origins in ((mapping, {}), (merged, sources)):  # the file alone first: its own errors are its
+        try:
+            config = cls.model_validate(values)
+        except pydantic.ValidationError as error:
+            raise FmiError(_message(cls, error.errors()[0], {(): where, **origins})) from None
+    config.check(where + (" + command line" if given else ""))
     return config
 
 
 def to_dict(config):
     """The resolved config as plain data, for writing beside the outputs."""
-    return dataclasses.asdict(config)
+    return config.model_dump()
+
+
+def expand_path(text):
+    """A path setting with ``~`` expanded, as a shell would."""
+    return os.path.expanduser(text) if text.startswith("~") else text

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import mxnet as mx
 import numpy as np
 
-from fmi import losses, vgg19
-from fmi.config import LBFGS, OPTIMIZERS, SGD  # noqa: F401  (the optimisers' settings)
+from fmi.core import losses, vgg19
+from fmi.core.optimizers import LBFGS, SGD
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,12 @@
 // fmi atlas, the cell view: cell.html#<cell key> loads that cell's data file and shows it.
 "use strict";
 
+// A cell key is content/group/item, each a name of letters, digits, '.', '_' and '-' that starts with a
+// letter or digit; a page is such a name ending in .html. Anything else is never loaded or linked.
+var NAME = "[A-Za-z0-9][A-Za-z0-9._-]*";
+var KEY = new RegExp("^" + NAME + "/" + NAME + "/" + NAME + "$");
+var PAGE = new RegExp("^" + NAME + "\\.html$");
+
 function element(tag, text) {
   var node = document.createElement(tag);
   if (text !== undefined) { node.textContent = text; }
@@ -40,7 +46,7 @@ function lossCurve(losses, stride) {
   svg.appendChild(line);
   var labels = [[margin, height - 10, "step 1"],
                 [width - margin - 60, height - 10, "step " + ((losses.length - 1) * stride + 1)],
-                [4, margin - 10, "loss / first loss (log scale), from 1 to " + Math.pow(10, low).toPrecision(2)]];
+                [4, margin - 10, "loss / first loss (log scale), from 1 to " + lowest(relative)]];
   labels.forEach(function (label) {
     var text = document.createElementNS(namespace, "text");
     text.setAttribute("x", label[0]);
@@ -52,12 +58,19 @@ function lossCurve(losses, stride) {
   return svg;
 }
 
+function lowest(relative) {
+  // enough digits to tell the lowest point from 1: 0.9987, not 1.0
+  var low = Math.min.apply(null, relative);
+  var digits = Math.min(12, Math.max(2, Math.ceil(-Math.log10(Math.max(Math.abs(1 - low), 1e-12))) + 2));
+  return low.toPrecision(digits);
+}
+
 function show(data) {
   document.title = data.key;
   document.getElementById("title").textContent = data.key;
   document.getElementById("made").textContent = (data.weights || "") + "; fidelity " + (data.fidelity || "paper");
   document.getElementById("image").src = data.image;
-  document.getElementById("back").href = data.page;
+  document.getElementById("back").href = PAGE.test(data.page) ? data.page : "index.html";
   document.getElementById("back").textContent = data.content + " " + data.group;
   var facts = document.getElementById("facts");
   facts.innerHTML = "";
@@ -77,7 +90,7 @@ function show(data) {
   data.siblings.forEach(function (sibling) {
     var item = element("li");
     var link = element("a", sibling.label);
-    link.href = "#" + sibling.key;
+    link.href = KEY.test(sibling.key) ? "#" + sibling.key : "#";
     link.className = "sibling";
     item.appendChild(link);
     links.appendChild(item);
@@ -102,9 +115,9 @@ function load() {
   var key = decodeURIComponent(window.location.hash.slice(1));
   var error = document.getElementById("error");
   error.hidden = true;
-  if (!key) {
+  if (!KEY.test(key) || key.split("/").indexOf("..") >= 0) {
     error.hidden = false;
-    error.textContent = "no cell named: open a cell from the overview";
+    error.textContent = key ? "no cell is called " + key : "no cell named: open a cell from the overview";
     return;
   }
   var script = element("script");
