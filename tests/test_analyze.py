@@ -103,19 +103,18 @@ def test_measures_before_and_after_the_denoise_are_reported_apart(tmp_path, caps
 
 
 def test_analyze_with_control(fmi_run, tmp_path, capsys):
+    """The control is the same run made with other random weights: measured the same way (its numbers are
+    those of analysing it alone) and shown beside the run's."""
     control = tmp_path / "fmi_control"
-    control.mkdir()
-    for item in fmi_run.iterdir():
-        target = control / item.name
-        if item.is_dir():
-            import shutil
-
-            shutil.copytree(item, target)
-        else:
-            target.write_bytes(item.read_bytes())
+    argv = json.loads((fmi_run / "record.json").read_text())["argv"]
+    argv[argv.index("--weights") + 1], argv[argv.index("--output") + 1] = "random:1", str(control)
+    assert run_fmi.main(argv) == 0
+    assert analyze.main([str(control)]) == 0
+    alone = json.loads((control / "analysis.json").read_text())["groups"]
     assert analyze.main(["--control", str(control), str(fmi_run)]) == 0
     result = json.loads((fmi_run / "analysis.json").read_text())
-    assert result["control"]["groups"] == result["groups"]  # same cells, same numbers
+    assert result["control"]["groups"] == alone and result["control"]["weights"].startswith("random weights (seed 1)")
+    assert result["groups"]["relu1_1"]["colourfulness"] != alone["relu1_1"]["colourfulness"]
     assert " / " in capsys.readouterr().out
 
 
@@ -142,7 +141,7 @@ def test_analyze_pmci_style_similarity(tmp_path):
 
 @pytest.mark.parametrize("make, pattern", [
     (lambda folder: None, r"no such folder"),
-    (lambda folder: folder.mkdir(), r"record.json: missing, unreadable, or not a regular file"),
+    (lambda folder: folder.mkdir(), r"record.json: no such file; give the output folder"),
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text("{oops")),
      r"is not a run record fmi can trust"),
     (lambda folder: (folder.mkdir(), (folder / "record.json").write_text(

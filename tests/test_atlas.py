@@ -183,4 +183,4 @@ def test_bad_run_folders_get_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert atlas.main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
-    assert "record.json: missing, unreadable, or not a regular file" in err and "Traceback" not in err
+    assert "record.json: no such file; give the output folder" in err and "Traceback" not in err

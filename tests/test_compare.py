@@ -56,7 +56,8 @@ def random_run_holding(folder, images):
     height, width = images[0][0].shape[:2]
     write_image(folder.parent / "photo.png", height, width)
     assert run_random.main(["--image", str(folder.parent / "photo.png"), "--weights", "random:0", "--size",
-                            str(max(height, width)), "--steps", "1", "--draw-seeds", "1,2", "--output", str(folder)]) == 0
+                            str(max(height, width)), "--steps", "1", "--draw-seeds", "1,2",
+                            "--output", str(folder)]) == 0
     for r, row in enumerate(images):
         for c, picture in enumerate(row):
             resized = cv2.resize(np.ascontiguousarray(picture), (width, height), interpolation=cv2.INTER_AREA)

@@ -154,6 +154,14 @@ def test_the_paper_images_preprocess_as_the_authors_did():
     assert sizes["golden_gate"] == (383, 512)  # the paper mode rounds to 384
 
 
+def test_truncation_and_rounding_by_hand():
+    """Values chosen so that truncating and rounding part or agree: 10.9 -> 10 or 11, 100.4 -> 100, -0.4 -> 0."""
+    rgb = np.array([10.9, 100.4, 200.2, -0.4, 254.7, 300.0], dtype=np.float64).reshape(1, 2, 3)
+    x = image.CAFFE_RGB.preprocess(rgb)
+    assert image.CAFFE_RGB.deprocess(x, "truncate").reshape(-1).tolist() == [10, 100, 200, 0, 254, 255]
+    assert image.CAFFE_RGB.deprocess(x, "round").reshape(-1).tolist() == [11, 100, 200, 0, 255, 255]
+
+
 def test_deprocess_truncates_like_the_authors():
     x = np.random.default_rng(0).uniform(-160, 160, (1, 3, 9, 11)).astype(np.float32)
     ours = image.CAFFE_RGB.deprocess(x, "truncate")
@@ -264,13 +272,31 @@ def test_the_start_image_is_mxnet_uniform_after_seeding_mxnet():
                                   np.concatenate([theirs, theirs]))
 
 
-def test_jpeg_cells_are_pillows_default_jpeg():
+def ijg_quantization(quality):
+    """The IJG reference library's luminance table (JPEG standard, Annex K) scaled to ``quality``,
+    as libjpeg's jpeg_quality_scaling and jpeg_add_quant_table do it."""
+    base = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+                     92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((base * scale + 50) // 100, 1, 255)
+
+
+def test_jpeg_cells_are_written_at_the_authors_quality_75():
+    """Their imsave wrote JPEG through Pillow at its default quality, 75: the cell's luminance table
+    is the standard one scaled to 75, computed here from the JPEG standard's table."""
     import io
 
     rgb = np.random.default_rng(1).integers(0, 256, (16, 20, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG")
-    assert image.encode(rgb, "jpeg") == buffer.getvalue()
+    with Image.open(io.BytesIO(image.encode(rgb, "jpeg"))) as cell:
+        assert cell.format == "JPEG"
+        luminance = np.array(cell.quantization[0])
+    zigzag = np.array([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
+                       20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
+                       59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63])
+    table = ijg_quantization(75)
+    assert np.array_equal(luminance, table) or np.array_equal(luminance, table[zigzag])
+    assert not np.array_equal(luminance, ijg_quantization(90)) and not np.array_equal(luminance, table[zigzag] + 1)
 
 
 def test_an_authors_mode_run_says_so_and_writes_jpeg_cells(tmp_path, tiny_image, caplog):

@@ -94,9 +94,7 @@ def read_header(path):
     path = check_input_file(path, "image")
     with open(path, "rb") as stream:
         start = stream.read(3)
-        stream.seek(max(0, path.stat().st_size - 1024))
-        end = stream.read()
-    if start == b"\xff\xd8\xff" and b"\xff\xd9" not in end:
+    if start == b"\xff\xd8\xff" and _jpeg_is_truncated(path):
         raise FmiError(f"image {path}: JPEG is truncated (no end-of-image marker); download it again")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -126,6 +124,14 @@ def read_header(path):
     if orientation >= 5:  # turned by 90 degrees: a viewer swaps the sides
         width, height = height, width
     return Header(height, width, frames, orientation, kind)
+
+
+def _jpeg_is_truncated(path):
+    """True if no end-of-image marker follows the JPEG's last scan. Data after the marker (a phone's
+    trailer, a second picture) is fine; a scan cut off before its marker is not."""
+    data = Path(path).read_bytes()
+    last_scan = data.rfind(b"\xff\xda")
+    return data.find(b"\xff\xd9", max(last_scan, 0)) < 0
 
 
 def read_rgb(path, header=None):

@@ -51,6 +51,8 @@ def png_bytes_per_pixel(rgb):
     how much structure the image holds that a generic coder cannot predict."""
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {rgb.shape} image as PNG")
     return float(encoded.size) / (rgb.shape[0] * rgb.shape[1])
 
 

@@ -8,6 +8,7 @@ import dataclasses
 OPTIMIZERS = ("sgd", "lbfgs")
 FACTOR_SCHEDULER_FLOOR = 1e-8  # MXNet's FactorScheduler(stop_factor_lr=1e-8): the rate never falls below it
 MAX_LBFGS_HISTORY = 1000       # scipy keeps 2 x history copies of the image
+NAMES = {"sgd": "the authors' SGD", "lbfgs": "L-BFGS"}  # as logs, titles and pages name them
 
 
 @dataclasses.dataclass(frozen=True)

@@ -180,6 +180,8 @@ def main(argv, build_parser, load_config, experiment):
     def action():
         from fmi.run import device
 
+        if threads.override_problem():
+            raise FmiError(threads.override_problem())
         config = load_config(args.config.expanduser(), overrides(args, built.options))
         threads.apply(config.threads, restart_argv)
         device.require_mxnet()

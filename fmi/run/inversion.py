@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from fmi.core import image, invert, measures
-from fmi.run.record import inside
+from fmi.run.record import inside, parse_key
 
 log = logging.getLogger("fmi")
 
@@ -91,6 +91,6 @@ def _snapshot_saver(session, keys):
         for row, index in enumerate(state.running):
             if not np.isfinite(images[row]).all():
                 continue
-            path = inside(session.output, "snapshots", *keys[index].split("/"), f"step_{state.step:04d}.png")
+            path = inside(session.output, "snapshots", *parse_key(keys[index]).file(""), f"step_{state.step:04d}.png")
             image.save_png(path, output_image(session, images[row]))
     return save

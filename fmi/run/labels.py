@@ -5,6 +5,7 @@ figure's badges, its title, the log and the record cannot disagree.
 """
 import logging
 
+from fmi.core import optimizers
 from fmi.run import figures
 from fmi.run.record import CELL_STATES, cell_status, status_counts
 
@@ -21,9 +22,9 @@ def title(session, what, size, keys):
     config = session.config
     finished = [key for key in keys if key and key in session.folder.cells]
     counts = status_counts(session.folder.cells, finished, config.stuck_fraction)
-    optimiser = "L-BFGS" if config.optimizer == "lbfgs" else "the authors' SGD"
     lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
-             f"{session.label}; {optimiser}, at most {config.steps} steps; fidelity: {session.fidelity.name}"]
+             f"{session.label}; {optimizers.NAMES[config.optimizer]}, at most {config.steps} steps; "
+             f"fidelity: {session.fidelity.name}"]
     if session.not_theirs:
         lines.append(f"input image(s) {', '.join(session.not_theirs)}: not the authors' files")
     if counts:

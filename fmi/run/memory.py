@@ -6,11 +6,13 @@ fixed ~300 MiB (runtime and the 80 MB of weights), plus the larger of twice the
 activations up to the deepest layer and nine times the largest single activation map
 (MKL-DNN's workspace for the full-resolution convolutions). It overestimates by 0-15 %.
 """
+import logging
 import os
 
 from fmi.core import vgg19
 from fmi.errors import FmiError
 
+log = logging.getLogger("fmi")
 FIXED_BYTES = 300 * 2**20
 DEFAULT_FRACTION = 0.8
 
@@ -52,6 +54,8 @@ def check(layers, batch, height, width, limit_gib=None, decode_bytes=0):
     else:
         available = available_bytes()
         if available is None:
+            log.warning("the memory available is unknown here, so the estimate of %.1f GiB is not checked; set a "
+                        "limit with --max-memory GIB to check it", needed / 2**30)
             return needed
         limit, source = DEFAULT_FRACTION * available, f"80 % of the {available / 2**30:.1f} GiB available"
     if needed > limit:

@@ -324,25 +324,36 @@ def _problem(error):
 
 # --- reading --------------------------------------------------------------------------------------
 
-def read_bytes(path, limit):
-    """The bytes of the regular file at ``path``, at most ``limit`` of them; None if it is missing,
-    not a regular file (a FIFO would block the read) or larger."""
+def read_file(path, limit):
+    """(the bytes of the regular file at ``path``, None), or (None, why not): missing, not a regular
+    file (a FIFO would block the read), unreadable (with the system's reason) or larger than ``limit``."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            return None, "is not a regular file"
+        if status.st_size > limit:
+            return None, f"is larger than the {limit // 2**20} MiB fmi reads"
         with open(path, "rb") as stream:
             data = stream.read(limit + 1)
-    except OSError:
-        return None
-    return data if len(data) <= limit else None
+    except FileNotFoundError:
+        return None, "no such file"
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+    if len(data) > limit:
+        return None, f"is larger than the {limit // 2**20} MiB fmi reads"
+    return data, None
+
+
+def read_bytes(path, limit):
+    """The bytes of the regular file at ``path`` (at most ``limit``), or None if they cannot be had."""
+    return read_file(path, limit)[0]
 
 
 def load_record(path):
     """The ``RunRecord`` in ``path``; FmiError naming the file and the entry if it is not one."""
-    data = read_bytes(path, MAX_RECORD_BYTES)
-    if data is None:
-        raise FmiError(f"{path}: missing, unreadable, or not a regular file; give the output folder of "
-                       f"run_fmi.py, run_random.py or run_pmci.py")
+    data, problem = read_file(path, MAX_RECORD_BYTES)
+    if problem:
+        raise FmiError(f"{path}: {problem}; give the output folder of run_fmi.py, run_random.py or run_pmci.py")
     try:
         return RunRecord.model_validate_json(data)
     except pydantic.ValidationError as error:
@@ -351,9 +362,9 @@ def load_record(path):
 
 def load_cell(path, key):
     """The ``CellRecord`` of ``key`` in ``path``, or (None, why not)."""
-    data = read_bytes(path, MAX_CELL_RECORD_BYTES)
-    if data is None:
-        return None, "its record is missing or unreadable"
+    data, problem = read_file(path, MAX_CELL_RECORD_BYTES)
+    if problem:
+        return None, "its record is missing" if problem == "no such file" else f"its record {problem}"
     try:
         cell = CellRecord.model_validate_json(data)
     except pydantic.ValidationError as error:

@@ -26,7 +26,16 @@ from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location, parse_int, sha1_of_file
 from fmi.run import config as config_module
 from fmi.run import device, inputs, memory, progress, threads
-from fmi.run.record import RECORD_FORMAT, RunRecord, code_identity, fingerprint_of, inside, settings_of, status_counts
+from fmi.run.record import (
+    RECORD_FORMAT,
+    RunRecord,
+    code_identity,
+    fingerprint_of,
+    inside,
+    parse_key,
+    settings_of,
+    status_counts,
+)
 from fmi.run.runfolder import RunFolder
 
 log = logging.getLogger("fmi")
@@ -339,8 +348,8 @@ class Session:
 def _cell_cost(plan, key, contents):
     """Relative work of one step of a cell: the forward FLOPs to its layer at its image size."""
     size = next(content.size for content in contents if content.name == plan.cells[key])
-    layers = [part for part in key.split("/") if part in vgg19.RELU_LAYERS]
-    return vgg19.flops(layers[0] if layers else "relu5_1", *size)
+    group = parse_key(key).group
+    return vgg19.flops(group if group in vgg19.RELU_LAYERS else "relu5_1", *size)
 
 
 def chunks(items, size):

@@ -31,10 +31,25 @@ def configure_default_threads():
     # OpenBLAS threads compete with MXNet's for the same cores: one is faster (measured:
     # L-BFGS evaluations 3x, whole L-BFGS runs 1.8x faster on 2 cores).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    wanted = parse_int(os.environ.get(OVERRIDE_VARIABLE, ""))
-    count = wanted if wanted is not None and 0 < wanted <= 1024 else usable_cores()
+    wanted = _wanted()
+    count = wanted if wanted is not None else usable_cores()
     os.environ["OMP_NUM_THREADS"] = str(count)
     return count
+
+
+def _wanted():
+    """The thread count FMI_THREADS asks for, or None when it is unset or not a count from 1 to 1024."""
+    wanted = parse_int(os.environ.get(OVERRIDE_VARIABLE, ""))
+    return wanted if wanted is not None and 0 < wanted <= 1024 else None
+
+
+def override_problem():
+    """What is wrong with FMI_THREADS, for the scripts to say before they start; None if nothing."""
+    given = os.environ.get(OVERRIDE_VARIABLE)
+    if given is None or _wanted() is not None:
+        return None
+    return (f"{OVERRIDE_VARIABLE}={given!r}: expected a whole number of threads from 1 to 1024; unset it to use "
+            f"every usable core ({usable_cores()})")
 
 
 def in_force():

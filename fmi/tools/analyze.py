@@ -226,7 +226,7 @@ def check_control(run, control):
                        + "; ".join(problems))
 
 
-def analyse(folder, partial=False, weights_spec="auto"):
+def analyze_run(folder, partial=False, weights_spec="auto"):
     run = RunData(folder, partial)
     cells, groups, groups_before = image_measures(run)
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
@@ -325,10 +325,10 @@ def main(argv=None):
     setup_logging()
 
     def action():
-        run, result = analyse(args.run_dir, args.partial, args.weights)
+        run, result = analyze_run(args.run_dir, args.partial, args.weights)
         control = None
         if args.control:
-            control_run, control = analyse(args.control, args.partial, "auto")
+            control_run, control = analyze_run(args.control, args.partial, "auto")
             check_control(run, control_run)
         if result["finished"] < result["planned"]:
             print(f"--partial: measuring {result['finished']} of {result['planned']} cells")

@@ -37,6 +37,7 @@ from pathlib import Path
 import jinja2
 
 from fmi import experiments
+from fmi.core import optimizers
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_text
 from fmi.run.record import RunView, inside, parse_key, read_bytes, read_image
@@ -131,7 +132,6 @@ class Atlas:
 
     def _facts(self):
         record, config = self.run.record, self.config
-        optimiser = "L-BFGS" if config.optimizer == "lbfgs" else "the authors' SGD"
         sizes = sorted({f"{height}x{width}" for height, width in record.plan.values()})
         inputs = ", ".join(f"{name} ({item.role}: {Path(item.path).name}, {item.size[0]}x{item.size[1]}"
                            f"{', the authors' + chr(39) + ' file' if item.published else ''})"
@@ -140,7 +140,7 @@ class Atlas:
                 ("weights", record.weights.label),
                 ("images", inputs),
                 ("inverted at", ", ".join(sizes) + " px (h x w)"),
-                ("optimiser", f"{optimiser}, at most {config.steps} steps"),
+                ("optimiser", f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"),
                 ("fidelity", record.fidelity),
                 ("cells", f"{len(self.run.cells)} of {len(self.run.plan)} finished"),
                 ("started", f"{record.started}; finished {record.finished or 'not yet'}"),
