@@ -30,7 +30,8 @@ def build_parser():
 
 
 def experiment(settings, args, argv, started):
-    from fmi.run.session import Options, parse_shard
+    from fmi.run.session import Options
+    from fmi.run.shards import parse_shard
 
     if args.shard and args.collect:
         raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")

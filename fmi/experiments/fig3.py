@@ -180,7 +180,9 @@ def invert_batches(config, session, batches):
 def collect_cells(session, batches):
     """Gather the shards' cells; every planned cell must be among them, else the shards that hold
     the missing ones are named."""
-    missing, count = session.folder.collect()
+    from fmi.run import shards
+
+    missing, count = shards.collect(session.folder)
     if missing:
         names = [content.name for content in session.contents]
         wanted = set(missing)

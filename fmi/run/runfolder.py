@@ -33,14 +33,12 @@ from pathlib import Path
 from fmi.errors import FmiError
 from fmi.io import atomic_path, finite_json, write_text, write_yaml
 from fmi.run.record import (
-    SHARD_PATTERN,
     CellRecord,
     cell_fingerprint,
     inside,
     load_cell,
     load_record,
     parse_key,
-    read_bytes,
     read_image,
 )
 
@@ -169,19 +167,19 @@ class RunFolder:
 
     # --- cells -----------------------------------------------------------------------------------
 
-    def _cell_path(self, folder, key, suffix):
+    def cell_path(self, folder, key, suffix):
         """Where cell ``key``'s file with ``suffix`` lies in ``folder`` (this run's, or a shard's)."""
         return inside(folder, "cells", *parse_key(key).file(suffix))
 
     def cell_image_path(self, key):
-        return self._cell_path(self.path, key, self.suffix)
+        return self.cell_path(self.path, key, self.suffix)
 
     def is_done(self, key):
         return key in self.cells
 
     def check_cell(self, folder, key):
         """(the cell record, None) if ``folder`` holds a good cell ``key`` of this run, else (None, why not)."""
-        cell, problem = load_cell(self._cell_path(folder, key, ".json"), key)
+        cell, problem = load_cell(self.cell_path(folder, key, ".json"), key)
         if problem:
             return None, problem
         if cell.fingerprint != self.cell_fingerprint:
@@ -189,7 +187,7 @@ class RunFolder:
                 return None, (f"it was computed by other numerics code (code fingerprint "
                               f"{cell.code_fingerprint[:12]} there, {self.code_fingerprint[:12]} here)")
             return None, "it was made with other settings"
-        image_path = self._cell_path(folder, key, self.suffix)
+        image_path = self.cell_path(folder, key, self.suffix)
         if cell.image != image_path.name:
             return None, f"its record names the image {cell.image}, not {image_path.name}"
         if not image_path.is_file():
@@ -207,8 +205,8 @@ class RunFolder:
         folder = Path(folder or self.path)
         found, redone = {}, []
         for key in self.plan:
-            if not self._cell_path(folder, key, ".json").exists() and \
-                    not self._cell_path(folder, key, self.suffix).exists():
+            if not self.cell_path(folder, key, ".json").exists() and \
+                    not self.cell_path(folder, key, self.suffix).exists():
                 continue
             cell, problem = self.check_cell(folder, key)
             if cell is not None:
@@ -226,15 +224,15 @@ class RunFolder:
         cell = CellRecord(**finite_json(details), key=key, image=self.cell_image_path(key).name,
                           fingerprint=self.cell_fingerprint, settings_fingerprint=self.fingerprint,
                           code_fingerprint=self.code_fingerprint)
-        self._write_cell(key, encoded_image, cell)
+        self.write_cell(key, encoded_image, cell)
         if time.monotonic() - self._record_saved > RECORD_INTERVAL_S:
             self.save_record()
         return cell
 
-    def _write_cell(self, key, encoded_image, cell):
+    def write_cell(self, key, encoded_image, cell):
         with atomic_path(self.cell_image_path(key)) as temporary:
             temporary.write_bytes(encoded_image)
-        write_text(self._cell_path(self.path, key, ".json"), cell.model_dump_json(indent=2) + "\n")
+        write_text(self.cell_path(self.path, key, ".json"), cell.model_dump_json(indent=2) + "\n")
         self.cells[key] = cell
 
     def cell_image(self, key):
@@ -251,55 +249,6 @@ class RunFolder:
 
     def finish(self, **extra):
         self.save_record(finished=_now(), **extra)
-
-    # --- shards ----------------------------------------------------------------------------------
-
-    def shard_folders(self):
-        """{(index, count): folder} of the well-formed shard folders under ``shards/``; anything else
-        there (stray files, misnamed folders, links out of the run folder) is named and ignored."""
-        root = inside(self.path, "shards")
-        folders = {}
-        for entry in sorted(root.iterdir()) if root.is_dir() else []:
-            match = SHARD_PATTERN.fullmatch(entry.name)
-            if not entry.is_dir() or not match or int(match.group(1)) >= int(match.group(2)):
-                log.warning("ignoring %s: not a shard folder (shard folders are named I-of-N, 0 <= I < N)", entry)
-                continue
-            try:
-                inside(self.path, "shards", entry.name)
-            except FmiError as error:
-                log.warning("ignoring %s", error)
-                continue
-            folders[(int(match.group(1)), int(match.group(2)))] = entry
-        return folders
-
-    def collect(self):
-        """Copy every shard's good cells of this run here; return the planned keys still missing and the
-        shard count."""
-        root = self.path / "shards"
-        folders = self.shard_folders()
-        if not folders:
-            raise FmiError(f"nothing to collect: no shard folders in {root}; run with --shard I/N first")
-        counts = sorted({count for _, count in folders})
-        if len(counts) != 1:
-            raise FmiError(f"{root} holds shards of different splits ({', '.join(f'of {n}' for n in counts)}); "
-                           f"keep the folders of one split only")
-        count = counts[0]
-        for (index, _), folder in sorted(folders.items()):
-            try:
-                record = load_record(inside(folder, "record.json"))
-            except FmiError as error:
-                log.warning("shard %s: %s; its cells will be missing", folder.name, error)
-                continue
-            if record.fingerprint != self.fingerprint:
-                changed = differences(record.settings, self.record.settings)
-                raise FmiError(f"shard {folder.name}: {folder / 'record.json'} was made with other settings "
-                               f"({'; '.join(changed[:6])}); rerun it with this config, or collect with its own")
-            for key, cell in self.find_finished(folder).items():
-                if key not in self.cells:
-                    self._write_cell(key, read_bytes(self._cell_path(folder, key, self.suffix), 1 << 30), cell)
-        self.save_record(collected_from=[folder.name for _, folder in sorted(folders.items())])
-        log.info("collected %d of %d cells from the shards in %s", len(self.cells), len(self.plan), root)
-        return [key for key in self.plan if key not in self.cells], count
 
 
 def move_aside(path):

@@ -23,9 +23,9 @@ from fmi.core import fidelity, image, invert, published, vgg19
 from fmi.core import weights as weights_module
 from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
-from fmi.io import check_output_names, check_writable_location, parse_int, sha1_of_file
+from fmi.io import check_output_names, check_writable_location, sha1_of_file
 from fmi.run import config as config_module
-from fmi.run import device, inputs, memory, progress, threads
+from fmi.run import device, inputs, memory, progress, shards, threads
 from fmi.run.record import (
     RECORD_FORMAT,
     RunRecord,
@@ -165,9 +165,7 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
     found = _locate_inputs(config, mode, script, argv, styles, layers, batch)
     planned = plan([found.names[item.spec] for item in found.contents],
                    [found.names[item.spec] for item in found.styles])
-    output = Path(config.output)
-    if options.shard:
-        output = output / "shards" / f"{options.shard[0]}-of-{options.shard[1]}"
+    output = shards.folder_of(Path(config.output), options.shard)
     check_writable_location(output)
     suffix = image.CELL_SUFFIXES[mode.cell_format]
     check_output_names([f"cells/{key}{suffix}" for key in planned.cells]
@@ -354,13 +352,3 @@ def _cell_cost(plan, key, contents):
 
 def chunks(items, size):
     return [items[start:start + size] for start in range(0, len(items), size)]
-
-
-def parse_shard(text):
-    """'I/N' -> (I, N) with 0 <= I < N: this machine's part of a split into N shards."""
-    index_text, _, count_text = str(text).partition("/")
-    index, count = parse_int(index_text), parse_int(count_text)
-    if index is None or count is None or not 0 <= index < count or count > 100000:
-        raise FmiError(f"--shard {str(text)[:40]}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
-                       f"(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
-    return index, count
