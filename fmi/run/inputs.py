@@ -68,6 +68,17 @@ def printable(text):
     return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def printable_data(value):
+    """``value`` (nested dicts and lists) with every string made ``printable``."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(key): printable_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(item) for item in value]
+    return value
+
+
 def base_name(spec):
     """The name a spec would have alone: the paper name, the sample name, or the file's stem."""
     spec = str(spec)

@@ -45,6 +45,7 @@ from fmi.run.record import (
 log = logging.getLogger("fmi")
 RECORD_INTERVAL_S = 30.0
 MARKERS = ("record.json", "config.yaml", "cells")
+WRITTEN = ("record.json", "config.yaml", "cells", "inputs", "snapshots", "shards", "atlas")  # what fmi writes there
 REDO_LOG_LIMIT = 10
 
 
@@ -120,6 +121,8 @@ class RunFolder:
         """Open ``path`` for the run described by ``record`` (a ``RunRecord``), after deciding
         whether that is allowed; then write its config and record."""
         path = Path(path)
+        for name in WRITTEN:  # a link out of the folder is refused before anything is written
+            inside(path, name)
         kind, old = inspect(path)
         if kind == "foreign":
             raise FmiError(f"output folder {path} is not empty and holds no fmi run; choose a new or empty "

@@ -239,7 +239,8 @@ def _log_inputs(everything, located, names, headers, sizes, origins):
         header = headers[item.spec]
         role = "content" if item in located else "style"
         sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
-        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], item.path, header.height, header.width, sized,
+        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], inputs.printable(item.path), header.height,
+                 header.width, sized,
                  f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
 
 
@@ -247,7 +248,7 @@ def _record(config, mode, script, argv, options, weights, found, shapes):
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
-    config_dict = config_module.to_dict(config)
+    config_dict = inputs.printable_data(config_module.to_dict(config))  # file names in any encoding
     settings = settings_of(config_dict, weights.identity, hashes)
     described = {names[item.spec]: {"spec": inputs.printable(item.spec), "path": inputs.printable(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],

@@ -1,0 +1,293 @@
+"""Reading, resizing, preprocessing and saving images.
+
+Reading: the header is read first (Pillow), so an image too large to decode is refused
+before any memory is spent; files are decoded with OpenCV (Pillow where OpenCV has no
+decoder, e.g. GIF), the first frame of a multi-frame file is used, and the EXIF
+orientation is applied, so the image is the one a viewer shows.
+
+Preprocessing contract (docs/method.md, "Weights and preprocessing"): an RGB image (H, W, 3)
+on the 0..255 scale becomes a float32 array (1, 3, H, W) with ``x = (rgb * scale - mean) / std``
+per channel in R, G, B order. ``deprocess`` undoes exactly that, clips to 0..255 and makes
+8-bit values by rounding (or, in the authors' fidelity mode, truncation).
+"""
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fmi.errors import FmiError
+from fmi.io import atomic_path, check_input_file
+
+log = logging.getLogger("fmi")
+
+MAX_PIXELS = 178_956_970  # Pillow's decompression-bomb limit; OpenCV's own (2**30) is larger
+DECODE_BYTES_PER_PIXEL = 24  # 16-bit RGBA decoded, converted and resized: an upper bound
+ORIENTATION_TAG = 0x0112
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Per-channel affine map between RGB 0..255 and the network's input space."""
+
+    scale: float
+    mean: tuple
+    std: tuple
+    name: str
+
+    def _mean_std(self):
+        mean = np.asarray(self.mean, dtype=np.float64).reshape(1, 3, 1, 1)
+        std = np.asarray(self.std, dtype=np.float64).reshape(1, 3, 1, 1)
+        return mean, std
+
+    def preprocess(self, rgb):
+        """(H, W, 3) RGB on the 0..255 scale (uint8 or float) -> (1, 3, H, W) float32 network input."""
+        mean, std = self._mean_std()
+        chw = np.asarray(rgb, dtype=np.float64).transpose(2, 0, 1)[np.newaxis]
+        return ((chw * self.scale - mean) / std).astype(np.float32)
+
+    def deprocess(self, x, to_uint8="round"):
+        """(1, 3, H, W) or (3, H, W) network input -> (H, W, 3) uint8 RGB, clipped to 0..255.
+
+        ``to_uint8`` is "round" (nearest value) or "truncate" (drop the fraction, as the
+        authors' ``astype('uint8')`` does).
+        """
+        mean, std = self._mean_std()
+        if to_uint8 == "truncate":  # the authors add the mean to the float32 image, then truncate
+            x = np.asarray(x, dtype=np.float32).reshape((1, 3) + np.shape(x)[-2:])
+            rgb = (x * std.astype(np.float32) + mean.astype(np.float32)) / np.float32(self.scale)
+            return np.clip(rgb[0].transpose(1, 2, 0), 0, 255).astype(np.uint8)
+        x = np.asarray(x, dtype=np.float64).reshape((1, 3) + np.shape(x)[-2:])
+        rgb = np.clip(((x * std + mean) / self.scale)[0].transpose(1, 2, 0), 0, 255)
+        return np.rint(rgb).astype(np.uint8)
+
+
+# The authors' (MXNet neural-style) VGG-19 and seeded random weights: RGB 0..255 minus the ImageNet mean.
+CAFFE_RGB = Preprocessing(scale=1.0, mean=(123.68, 116.779, 103.939), std=(1.0, 1.0, 1.0),
+                          name="rgb 0..255 minus mean (123.68, 116.779, 103.939)")
+# Gluon model zoo: RGB 0..1, minus mean, divided by std.
+TORCH_RGB = Preprocessing(scale=1.0 / 255.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                          name="rgb 0..1 minus mean (0.485, 0.456, 0.406) over std (0.229, 0.224, 0.225)")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an image file says about itself before it is decoded; sizes as a viewer shows them."""
+
+    height: int
+    width: int
+    frames: int
+    orientation: int
+    format: str
+
+    @property
+    def decode_bytes(self):
+        return self.height * self.width * DECODE_BYTES_PER_PIXEL
+
+
+def read_header(path):
+    """The size, frame count and EXIF orientation of the image at ``path``, without decoding it."""
+    path = check_input_file(path, "image")
+    with open(path, "rb") as stream:
+        start = stream.read(3)
+    if start == b"\xff\xd8\xff" and _jpeg_is_truncated(path):
+        raise FmiError(f"image {path}: JPEG is truncated (no end-of-image marker); download it again")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as opened:
+                width, height = opened.size
+                frames = getattr(opened, "n_frames", 1)
+                try:
+                    orientation = int(opened.getexif().get(ORIENTATION_TAG, 1))
+                except Exception:  # a damaged EXIF block: show the pixels as stored
+                    orientation = 1
+                kind = opened.format or "unknown"
+        except Image.DecompressionBombError:
+            raise FmiError(f"image {path}: has more than {MAX_PIXELS:,} pixels, more than fmi decodes; "
+                           f"shrink it first") from None
+        except UnidentifiedImageError:
+            raise FmiError(f"image {path}: not an image fmi can read (use JPEG or PNG)") from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise FmiError(f"image {path}: damaged image file ({error}); get a good copy") from None
+    if width * height > MAX_PIXELS:
+        raise FmiError(f"image {path}: {height}x{width} is {width * height:,} pixels, more than the "
+                       f"{MAX_PIXELS:,} fmi decodes; shrink it first")
+    if width < 1 or height < 1:
+        raise FmiError(f"image {path}: has no pixels ({height}x{width})")
+    if orientation not in range(1, 9):
+        orientation = 1
+    if orientation >= 5:  # turned by 90 degrees: a viewer swaps the sides
+        width, height = height, width
+    return Header(height, width, frames, orientation, kind)
+
+
+def _jpeg_is_truncated(path):
+    """True if no end-of-image marker follows the JPEG's last scan. Data after the marker (a phone's
+    trailer, a second picture) is fine; a scan cut off before its marker is not."""
+    data = Path(path).read_bytes()
+    last_scan = data.rfind(b"\xff\xda")
+    return data.find(b"\xff\xd9", max(last_scan, 0)) < 0
+
+
+def read_rgb(path, header=None):
+    """Read an image file as it is displayed: (H, W, 3) uint8 RGB.
+
+    The EXIF orientation is applied and the first frame of a multi-frame file used;
+    grayscale, 16-bit and alpha are converted, each with a log line.
+    """
+    path = Path(path)
+    header = header or read_header(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    notes = []
+    if header.frames > 1:
+        notes.append(f"first of {header.frames} frames used")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is not None:
+        image = _bgr_to_rgb(image)
+    else:
+        image = _decode_with_pillow(path)
+    if header.orientation != 1:
+        image = orient(image, header.orientation)
+        notes.append(f"turned upright (EXIF orientation {header.orientation})")
+    return _to_rgb8(image, path, notes)
+
+
+def _bgr_to_rgb(image):
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return image
+
+
+def _decode_with_pillow(path):
+    """First frame as an RGB(A) or 16-bit gray array, for formats OpenCV cannot decode (GIF)."""
+    try:
+        with Image.open(path) as opened:
+            opened.seek(0)
+            if opened.mode in ("I;16", "I;16B", "I;16L", "L", "RGB", "RGBA"):
+                frame = opened
+            else:
+                frame = opened.convert("RGBA" if "A" in opened.mode or "transparency" in opened.info else "RGB")
+            return np.asarray(frame)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise FmiError(f"image {path}: damaged image file ({error}); get a good copy") from None
+
+
+def orient(image, orientation):
+    """Turn an (H, W, ...) array stored with EXIF ``orientation`` (1..8) upright."""
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, k=-1),
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, k=1),
+    }
+    return np.ascontiguousarray(turns[orientation](image)) if orientation in turns else image
+
+
+def _to_rgb8(image, path, notes):
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float64) / 257.0).round().astype(np.uint8)
+        notes.append("16-bit to 8-bit")
+    elif image.dtype != np.uint8:
+        raise FmiError(f"image {path}: unsupported pixel type {image.dtype}; save it as 8-bit RGB")
+    if image.ndim == 3 and image.shape[2] in (1, 2):  # gray, or gray and alpha
+        if image.shape[2] == 2:
+            notes.append("alpha channel dropped")
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        notes.append("grayscale to RGB")
+    elif image.shape[2] == 4:
+        image = np.ascontiguousarray(image[..., :3])
+        notes.append("alpha channel dropped")
+    if notes:
+        log.info("image %s converted: %s", path, ", ".join(notes))
+    return image
+
+
+def content_size(height, width, long_edge, rounding="round"):
+    """The size of a content image resized so its longer side is ``long_edge`` pixels.
+
+    ``rounding`` is "round" (nearest) or "floor" (the authors' ``int()``).
+    """
+    factor = long_edge / max(height, width)
+    to_int = round if rounding == "round" else int
+    return max(1, to_int(height * factor)), max(1, to_int(width * factor))
+
+
+def resize(rgb, height, width, method="opencv"):
+    """Resize uint8 RGB to exactly ``height`` x ``width``; return it on the 0..1 scale (float64).
+
+    "opencv": area averaging when shrinking, bicubic when enlarging, on 8-bit values.
+    "skimage": scikit-image's bilinear resize without anti-aliasing, with zeros outside the
+    image and the result clipped to 0..1: the behaviour of the 2016 release the authors used
+    (releases since clip to the input's own range, which changes enlarged edges).
+    """
+    if method == "skimage":
+        from skimage.transform import resize as skimage_resize
+
+        resized = skimage_resize(rgb, (height, width), order=1, mode="constant", cval=0.0, clip=False,
+                                 preserve_range=False, anti_aliasing=False)
+        return np.clip(resized, 0.0, 1.0)
+    shrinking = height * width < rgb.shape[0] * rgb.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (width, height), interpolation=interpolation).astype(np.float64) / 255.0
+
+
+def unit_to_uint8(unit):
+    """An image on 0..1 as 8-bit values, rounded (what a viewer of the resized image sees)."""
+    return np.clip(np.rint(np.asarray(unit) * 255.0), 0, 255).astype(np.uint8)
+
+
+def denoise_tv(rgb, weight=0.2):
+    """Chambolle total-variation denoise of uint8 RGB, each channel alone, as the authors did.
+
+    The authors' ``denoise_tv_chambolle(out, weight=0.2, multichannel=True)`` denoises the
+    three channels separately on the image as 0..1 floats; their ``imsave`` then makes 8-bit
+    values by ``img_as_ubyte``, which multiplies by 255 and rounds in the input's dtype,
+    float64 here (scikit-image 0.12.3, util/dtype.py lines 215-224). Denoising the (H, W, 3)
+    array as one 3-D volume instead would smooth across the colour axis and wash colours out
+    (docs/method.md, "Images"). A weight of 0 returns the image unchanged.
+    """
+    from skimage.restoration import denoise_tv_chambolle
+
+    if weight <= 0:
+        return rgb
+    denoised = denoise_tv_chambolle(rgb.astype(np.float64) / 255.0, weight=weight, channel_axis=-1)
+    return np.clip(np.rint(denoised * 255.0), 0, 255).astype(np.uint8)
+
+
+CELL_SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
+
+
+def encode(rgb, kind="png"):
+    """(H, W, 3) uint8 RGB as PNG bytes, or as JPEG bytes with Pillow's defaults (quality 75),
+    which is how the authors' scikit-image 2016 ``imsave`` wrote their cells."""
+    if kind == "jpeg":
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="JPEG")
+        return buffer.getvalue()
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise FmiError("could not encode an image as PNG")
+    return encoded.tobytes()
+
+
+def save(path, rgb, kind="png"):
+    """Write (H, W, 3) uint8 RGB as PNG (or JPEG), atomically."""
+    data = encode(rgb, kind)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def save_png(path, rgb):
+    save(path, rgb, "png")

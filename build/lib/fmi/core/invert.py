@@ -1,0 +1,308 @@
+"""Code inversion: find images whose VGG-19 codes match given targets.
+
+A ``Problem`` binds one MXNet executor for a batch of N images and a list of loss
+``Term``s; ``sgd`` runs the authors' optimiser on it (docs/method.md, "Optimiser and stop rule"), stopping each
+image on its own by the relative-change rule. Nothing here prints or saves: progress
+and snapshots are callbacks.
+"""
+from dataclasses import dataclass, field
+
+import mxnet as mx
+import numpy as np
+
+from fmi.core import losses, vgg19
+from fmi.core.optimizers import LBFGS, SGD
+
+
+@dataclass(frozen=True)
+class Term:
+    """One loss term: compare ``layer``'s code with a target by ``kind``, times ``weight``."""
+
+    layer: str
+    kind: str = "content"
+    weight: float = 1.0
+    normalise: bool = False
+
+
+
+
+@dataclass
+class Result:
+    """Inverted images (N, 3, H, W), and per image: its loss history, steps taken, why it stopped."""
+
+    images: np.ndarray
+    losses: list
+    steps: list
+    stop_reasons: list
+    term_losses: list = field(default_factory=list)
+
+
+@dataclass
+class StepState:
+    """What a callback sees after each step.
+
+    ``loss``, ``change`` and ``active`` have one entry per image of the run (NaN for images
+    that had stopped before this step); ``images`` holds this step's images, one row per
+    entry of ``running`` (their indices in the run): an NDArray under SGD, numpy under L-BFGS.
+    """
+
+    step: int
+    images: object
+    loss: np.ndarray
+    change: np.ndarray
+    active: np.ndarray
+    running: np.ndarray
+
+
+def _bind_params(weights, context, names):
+    return {name: weights.params[name].as_in_context(context) for name in names}
+
+
+def extract(weights, layers, images, pooling="avg", context=None):
+    """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
+    context = context or mx.cpu()
+    images = np.asarray(images, dtype=np.float32)
+    vgg19.check_input_size(layers, *images.shape[2:])
+    symbol = vgg19.build(layers, pooling)
+    args = _bind_params(weights, context, [n for n in symbol.list_arguments() if n != "data"])
+    args["data"] = mx.nd.array(images, ctx=context)
+    executor = symbol.bind(context, args, grad_req="null")
+    outputs = executor.forward(is_train=False)
+    return {layer: output.asnumpy() for layer, output in zip(layers, outputs)}
+
+
+class Problem:
+    """The loss and its image gradient for a batch of images, in one executor."""
+
+    def __init__(self, terms, weights, batch_shape, pooling="avg", context=None):
+        context = context or mx.cpu()
+        self.terms = list(terms)
+        if not self.terms:
+            raise ValueError("an inversion needs at least one loss term")
+        self.batch_shape = tuple(batch_shape)  # (N, 3, H, W)
+        self.context = context
+        layers = list(dict.fromkeys(term.layer for term in self.terms))
+        height, width = self.batch_shape[2:]
+        vgg19.check_input_size(layers, height, width)
+        features = dict(zip(layers, vgg19.build(layers, pooling)))
+
+        per_image = []
+        self.target_names, self.target_shapes = [], {}
+        batch = self.batch_shape[0]
+        for index, term in enumerate(self.terms):
+            if term.kind not in losses.LOSS_FUNCTIONS:
+                raise ValueError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
+            name = f"target{index}"
+            channels = vgg19.channels(term.layer)
+            layer_size = vgg19.output_size(term.layer, height, width)
+            per_image.append(losses.LOSS_FUNCTIONS[term.kind](
+                features[term.layer], mx.sym.Variable(name), weight=term.weight,
+                normalise=term.normalise, shape=(channels,) + layer_size))
+            self.target_names.append(name)
+            self.target_shapes[name] = {"content": (batch, channels) + layer_size,
+                                        "channel_sum": (batch, channels),
+                                        "gram": (batch, channels, channels)}[term.kind]
+        self.symbol = losses.objective(per_image)
+
+        args = _bind_params(weights, context, [
+            name for name in self.symbol.list_arguments()
+            if name != "data" and name not in self.target_shapes])
+        args["data"] = mx.nd.zeros(self.batch_shape, ctx=context)
+        for name, shape in self.target_shapes.items():
+            args[name] = mx.nd.zeros(shape, ctx=context)
+        self.gradient = mx.nd.zeros(self.batch_shape, ctx=context)
+        grad_req = {name: "null" for name in args}
+        grad_req["data"] = "write"
+        self.executor = self.symbol.bind(context, args, args_grad={"data": self.gradient},
+                                         grad_req=grad_req)
+
+    def keep(self, rows):
+        """Shrink the batch to ``rows`` (indices into the current batch), keeping their targets.
+
+        The executor is reshaped in place of a new bind: it shares the weights and memory.
+        """
+        rows = np.asarray(rows)
+        targets = {name: self.executor.arg_dict[name].asnumpy()[rows] for name in self.target_names}
+        shapes = {"data": (rows.size,) + self.batch_shape[1:]}
+        shapes.update({name: (rows.size,) + self.target_shapes[name][1:] for name in self.target_names})
+        self.executor = self.executor.reshape(allow_up_sizing=False, **shapes)
+        for name, value in targets.items():
+            self.executor.arg_dict[name][:] = value
+        self.batch_shape = shapes["data"]
+        self.target_shapes = {name: shapes[name] for name in self.target_names}
+        self.gradient = self.executor.grad_dict["data"]
+
+    def set_targets(self, codes):
+        """Set the targets from one target code (N, C, h, w) per term, in term order."""
+        if len(codes) != len(self.terms):
+            raise ValueError(f"expected {len(self.terms)} target codes, got {len(codes)}")
+        for name, term, code in zip(self.target_names, self.terms, codes):
+            target = losses.target_of(term.kind, code)
+            if target.shape != self.target_shapes[name]:
+                raise ValueError(f"target for {term.layer} ({term.kind}) has shape {target.shape}, "
+                                 f"expected {self.target_shapes[name]}")
+            self.executor.arg_dict[name][:] = target
+
+    def evaluate(self, images):
+        """Loss per image (N,), each term's loss (terms, N), and the gradient NDArray (N, 3, H, W).
+
+        The gradient array is reused by the next call.
+        """
+        self.executor.arg_dict["data"][:] = images
+        outputs = self.executor.forward(is_train=True)
+        self.executor.backward()
+        total = outputs[0].asnumpy()
+        terms = np.stack([output.asnumpy() for output in outputs[1:]])
+        return total, terms, self.gradient
+
+
+def initial_images(shape, seeds):
+    """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W).
+
+    Each is drawn on the CPU by MXNet's generator after ``mx.random.seed(seed)``, as the
+    authors' ``mx.rnd.uniform(-0.1, 0.1, img.shape)`` draws it (their code leaves the seed
+    unset; seeding theirs gives this start exactly).
+    """
+    def draw(seed):
+        mx.random.seed(seed)
+        return mx.nd.random.uniform(-0.1, 0.1, shape=(1,) + tuple(shape), ctx=mx.cpu()).asnumpy()[0]
+
+    return np.stack([draw(seed).astype(np.float32) for seed in seeds])
+
+
+def sgd(problem, initial, optimizer=SGD(), callbacks=()):
+    """Run the authors' SGD from ``initial`` (N, 3, H, W) until every image has stopped.
+
+    An image stops when ||x_t - x_{t-1}|| / ||x_t|| < ``stop_eps``, after ``max_steps``, or
+    when its loss stops being finite (it keeps the image that gave that loss). Each update is
+    MXNet's own ``sgd_mom_update`` (v = m v - lr (clip(g) + wd x); x = x + v), the kernel the
+    authors' ``mx.optimizer.SGD`` runs, and the change is measured as their loop measures it,
+    image by image, so every image follows their run to the last bit. Stopped images leave
+    the batch (``Problem.keep``), so a batch costs the sum of its images' steps, not its
+    slowest image's steps times the batch size.
+    """
+    context = problem.context
+    count = initial.shape[0]
+    final = np.array(initial, dtype=np.float32)
+    running = np.arange(count)  # the run's index of each row of the current batch
+    images = mx.nd.array(initial, ctx=context)
+    velocity = mx.nd.zeros(images.shape, ctx=context)
+    histories = [[] for _ in range(count)]
+    term_histories = [[] for _ in range(count)]
+    steps = [0] * count
+    reasons = ["max_steps"] * count
+
+    for step in range(1, optimizer.max_steps + 1):
+        total, terms, gradient = problem.evaluate(images)
+        finite = np.isfinite(total)
+        for row in np.flatnonzero(finite):
+            histories[running[row]].append(float(total[row]))
+            term_histories[running[row]].append(terms[:, row].tolist())
+            steps[running[row]] = step
+        for row in np.flatnonzero(~finite):
+            reasons[running[row]] = f"non-finite loss at step {step}"
+        before = images.copy()  # the image before this step stays at hand
+        mx.nd.sgd_mom_update(images, gradient, velocity, out=images, lr=optimizer.learning_rate_at(step),
+                             wd=optimizer.weight_decay, momentum=optimizer.momentum,
+                             clip_gradient=optimizer.clip_gradient, rescale_grad=1.0)
+        image_norms = _norms(images)
+        change = _norms(before - images) / np.maximum(image_norms, np.float32(1e-30))
+        for row in np.flatnonzero(finite & ~np.isfinite(image_norms)):
+            reasons[running[row]] = f"non-finite image at step {step}"
+        failed = ~finite | ~np.isfinite(image_norms)  # these keep the image before this step
+        converged = ~failed & (change < optimizer.stop_eps)
+        for row in np.flatnonzero(converged):
+            reasons[running[row]] = "converged"
+        stopping = converged | failed
+        if step == optimizer.max_steps:
+            stopping[:] = True
+        _notify(callbacks, step, images, total, change, stopping, running, count)
+        if stopping.any():
+            values = images.asnumpy()
+            values[failed] = before.asnumpy()[failed]
+            final[running[stopping]] = values[stopping]
+            keep = np.flatnonzero(~stopping)
+            if keep.size == 0:
+                break
+            problem.keep(keep)
+            rows = mx.nd.array(keep, ctx=context)
+            images, velocity = mx.nd.take(images, rows), mx.nd.take(velocity, rows)
+            running = running[keep]
+    return Result(final, histories, steps, reasons, term_histories)
+
+
+def _notify(callbacks, step, images, loss, change, stopping, running, count):
+    """Call each callback with this step's state, spread over the run's images."""
+    if not callbacks:
+        return
+    full_loss, full_change = np.full(count, np.nan), np.full(count, np.nan)
+    full_loss[running], full_change[running] = loss, change
+    active = np.zeros(count, dtype=bool)
+    active[running[~stopping]] = True
+    state = StepState(step, images, full_loss, full_change, active, running.copy())
+    for callback in callbacks:
+        callback(state)
+
+
+def _norms(array):
+    """Euclidean norm of each image of a (N, ...) NDArray, as numpy float32 (N,), each taken over
+    the whole (1, ...) image as the authors' ``mx.nd.norm(img)`` takes it."""
+    return np.array([mx.nd.norm(array[row:row + 1]).asscalar() for row in range(array.shape[0])],
+                    dtype=np.float32)
+
+
+def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
+    """Run L-BFGS-B from ``initial`` (1, 3, H, W); returns a ``Result`` like ``sgd``.
+
+    The loss history holds the network loss (without the weight-decay term) after each
+    iteration. ``target_loss`` stops as soon as the loss reaches it (used to time L-BFGS
+    against SGD).
+    """
+    from scipy.optimize import minimize
+
+    if initial.shape[0] != 1 or problem.batch_shape[0] != 1:
+        raise ValueError("L-BFGS inverts one image at a time: use a problem of batch 1")
+    shape = initial.shape
+    decay = settings.weight_decay
+    last = {}
+
+    def objective(flat):
+        total, terms, gradient = problem.evaluate(flat.reshape(shape).astype(np.float32))
+        last.update(loss=float(total[0]), terms=terms[:, 0].tolist())
+        value = last["loss"] + 0.5 * decay * float(flat @ flat)
+        return value, gradient.asnumpy().astype(np.float64).ravel() + decay * flat
+
+    history, term_history, reason = [], [], ["max_steps"]
+    previous = initial.astype(np.float64).ravel()
+    last_good = previous.copy()
+
+    def after_iteration(flat):
+        history.append(last["loss"])
+        term_history.append(last["terms"])
+        change = np.linalg.norm(flat - previous) / max(np.linalg.norm(flat), 1e-30)
+        previous[:] = flat
+        if np.isfinite(flat).all() and np.isfinite(last["loss"]):
+            last_good[:] = flat
+        if not np.isfinite(flat).all():
+            reason[0] = f"non-finite image at step {len(history)}"
+        elif not np.isfinite(last["loss"]):
+            reason[0] = f"non-finite loss at step {len(history)}"
+        elif target_loss is not None and last["loss"] <= target_loss:
+            reason[0] = "target loss reached"
+        elif change < settings.stop_eps:
+            reason[0] = "converged"
+        stopping = reason[0] != "max_steps"
+        state = StepState(len(history), flat.reshape(shape), np.array([last["loss"]]),
+                          np.array([change]), np.array([not stopping]), np.array([0]))
+        for callback in callbacks:
+            callback(state)
+        if stopping:
+            raise StopIteration  # scipy ends the run and returns this iterate
+
+    outcome = minimize(objective, previous.copy(), jac=True, method="L-BFGS-B", callback=after_iteration,
+                       options={"maxiter": settings.max_steps, "maxcor": settings.history,
+                                "ftol": 0.0, "gtol": 0.0})
+    if reason[0] == "max_steps" and len(history) < settings.max_steps:
+        reason[0] = "no further progress"
+    final = outcome.x if np.isfinite(outcome.x).all() and not reason[0].startswith("non-finite") else last_good
+    return Result(final.reshape(shape).astype(np.float32), [history], [len(history)], reason, [term_history])

@@ -1,0 +1,101 @@
+"""The published files fmi reproduces from: the authors' six input images and three result
+figures, and the VGG-19 weights file they used, each with its address and its git blob id.
+
+No checksum was ever published for these files, but both repositories publish one: the git
+blob id of each file (``git hash-object FILE``, the SHA-1 of ``blob <size>\\0`` and the bytes).
+A file whose blob id is the published one is exactly the authors' file; any other file may
+still be used (weights get converted, photos re-saved), but fmi never calls it theirs.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmi.io import git_blob_id
+
+AUTHORS_REPOSITORY = "xzqjack/FeatureMapInversion"
+AUTHORS_COMMIT = "1811b35840afddb7ffea59670ecc7e6e89fbc3a5"
+AUTHORS_BASE_URL = f"https://github.com/{AUTHORS_REPOSITORY}/raw/{AUTHORS_COMMIT}/"
+
+PAPER_DIR = Path("data") / "paper"      # the six input images
+FIGURES_DIR = Path("data") / "authors"  # the authors' three result figures
+
+
+@dataclass(frozen=True)
+class Published:
+    """One of the authors' files: our name for it, its file name here, its path in their repository
+    at ``AUTHORS_COMMIT``, its git blob id, and what it is."""
+
+    name: str
+    local: str
+    remote: str
+    blob: str
+    what: str
+
+    @property
+    def remote_name(self):
+        """The file's own name in the authors' repository (with its spaces)."""
+        return self.remote.rpartition("/")[2]
+
+
+IMAGES = (
+    Published("golden_gate", "golden_gate.jpg", "input/the golden gate bridge.jpg",
+              "c6bd33e2fb17ef246c2695624de7a438eeee3000", "content (Fig. 3a, Fig. 4, Fig. 5)"),
+    Published("tubingen", "tubingen.jpg", "input/the tubingen.jpg",
+              "1d271feb8dccad78d333bd469b047d9a6b258781", "content (Fig. 3b, Fig. 5)"),
+    Published("frida_kahlo", "frida_kahlo.jpg", "input/the frida kahlo.jpg",
+              "e4dae25fb192a676c1d68fef43e4ef46930e7599", "style A (Fig. 5)"),
+    Published("seated_nude", "seated_nude.jpg", "input/the seated nude.jpg",
+              "6a40b377a7b6adf205d47b5f4930ded39673d700", "style B (Fig. 5)"),
+    Published("starry_night", "starry_night.png", "input/the starry night.png",
+              "9899d90aef7c75264cbecca80ed38bd4e21993b8", "style C (Fig. 5; the authors' crop)"),
+    Published("the_scream", "the_scream.jpg", "input/the scream.jpg",
+              "ab54066362c8262fc48d59ea1b1336adc3385a2e", "style D (Fig. 5)"),
+)
+FIGURES = (
+    Published("fig3", "feature_map_golden_gate.png", "output/feature map of the golden gate.png",
+              "d59fbc1e9afc35295c813074a4b4dced0389922f", "their Fig. 3"),
+    Published("fig4", "random.png", "output/random.png",
+              "807ef2429688bc821bdb057d96367aa3d921e6d6", "their Fig. 4"),
+    Published("fig5", "style_transfer3.png", "output/style_transfer3.png",
+              "896bee5e33c6cfe03abaa5664eeebc2dd0468c1b", "their Fig. 5"),
+)
+# The weights of MXNet's neural-style example, which the authors' code loads (as vgg19_80M.params):
+# dmlc/web-data, unchanged since it was added on 2015-11-26.
+WEIGHTS = Published("vgg19", "vgg19.params", "mxnet/neural-style/model/vgg19.params",
+                    "9dfbe2ed44e0e8914f9551888bf763e14c09c778", "VGG-19 weights (ImageNet)")
+WEIGHTS_URL = "https://github.com/dmlc/web-data/raw/master/mxnet/neural-style/model/vgg19.params"
+
+PAPER_IMAGES = {item.name: item.local for item in IMAGES}  # name in configs -> file in data/paper
+BY_BLOB = {item.blob: item for item in IMAGES + FIGURES + (WEIGHTS,)}
+
+
+def url_of(item):
+    return WEIGHTS_URL if item is WEIGHTS else AUTHORS_BASE_URL + item.remote
+
+
+def image(name):
+    """The published input image called ``name`` in configs (golden_gate, ...)."""
+    return next(item for item in IMAGES if item.name == name)
+
+
+def find(folder, item):
+    """The file of ``item`` in ``folder`` under fmi's name, else under the authors' own name, else
+    fmi's name (which may not exist)."""
+    folder = Path(folder)
+    ours, theirs = folder / item.local, folder / item.remote_name
+    return theirs if not ours.exists() and theirs.exists() else ours
+
+
+def identify(path):
+    """(git blob id of the file at ``path``, the ``Published`` file it is exactly, or None)."""
+    blob = git_blob_id(path)
+    return blob, BY_BLOB.get(blob)
+
+
+def describe(blob, published, expected=None):
+    """A phrase for logs and titles: "the authors' 'input/the tubingen.jpg'", or, when the file was
+    expected to be ``expected`` but is not, "not the authors' file (git blob 3f2a1b2c)"."""
+    if published is not None:
+        return f"the authors' '{published.remote_name}'"
+    if expected is not None:
+        return f"not the authors' '{expected.remote_name}' (git blob {blob[:8]})"
+    return f"git blob {blob[:8]}"

@@ -1,0 +1,227 @@
+"""VGG-19 convolution weights from the authors' file, the Gluon model zoo, or a seeded random draw.
+
+``load(spec)`` returns a ``Weights`` whose ``params`` are keyed exactly like the
+arguments of ``fmi.core.vgg19.build`` (``conv1_1_weight`` ... ``conv5_4_bias``) and
+whose ``preprocessing`` is the input contract those weights were trained with. A file is
+called the authors' only when its git blob id is theirs (``fmi.core.published``).
+"""
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from fmi.core import published, vgg19
+from fmi.core.image import CAFFE_RGB, TORCH_RGB, Preprocessing
+from fmi.errors import FmiError
+from fmi.io import check_input_file, git_blob_id, parse_int, quote, sha1_of_file
+
+log = logging.getLogger("fmi")
+
+AUTHORS_URL = published.WEIGHTS_URL
+AUTHORS_FILE = Path("model") / published.WEIGHTS.local
+SPEC_HELP = ("use 'auto', 'random', 'random:SEED', 'gluon', or a path to vgg19.params "
+             "(authors' format) or a Gluon VGG-19 .params file")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Convolution parameters, the preprocessing they expect, and where they came from."""
+
+    params: dict
+    preprocessing: Preprocessing
+    source: str
+    pretrained: bool
+    sha1: str = None
+    seed: int = None
+    path: str = None
+    blob: str = None        # the file's git blob id
+    published: str = None   # what the file is exactly, when it is a published one ("the authors' vgg19.params")
+
+    @property
+    def label(self):
+        """Short description for logs and figure titles: random weights always say so, and a file is
+        called the authors' only when its git blob id is theirs."""
+        if not self.pretrained:
+            return f"random weights (seed {self.seed}), not ImageNet"
+        if self.published:
+            return f"ImageNet VGG-19, {self.published}"
+        return f"weights file {Path(self.path).name} (git blob {self.blob[:8]}), not the authors'"
+
+    def record(self):
+        """What a run record needs to reproduce these weights."""
+        return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1, "git_blob": self.blob,
+                "published": self.published, "seed": self.seed, "path": self.path,
+                "preprocessing": self.preprocessing.name, "label": self.label}
+
+    @property
+    def identity(self):
+        """What decides these weights' values: the file's SHA-1, or the random seed."""
+        return {"label": self.label, "sha1": self.sha1}
+
+
+def load(spec="auto", model_dir="model"):
+    """Load weights from ``spec``: auto, random, random:SEED, gluon, or a .params path."""
+    spec = str(spec)
+    if spec == "auto":
+        authors = Path(model_dir) / AUTHORS_FILE.name
+        return load_file(authors) if authors.exists() else random_weights(0)
+    if spec == "random" or spec.startswith("random:"):
+        seed = parse_int(spec.partition(":")[2] or "0")
+        if seed is None or not 0 <= seed < 2**31:
+            raise FmiError(f"weights {quote(spec)}: the seed must be an integer from 0 to {2**31 - 1}; {SPEC_HELP}")
+        return random_weights(seed)
+    if spec == "gluon":
+        return _gluon_download(model_dir)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise FmiError(f"weights file {path}: no such file; {missing_hint(path)}")
+    return load_file(path)
+
+
+def missing_hint(path):
+    """How to get a weights file that is not there."""
+    if Path(path) == AUTHORS_FILE:
+        return "run 'python -m fmi.weights download' to fetch it"
+    if Path(path).name == AUTHORS_FILE.name:
+        return f"run 'python -m fmi.weights download --dest {path}' to fetch it"
+    return SPEC_HELP
+
+
+def expected_file(spec, model_dir="model"):
+    """The file a weights spec needs (None for random weights, Gluon's download, or 'auto'
+    without the authors' file)."""
+    spec = str(spec)
+    if spec == "auto" or spec == "gluon" or spec == "random" or spec.startswith("random:"):
+        return None
+    return Path(spec).expanduser()
+
+
+def random_weights(seed):
+    """He (MSRA) normal weights with zero bias, reproducible from ``seed``."""
+    generator = np.random.default_rng(seed)
+    params = {}
+    for name, shape in vgg19.parameter_shapes().items():
+        if name.endswith("_bias"):
+            value = np.zeros(shape, dtype=np.float32)
+        else:
+            fan_in = shape[1] * shape[2] * shape[3]
+            value = generator.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
+        params[name] = mx.nd.array(value)
+    return Weights(params, CAFFE_RGB, source=f"random:{seed}", pretrained=False, seed=seed)
+
+
+def load_file(path):
+    """Load a .params file in the authors' format (``arg:`` keys) or Gluon's (``features.N``)."""
+    path = check_input_file(path, "weights file")
+    try:
+        saved = mx.nd.load(str(path))
+    except mx.base.MXNetError:
+        raise FmiError(
+            f"weights file {path}: not an MXNet .params file (corrupt or truncated?); "
+            f"delete it and run 'python -m fmi.weights download'"
+        ) from None
+    if not isinstance(saved, dict) or not saved:
+        raise FmiError(f"weights file {path}: holds no named arrays; {SPEC_HELP}")
+    if any(key.startswith("arg:") for key in saved):
+        params = {key[len("arg:"):]: value for key, value in saved.items() if key.startswith("arg:")}
+        kind, preprocessing = "authors' file", CAFFE_RGB
+    elif any(key.startswith("features.") for key in saved):
+        params = _from_gluon(saved, path)
+        kind, preprocessing = "Gluon model zoo file", TORCH_RGB
+    else:
+        example = ", ".join(sorted(saved)[:3])
+        raise FmiError(f"weights file {path}: unknown key format (keys like {example[:120]}); {SPEC_HELP}")
+    check(params, path)
+    params = {name: as_float32(params[name], name, path) for name in vgg19.parameter_shapes()}
+    sha1, blob = sha1_of_file(path), git_blob_id(path)
+    return Weights(params, preprocessing, source=f"{kind} {path.name}", pretrained=True, sha1=sha1,
+                   path=str(path.resolve()), blob=blob, published=_published_as(sha1, blob))
+
+
+def _published_as(sha1, blob):
+    """What a weights file is exactly, by its digests: the authors' file, Gluon's, or None."""
+    if blob == published.WEIGHTS.blob:
+        return f"the authors' {published.WEIGHTS.local}"
+    from mxnet.gluon.model_zoo import model_store
+
+    if sha1 == model_store._model_sha1.get("vgg19"):
+        return "the Gluon model zoo's vgg19"
+    return None
+
+
+def as_float32(array, name, path):
+    """``array`` as float32 after checking every value is finite; other float types are converted."""
+    values = array.asnumpy()
+    if values.dtype.kind != "f":
+        raise FmiError(f"weights file {path}: {name} holds {values.dtype} values, not floating point; "
+                       f"get a good copy with 'python -m fmi.weights download'")
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise FmiError(f"weights file {path}: {name} has {bad} non-finite value(s) (NaN or infinity); "
+                       f"get a good copy with 'python -m fmi.weights download'")
+    if values.dtype != np.float32:
+        log.info("weights %s: %s converted from %s to float32", path.name, name, values.dtype)
+        return mx.nd.array(values.astype(np.float32), dtype=np.float32)
+    return array
+
+
+def _from_gluon(saved, path):
+    """Map Gluon's ``features.N.weight`` of the 16 convolutions, in order, to conv1_1 .. conv5_4."""
+    indices = sorted(
+        int(match.group(1))
+        for key, value in saved.items()
+        if (match := re.fullmatch(r"features\.(\d+)\.weight", key)) and len(value.shape) == 4
+    )
+    if len(indices) != len(vgg19.CONV_LAYERS):
+        raise FmiError(f"weights file {path}: found {len(indices)} convolutions, "
+                       f"VGG-19 has {len(vgg19.CONV_LAYERS)}; is it a VGG-19 (without batch norm)?")
+    params = {}
+    for conv, index in zip(vgg19.CONV_LAYERS, indices):
+        params[f"{conv}_weight"] = saved[f"features.{index}.weight"]
+        bias = saved.get(f"features.{index}.bias")
+        if bias is not None:
+            params[f"{conv}_bias"] = bias
+    return params
+
+
+def check(params, path):
+    """Raise FmiError naming every missing key and every wrong shape."""
+    expected = vgg19.parameter_shapes()
+    missing = [name for name in expected if name not in params]
+    wrong = [f"{name} is {tuple(params[name].shape)}, expected {shape}"
+             for name, shape in expected.items()
+             if name in params and tuple(params[name].shape) != shape]
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if wrong:
+        problems.append("wrong shapes: " + "; ".join(wrong))
+    if problems:
+        raise FmiError(f"weights file {path}: {'; '.join(problems)}; "
+                       f"get a good copy with 'python -m fmi.weights download'")
+
+
+def _gluon_download(model_dir):
+    from mxnet.gluon.model_zoo import model_store
+
+    root = Path.home() / ".mxnet" / "models"
+    try:
+        path = model_store.get_model_file("vgg19", root=str(root))
+    except Exception as error:  # mxnet raises assorted network and checksum errors here
+        raise FmiError(
+            f"could not get Gluon's vgg19 weights ({error}); without internet, copy "
+            f"vgg19-{model_store.short_hash('vgg19')}.params into {root}/ or use the authors' file "
+            f"in {Path(model_dir) / AUTHORS_FILE.name}"
+        ) from None
+    return load_file(path)
+
+
+def describe(weights):
+    """Whether a loaded weights file is exactly the authors', by its git blob id."""
+    if weights.blob == published.WEIGHTS.blob:
+        return f"exactly the authors' {published.WEIGHTS.local} (git blob {weights.blob[:8]})"
+    return (f"{weights.label}: its git blob id {weights.blob[:8]} is not the authors' {published.WEIGHTS.blob[:8]}; "
+            f"it will be used, but never under their name")

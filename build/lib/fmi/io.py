@@ -1,0 +1,204 @@
+"""Files and text in and out: input checks that never hang, outputs that appear whole or not at
+all, file digests, and the one parser of integers from text.
+
+Every output is written to a temporary name beside its final one and renamed, so a file is
+either complete or absent; it gets the permissions the user's umask gives (as ``cp`` would),
+not ``mkstemp``'s private 0600. Every input file is checked to be a readable regular file
+before it is opened, so a FIFO or a device gives a clear error instead of a read that never
+returns.
+"""
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import reprlib
+import stat
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from fmi.errors import FmiError
+
+NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows file systems
+PATH_MAX = 4096
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 60
+_QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxdict = _QUOTE.maxset = 4
+_QUOTE.maxlevel = 2
+
+
+INT_PATTERN = re.compile(r"[-+]?[0-9]+")
+
+
+def parse_int(text):
+    """The integer spelled by ``text`` in ASCII digits (optional sign), else None: no ``0x``,
+    ``1_000``, ``1e3`` or non-ASCII digits, wherever a number is read from text."""
+    text = str(text).strip()
+    if not INT_PATTERN.fullmatch(text):
+        return None
+    return int(text, 10)
+
+
+def quote(value):
+    """``repr(value)`` cut to a readable length, in bounded time whatever its size or nesting."""
+    return _QUOTE.repr(value)
+
+
+def file_mode():
+    """The mode a new file gets from the user's umask (0644 under umask 022), as ``cp`` gives it."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_input_file(path, what, allow_empty=False):
+    """Raise FmiError unless ``path`` is a readable, non-empty regular file; return it as a Path.
+
+    ``what`` names the file in messages, e.g. "image" or "config".
+    """
+    path = Path(path)
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        raise FmiError(f"{what} {path}: no such file") from None
+    except OSError as error:
+        raise FmiError(f"{what} {path}: cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise FmiError(f"{what} {path}: is a directory, expected a file")
+    for test, kind in FILE_KINDS:
+        if test(status.st_mode):
+            raise FmiError(f"{what} {path}: is {kind}, not a regular file")
+    if not os.access(path, os.R_OK):
+        raise FmiError(f"{what} {path}: no permission to read it")
+    if status.st_size == 0 and not allow_empty:
+        raise FmiError(f"{what} {path}: file is empty")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".fmi-", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, file_mode())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def sha1_of_file(path):
+    """The SHA-1 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_id(path):
+    """The git blob id of a file, as ``git hash-object`` prints it: the SHA-1 of ``blob <size>\\0``
+    followed by the file's bytes."""
+    path = Path(path)
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_bytes(path, data):
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text(path, text):
+    write_bytes(path, text.encode("utf-8"))
+
+
+def finite_json(value):
+    """``value`` with every non-finite float replaced by None, so the JSON written is valid."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item) for item in value]
+    return value
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(finite_json(value), indent=2, allow_nan=False) + "\n")
+
+
+def write_yaml(path, value):
+    write_text(path, yaml.safe_dump(finite_json(value), sort_keys=False))
+
+
+def read_json(path):
+    """The JSON value in ``path``, or None when it is missing, not a regular file (a FIFO would
+    block the read), unreadable or not JSON."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def check_output_names(paths, root):
+    """Raise FmiError if any path under ``root`` has a component or a total length the file
+    system refuses, before anything is computed."""
+    for path in paths:
+        full = Path(root) / path
+        too_long = [part for part in full.parts if len(os.fsencode(part)) > NAME_MAX]
+        if too_long:
+            raise FmiError(f"output name {quote(too_long[0])} is {len(os.fsencode(too_long[0]))} bytes, "
+                           f"more than the {NAME_MAX} a file name may have; use shorter image names")
+        if len(os.fsencode(str(full.absolute()))) >= PATH_MAX:
+            raise FmiError(f"output path {quote(str(full))} is longer than the {PATH_MAX} bytes a path may "
+                           f"have; choose a shorter --output")
+
+
+def ensure_writable_dir(path):
+    """Create ``path`` if needed and prove a file can be written there."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".fmi-write-test-"):
+            pass
+    except OSError as error:
+        raise FmiError(
+            f"output folder {path} is not writable ({error.strerror or error}); "
+            "choose another with --output"
+        ) from None
+    return path
+
+
+def check_writable_location(path):
+    """Raise FmiError unless ``path`` could be created (or is a writable folder), creating nothing."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise FmiError(f"output folder {path} is not writable ({probe} is a file, not a folder); "
+                       f"choose another with --output")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise FmiError(f"output folder {path} is not writable ({probe}: permission denied); "
+                       f"choose another with --output")

@@ -1,0 +1,366 @@
+"""Experiment configuration: YAML files checked by pydantic models in strict mode.
+
+Unknown keys, wrong types, repeated keys and non-finite numbers are errors that name the file
+(or the command-line option), the key and the value. Numbers are read by one strict grammar,
+in YAML and on the command line alike: integers are ASCII digits with an optional sign (no
+``0x``, ``1_000``, ``010`` as octal or ``1:20`` as sexagesimal), every number must be finite,
+and only ``true``/``false`` are booleans (``no`` stays a string). Command-line values (named
+options and ``--set KEY=VALUE``) are parsed like YAML and merged into the file's mapping
+before one validation. The optimisers' settings are ``fmi.core.optimizers``' dataclasses,
+checked through models made from their fields.
+
+Importing this module does not load MXNet, so ``--help`` and config errors are instant.
+"""
+import dataclasses
+import os
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pydantic
+import yaml
+
+from fmi.core import vgg19
+from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
+from fmi.errors import FmiError
+from fmi.io import INT_PATTERN, check_input_file, parse_int, quote
+
+MAX_CONFIG_BYTES = 1 << 20
+INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
+FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                           r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
+FIDELITIES = ("paper", "authors")
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML with plain decimal integers, finite-checked floats, true/false booleans, strings for
+    everything else (dates, ``0x1F`` and ``yes`` included), and no key given twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {quote(key)} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+StrictLoader.yaml_implicit_resolvers = {}
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                   ["~", "n", "N", ""])
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                   list("tTfF"))
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(f"^(?:{INT_PATTERN.pattern})$"),
+                                   list("-+0123456789"))
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(f"^(?:{FLOAT_PATTERN.pattern})$"),
+                                   list("-+0123456789.iInN"))
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+def _construct_int(loader, node):
+    value = parse_int(loader.construct_scalar(node))
+    if value is None:
+        raise yaml.constructor.ConstructorError(None, None, f"{quote(node.value)} is not a decimal integer",
+                                                node.start_mark)
+    return value
+
+
+def _construct_float(loader, node):
+    text = str(loader.construct_scalar(node)).strip()
+    if not FLOAT_PATTERN.fullmatch(text):
+        raise yaml.constructor.ConstructorError(None, None, f"{quote(node.value)} is not a number",
+                                                node.start_mark)
+    special = text.lower().lstrip("+-").lstrip(".")
+    if special in ("inf", "infinity", "nan"):  # YAML's .inf and .nan, and the plain spellings
+        return float(("-" if text.startswith("-") else "") + special)
+    return float(text)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+def parse_yaml(text, where):
+    """Parse YAML ``text`` strictly; errors become one FmiError naming ``where``."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506  (StrictLoader is a SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise FmiError(f"{where}: YAML syntax error{at}: {problem}") from None
+    except RecursionError:
+        raise FmiError(f"{where}: YAML nested too deeply") from None
+
+
+# --- the models ------------------------------------------------------------------------------
+
+Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
+STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
+
+
+def _settings_of(cls):
+    """A strict model of a settings dataclass's fields, and a type that validates a mapping with
+    it into the dataclass itself (so a config's ``sgd`` is a ``fmi.core.optimizers.SGD``)."""
+    hints = typing.get_type_hints(cls)
+    fields = {field.name: (Int if hints[field.name] is int else hints[field.name], field.default)
+              for field in dataclasses.fields(cls)}
+    model = pydantic.create_model(cls.__name__, __config__=STRICT, **fields)
+
+    def validate(value):
+        if isinstance(value, cls):
+            return value
+        return cls(**model.model_validate(value).model_dump())
+
+    return model, Annotated[cls, pydantic.PlainValidator(validate, json_schema_input_type=model),
+                            pydantic.PlainSerializer(dataclasses.asdict)]
+
+
+SGD_MODEL, SGDSettings = _settings_of(SGD)
+LBFGS_MODEL, LBFGSSettings = _settings_of(LBFGS)
+NESTED = {"sgd": SGD_MODEL, "lbfgs": LBFGS_MODEL}
+
+
+def check_layers(layers, where, key="layers"):
+    if not layers:
+        raise FmiError(f"{where}: key {key!r} is empty; valid layers are {', '.join(vgg19.RELU_LAYERS)}")
+    for layer in layers:
+        if layer not in vgg19.RELU_LAYERS:
+            raise FmiError(f"{where}: key {key!r}: unknown layer {quote(layer)}; "
+                           f"valid layers are {', '.join(vgg19.RELU_LAYERS)}")
+
+
+def check_unique(items, where, key):
+    seen = set()
+    for item in items:
+        if item in seen:
+            raise FmiError(f"{where}: key {key!r} lists {quote(item)} twice")
+        seen.add(item)
+
+
+def _check_sgd(sgd, where):
+    for name in ("learning_rate", "clip_gradient", "stop_eps"):
+        if getattr(sgd, name) <= 0:
+            raise FmiError(f"{where}: key 'sgd.{name}' must be positive, got {getattr(sgd, name)}")
+    for name in ("momentum", "weight_decay", "lr_factor"):
+        if getattr(sgd, name) < 0:
+            raise FmiError(f"{where}: key 'sgd.{name}' must be 0 or more, got {getattr(sgd, name)}")
+    for name in ("max_steps", "lr_step"):
+        if getattr(sgd, name) < 1:
+            raise FmiError(f"{where}: key 'sgd.{name}' must be a positive integer, got {getattr(sgd, name)}")
+
+
+def _check_lbfgs(lbfgs, where):
+    for name in ("max_steps", "history"):
+        if getattr(lbfgs, name) < 1:
+            raise FmiError(f"{where}: key 'lbfgs.{name}' must be a positive integer, got {getattr(lbfgs, name)}")
+    if lbfgs.history > MAX_LBFGS_HISTORY:
+        raise FmiError(f"{where}: key 'lbfgs.history' must be at most {MAX_LBFGS_HISTORY}, got {lbfgs.history}")
+    if lbfgs.weight_decay < 0:
+        raise FmiError(f"{where}: key 'lbfgs.weight_decay' must be 0 or more, got {lbfgs.weight_decay}")
+    if lbfgs.stop_eps < 0:
+        raise FmiError(f"{where}: key 'lbfgs.stop_eps' must be 0 or more, got {lbfgs.stop_eps}")
+
+
+class Common(pydantic.BaseModel):
+    """Settings every experiment shares (docs/method.md explains each number)."""
+
+    model_config = STRICT
+
+    content: list[str] = ["golden_gate"]
+    fallbacks: dict[str, str] = {}
+    data_dir: str = "data/paper"
+    max_long_edge: Int = 512
+    fidelity: str = "paper"
+    weights: str = "auto"
+    model_dir: str = "model"
+    pooling: str = "avg"
+    seed: Int = 0
+    batch_size: Int = 5
+    denoise_weight: float = 0.2
+    stuck_fraction: float = 0.01
+    log_every: Int = 10
+    output: str = "runs/out"
+    gpu: Optional[Int] = None
+    threads: Optional[Int] = None
+    max_memory_gib: Optional[float] = None
+    save_every: Int = 0
+    optimizer: str = "sgd"
+    sgd: SGDSettings = SGD()
+    lbfgs: LBFGSSettings = LBFGS()
+
+    def check(self, where):
+        """Raise FmiError on the first bad value; expand ``~`` in path settings."""
+        if not self.content:
+            raise FmiError(f"{where}: key 'content' is empty; name at least one image")
+        check_unique(self.content, where, "content")
+        if not self.output.strip():
+            raise FmiError(f"{where}: key 'output' is empty; name an output folder")
+        for key in ("output", "data_dir", "model_dir", "weights"):
+            setattr(self, key, expand_path(getattr(self, key)))
+        positive = {"max_long_edge": self.max_long_edge, "batch_size": self.batch_size,
+                    "log_every": self.log_every}
+        for key, value in positive.items():
+            if value < 1:
+                raise FmiError(f"{where}: key {key!r} must be a positive integer, got {value}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise FmiError(f"{where}: key 'threads' must be between 1 and 1024, got {self.threads}")
+        if self.gpu is not None and self.gpu < 0:
+            raise FmiError(f"{where}: key 'gpu' must be 0 or more (a GPU index), got {self.gpu}")
+        if self.save_every < 0:
+            raise FmiError(f"{where}: key 'save_every' must be 0 (off) or a number of steps, got {self.save_every}")
+        if self.max_memory_gib is not None and self.max_memory_gib <= 0:
+            raise FmiError(f"{where}: key 'max_memory_gib' must be positive, got {self.max_memory_gib}")
+        if self.seed < 0:
+            raise FmiError(f"{where}: key 'seed' must be 0 or more, got {self.seed}")
+        if self.denoise_weight < 0:
+            raise FmiError(f"{where}: key 'denoise_weight' must be 0 or more, got {self.denoise_weight}")
+        if not 0 <= self.stuck_fraction < 1:
+            raise FmiError(f"{where}: key 'stuck_fraction' must be at least 0 and below 1, "
+                           f"got {self.stuck_fraction}")
+        choices = {"pooling": vgg19.POOLING_TYPES, "fidelity": FIDELITIES, "optimizer": OPTIMIZERS}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise FmiError(f"{where}: key {key!r} must be one of {', '.join(allowed)}, "
+                               f"got {quote(getattr(self, key))}")
+        _check_sgd(self.sgd, where)
+        _check_lbfgs(self.lbfgs, where)
+
+    @property
+    def steps(self):
+        """The step limit of the optimiser in use."""
+        return self.lbfgs.max_steps if self.optimizer == "lbfgs" else self.sgd.max_steps
+
+
+# --- reading a config ---------------------------------------------------------------------------
+
+def read_config_file(path):
+    """The top-level mapping of the YAML file at ``path``, checked to be small, UTF-8 and a mapping."""
+    where = f"config {path}"
+    check_input_file(path, "config", allow_empty=True)
+    with open(path, "rb") as stream:
+        data = stream.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise FmiError(f"{where}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a config is a few lines of YAML")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FmiError(f"{where}: not a UTF-8 text file") from None
+    mapping = parse_yaml(text, where) or {}
+    if not isinstance(mapping, dict):
+        raise FmiError(f"{where}: expected a mapping of keys to values at the top level")
+    return mapping
+
+
+def parse_setting(text):
+    """'KEY=VALUE' from ``--set`` -> (dotted key, value parsed as YAML)."""
+    key, equals, value = str(text).partition("=")
+    key = key.strip()
+    if not equals or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
+        raise FmiError(f"--set {quote(text)}: expected KEY=VALUE, e.g. --set sgd.learning_rate=0.05")
+    return key, parse_yaml(value, f"--set {key}")
+
+
+def _merge(mapping, overrides):
+    """``mapping`` with each (dotted key, value, source) of ``overrides`` set in it, in order, and
+    {key path: where it came from} for the keys the command line set."""
+    merged, sources = dict(mapping), {}
+    for key, value, source in overrides:
+        parts = key.split(".")
+        level = merged
+        for depth, part in enumerate(parts[:-1]):
+            inner = level.get(part, {})
+            if not isinstance(inner, dict):
+                raise FmiError(f"command line ({source}): key {key!r}: {'.'.join(parts[:depth + 1])!r} "
+                               f"is not a mapping")
+            level[part] = dict(inner)
+            level = level[part]
+        level[parts[-1]] = value
+        sources[tuple(parts)] = f"command line ({source})"
+    return merged, sources
+
+
+def _describe(annotation):
+    """What a value of ``annotation`` looks like, in words."""
+    origin = typing.get_origin(annotation)
+    arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is Annotated:
+        return _describe(arguments[0])
+    if origin is typing.Union:
+        return _describe(arguments[0])
+    if origin is list:
+        return f"a list of {_describe(arguments[0]).removeprefix('an ').removeprefix('a ')}s"
+    if origin is dict:
+        return "a mapping of names to strings"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(annotation, "a mapping")
+
+
+def _field_at(cls, path):
+    """(the model whose field ``path`` names, the field's annotation), following nested settings."""
+    model, annotation = cls, None
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if part in NESTED and model is not None and part in getattr(model, "model_fields", {}):
+            model, annotation = NESTED[part], model.model_fields[part].annotation
+            continue
+        fields = getattr(model, "model_fields", {})
+        annotation = fields[part].annotation if part in fields else None
+    return model, annotation
+
+
+def _message(cls, error, where_of):
+    """One line for the first error pydantic found, naming where it came from, the key and the value."""
+    path = tuple(error["loc"])
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    names = tuple(part for part in path if not isinstance(part, int))
+    where = next((where_of[names[:n]] for n in range(len(names), 0, -1) if names[:n] in where_of), where_of[()])
+    value, kind = error.get("input"), error["type"]
+    if kind == "extra_forbidden":
+        model, _ = _field_at(cls, names[:-1])
+        prefix = "".join(f"{part}." for part in names[:-1])
+        valid = ", ".join(prefix + name for name in model.model_fields)
+        return f"{where}: unknown key {quote(key)}; valid keys are {valid}"
+    if kind == "finite_number":
+        return f"{where}: key {key!r}: must be a finite number, got {value}"
+    if kind in ("less_than_equal", "greater_than_equal"):
+        return f"{where}: key {key!r}: must be at most {INT_LIMIT} in size, got {quote(value)}"
+    _, annotation = _field_at(cls, path)
+    if isinstance(path[-1], int):
+        annotation = typing.get_args(annotation)[0] if annotation is not None else None
+        while typing.get_origin(annotation) in (typing.Union, Annotated):
+            annotation = typing.get_args(annotation)[0]
+    return f"{where}: key {key!r}: expected {_describe(annotation)}, got {quote(value)}"
+
+
+def load(cls, path=None, overrides=()):
+    """Build ``cls`` from the YAML file at ``path`` (or its defaults) with ``overrides`` set on top.
+
+    ``overrides`` is a sequence of (dotted key, value, source) applied in order, each read like
+    YAML (``source`` names it in messages, e.g. "--set sgd.max_steps" or "--size"); a value of
+    None means "not given". The result is checked with ``cls.check``.
+    """
+    where = f"config {path}" if path is not None else "defaults"
+    mapping = read_config_file(Path(path)) if path is not None else {}
+    given = [(key, value, source) for key, value, source in overrides if value is not None]
+    merged, sources = _merge(mapping, given)
+    for values, origins in ((mapping, {}), (merged, sources)):  # the file alone first: its own errors are its
+        try:
+            config = cls.model_validate(values)
+        except pydantic.ValidationError as error:
+            raise FmiError(_message(cls, error.errors()[0], {(): where, **origins})) from None
+    config.check(where + (" + command line" if given else ""))
+    return config
+
+
+def to_dict(config):
+    """The resolved config as plain data, for writing beside the outputs."""
+    return config.model_dump()
+
+
+def expand_path(text):
+    """A path setting with ``~`` expanded, as a shell would."""
+    return os.path.expanduser(text) if text.startswith("~") else text

@@ -1,0 +1,124 @@
+"""A run's input images: where each spec points, and a name for each that no other input shares.
+
+A spec is a paper image name (``golden_gate``, looked up in ``data_dir`` under fmi's file name,
+``golden_gate.jpg``, or the authors' own, ``the golden gate bridge.jpg``), ``sample:NAME`` (an
+image bundled with matplotlib or scikit-image), or a path. Names appear in cell keys, file
+names and figure labels, so two different files never get the same one: ``a/same.png`` and
+``b/same.png`` become ``a-same`` and ``b-same``.
+"""
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmi.core import published
+from fmi.core.published import PAPER_IMAGES
+from fmi.errors import FmiError
+
+SAMPLE_PREFIX = "sample:"
+SAMPLES_HINT = "try sample:grace_hopper, sample:hubble_deep_field or sample:coffee"
+FETCH_PAPER_IMAGES = "python -m fmi.data download"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where one spec points; ``substitute`` names the fallback used for a missing paper image."""
+
+    spec: str
+    path: Path
+    substitute: str = None
+
+
+def sample_dirs():
+    """Folders of images bundled with matplotlib and scikit-image, present on every install."""
+    import matplotlib
+    import skimage.data
+
+    return [Path(matplotlib.get_data_path()) / "sample_data", Path(skimage.data.__file__).parent]
+
+
+def resolve(spec, data_dir):
+    """The path an image spec points to (which may not exist)."""
+    spec = str(spec)
+    if spec in PAPER_IMAGES:
+        return published.find(data_dir, published.image(spec))
+    if spec.startswith(SAMPLE_PREFIX):
+        name = spec[len(SAMPLE_PREFIX):]
+        for folder in sample_dirs():
+            for suffix in (".jpg", ".png"):
+                if (folder / f"{name}{suffix}").is_file():
+                    return folder / f"{name}{suffix}"
+        raise FmiError(f"no bundled sample image {name!r}; {SAMPLES_HINT}")
+    return Path(os.path.expanduser(spec))
+
+
+def locate(spec, data_dir, fallbacks=None):
+    """Where ``spec`` points; a paper image missing from ``data_dir`` is replaced by ``fallbacks[spec]``."""
+    path = resolve(spec, data_dir)
+    substitute = (fallbacks or {}).get(spec)
+    if not path.exists() and spec in PAPER_IMAGES and substitute:
+        return Located(spec, resolve(substitute, data_dir), substitute)
+    return Located(spec, path)
+
+
+def printable(text):
+    """``text`` (a string or a path) as printable UTF-8: the bytes of a file name that are not
+    UTF-8 (which Python reads as lone surrogates) are written as \\xNN, so logs, records and pages
+    can show any name."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def printable_data(value):
+    """``value`` (nested dicts and lists) with every string made ``printable``."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(key): printable_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(item) for item in value]
+    return value
+
+
+def base_name(spec):
+    """The name a spec would have alone: the paper name, the sample name, or the file's stem."""
+    spec = str(spec)
+    if spec in PAPER_IMAGES:
+        return spec
+    if spec.startswith(SAMPLE_PREFIX):
+        return _safe(spec[len(SAMPLE_PREFIX):])
+    return _safe(Path(spec).stem)
+
+
+def _safe(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-") or "image"
+
+
+def assign_names(located):
+    """{spec: name} for every spec in ``located``, unique across different files.
+
+    Specs that point to the same file share a name; different files whose base names
+    collide are told apart by their parent folders, then by a number.
+    """
+    identity = {item.spec: os.path.realpath(item.path) for item in located}
+    by_base = {}
+    for item in located:
+        by_base.setdefault(base_name(item.substitute or item.spec), {}).setdefault(identity[item.spec], []).append(item)
+    names, taken = {}, set()
+    for base, files in by_base.items():
+        if len(files) == 1:
+            candidates = {real: base for real in files}
+        else:
+            candidates = {real: _with_parent(real, base) for real in files}
+        for real, items in files.items():
+            name, number = candidates[real], 2
+            while name in taken:
+                name, number = f"{candidates[real]}-{number}", number + 1
+            taken.add(name)
+            for item in items:
+                names[item.spec] = name
+    return names
+
+
+def _with_parent(real, base):
+    parent = Path(real).parent.name
+    return _safe(f"{parent}-{base}") if parent else base

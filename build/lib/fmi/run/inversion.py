@@ -1,0 +1,96 @@
+"""Inverting one batch of cells in a session, and writing each cell: its image and its record.
+
+The network-space result becomes the image the paper's figures show (deprocessed, made 8-bit,
+TV-denoised: ``output_image``), and each cell's record is built once, here, from the optimiser's
+result, the experiment's details and what the experiment measures on the final images.
+"""
+import logging
+import time
+
+import numpy as np
+
+from fmi.core import image, invert, measures
+from fmi.run.record import inside, parse_key
+
+log = logging.getLogger("fmi")
+
+
+def output_image(session, array, before_denoise=False):
+    """Network-space image -> denoised RGB uint8, as the paper's figures show it (with
+    ``before_denoise``, also the 8-bit image before the denoise: (denoised, raw)).
+
+    A non-finite image is a bug upstream (the optimiser stops before one), never shown as grey.
+    """
+    if not np.isfinite(array).all():
+        raise ValueError("an inverted image holds non-finite values")
+    rgb = session.weights.preprocessing.deprocess(array, session.fidelity.to_uint8)
+    denoised = image.denoise_tv(rgb, session.config.denoise_weight)
+    return (denoised, rgb) if before_denoise else denoised
+
+
+def invert_batch(session, keys, terms, target_codes, shape, label, details=None, measure=None):
+    """Invert one batch (one image per key) and save each cell; return their RGB images.
+
+    ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
+    ``details`` optionally adds one dict per key to the cells' records, and
+    ``measure(final images (N, 3, H, W), details)`` one more dict per key, computed from the
+    inverted images. L-BFGS inverts one image at a time, so its batches are split.
+    """
+    config = session.config
+    details = details or [{} for _ in keys]
+    if config.optimizer == "lbfgs" and len(keys) > 1:
+        return [rgb for index, key in enumerate(keys) for rgb in invert_batch(
+            session, [key], terms, [codes[index:index + 1] for codes in target_codes], shape,
+            label=f"{label} [{key}]", details=details[index:index + 1], measure=measure)]
+    problem = invert.Problem(terms, session.weights, (len(keys),) + tuple(shape), config.pooling, session.context)
+    problem.set_targets(target_codes)
+    initial = session.start_images(shape, len(keys))
+    session.progress.batch_started(keys, label)
+    callbacks = [session.progress.step_callback(keys, config.log_every)]
+    if config.save_every:
+        callbacks.append(_snapshot_saver(session, keys))
+    started = time.perf_counter()
+    if config.optimizer == "lbfgs":
+        result = invert.lbfgs(problem, initial, config.lbfgs, callbacks=callbacks)
+    else:
+        result = invert.sgd(problem, initial, config.sgd, callbacks=callbacks)
+    wall = time.perf_counter() - started
+    measured = measure(result.images, details) if measure else [{} for _ in keys]
+    images = []
+    for index, key in enumerate(keys):
+        rgb, raw = output_image(session, result.images[index], before_denoise=True)
+        losses = result.losses[index]
+        session.folder.save_cell(key, image.encode(rgb, session.fidelity.cell_format), {
+            "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
+            "initial_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
+            "loss_history": losses, "term_history": result.term_losses[index],
+            "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3), "batch_size": len(keys),
+            "weights": session.weights.label, "seed": config.seed, "optimizer": config.optimizer,
+            "max_steps": config.steps, "fidelity": session.fidelity.name, "size": list(shape[1:]),
+            "before_denoise": measures.all_of(raw), **details[index], **measured[index],
+        })
+        images.append(rgb)
+        if result.stop_reasons[index].startswith("non-finite"):
+            layers = ", ".join(dict.fromkeys(term.layer for term in terms))
+            log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
+                        key, result.stop_reasons[index], layers)
+    session.progress.batch_done(keys, wall, result.steps)
+    return images
+
+
+def _snapshot_saver(session, keys):
+    """A callback that saves the images in flight every ``save_every`` steps; an image that is no
+    longer finite (its cell is stopping) is skipped, so one diverging cell never stops the run."""
+    every = session.config.save_every
+
+    def save(state):
+        if state.step % every:
+            return
+        images = state.images
+        images = images.asnumpy() if hasattr(images, "asnumpy") else np.asarray(images)
+        for row, index in enumerate(state.running):
+            if not np.isfinite(images[row]).all():
+                continue
+            path = inside(session.output, "snapshots", *parse_key(keys[index]).file(""), f"step_{state.step:04d}.png")
+            image.save_png(path, output_image(session, images[row]))
+    return save

@@ -1,0 +1,285 @@
+"""The filter atlas: a static web site of a run, built for sweeps of all 5504 filters.
+
+    python -m fmi.atlas RUN_DIR [--control RUN_DIR_RANDOM_WEIGHTS] [--open]
+
+writes ``RUN_DIR/atlas/``, which opens from the file system (``atlas/index.html``) or from
+any static web server; every script and style sheet is in the folder, nothing is fetched
+from the network. Pages:
+
+- ``index.html``, the overview: the run's figures, how it was made, and one entry per
+  layer (or per figure of a Fig. 4 or Fig. 5 run) with a strip of sample thumbnails;
+- ``<content>_<layer>.html``, one per layer of a Feature Map Inversion run: every filter as a
+  96 px thumbnail (loaded lazily), silent and stuck filters marked, a box to jump to a filter,
+  and sorting by index or by a measure of ``fmi.analyze`` when the run has been analysed;
+- one page per figure of a Fig. 4 or Fig. 5 run (``fig4_<content>.html``, ``fig5_<...>.html``),
+  laid out as the figure is (the experiment's grid);
+- ``cell.html#<cell key>``: one cell, its full image, its loss curve, its steps, stop reason
+  and wall time, with links to the same filter on the run's other content images and, with
+  ``--control``, the control run's cell beside it.
+
+The run folder is read through ``fmi.run.record`` (checked names, no path out of the folder),
+the pages are made from templates that escape every value, and each page's
+Content-Security-Policy allows only the atlas's own scripts, styles and images: a crafted
+record can neither write outside the run folder nor run script in the pages. The build is
+incremental: thumbnails (``atlas/thumbs/``) are made only for cells whose image is newer than
+its thumbnail, and files are rewritten only when they change.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import webbrowser
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from fmi import experiments
+from fmi.core import optimizers
+from fmi.errors import FmiError
+from fmi.io import ensure_writable_dir, write_bytes, write_text
+from fmi.run.record import RunView, inside, parse_key, read_bytes, read_image
+
+ASSETS = Path(__file__).resolve().parent / "atlas_assets"
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+                               autoescape=True, undefined=jinja2.StrictUndefined)
+THUMB_HEIGHT = 72
+THUMB_WIDTH = 96
+STRIP = 8  # sample thumbnails per layer on the overview
+LOSS_POINTS = 400  # a loss curve is drawn from at most this many points
+MEASURES = ("colourfulness", "gradient_magnitude", "spectral_entropy", "png_bytes_per_pixel")
+MAX_ANALYSIS_BYTES = 256 << 20
+
+
+@dataclass
+class Thumb:
+    """What a page shows of one cell: its key, its label, whether it is finished, its state, its measures."""
+
+    key: str
+    label: str
+    finished: bool
+    mark: str = ""
+    measures: dict = field(default_factory=dict)
+
+
+class Atlas:
+    """The atlas of one run: its view, its experiment, and the pages each cell belongs to."""
+
+    def __init__(self, run_dir, control_dir=None):
+        self.run = RunView(run_dir)
+        self.control = RunView(control_dir) if control_dir else None
+        if self.control is not None and self.control.script != self.run.script:
+            raise FmiError(f"--control {self.control.folder} was made by {self.control.script}, this run by "
+                           f"{self.run.script}; the control must be the same kind of run")
+        self.experiment = experiments.module_of(self.run.script)
+        self.config = experiments.config_of(self.run)
+        self.measures = _measures(self.run)
+        self.page_of = {}
+
+    def thumb(self, key, label):
+        return Thumb(key, label, key in self.run.cells, self.run.status(key), self.measures.get(key, {}))
+
+    def pages(self):
+        """{page file: its HTML} and the overview's entries: a page per layer of a Fig. 3 run, a page
+        per figure (the experiment's grid) otherwise."""
+        pages, entries = {}, []
+        if self.run.script == "run_fmi.py":
+            for (content, layer), keys in self._layers().items():
+                page = f"{content}_{layer}.html"
+                cells = [self.thumb(key, str(parse_key(key).filter)) for key in keys]
+                pages[page] = TEMPLATES.get_template("layer.html").render(
+                    title=f"{content} {layer}", scripts=[], content=content, layer=layer, cells=cells,
+                    finished=sum(cell.finished for cell in cells), weights=self.run.label,
+                    sortable=[name.replace("_", "-") for name in MEASURES
+                              if any(name.replace("_", "-") in cell.measures for cell in cells)])
+                entries.append(self._entry(f"{content} {layer}", page, keys))
+        else:
+            figures = self.experiment.grids(self.config, self.run.contents, self.run.styles)
+            for figure in figures:
+                page = Path(figure.file).stem + ".html"
+                shown = [column for column in range(len(figure.columns))
+                         if any(row[column] for row in figure.keys)]
+                columns = [figure.columns[column].replace("\n", " ") for column in shown]
+                rows = [(label, [self.thumb(row[column], label) for column, label in zip(shown, columns)])
+                        for label, row in zip(figure.rows, figure.keys)]
+                pages[page] = TEMPLATES.get_template("grid.html").render(
+                    title=figure.what, scripts=[], heading=figure.what, weights=self.run.label,
+                    columns=columns, rows=rows)
+                entries.append(self._entry(figure.what, page, figure.cells))
+        pages["index.html"] = TEMPLATES.get_template("index.html").render(
+            title=f"atlas: {self.run.folder.name}", scripts=[], run_name=self.run.folder.name,
+            experiment=experiments.TITLES[self.run.script], facts=self._facts(), entries=entries,
+            figures=[name for name in self.run.record.figures if inside(self.run.folder, name).is_file()])
+        pages["cell.html"] = TEMPLATES.get_template("cell.html").render(title="cell", scripts=["assets/cell.js"])
+        return pages
+
+    def _layers(self):
+        """{(content, layer): [filter keys in filter order]} of a Feature Map Inversion run's plan."""
+        groups = {}
+        for key in self.run.plan:
+            cell_key = parse_key(key)
+            groups.setdefault((cell_key.content, cell_key.group), []).append(key)
+        return {group: sorted(keys, key=lambda key: parse_key(key).filter or 0) for group, keys in groups.items()}
+
+    def _entry(self, title, page, keys):
+        for key in keys:
+            self.page_of.setdefault(key, page)
+        finished = [key for key in keys if key in self.run.cells]
+        return {"title": title, "page": page, "count": len(keys), "done": len(finished),
+                "strip": [self.thumb(key, parse_key(key).item.removeprefix("filter_")) for key in finished[:STRIP]]}
+
+    def _facts(self):
+        record, config = self.run.record, self.config
+        sizes = sorted({f"{height}x{width}" for height, width in record.plan.values()})
+        inputs = ", ".join(f"{name} ({item.role}: {Path(item.path).name}, {item.size[0]}x{item.size[1]}"
+                           f"{', the authors' + chr(39) + ' file' if item.published else ''})"
+                           for name, item in record.inputs.items())
+        return [("made by", f"{record.script}: {experiments.TITLES[record.script]}"),
+                ("weights", record.weights.label),
+                ("images", inputs),
+                ("inverted at", ", ".join(sizes) + " px (h x w)"),
+                ("optimiser", f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"),
+                ("fidelity", record.fidelity),
+                ("cells", f"{len(self.run.cells)} of {len(self.run.plan)} finished"),
+                ("started", f"{record.started}; finished {record.finished or 'not yet'}"),
+                ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
+                                       if name != "platform"))]
+
+    def cell_data(self, key, atlas):
+        """What the cell view shows of ``key``, as plain data for its script file."""
+        cell, cell_key = self.run.cells[key], parse_key(key)
+        losses = cell.loss_history
+        stride = max(1, -(-len(losses) // LOSS_POINTS))
+        shown = [value for value in losses[::stride] if value is not None]
+        if losses and (len(losses) - 1) % stride and losses[-1] is not None:
+            shown.append(losses[-1])
+        siblings = [f"{other}/{cell_key.group}/{cell_key.item}" for other in self.run.contents
+                    if other != cell_key.content and f"{other}/{cell_key.group}/{cell_key.item}" in self.run.cells]
+        data = {"key": key, "content": cell_key.content, "group": cell_key.group, "item": cell_key.item,
+                "image": _relative(self.run.image_path(key), atlas), "page": self.page_of.get(key, "index.html"),
+                "steps": cell.steps, "stop_reason": cell.stop_reason, "wall_s": cell.wall_s,
+                "mark": self.run.status(key), "layer": cell.layer or cell_key.group, "filter": cell.filter,
+                "weights": cell.weights, "fidelity": cell.fidelity, "loss": shown, "loss_stride": stride,
+                "siblings": [{"label": f"{parse_key(other).content} {cell_key.group} {cell_key.item}", "key": other}
+                             for other in siblings],
+                "control": None}
+        if self.control is not None and key in self.control.cells:
+            other = self.control.cells[key]
+            data["control"] = {"image": _relative(self.control.image_path(key), atlas), "weights": other.weights,
+                               "steps": other.steps, "stop_reason": other.stop_reason,
+                               "mark": self.control.status(key)}
+        return data
+
+
+def _relative(path, atlas):
+    return os.path.relpath(path, atlas).replace(os.sep, "/")
+
+
+def _measures(run):
+    """{cell key: {measure: value}} from the run's analysis.json, if there is a readable one; only
+    finished cells' finite numbers are taken from it."""
+    data = read_bytes(inside(run.folder, "analysis.json"), MAX_ANALYSIS_BYTES)
+    try:
+        cells = json.loads(data)["cells"] if data else {}
+    except (ValueError, KeyError, TypeError):
+        return {}
+    found = {}
+    for key, values in cells.items() if isinstance(cells, dict) else ():
+        if key in run.cells and isinstance(values, dict):
+            found[key] = {name.replace("_", "-"): f"{values[name]:.6g}" for name in MEASURES
+                          if isinstance(values.get(name), (int, float)) and math.isfinite(values[name])}
+    return found
+
+
+# --- thumbnails ------------------------------------------------------------------------------------
+
+def _make_thumbnail(job):
+    """Write one JPEG thumbnail; runs in a worker process. Returns the source if it does not read back."""
+    import cv2
+
+    source, target = job
+    rgb = read_image(source)
+    if rgb is None:
+        return source
+    height, width = rgb.shape[:2]
+    scale = min(THUMB_WIDTH / width, THUMB_HEIGHT / height, 1.0)
+    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return source
+    write_bytes(target, encoded.tobytes())
+    return None
+
+
+def make_thumbnails(run, atlas, workers=None):
+    """Thumbnails of every finished cell whose image is newer than its thumbnail; returns (made, total)."""
+    jobs = []
+    for key in run.cells:
+        source = run.image_path(key)
+        target = inside(atlas, "thumbs", *parse_key(key).file(".jpg"))
+        if source.is_file() and (not target.is_file() or target.stat().st_mtime < source.stat().st_mtime):
+            jobs.append((str(source), str(target)))
+    if len(jobs) > 64:
+        with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+            failed = [result for result in pool.map(_make_thumbnail, jobs, chunksize=64) if result]
+    else:
+        failed = [result for result in map(_make_thumbnail, jobs) if result]
+    if failed:
+        raise FmiError(f"{len(failed)} cell image(s) do not read back as images, e.g. {failed[0]}; rerun the run "
+                       f"with --resume to redo them")
+    return len(jobs), len(run.cells)
+
+
+# --- the build -------------------------------------------------------------------------------------
+
+def _write_if_changed(path, text):
+    path = Path(path)
+    if path.is_file() and read_bytes(path, 1 << 30) == text.encode("utf-8"):
+        return False
+    write_text(path, text)
+    return True
+
+
+def build(run_dir, control_dir=None, workers=None):
+    """Write (or bring up to date) ``RUN_DIR/atlas``; return its index page and what was done."""
+    site = Atlas(run_dir, control_dir)
+    atlas = ensure_writable_dir(inside(site.run.folder, "atlas"))
+    for asset in sorted(ASSETS.iterdir()):
+        _write_if_changed(inside(atlas, "assets", asset.name), asset.read_text(encoding="utf-8"))
+    made, total = make_thumbnails(site.run, atlas, workers)
+    pages = site.pages()
+    written = sum(_write_if_changed(inside(atlas, name), text) for name, text in pages.items())
+    for key in site.run.cells:
+        text = f"fmiAtlasCell({json.dumps(site.cell_data(key, atlas), allow_nan=False)});\n"
+        written += _write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
+    return atlas / "index.html", {"thumbnails_made": made, "cells": total, "files_written": written}
+
+
+def main(argv=None):
+    from fmi.run.cli import ArgumentParser, run_guarded, setup_logging
+
+    parser = ArgumentParser(prog="python -m fmi.atlas", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="output folder of a run (finished or not)")
+    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
+                        help="the same run made with random weights, shown beside each cell")
+    parser.add_argument("--open", action="store_true", help="open the overview in a web browser")
+    args = parser.parse_args(argv)
+    setup_logging()
+
+    def action():
+        index, done = build(args.run_dir, args.control)
+        print(f"wrote {index} ({done['thumbnails_made']} new thumbnails for {done['cells']} cells, "
+              f"{done['files_written']} files changed); open it in a browser")
+        if args.open:
+            webbrowser.open(index.resolve().as_uri())
+        return 0
+
+    return run_guarded(action, resume_hint=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

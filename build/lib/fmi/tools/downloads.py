@@ -1,0 +1,189 @@
+"""Downloads of the published files fmi uses, each checked before it gets its name.
+
+- the paper's six input images (into ``data/paper/``) and the authors' three result figures
+  (into ``data/authors/``), from their repository (``python -m fmi.data download``);
+- the authors' VGG-19 weights, ``vgg19.params``, into ``model/`` (``python -m fmi.weights download``).
+
+They are the authors' files, not ours to redistribute, so the project does not ship them. Each
+file is checked to decode (or, for weights, to hold every key and shape) before it gets its
+name, a download that breaks off leaves nothing behind, and its git blob id says whether it is
+exactly the authors' file.
+"""
+import argparse
+import http.client
+import shutil
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from fmi.core import published
+from fmi.core import weights as weights_module
+from fmi.core.image import read_rgb
+from fmi.errors import FmiError
+from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int
+
+SETS = {"images": (published.IMAGES, published.PAPER_DIR), "figures": (published.FIGURES, published.FIGURES_DIR)}
+OFFLINE_HINT = (f"without internet, clone or download github.com/{published.AUTHORS_REPOSITORY} elsewhere and run "
+                f"'python -m fmi.data download --from FOLDER', or copy its input/ files into {published.PAPER_DIR}/ "
+                f"and its output/ files into {published.FIGURES_DIR}/ (their own file names are accepted)")
+
+
+def verdict(path, item):
+    """Whether the file at ``path`` is exactly the authors' ``item``, by its git blob id."""
+    blob = git_blob_id(path)
+    if blob == item.blob:
+        return f"exactly the authors' '{item.remote}' (git blob {blob[:8]})"
+    return (f"NOT the authors' '{item.remote}' (git blob {blob[:8]}, theirs {item.blob[:8]}): it will be used, "
+            f"but never under their name")
+
+
+def _sets(what, destination):
+    """(published file, folder) of each file to fetch."""
+    names = ("images", "figures") if what == "all" else (what,)
+    return [(item, Path(destination or SETS[name][1])) for name in names for item in SETS[name][0]]
+
+
+def download_data(destination=None, base_url=published.AUTHORS_BASE_URL, source_dir=None, progress=None,
+             what="all"):
+    """Fetch (or copy) each missing file, check it decodes, give it its final name, and say whether it
+    is exactly the authors' (on ``progress``, default stderr). Folders this call creates are removed
+    again if nothing was saved in them."""
+    progress = progress or sys.stderr
+    created = []
+    try:
+        for item, folder in _sets(what, destination):
+            present = published.find(folder, item)
+            if present.exists():
+                print(f"{present} already present: {verdict(present, item)}", file=progress)
+                continue
+            created += _make_folder(folder)
+            target = folder / item.local
+            with atomic_path(target) as temporary:
+                if source_dir is not None:
+                    _copy_from(Path(source_dir), item, temporary)
+                else:
+                    _fetch(base_url + urllib.parse.quote(item.remote), temporary)
+                read_rgb(temporary)
+            print(f"saved {target}: {verdict(target, item)}", file=progress)
+    finally:
+        for folder in reversed(created):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _make_folder(folder):
+    """Create ``folder`` and its missing parents; return the ones created, outermost first."""
+    missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _copy_from(folder, item, temporary):
+    """Copy ``item`` from ``folder``: under fmi's name, the authors' name, or in a clone of their repository."""
+    for candidate in (folder / item.local, folder / item.remote_name, folder / item.remote):
+        if candidate.exists():
+            shutil.copyfile(check_input_file(candidate, "image"), temporary)
+            return
+    raise FmiError(f"{folder} has neither {item.local!r} nor {item.remote_name!r} (nor {item.remote!r}); "
+                   f"give the folder that holds the authors' files, or a clone of their repository")
+
+
+def _fetch(url, temporary):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            temporary.write_bytes(response.read())
+    except (OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or type(error).__name__
+        raise FmiError(f"could not download {url} ({reason}); nothing was saved; {OFFLINE_HINT}") from None
+
+
+def download_weights(destination=weights_module.AUTHORS_FILE, url=weights_module.AUTHORS_URL, progress=None):
+    """Fetch the authors' vgg19.params with progress (on ``progress``, default stderr), check it, and
+    only then give it its name; say whether it is exactly the authors' file."""
+    progress = progress or sys.stderr
+    destination = Path(destination)
+    try:
+        response = urllib.request.urlopen(url, timeout=60)
+    except (OSError, http.client.HTTPException) as error:
+        raise FmiError(
+            f"could not download {url} ({getattr(error, 'reason', error)}); without internet, "
+            f"download it elsewhere and copy it to {destination}"
+        ) from None
+    total = parse_int(response.headers.get("Content-Length") or "0") or 0
+    with atomic_path(destination) as temporary:
+        received = 0
+        try:
+            with response, open(temporary, "wb") as stream:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    stream.write(block)
+                    received += len(block)
+                    shown = f"{received / 2**20:.1f} MiB" + (f" of {total / 2**20:.1f} MiB" if total else "")
+                    print(f"\rdownloading {destination.name}: {shown}", end="", file=progress, flush=True)
+        except (OSError, http.client.HTTPException) as error:
+            print(file=progress)
+            raise FmiError(f"download of {url} broke off after {received} bytes "
+                           f"({getattr(error, 'strerror', None) or type(error).__name__}); "
+                           f"nothing was saved; run it again") from None
+        print(file=progress)
+        if total and received != total:
+            raise FmiError(f"download of {url} stopped at {received} of {total} bytes; nothing was saved; "
+                           f"run it again")
+        weights = weights_module.load_file(temporary)
+    print(f"saved {destination}: {weights_module.describe(weights)}; keys and shapes checked", file=progress)
+    return destination
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+def data_main(argv=None):
+    """python -m fmi.data download [--what images|figures] [--dest DIR] [--from DIR] [--url URL]"""
+    from fmi.run.cli import ArgumentParser, run_guarded
+
+    parser = ArgumentParser(prog="python -m fmi.data", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    fetch = commands.add_parser("download", help="fetch the paper's six images and the authors' three figures")
+    fetch.add_argument("--what", choices=("all", "images", "figures"), default="all",
+                       help="images (data/paper/), figures (data/authors/) or all (default)")
+    fetch.add_argument("--dest", type=Path, help="folder (default: data/paper for images, data/authors for figures)")
+    fetch.add_argument("--from", dest="source_dir", type=Path, metavar="DIR",
+                       help="copy from this folder instead of downloading (the files, or a clone of the "
+                            "authors' repository)")
+    fetch.add_argument("--url", default=published.AUTHORS_BASE_URL,
+                       help=f"base URL of the authors' repository (default: at commit {published.AUTHORS_COMMIT[:7]})")
+    args = parser.parse_args(argv)
+
+    def action():
+        download_data(args.dest, args.url, args.source_dir, what=args.what)
+        return 0
+
+    return run_guarded(action, resume_hint=False)
+
+
+def weights_main(argv=None):
+    """python -m fmi.weights download [--dest FILE] [--url URL] | check [SPEC]"""
+    from fmi.run.cli import ArgumentParser, run_guarded
+
+    parser = ArgumentParser(prog="python -m fmi.weights", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    fetch = commands.add_parser("download", help="download the authors' vgg19.params and check it")
+    fetch.add_argument("--dest", type=Path, default=weights_module.AUTHORS_FILE,
+                       help="where to save it (default: %(default)s)")
+    fetch.add_argument("--url", default=weights_module.AUTHORS_URL, help="where to fetch it from")
+    inspect = commands.add_parser("check", help="check a weights file's keys, shapes and values, and whose it is")
+    inspect.add_argument("spec", nargs="?", default=str(weights_module.AUTHORS_FILE),
+                         help=f"{weights_module.SPEC_HELP} (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    def action():
+        if args.command == "download":
+            download_weights(args.dest, args.url)
+        else:
+            weights = weights_module.load(args.spec)
+            print(f"{weights_module.describe(weights) if weights.blob else weights.label}: "
+                  f"every key, shape and value checked")
+        return 0
+
+    return run_guarded(action, resume_hint=False)
