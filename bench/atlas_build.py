@@ -1,77 +1,97 @@
 """Time the filter atlas on a synthetic sweep of every VGG-19 filter (a benchmark, not a test).
 
-    python bench/atlas_build.py [--folder /tmp/fmi_atlas_sweep] [--size 384x512]
+    python bench/atlas_build.py [--keep FOLDER] [--size 384x512]
 
 Writes a run folder shaped like `run_fmi.py --layers all --all-filters` on one content image
-(5504 cells: a textured PNG and a record with a 300-step loss history each), builds its
-atlas twice (from nothing, then again with nothing new) and prints the build times and the
-size of the overview page. The cells are synthetic: only the atlas is measured.
+(5504 cells, each a record with a 300-step loss history that passes fmi's record schema, and
+an image: 64 distinct textures, each linked to its share of the cells, so writing the run takes
+seconds and little disk), builds its atlas twice (from nothing, then with nothing new) and
+prints the build times and the size of the overview page. The run is written in a temporary
+folder that is removed at the end, unless ``--keep FOLDER`` names where to keep it. The cells are
+synthetic: only the atlas is measured.
 """
 import argparse
-import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from fmi.core import vgg19
+from fmi.core import image, vgg19
+from fmi.experiments import fig3
+from fmi.run.record import RECORD_FORMAT, CellRecord, RunRecord
 from fmi.tools import atlas
+
+TEXTURES = 64
+HEX = "0" * 40
 
 
 def synthetic_run(folder, height, width):
-    """A run folder of a full sweep with made-up cells."""
-    if folder.exists():
-        shutil.rmtree(folder)
+    """A run folder of a full sweep with made-up cells; returns the number of cells."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width]
+    textures = folder / "textures"
+    textures.mkdir(parents=True)
+    for index in range(TEXTURES):
+        angle, frequency = rng.uniform(0, np.pi), rng.uniform(0.05, 0.5)
+        wave = np.sin(frequency * (x * np.cos(angle) + y * np.sin(angle)))
+        rgb = np.clip(rng.uniform(40, 215, 3) + 40 * wave[..., None] * rng.uniform(-1, 1, 3), 0, 255)
+        image.save_png(textures / f"{index}.png", rgb.astype(np.uint8))
+    config = fig3.Config(content=["photo.jpg"], layers=list(vgg19.RELU_LAYERS), all_filters=True)
     cells, plan = {}, {}
     for layer in vgg19.RELU_LAYERS:
+        (folder / "cells" / "photo" / layer).mkdir(parents=True)
         for index in range(vgg19.channels(layer)):
             key = f"photo/{layer}/filter_{index}"
             plan[key] = [height, width]
-            angle, frequency = rng.uniform(0, np.pi, 2), rng.uniform(0.05, 0.5, 2)
-            wave = np.sin(frequency[0] * (x * np.cos(angle[0]) + y * np.sin(angle[0])))
-            rgb = np.clip(rng.uniform(40, 215, 3) + 40 * wave[..., None] * rng.uniform(-1, 1, 3), 0, 255)
-            path = folder / "cells" / "photo" / layer / f"filter_{index}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), rgb.astype(np.uint8))
+            os.link(textures / f"{len(cells) % TEXTURES}.png",
+                    folder / "cells" / "photo" / layer / f"filter_{index}.png")
             losses = list(np.geomspace(1e9, 1e9 * rng.uniform(0.001, 0.5), 300))
-            cells[key] = {"steps": 300, "stop_reason": "converged", "loss_history": losses,
-                          "initial_loss": losses[0], "final_loss": losses[-1], "wall_s": 1.0,
-                          "layer": layer, "filter": index, "image": path.name,
-                          "weights": "synthetic", "fidelity": "paper"}
-            (path.with_suffix(".json")).write_text(json.dumps(cells[key]))
-    record = {"script": "run_fmi.py", "plan": plan, "cells": cells, "fidelity": "paper",
-              "config": {"optimizer": "sgd", "sgd": {"max_steps": 1000}, "stuck_fraction": 0.01},
-              "weights": {"label": "synthetic cells, no weights"}, "figures": [],
-              "inputs": {"photo": {"role": "content", "path": "photo.jpg", "size": [height * 2, width * 2]}},
-              "versions": {}, "started": "-", "finished": "-"}
-    (folder / "record.json").write_text(json.dumps(record))
+            cells[key] = CellRecord(
+                key=key, image=f"filter_{index}.png", steps=300, stop_reason="converged", initial_loss=losses[0],
+                final_loss=losses[-1], loss_history=losses, term_history=[[loss] for loss in losses], wall_s=1.0,
+                batch_wall_s=1.0, batch_size=1, weights="synthetic cells, no weights", seed=0, optimizer="sgd",
+                max_steps=1000, fidelity="paper", size=[height, width], fingerprint=HEX, settings_fingerprint=HEX,
+                code_fingerprint=HEX, layer=layer, filter=index)
+            (folder / "cells" / "photo" / layer / f"filter_{index}.json").write_text(cells[key].model_dump_json())
+    record = RunRecord(
+        record_format=RECORD_FORMAT, script="run_fmi.py", argv=[], config=config.model_dump(), fingerprint=HEX,
+        settings={}, code={"modules": {}, "fingerprint": HEX}, fidelity="paper",
+        weights={"source": "synthetic", "pretrained": False, "seed": 0, "preprocessing": "-",
+                 "label": "synthetic cells, no weights"},
+        seed=0, inputs={"photo": {"spec": "photo.jpg", "path": "photo.jpg", "sha1": HEX, "size": [height, width],
+                                  "role": "content", "git_blob": HEX}},
+        plan=plan, threads=1, versions={}, started="-", finished="-", cells=cells)
+    (folder / "record.json").write_text(record.model_dump_json())
+    shutil.rmtree(textures)
     return len(cells)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folder", type=Path, default=Path("/tmp/fmi_atlas_sweep"))
+    parser.add_argument("--keep", type=Path, metavar="FOLDER", help="write the run here and keep it")
     parser.add_argument("--size", default="384x512", help="cell size, HxW (the paper's)")
     args = parser.parse_args(argv)
     height, width = (int(side) for side in args.size.split("x"))
-    started = time.perf_counter()
-    count = synthetic_run(args.folder, height, width)
-    print(f"synthetic run of {count} cells at {height}x{width} in {args.folder}: "
-          f"{time.perf_counter() - started:.1f} s to write")
-    for attempt in ("first build", "rebuild, nothing new"):
+    with tempfile.TemporaryDirectory(prefix="fmi_atlas_sweep_") as temporary:
+        folder = args.keep or Path(temporary) / "run"
+        if folder.exists():
+            shutil.rmtree(folder)
         started = time.perf_counter()
-        index, done = atlas.build(args.folder)
-        print(f"{attempt}: {time.perf_counter() - started:.1f} s ({done['thumbnails_made']} thumbnails, "
-              f"{done['files_written']} files written) on {os.cpu_count()} cores")
-    pages = sorted((index.parent).glob("*.html"), key=lambda path: path.stat().st_size)
-    print(f"overview {index.stat().st_size / 1024:.0f} KiB; largest page {pages[-1].name} "
-          f"{pages[-1].stat().st_size / 1024:.0f} KiB; {len(pages)} pages")
+        count = synthetic_run(folder, height, width)
+        print(f"synthetic run of {count} cells at {height}x{width} in {folder}: "
+              f"{time.perf_counter() - started:.1f} s to write")
+        for attempt in ("first build", "rebuild, nothing new"):
+            started = time.perf_counter()
+            index, done = atlas.build(folder)
+            print(f"{attempt}: {time.perf_counter() - started:.1f} s ({done['thumbnails_made']} thumbnails, "
+                  f"{done['files_written']} files written) on {os.cpu_count()} cores")
+        pages = sorted(index.parent.glob("*.html"), key=lambda path: path.stat().st_size)
+        print(f"overview {index.stat().st_size / 1024:.0f} KiB; largest page {pages[-1].name} "
+              f"{pages[-1].stat().st_size / 1024:.0f} KiB; {len(pages)} pages")
     return 0
 
 
