@@ -131,7 +131,12 @@ def test_the_cell_view_shows_the_cell_its_loss_and_its_links(browser, fmi_atlas)
     count, broken = page.images_loaded()
     assert count == 2 and broken == []  # this run's image and the control's
     points = html.get_attribute("#loss polyline", "points").split()
-    assert len(points) == len(record["cells"]["bridge/relu1_1/filter_1"]["loss_history"])
+    losses = record["cells"]["bridge/relu1_1/filter_1"]["loss_history"]
+    assert len(points) == len(losses)
+    label = next(text for text in html.eval_on_selector_all("#loss text", "ts => ts.map(t => t.textContent)")
+                 if text.startswith("loss / first loss"))
+    lowest = float(label.rpartition(" to ")[2])  # enough digits to tell it from 1 (not "1.0")
+    assert lowest == pytest.approx(min(losses) / losses[0], rel=1e-3) and lowest < 1
     facts = html.inner_text("#facts")
     assert "steps\t4" in facts and "layer\trelu1_1" in facts
     assert "random weights (seed 1)" in html.inner_text("#control-caption")

@@ -204,6 +204,14 @@ def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog,
     assert any("cells 4/4 (2 from before), batches 1 of 1" in m for m in caplog.messages)
 
 
+def test_l_bfgs_plans_and_counts_its_batches_as_it_runs_them(tmp_path, tiny_image, caplog):
+    """L-BFGS inverts cells one at a time: the plan says so, and the count agrees with it."""
+    caplog.set_level("INFO")
+    assert run_fmi.main(small(tmp_path / "out", tiny_image, "--optimizer", "lbfgs")) == 0
+    assert "4 batches of 4 cells to run" in caplog.messages
+    assert any("cells 4/4, batches 4 of 4" in message for message in caplog.messages)
+
+
 def test_every_key_can_be_set_on_the_command_line(tmp_path, tiny_image):
     output = tmp_path / "out"
     assert run_fmi.main(small(output, tiny_image, "--pooling", "max", "--log-every", "2", "--set",
@@ -230,7 +238,7 @@ def test_the_readme_library_example_runs(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     from fmi.core import image
 
-    rgb = image.read_rgb(tmp_path / "relu3_2_filter_7.png")
+    rgb = image.read_rgb(tmp_path / "runs" / "relu3_2_filter_7.png")
     assert rgb.ndim == 3 and rgb.std() > 0
 
 

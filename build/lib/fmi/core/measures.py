@@ -56,6 +56,13 @@ def png_bytes_per_pixel(rgb):
     return float(encoded.size) / (rgb.shape[0] * rgb.shape[1])
 
 
+UNITS = {  # what a measure's numbers are, for the axes of plots
+    "colourfulness": "M, on 0..255 RGB",
+    "gradient_magnitude": "mean |grad| per pixel, luminance 0..1",
+    "spectral_entropy": "normalised, 0..1",
+    "png_bytes_per_pixel": "bytes per pixel",
+}
+
 IMAGE_MEASURES = {
     "colourfulness": colourfulness,
     "gradient_magnitude": gradient_magnitude,

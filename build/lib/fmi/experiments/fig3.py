@@ -143,8 +143,8 @@ def invert_batches(config, session, batches):
     todo = [(c, layer, [i for i in batch if not session.is_done(cell_key(session.contents[c].name, layer, i))])
             for c, layer, batch in batches]
     todo = [(c, layer, pending) for c, layer, pending in todo if pending]
-    session.planned([[cell_key(session.contents[c].name, layer, i) for i in pending]
-                              for c, layer, pending in todo])
+    session.planned([[cell_key(session.contents[c].name, layer, i) for i in pending] for c, layer, pending in todo])
+    session.calibrate([layer for _, layer, _ in todo])
     content_codes, current = None, None
     for content_index, layer, pending in todo:
         content = session.contents[content_index]

@@ -174,6 +174,7 @@ def run(config, argv, started, options):
         session.planned([chunk for figure in figures for column in range(len(figure.columns))
                                   for chunk in chunks([row[column] for row in figure.keys
                                                        if not session.is_done(row[column])], config.batch_size)])
+        session.calibrate([parse_key(key).group for key in session.plan.cells if not session.is_done(key)])
         written, loss_groups = [], {}
         for content, figure in zip(session.contents, figures):
             content_codes = session.extract(config.layers, content.array)

@@ -132,9 +132,12 @@ def loss_curves(panels, path, title=None):
 
 
 def measure_plot(result, control, path):
-    """Each image measure against the group (layer depth or method), mean +- sd; the control dashed."""
+    """Each image measure against the group (layer depth or method): the mean over the group's cells,
+    with bars of one standard deviation either side; the control run dashed."""
+    from fmi.core.measures import UNITS
+
     names = list(next(iter(result["groups"].values())))
-    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.6), squeeze=False)
+    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.9), squeeze=False)
     groups = list(result["groups"])
     positions = np.arange(len(groups))
     runs = [(result, "-o", f"this run: {result['weights']}")]
@@ -150,9 +153,12 @@ def measure_plot(result, control, path):
         axis.set_xticks(positions)
         axis.set_xticklabels(groups, rotation=45, ha="right")
         axis.set_title(name.replace("_", " "), fontsize=10)
+        axis.set_ylabel(UNITS.get(name, ""), fontsize=8)
+    figure.suptitle("each point: the mean over a group's cells (their saved, denoised images); bars: one standard "
+                    "deviation either side", fontsize=9)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.tight_layout(rect=(0, 0.08, 1, 0.95))
     _save(figure, path)
 
 
@@ -183,9 +189,11 @@ def similarity_matrices(style, path, title=None):
         axis.set_yticklabels(names, fontsize=8)
         axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=10)
         figure.colorbar(shown, ax=axis, fraction=0.046)
-    if title:
-        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10)
     figure.tight_layout()
+    if title:  # just above the matrices' titles: square matrices leave the figure's top empty, which is cropped
+        figure.canvas.draw()
+        top = max(axis.title.get_window_extent().transformed(figure.transFigure.inverted()).y1 for axis in axes)
+        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10, y=top + 0.01, va="bottom")
     _save(figure, path)
 
 

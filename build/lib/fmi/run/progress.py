@@ -1,14 +1,23 @@
-"""Run-level progress: cells and batches done of the total, elapsed time and an ETA.
+"""Run-level progress: cells and batches done of the total, elapsed time, and an estimate of the
+time left that says what it rests on.
 
-Cells differ in cost (a relu5_2 step costs several relu1_2 steps) and in how many steps
-they take before the stop rule holds, so the estimate is: the seconds per unit of work
-measured so far in this process, times the work left, where a cell's work is the FLOPs of
-one step to its layer times the mean steps of the cells finished so far (the step limit
-until one has finished; the ETA is then shown as an upper bound, "<=").
+A cell's cost is the number of steps it will take times the time of one of its steps. Steps:
+cells stop by the authors' rule long before the step limit, so each pending cell is predicted to
+take the mean steps of the finished cells of its own group (layer or method), else of all
+finished cells, and before any has finished, the typical steps of the optimiser measured on
+fmi's own quick runs (``TYPICAL_STEPS``), never more than the limit. Time of a step: what steps of
+the cell's group took in this process (the running batch's included), else a line fitted
+through every group timed so far, seconds against the forward FLOPs to the group's layer: a
+fixed cost per step plus a cost per FLOP. A short calibration before the first batch times the
+run's shallowest and deepest layers, so the first estimate already has two points.
 """
 import time
 
 import numpy as np
+
+# steps to the authors' stop rule, measured: SGD, the median of the 29 cells of the three quick runs
+# (random weights, 112 px, limit 150; they took 65 to 150); L-BFGS, its run in bench/speed.py
+TYPICAL_STEPS = {"sgd": 117, "lbfgs": 36}
 
 
 def duration(seconds):
@@ -22,82 +31,131 @@ def duration(seconds):
 
 
 class Progress:
-    """Counts cells of a run (``costs`` maps every planned key to its work per step) and logs
-    one line per batch and every ``every`` steps inside a batch."""
+    """Counts the cells of a run and estimates the time left; logs one line per batch and every
+    ``every`` steps inside a batch.
 
-    def __init__(self, costs, done, log, max_steps=None, clock=time.monotonic):
-        self.costs = dict(costs)
-        self.done = set(done) & set(self.costs)
-        self.resumed = len(self.done)
+    ``cells`` maps every planned key to (its group, its work per step); ``finished`` maps the keys
+    finished before this process started to their steps.
+    """
+
+    def __init__(self, cells, finished, log, max_steps, optimizer="sgd", clock=time.monotonic):
+        self.cells = dict(cells)
+        self.steps_of = {key: steps for key, steps in finished.items() if key in self.cells}
+        self.resumed = len(self.steps_of)
         self.log = log
         self.clock = clock
         self.started = clock()
         self.max_steps = max_steps
-        self.busy_seconds = 0.0  # time spent stepping in this process
-        self.work_done = 0.0     # cost x steps finished in this process
-        self.steps_seen = []
+        self.typical = min(TYPICAL_STEPS.get(optimizer, TYPICAL_STEPS["sgd"]), max_steps)
+        self.timed = {}  # (group, work) -> [seconds stepping, image-steps] measured in this process
+        self.calibration = {}  # (group, work) -> seconds per image-step, from the calibration
+        self.batches_planned, self.batches_done = None, 0
         self.batch_keys, self.batch_label, self.batch_started_at = [], "", None
-        self.batches_done = 0
+        self.running_steps = {}  # the running batch's cells and their steps so far
 
     @property
     def total(self):
-        return len(self.costs)
+        return len(self.cells)
 
-    def _eta(self, running_work=0.0, running_seconds=0.0):
-        seconds_per_work = ((self.busy_seconds + running_seconds) / (self.work_done + running_work)
-                            if self.work_done + running_work > 0 else None)
-        if seconds_per_work is None:
-            return "ETA unknown until the first steps are timed"
-        bounded = not self.steps_seen
-        steps = self.max_steps if bounded else float(np.mean(self.steps_seen))
-        remaining = sum(cost for key, cost in self.costs.items() if key not in self.done) * (steps or 0)
-        remaining = max(0.0, remaining - running_work)
-        return f"ETA {'<= ' if bounded else ''}{duration(remaining * seconds_per_work)}"
+    @property
+    def done(self):
+        return set(self.steps_of)
 
-    def line(self, running_work=0.0, running_seconds=0.0):
-        """'cells 9/45 (3 from before), elapsed 1 min 12 s, ETA 5 min 40 s'."""
+    def predicted_steps(self, key):
+        """(steps the cell ``key`` is expected to take in all, what that rests on)."""
+        group = self.cells[key][0]
+        same = [steps for other, steps in self.steps_of.items() if self.cells[other][0] == group]
+        if same:
+            return min(float(np.mean(same)), self.max_steps), f"steps from {len(self.steps_of)} finished cells"
+        if self.steps_of:
+            return min(float(np.mean(list(self.steps_of.values()))), self.max_steps), \
+                f"steps from {len(self.steps_of)} finished cells"
+        return float(self.typical), f"{self.typical} steps a cell, as typical"
+
+    def calibrated(self, seconds_per_step):
+        """Note what one image-step took in a calibration: {(group, work): seconds}."""
+        self.calibration.update(seconds_per_step)
+
+    def _step_times(self):
+        """{(group, work): seconds per image-step} of every kind of cell: measured, else from the line."""
+        measured = dict(self.calibration)
+        timed = {kind: list(values) for kind, values in self.timed.items()}
+        if self.running_steps:
+            kind = self.cells[next(iter(self.running_steps))]
+            seconds, steps = timed.get(kind, [0.0, 0])
+            timed[kind] = [seconds + self.clock() - self.batch_started_at, steps + sum(self.running_steps.values())]
+        measured.update({kind: seconds / steps for kind, (seconds, steps) in timed.items() if steps})
+        if not measured:
+            return None
+        points = np.array([(work, seconds) for (_, work), seconds in measured.items()])
+        if len(points) > 1 and np.ptp(points[:, 0]) > 0:
+            slope, fixed = np.polyfit(points[:, 0], points[:, 1], 1)
+            slope, fixed = max(slope, 0.0), max(fixed, 0.0)
+        else:
+            slope, fixed = points[:, 1].mean() / max(points[:, 0].mean(), 1e-30), 0.0
+        return {kind: measured.get(kind, fixed + slope * kind[1]) for kind in set(self.cells.values())}
+
+    def estimate(self):
+        """(seconds left, what the estimate rests on), or (None, why there is none yet)."""
+        times = self._step_times()
+        if times is None:
+            return None, "no step timed yet"
+        left, basis = 0.0, f"{self.typical} steps a cell, as typical"
+        for key, kind in self.cells.items():
+            if key in self.steps_of:
+                continue
+            steps, basis = self.predicted_steps(key)
+            done = self.running_steps.get(key, 0)
+            left += times[kind] * max(steps - done, 1.0 if key in self.running_steps else 0.0)
+        return left, basis
+
+    def line(self):
+        """'cells 9/45 (3 from before), batches 3 of 15, elapsed 1 min 12 s, ETA 5 min 40 s (steps from
+        9 finished cells)'."""
         before = f" ({self.resumed} from before)" if self.resumed else ""
-        return (f"cells {len(self.done)}/{self.total}{before}, batches done {self.batches_done}, "
-                f"elapsed {duration(self.clock() - self.started)}, {self._eta(running_work, running_seconds)}")
+        batches = f"batches {self.batches_done}" + (f" of {self.batches_planned}" if self.batches_planned else "")
+        seconds, basis = self.estimate()
+        eta = f"ETA {duration(seconds)} ({basis})" if seconds is not None else f"ETA unknown ({basis})"
+        return (f"cells {len(self.steps_of)}/{self.total}{before}, {batches}, "
+                f"elapsed {duration(self.clock() - self.started)}, {eta}")
 
     def planned(self, batches, one_at_a_time=False):
         """Log what is left to run: ``batches`` of pending cell keys (split into single cells when the
         optimiser inverts ``one_at_a_time``, as L-BFGS does)."""
         cells = [key for batch in batches for key in batch]
         self.batches_planned = len(cells) if one_at_a_time else len(batches)
-        before = f"; {len(self.done)} of {self.total} finished before" if self.done else ""
+        before = f"; {self.resumed} of {self.total} finished before" if self.resumed else ""
         self.log.info("%d batch%s of %d cell%s to run%s", self.batches_planned,
                       "" if self.batches_planned == 1 else "es", len(cells), "" if len(cells) == 1 else "s", before)
 
     def batch_started(self, keys, label):
         self.batch_keys, self.batch_label, self.batch_started_at = list(keys), label, self.clock()
-        self._running_work = 0.0
+        self.running_steps = {key: 0 for key in keys}
 
     def step_callback(self, keys, every):
-        """A callback for the optimiser: logs the batch's losses and the run's progress every ``every`` steps."""
-        costs = np.array([self.costs.get(key, 0.0) for key in keys])
-        self._running_work = 0.0
-
+        """A callback for the optimiser: counts the steps of the running cells and logs their losses and
+        the run's progress every ``every`` steps."""
         def callback(state):
-            self._running_work += float(costs[state.running].sum())
+            for index in state.running:
+                self.running_steps[keys[index]] = state.step
             if state.step % every == 0 or not state.active.any():
                 losses = " ".join(f"{state.loss[index]:.4g}" for index in state.running)
                 changes = state.change[state.running]
                 changes = changes[np.isfinite(changes)]
-                elapsed = self.clock() - self.batch_started_at
                 self.log.info("%s step %d: loss %s, max change %.4f, %d/%d running | %s", self.batch_label,
                               state.step, losses, changes.max() if changes.size else float("nan"),
-                              int(state.active.sum()), state.active.size,
-                              self.line(self._running_work, elapsed))
+                              int(state.active.sum()), state.active.size, self.line())
         return callback
 
     def batch_done(self, keys, seconds, steps):
-        """Count a finished batch (a dead cell is one without steps): its cells, its time and steps."""
-        self.busy_seconds += seconds
-        self.work_done += sum(self.costs.get(key, 0.0) * step for key, step in zip(keys, steps))
-        self.steps_seen += [step for step in steps if step > 0]
-        self.done |= set(keys) & set(self.costs)
-        if any(steps):
-            self.batches_done += 1
-            self.log.info("%s: done in %.1f s (steps %s) | %s", self.batch_label or ", ".join(keys), seconds,
-                          ", ".join(map(str, steps)), self.line())
+        """Count a finished batch: its cells, its time and its steps."""
+        planned = [(key, step) for key, step in zip(keys, steps) if key in self.cells]
+        if planned:
+            timed = self.timed.setdefault(self.cells[planned[0][0]], [0.0, 0])
+            timed[0] += seconds
+            timed[1] += sum(step for _, step in planned)
+        self.steps_of.update(planned)
+        self.running_steps = {}
+        self.batches_done += 1
+        self.log.info("%s: done in %.1f s (steps %s) | %s", self.batch_label or ", ".join(keys), seconds,
+                      ", ".join(map(str, steps)), self.line())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi.core import fidelity, image, invert, published, vgg19
+from fmi.core import fidelity, image, invert, optimizers, published, vgg19
 from fmi.core import weights as weights_module
 from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
@@ -290,8 +290,8 @@ class Session:
         self.not_theirs = list(not_theirs)  # paper images given by name whose files are not the authors'
         self.output = folder.path
         self.progress = progress.Progress(
-            {key: _cell_cost(plan, key, contents) for key in plan.cells}, set(folder.cells), log,
-            max_steps=config.steps)
+            {key: (parse_key(key).group, _cell_cost(plan, key, contents)) for key in plan.cells},
+            {key: cell.steps for key, cell in folder.cells.items()}, log, config.steps, config.optimizer)
 
     @property
     def label(self):
@@ -325,6 +325,30 @@ class Session:
         """Say what is left to run: ``batches`` of pending cell keys (L-BFGS inverts them one by one)."""
         self.progress.planned(batches, one_at_a_time=self.config.optimizer == "lbfgs")
 
+    def calibrate(self, layers):
+        """Time two steps at the shallowest and the deepest of ``layers`` on the first content image, so
+        the first estimate of the time left has two points to draw its line through."""
+        layers = sorted(set(layers), key=vgg19.RELU_LAYERS.index)
+        if len(layers) < 2:
+            return
+        content = self.contents[0]
+        shape = content.array.shape[1:]
+        found = {}
+        for layer in (layers[0], layers[-1]):
+            problem = invert.Problem([invert.Term(layer)], self.weights, (1,) + shape, self.config.pooling,
+                                     self.context)
+            start = self.start_images(shape, 1)
+            run = (lambda: invert.lbfgs(problem, start, optimizers.LBFGS(max_steps=2, stop_eps=0.0))) \
+                if self.config.optimizer == "lbfgs" else \
+                (lambda: invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0)))
+            run()  # the first steps also allocate memory and plan the convolutions
+            started = time.perf_counter()
+            steps = run().steps[0]
+            found[(layer, vgg19.flops(layer, *content.size))] = (time.perf_counter() - started) / max(steps, 1)
+        self.progress.calibrated(found)
+        log.info("calibration: a step takes %s", ", ".join(f"{seconds:.3g} s at {layer}"
+                                                            for (layer, _), seconds in found.items()))
+
     def extract(self, layers, array):
         return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
 
@@ -348,7 +372,7 @@ def _cell_cost(plan, key, contents):
     """Relative work of one step of a cell: the forward FLOPs to its layer at its image size."""
     size = next(content.size for content in contents if content.name == plan.cells[key])
     group = parse_key(key).group
-    return vgg19.flops(group if group in vgg19.RELU_LAYERS else "relu5_1", *size)
+    return vgg19.flops(group if group in vgg19.RELU_LAYERS else "relu5_1", *size)  # Fig. 5: every cell alike
 
 
 def chunks(items, size):
