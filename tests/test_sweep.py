@@ -1,12 +1,15 @@
 """Sweeps over every filter of a layer, split into shards and collected."""
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import run_fmi
 from fmi.core import image
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sweep_args(output, image_path, *extra):
@@ -66,7 +69,11 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
     output = tmp_path / "out"
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "0/3")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2
-    assert "rerun shard(s) 1/3, 2/3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "rerun shard(s) 1/3, 2/3" in err
+    argv = " ".join(sweep_args(output, tiny_image))
+    assert f"on Slurm: sbatch --array=1,2 {ROOT / 'slurm' / 'sweep.sbatch'} 3 {argv}" in err or \
+        f"on Slurm: sbatch --array=1,2 slurm/sweep.sbatch 3 {argv}" in err
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "1/3")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--shard", "2/3", "--seed", "5")) == 0
     assert run_fmi.main(sweep_args(output, tiny_image, "--collect")) == 2

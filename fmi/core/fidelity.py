@@ -35,3 +35,22 @@ MODES = {mode.name: mode for mode in (PAPER, AUTHORS)}
 def of(config):
     """The Fidelity of a config."""
     return MODES[config.fidelity]
+
+
+# What each field of a mode does, in words: (the authors' code, fmi's paper mode), for reports.
+STEPS = {
+    "content_scale": ("content x 256, style x 255", "content and style x 255"),
+    "resize": ("scikit-image 2016 bilinear resize without anti-aliasing, sizes floored",
+               "OpenCV area averaging to shrink, bicubic to enlarge, sizes rounded"),
+    "to_uint8": ("inverted images truncated to 8 bits", "inverted images rounded to 8 bits"),
+    "cell_format": ("cells saved as JPEG at quality 75", "cells saved as PNG"),
+    "draw": ("one RandomState(seed) stream for every layer", "a random stream per (draw seed, layer)"),
+}
+ALWAYS = ("dead channels of a random re-weighting kept at 0 (the authors' code divides 0 by 0 there)",
+          "filters inverted in batches, each image stopping on its own (the same images)")
+
+
+def deviations(mode):
+    """The departures from the authors' code in force in ``mode``, one sentence each."""
+    return [f"{ours} (the authors: {theirs})" for field, (theirs, ours) in STEPS.items()
+            if getattr(mode, field) != getattr(AUTHORS, field)] + list(ALWAYS)

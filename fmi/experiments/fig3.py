@@ -119,7 +119,7 @@ def run(config, argv, started, options):
     with session.recording():
         batches = plan(config, [content.name for content in session.contents])
         if options.collect:
-            collect_cells(session, batches)
+            collect_cells(session, batches, argv)
         else:
             mine = batches[shard[0]::shard[1]] if shard else batches
             invert_batches(config, session, mine)
@@ -177,9 +177,9 @@ def invert_batches(config, session, batches):
                                details=[{"layer": layer, "filter": index} for index in pending], measure=measure)
 
 
-def collect_cells(session, batches):
+def collect_cells(session, batches, argv):
     """Gather the shards' cells; every planned cell must be among them, else the shards that hold
-    the missing ones are named."""
+    the missing ones are named, with the sbatch line that reruns only those."""
     from fmi.run import shards
 
     missing, count = shards.collect(session.folder)
@@ -190,7 +190,7 @@ def collect_cells(session, batches):
                           for i in batch if cell_key(names[c], layer, i) in wanted})
         raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); rerun "
                        f"shard(s) {', '.join(f'{index}/{count}' for index in holders)}: they skip finished "
-                       f"cells and redo damaged ones")
+                       f"cells and redo damaged ones; on Slurm: {shards.resubmit_line(holders, count, argv)}")
 
 
 def draw(config, session):

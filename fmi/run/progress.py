@@ -52,6 +52,7 @@ class Progress:
         self.batches_planned, self.batches_done = None, 0
         self.batch_keys, self.batch_label, self.batch_started_at = [], "", None
         self.running_steps = {}  # the running batch's cells and their steps so far
+        self.overall = None  # a larger job's progress line, put before this run's (set by that job)
 
     @property
     def total(self):
@@ -113,10 +114,11 @@ class Progress:
         """'cells 9/45 (3 from before), batches 3 of 15, elapsed 1 min 12 s, ETA 5 min 40 s (steps from
         9 finished cells)'."""
         before = f" ({self.resumed} from before)" if self.resumed else ""
+        prefix = f"{self.overall()} | " if self.overall else ""
         batches = f"batches {self.batches_done}" + (f" of {self.batches_planned}" if self.batches_planned else "")
         seconds, basis = self.estimate()
         eta = f"ETA {duration(seconds)} ({basis})" if seconds is not None else f"ETA unknown ({basis})"
-        return (f"cells {len(self.steps_of)}/{self.total}{before}, {batches}, "
+        return (f"{prefix}cells {len(self.steps_of)}/{self.total}{before}, {batches}, "
                 f"elapsed {duration(self.clock() - self.started)}, {eta}")
 
     def planned(self, batches, one_at_a_time=False):

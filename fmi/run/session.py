@@ -51,6 +51,16 @@ def package_version():
         return "unknown"
 
 
+def machine():
+    """The CPU, as /proc/cpuinfo names it, and the cores this process may use."""
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {threads.usable_cores()} cores"
+
+
 def versions():
     """Versions of everything that decides a result, for the run record."""
     import cv2
@@ -61,7 +71,8 @@ def versions():
 
     return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
+            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform(),
+            "machine": machine()}
 
 
 @dataclass
@@ -72,6 +83,7 @@ class Options:
     overwrite: bool = False
     shard: tuple = None
     collect: bool = False
+    overall: object = None  # a larger job this run belongs to (fmi.tools.reproduce): told of progress
 
 
 @dataclass
@@ -95,28 +107,40 @@ class Plan:
     figures: list = field(default_factory=list)
 
 
-def _missing_inputs(config, located, argv, script, style_located):
-    """One error for every missing paper image and weights file, with the commands that fetch
-    them and the command line that runs the same config offline; None if nothing is missing."""
+def missing_files(config, located, style_located):
+    """(what is missing, how to get it) for the weights file and every input image that is not there;
+    the paper's images are named together, fetched by one command."""
     expected = weights_module.expected_file(config.weights, config.model_dir)
     problems = []
     if expected is not None and not expected.exists():
         problems.append((f"weights file {expected}", weights_module.missing_hint(expected)))
     missing_images = [item for item in located + style_located if not item.path.exists()]
     paper = [item for item in missing_images if item.spec in PAPER_IMAGES]
-    if not problems and not paper:
-        return None
     if paper:
         problems.append((", ".join(str(item.path) for item in paper), f"run '{inputs.FETCH_PAPER_IMAGES}'"))
     problems += [(f"image {item.path}", "no such file") for item in missing_images if item not in paper]
-    command = shlex.join(["python", script, *_offline_argv(argv, located, style_located)])
-    if len(problems) == 1 and len(paper) <= 1:
-        what, fix = problems[0]
-        return FmiError(f"{what}: no such file; {fix}; or run offline with random weights and bundled "
-                        f"images: {command}")
-    return FmiError("this run needs files that are not here:\n"
-                    + "\n".join(f"  {what}: {fix}" for what, fix in problems)
-                    + f"\nto run the same config offline, with random weights and bundled images:\n  {command}")
+    return problems
+
+
+def missing_message(problems, offline_command, what="this run", same="the same config"):
+    """One error for every missing file, with the commands that fetch them and the command line that
+    runs the same thing offline."""
+    if len(problems) == 1 and "," not in problems[0][0]:
+        name, fix = problems[0]
+        return FmiError(f"{name}: no such file; {fix}; or run offline with random weights and bundled images: "
+                        f"{offline_command}")
+    return FmiError(f"{what} needs files that are not here:\n"
+                    + "\n".join(f"  {name}: {fix}" for name, fix in problems)
+                    + f"\nto run {same} offline, with random weights and bundled images:\n  {offline_command}")
+
+
+def _missing_inputs(config, located, argv, script, style_located):
+    """The error for the missing weights and paper images of a run, or None; other missing images are
+    left to the checks that name each one."""
+    problems = missing_files(config, located, style_located)
+    if all(fix == "no such file" for _, fix in problems):  # nothing that a download fetches
+        return None
+    return missing_message(problems, shlex.join(["python", script, *_offline_argv(argv, located, style_located)]))
 
 
 def _offline_argv(argv, located, style_located):
@@ -188,7 +212,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
-    return Session(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs)
+    return Session(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs,
+                   options.overall)
 
 
 def _locate_inputs(config, mode, script, argv, styles, layers, batch):
@@ -278,7 +303,7 @@ class Session:
     """One experiment's checked inputs as the network sees them, its weights and device, its run
     folder, and its progress; ``fmi.run.inversion`` inverts batches of cells in it."""
 
-    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=()):
+    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=(), overall=None):
         self.config = config
         self.fidelity = mode
         self.weights = weights
@@ -292,6 +317,8 @@ class Session:
         self.progress = progress.Progress(
             {key: (parse_key(key).group, _cell_cost(plan, key, contents)) for key in plan.cells},
             {key: cell.steps for key, cell in folder.cells.items()}, log, config.steps, config.optimizer)
+        if overall is not None:
+            overall.attach(self.progress)
 
     @property
     def label(self):

@@ -6,6 +6,9 @@ cell) and copies the good cells into the run folder. Shard folders are found by 
 else under ``shards/``, and any link that leads out of the run folder, is named and ignored.
 """
 import logging
+import os
+import shlex
+from pathlib import Path
 
 from fmi.errors import FmiError
 from fmi.io import parse_int
@@ -13,6 +16,7 @@ from fmi.run.record import SHARD_PATTERN, inside, load_record, read_bytes
 from fmi.run.runfolder import differences
 
 log = logging.getLogger("fmi")
+SWEEP_SCRIPT = Path(__file__).resolve().parent.parent.parent / "slurm" / "sweep.sbatch"
 
 
 def folder_of(output, shard):
@@ -78,3 +82,11 @@ def parse_shard(text):
         raise FmiError(f"--shard {str(text)[:40]}: expected I/N with 0 <= I < N, e.g. 0/4 .. 3/4 "
                        f"(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     return index, count
+
+
+def resubmit_line(shards, count, argv):
+    """The sbatch line that reruns only ``shards`` of a split into ``count``, with the options of
+    ``argv`` (a --collect run's arguments) that every shard shares."""
+    options = [arg for arg in argv if arg != "--collect"]
+    script = os.path.relpath(SWEEP_SCRIPT) if SWEEP_SCRIPT.is_relative_to(Path.cwd()) else str(SWEEP_SCRIPT)
+    return shlex.join(["sbatch", f"--array={','.join(map(str, shards))}", script, str(count), *options])

@@ -1,0 +1,349 @@
+"""The whole paper in one command: Fig. 3, 4 and 5, their atlases, each figure beside the authors'
+published one, and a reproduction report.
+
+    python reproduce.py [--quick | --fast] [--control] [--output runs/paper]
+
+runs each figure's config (the paper's settings; ``--quick`` the quick configs; ``--fast`` the
+L-BFGS ones) into ``OUTPUT/fig3``, ``fig4``, ``fig5``, resuming whatever is finished; then builds
+the atlas of each run, compares each with the authors' figure in ``data/authors/`` when it is
+there, measures each (``fmi.analyze``; with ``--control``, beside the same run made with random
+weights, in ``OUTPUT/control/``), and writes ``OUTPUT/report.md`` and ``OUTPUT/index.html``.
+Before it starts it says what it will run and how long that should take here, from a short
+calibration of each figure's steps; while it runs, every progress line starts with where the
+whole reproduction stands.
+"""
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fmi import experiments
+from fmi.core import fidelity, image, optimizers, published
+from fmi.io import write_text
+from fmi.run import cli, inputs, progress
+from fmi.run import config as config_module
+from fmi.run.record import RunView, inside, parse_key
+from fmi.run.session import machine
+
+log = logging.getLogger("fmi")
+VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
+FIGURES = {"fig3": published.FIGURES[0], "fig4": published.FIGURES[1], "fig5": published.FIGURES[2]}
+TITLES = {"fig3": "Fig. 3: Feature Map Inversion", "fig4": "Fig. 4: randomly modified code inversion",
+          "fig5": "Fig. 5: PMCI beside Gatys"}
+MODULES = {"fig3": experiments.fig3, "fig4": experiments.fig4, "fig5": experiments.fig5}
+
+
+@dataclass
+class Job:
+    """One run of the reproduction: a figure (or its random-weights control), its config and folder."""
+
+    name: str
+    config: object
+    argv: list
+    control: bool = False
+
+    @property
+    def module(self):
+        return MODULES[self.name]
+
+    @property
+    def output(self):
+        return Path(self.config.output)
+
+    @property
+    def label(self):
+        return f"{self.name} control" if self.control else self.name
+
+
+def plan(args):
+    """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
+    variant = "quick" if args.quick else "fast" if args.fast else "paper"
+    output = Path(args.output)
+    jobs = []
+    for control in (False, True) if args.control else (False,):
+        for name, module in MODULES.items():
+            path = cli.CONFIG_DIR / VARIANTS[variant].format(name)
+            settings = [("output", str(output / ("control" if control else "") / name))]
+            for key, value in (("max_long_edge", args.size), ("sgd.max_steps", args.steps),
+                               ("lbfgs.max_steps", args.steps)):
+                if value is not None:
+                    settings.append((key, value))
+            if args.weights:
+                settings.append(("weights", args.weights))
+            config = config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}")
+                                                                for key, value in settings])
+            if control:  # random weights, other than the run's own when those are random already
+                settings.append(("weights", "random:1" if is_random(config) else "random:0"))
+                config = config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}")
+                                                                    for key, value in settings])
+            if args.stand_ins:
+                config.fallbacks = stand_ins(config)
+            argv = ["--config", str(path)] + [f"--set={key}={value}" for key, value in settings]
+            jobs.append(Job(name, config, argv, control))
+    return jobs
+
+
+def is_random(config):
+    """Whether a config's weights are random: named so, or 'auto' without the authors' file."""
+    from fmi.core import weights as weights_module
+
+    spec = str(config.weights)
+    return spec.startswith("random") or (spec == "auto" and not (Path(config.model_dir) /
+                                                                 weights_module.AUTHORS_FILE.name).exists())
+
+
+def stand_ins(config):
+    """A bundled image for every paper image the config names, for --stand-ins (offline runs)."""
+    from fmi.run.session import OFFLINE_CONTENT, OFFLINE_STYLES
+
+    found = dict(config.fallbacks)
+    styles = getattr(config, "styles", []) if getattr(config, "mode", "purposeful") == "purposeful" else []
+    for specs, samples in ((config.content, OFFLINE_CONTENT), (styles, OFFLINE_STYLES)):
+        for index, spec in enumerate(specs):
+            if spec in published.PAPER_IMAGES:
+                found.setdefault(spec, samples[index % len(samples)])
+    return found
+
+
+def check_inputs(jobs, argv):
+    """One message naming every file the reproduction needs and misses, with the commands that fetch
+    them and the command line that runs it offline; nothing is run before it passes."""
+    from fmi.run import session as sessions
+
+    problems = []
+    for job in jobs:
+        contents = [inputs.locate(spec, job.config.data_dir, job.config.fallbacks) for spec in job.config.content]
+        styles = [inputs.locate(spec, job.config.data_dir, job.config.fallbacks)
+                  for spec in getattr(job.config, "style_specs", getattr(job.config, "styles", []))]
+        problems += [problem for problem in sessions.missing_files(job.config, contents, styles)
+                     if problem not in problems and problem[1] != "no such file"]
+    if problems:
+        offline = [arg for arg in argv if arg not in ("--stand-ins",)]
+        raise sessions.missing_message(problems, shlex.join(["python", "reproduce.py", *offline, "--weights",
+                                                             "random:0", "--stand-ins"]),
+                                       what="this reproduction", same="the same reproduction")
+
+
+# --- what it costs -----------------------------------------------------------------------------------
+
+def calibrate(job, weights):
+    """(cells, estimated seconds) of a job: each kind of cell's step timed here once (after a warm-up
+    step), times the typical steps of its optimiser."""
+    from fmi.core import invert
+
+    config, mode = job.config, fidelity.of(job.config)
+    rounding = "floor" if mode.resize == "skimage" else "round"
+    sizes = {}
+    for spec in config.content:
+        header = image.read_header(inputs.locate(spec, config.data_dir, config.fallbacks).path)
+        sizes[spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
+    names = [f"c{index}" for index in range(len(config.content))]
+    styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
+    figures = job.module.grids(config, names, styles)
+    cells = [(parse_key(key), sizes[config.content[names.index(parse_key(key).content)]]) for figure in figures
+             for key in figure.cells]
+    kinds = {}
+    for key, size in cells:
+        group = key.group
+        terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
+        kinds.setdefault((group, size), terms)
+    seconds = {}
+    for (group, size), terms in kinds.items():
+        problem = invert.Problem(terms, weights, (1, 3) + size, config.pooling)
+        start = invert.initial_images((3,) + size, [0])
+        steps = optimizers.SGD(max_steps=2, stop_eps=0.0)
+        invert.sgd(problem, start, optimizers.SGD(max_steps=1, stop_eps=0.0))
+        started = time.perf_counter()
+        invert.sgd(problem, start, steps)
+        seconds[(group, size)] = (time.perf_counter() - started) / 2
+        if config.optimizer == "lbfgs":  # an L-BFGS iteration costs about two evaluations (bench/speed.py)
+            seconds[(group, size)] *= 2
+    typical = min(progress.TYPICAL_STEPS[config.optimizer], config.steps)
+    return len(cells), sum(seconds[(key.group, size)] * typical for key, size in cells)
+
+
+class Overall:
+    """Where the whole reproduction stands, put before every progress line of its runs."""
+
+    def __init__(self, jobs, estimates):
+        self.jobs, self.estimates = jobs, estimates
+        self.index, self.current, self.started = 0, None, time.monotonic()
+
+    def attach(self, run_progress):
+        self.current = run_progress
+        run_progress.overall = self.line
+
+    def line(self):
+        later = sum(self.estimates[index] for index in range(self.index + 1, len(self.jobs)))
+        now, _ = self.current.estimate() if self.current else (None, "")
+        left = later + (now if now is not None else self.estimates[self.index])
+        return (f"reproduction: {self.jobs[self.index].label} ({self.index + 1} of {len(self.jobs)}), elapsed "
+                f"{progress.duration(time.monotonic() - self.started)}, ETA {progress.duration(left)}")
+
+
+# --- the report ----------------------------------------------------------------------------------------
+
+def beside(theirs_path, ours_path, target):
+    """Their published figure beside ours, ours resized to their height, as one PNG."""
+    import cv2
+
+    from fmi.tools.compare import read_figure
+
+    theirs = read_figure(theirs_path)
+    ours = image.read_rgb(ours_path)
+    height = theirs.shape[0]
+    ours = cv2.resize(ours, (max(1, round(ours.shape[1] * height / ours.shape[0])), height),
+                      interpolation=cv2.INTER_AREA)
+    gap = np.full((height, 24, 3), 255, np.uint8)
+    image.save_png(target, np.concatenate([theirs, gap, ours], axis=1))
+    return target
+
+
+def report(jobs, output, results, wall):
+    """Write OUTPUT/report.md and OUTPUT/index.html; return their paths."""
+    main = [job for job in jobs if not job.control]
+    views = {job.label: RunView(job.output) for job in jobs}
+    random = [job for job in main if not views[job.label].record.weights.pretrained]
+    sections = []
+    for job in main:
+        view = views[job.label]
+        record, config = view.record, experiments.config_of(view)
+        found = results.get(job.name, {})
+        section = {"title": TITLES[job.name], "name": job.name, "atlas": f"{job.output.relative_to(output)}/atlas/"
+                   f"index.html", "beside": found.get("beside"), "rows": found.get("rows", []),
+                   "theirs": found.get("theirs"), "analysis": found.get("analysis", ""),
+                   "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
+                                                                    if record.weights.sha1 else "")),
+                             ("fidelity", record.fidelity), ("optimiser", f"{optimizers.NAMES[config.optimizer]}, "
+                                                                          f"at most {config.steps} steps"),
+                             ("cells", f"{len(view.cells)} of {len(view.plan)} finished"),
+                             ("wall time", f"{record.wall_s:.0f} s" if record.wall_s is not None else "-"),
+                             ("machine", record.versions.get("machine", "not recorded")),
+                             ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
+                                                    if name not in ("platform", "machine")))],
+                   "deviations": fidelity.deviations(fidelity.MODES[record.fidelity])}
+        sections.append(section)
+    first = ("**These figures were made with random weights, not the ImageNet VGG-19, so they cannot agree "
+             "with the paper's:** the paper's textures are those of trained filters. Fetch the authors' weights "
+             "(`python -m fmi.weights download`) and run again." if random else
+             f"The paper's three figures reproduced with {views[main[0].label].label}.")
+    lines = ["# Reproduction of Xia et al. (2016), Figs. 3-5", "", first, "",
+             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {machine()}.", ""]
+    for section in sections:
+        lines += [f"## {section['title']}", "", f"Atlas: [{section['atlas']}]({section['atlas']})", ""]
+        if section["beside"]:
+            lines += [f"![the authors' figure (left) beside ours (right)]({section['beside']})", "",
+                      f"The authors' `{section['theirs']}` (left) beside ours (right), at the same height.", ""]
+        else:
+            lines += [f"The authors' figure is not in `{published.FIGURES_DIR}/` (`python -m fmi.data download "
+                      f"--what figures`), so there is nothing to compare with.", ""]
+        lines += ["| how it was made | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in section["facts"]]
+        lines += ["", "Deviations from the authors' code in force:", ""]
+        lines += [f"- {item}" for item in section["deviations"]] or ["- none"]
+        if section["rows"]:
+            agree = sum(1 for row in section["rows"] if row["numbers"] and row["numbers"]["agree"])
+            compared = sum(1 for row in section["rows"] if row["numbers"])
+            lines += ["", f"Cell by cell against theirs ({agree} of {compared} compared cells agree):", "",
+                      "| cell | run cell | Delta E | histogram | orientation | agree |", "|---|---|---|---|---|---|"]
+            for row in section["rows"]:
+                numbers = row["numbers"]
+                lines.append(f"| {row['row']} / {row['column']} | {row['cell'] or '-'} | " + (
+                    f"{numbers['delta_e']:.1f} | {numbers['histogram']:.2f} | {numbers['orientation']:.2f} | "
+                    f"{'yes' if numbers['agree'] else 'no'} |" if numbers else "- | - | - | not in the run |"))
+        if section["analysis"]:
+            lines += ["", "What the numbers say (mean (sd) per group" + (" / the random-weights control" if any(
+                job.control for job in jobs) else "") + "):", "", section["analysis"]]
+        lines.append("")
+    markdown = "\n".join(lines)
+    write_text(inside(output, "report.md"), markdown)
+    from fmi.tools.atlas import ASSETS, TEMPLATES, _write_if_changed
+
+    for asset in sorted(ASSETS.iterdir()):
+        _write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
+    page = TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
+                                                        first=first, random=bool(random), sections=sections,
+                                                        wall=f"{wall / 60:.1f} min", machine=machine())
+    write_text(inside(output, "index.html"), page)
+    return output / "report.md", output / "index.html"
+
+
+# --- the command ---------------------------------------------------------------------------------------
+
+def reproduce(args, argv):
+    from fmi.core import weights as weights_module
+    from fmi.run import session as sessions
+    from fmi.tools import analyze, atlas, compare
+
+    jobs = plan(args)
+    check_inputs(jobs, argv)
+    output = Path(args.output)
+    weights = weights_module.load(jobs[0].config.weights, jobs[0].config.model_dir)
+    estimates = []
+    for job in jobs:
+        cells, seconds = calibrate(job, weights if not job.control else weights_module.load("random:0"))
+        estimates.append(seconds)
+        log.info("%s: %d cells, about %s here (%s; %s steps a cell, as typical)", job.label, cells,
+                 progress.duration(seconds), job.config.output, min(progress.TYPICAL_STEPS[job.config.optimizer],
+                                                                     job.config.steps))
+    log.info("in all: %d runs, about %s here; the estimate is refined as cells finish", len(jobs),
+             progress.duration(sum(estimates)))
+    if args.dry_run:
+        return
+    overall = Overall(jobs, estimates)
+    started = time.perf_counter()
+    for index, job in enumerate(jobs):
+        overall.index, overall.current = index, None
+        log.info("reproduction: %s (%d of %d) into %s", job.label, index + 1, len(jobs), job.output)
+        job.module.run(job.config, job.argv, time.perf_counter(),
+                       sessions.Options(resume=True, overwrite=args.overwrite, overall=overall))
+        atlas.build(job.output)
+    results = {}
+    for job in [job for job in jobs if not job.control]:
+        found = results.setdefault(job.name, {})
+        theirs = published.find(published.FIGURES_DIR, FIGURES[job.name])
+        if theirs.is_file():
+            rows, picture, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
+            figure = job.output / RunView(job.output).record.figures[0]
+            found.update(rows=rows, theirs=theirs.name, beside=str(Path("report") / f"{job.name}_beside_theirs.png"))
+            beside(theirs, figure, inside(output, "report", f"{job.name}_beside_theirs.png"))
+        control = next((other for other in jobs if other.control and other.name == job.name), None)
+        run, result = analyze.analyze_run(job.output, partial=True)
+        other = None
+        if control is not None:
+            control_run, other = analyze.analyze_run(control.output, partial=True)
+            analyze.check_control(run, control_run)
+        found["analysis"] = analyze.headline_table(result, other)
+    paths = report(jobs, output, results, time.perf_counter() - started)
+    log.info("wrote %s and %s", *paths)
+
+
+def main(argv=None):
+    as_script = argv is None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = cli.ArgumentParser(prog="reproduce.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    speed = parser.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="the quick configs (112 px, at most 150 steps)")
+    speed.add_argument("--fast", action="store_true", help="the L-BFGS configs (the paper's size, fewer steps)")
+    parser.add_argument("--control", action="store_true",
+                        help="also run every figure with random weights, and measure each beside its control")
+    parser.add_argument("--output", default="runs/paper", help="folder of the reproduction (default: %(default)s)")
+    parser.add_argument("--weights", help="weights for every run (default: each config's)")
+    parser.add_argument("--stand-ins", action="store_true",
+                        help="bundled images in place of the paper's missing ones (offline runs)")
+    parser.add_argument("--size", type=int, help="long edge of the content images, px (default: each config's)")
+    parser.add_argument("--steps", type=int, help="step limit of every cell (default: each config's)")
+    parser.add_argument("--overwrite", action="store_true", help="move runs made with other settings aside")
+    parser.add_argument("--dry-run", action="store_true", help="say what would run and how long; run nothing")
+    args = parser.parse_args(argv)
+    cli.setup_logging()
+    if as_script:  # a job scheduler's SIGTERM stops it like Ctrl-C
+        signal.signal(signal.SIGTERM, cli._interrupt)
+    return cli.run_guarded(lambda: reproduce(args, argv) or 0)
+
