@@ -1,0 +1,95 @@
+"""reproduce.py: the whole paper in one command, and its report opened in a real Chromium."""
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import one_error
+from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
+
+from fmi.core import published
+from fmi.tools import reproduce
+
+SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+REFERENCES = {"fig3": "fig3_feature_map_inversion.png", "fig4": "fig4_random_modification.png",
+              "fig5": "fig5_pmci_vs_gatys.png"}
+
+
+@pytest.fixture(scope="module")
+def reproduction(tmp_path_factory):
+    """A tiny quick reproduction with its controls, offline, with the authors' figures in data/authors/
+    when this machine has them."""
+    folder = tmp_path_factory.mktemp("reproduction")
+    authors = SHARED_REFERENCE.is_dir()
+    if authors:
+        (folder / "data" / "authors").mkdir(parents=True)
+        for name, item in reproduce.FIGURES.items():
+            shutil.copy(SHARED_REFERENCE / REFERENCES[name], folder / "data" / "authors" / item.remote_name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        assert reproduce.main(["--quick", "--size", "32", "--steps", "3", "--control", "--output", "out"]) == 0
+    return folder / "out", authors
+
+
+def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
+    output, authors = reproduction
+    lines = (output / "report.md").read_text().splitlines()
+    assert lines[0] == "# Reproduction of Xia et al. (2016), Figs. 3-5"
+    assert lines[2].startswith("**These figures were made with random weights, not the ImageNet VGG-19, so they "
+                               "cannot agree with the paper's:**")
+    text = "\n".join(lines)
+    for title in reproduce.TITLES.values():
+        assert f"## {title}" in text
+    assert text.count("| weights | random weights (seed 0), not ImageNet |") == 3
+    assert text.count("Deviations from the authors' code in force:") == 3
+    assert text.count(" / the random-weights control):") == 3
+    for name in ("fig3", "fig4", "fig5"):
+        assert (output / name / "atlas" / "index.html").is_file()
+        assert (output / "control" / name / "record.json").is_file()
+        if authors:
+            assert (output / "report" / f"{name}_beside_theirs.png").is_file()
+            assert f"](report/{name}_beside_theirs.png)" in text
+    if authors:
+        assert text.count("compared cells agree):") == 3
+
+
+def test_the_report_page_opens_offline_with_every_image(browser, reproduction):  # noqa: F811
+    output, authors = reproduction
+    page = Page(browser)
+    html = page.open((output / "index.html").as_uri())
+    count, broken = page.images_loaded()
+    assert broken == [] and count == (3 if authors else 0)
+    assert html.inner_text("#first").startswith("These figures were made with random weights")
+    assert html.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)") == list(
+        reproduce.TITLES.values())
+    links = html.eval_on_selector_all("section a", "links => links.map(a => a.getAttribute('href'))")
+    assert links == ["fig3/atlas/index.html", "fig4/atlas/index.html", "fig5/atlas/index.html"]
+    assert page.problems == []
+
+
+def test_offline_the_paper_settings_say_what_to_fetch_and_how_to_run_without(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = reproduce.main([])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("error: this reproduction needs files that are not here:")
+    assert "weights file model/vgg19.params: run 'python -m fmi.weights download' to fetch it" in err
+    assert f"{published.PAPER_DIR / 'golden_gate.jpg'}" in err and "run 'python -m fmi.data download'" in err
+    assert err.rstrip().endswith("python reproduce.py --weights random:0 --stand-ins")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_dry_run_says_what_it_would_run_and_how_long_it_takes_here(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO")
+    assert reproduce.main(["--quick", "--size", "32", "--dry-run"]) == 0
+    said = [message for message in caplog.messages if " cells, about " in message]
+    assert [message.split(":")[0] for message in said] == ["fig3", "fig4", "fig5"]
+    assert "15 cells" in said[0] and "10 cells" in said[1] and "4 cells" in said[2]
+    assert any(message.startswith("in all: 3 runs, about ") for message in caplog.messages)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_options_are_one_line(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        reproduce.main(["--quick", "--fast"])
+    one_error(capsys, stopped.value.code, r"not allowed with argument --quick; see 'reproduce.py --help'")
