@@ -51,16 +51,6 @@ def package_version():
         return "unknown"
 
 
-def machine():
-    """The CPU, as /proc/cpuinfo names it, and the cores this process may use."""
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {threads.usable_cores()} cores"
-
-
 def versions():
     """Versions of everything that decides a result, for the run record."""
     import cv2
@@ -72,7 +62,7 @@ def versions():
     return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
             "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform(),
-            "machine": machine()}
+            "machine": threads.machine()}
 
 
 @dataclass

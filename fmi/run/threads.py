@@ -9,7 +9,9 @@ MXNet has loaded needs a fresh process, which ``apply`` starts when run as a scr
 """
 import logging
 import os
+import platform
 import sys
+from pathlib import Path
 
 from fmi.io import parse_int
 
@@ -23,6 +25,16 @@ def usable_cores():
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def machine():
+    """The CPU, as /proc/cpuinfo names it, and the cores this process may use."""
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {usable_cores()} cores"
 
 
 def configure_default_threads():

@@ -29,7 +29,7 @@ from fmi.io import write_text
 from fmi.run import cli, inputs, progress
 from fmi.run import config as config_module
 from fmi.run.record import RunView, inside, parse_key
-from fmi.run.session import machine
+from fmi.run.threads import machine
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
