@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fmi import experiments
-from fmi.core import fidelity, image, optimizers, published
+from fmi.core import fidelity, optimizers, published
 from fmi.io import write_text
 from fmi.run import cli, inputs, progress
 from fmi.run import config as config_module
@@ -135,7 +135,7 @@ def check_inputs(jobs, argv):
 def calibrate(job, weights):
     """(cells, estimated seconds) of a job: each kind of cell's step timed here once (after a warm-up
     step), times the typical steps of its optimiser."""
-    from fmi.core import invert
+    from fmi.core import image, invert
 
     config, mode = job.config, fidelity.of(job.config)
     rounding = "floor" if mode.resize == "skimage" else "round"
@@ -193,6 +193,7 @@ def beside(theirs_path, ours_path, target):
     """Their published figure beside ours, ours resized to their height, as one PNG."""
     import cv2
 
+    from fmi.core import image
     from fmi.tools.compare import read_figure
 
     theirs = read_figure(theirs_path)
