@@ -50,6 +50,15 @@ def test_save_and_read_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_sixteen_bit_colour_png_is_rounded_to_8_bits(tmp_path):
+    """Each value v becomes round(v / 257), not v >> 8 (what Pillow gives, a level lower at times)."""
+    rgb16 = (np.arange(36, dtype=np.uint16).reshape(3, 4, 3) * 1500 + 7)
+    cv2.imwrite(str(tmp_path / "c16.png"), rgb16[..., ::-1])
+    rgb = image.read_rgb(tmp_path / "c16.png")
+    np.testing.assert_array_equal(rgb, np.round(rgb16 / 257.0).astype(np.uint8))
+    assert not np.array_equal(rgb, (rgb16 >> 8).astype(np.uint8))
+
+
 def test_grayscale_sixteen_bit_and_alpha_become_rgb8(tmp_path):
     gray = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
     cv2.imwrite(str(tmp_path / "g16.png"), gray)

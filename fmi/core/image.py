@@ -3,7 +3,10 @@
 Reading: the header is read first (Pillow), so an image too large to decode is refused
 before any memory is spent; files are decoded with OpenCV (Pillow where OpenCV has no
 decoder, e.g. GIF), the first frame of a multi-frame file is used, and the EXIF
-orientation is applied, so the image is the one a viewer shows.
+orientation is applied, so the image is the one a viewer shows. OpenCV, not Pillow, decodes
+because Pillow reads a 16-bit colour PNG as 8-bit by dropping the low byte (up to a level off
+the rounded value, measured); so the EXIF turn is fmi's own small table (``orient``), tested
+against Pillow's ``exif_transpose`` on all eight orientations.
 
 Preprocessing contract (docs/method.md, "Weights and preprocessing"): an RGB image (H, W, 3)
 on the 0..255 scale becomes a float32 array (1, 3, H, W) with ``x = (rgb * scale - mean) / std``

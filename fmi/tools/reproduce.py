@@ -132,9 +132,13 @@ def check_inputs(jobs, argv):
 
 # --- what it costs -----------------------------------------------------------------------------------
 
-def calibrate(job, weights):
-    """(cells, estimated seconds) of a job: each kind of cell's step timed here once (after a warm-up
-    step), times the typical steps of its optimiser."""
+LBFGS_ITERATION = 1.3  # an L-BFGS iteration in SGD steps: bench/speed.py, 36 iterations in 4.8 s, 101 steps in 10.5 s
+
+
+def step_seconds(job, weights):
+    """(every cell of a job as (key, kind), {kind: seconds of one image's step}), a kind being a cell's
+    group (layer or method) and image size, each timed here once, in a batch as the run makes them,
+    after a warm-up step."""
     from fmi.core import image, invert
 
     config, mode = job.config, fidelity.of(job.config)
@@ -145,27 +149,31 @@ def calibrate(job, weights):
         sizes[spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
     names = [f"c{index}" for index in range(len(config.content))]
     styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
-    figures = job.module.grids(config, names, styles)
-    cells = [(parse_key(key), sizes[config.content[names.index(parse_key(key).content)]]) for figure in figures
-             for key in figure.cells]
-    kinds = {}
-    for key, size in cells:
-        group = key.group
-        terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
-        kinds.setdefault((group, size), terms)
+    cells = [(parse_key(key), (parse_key(key).group, sizes[config.content[names.index(parse_key(key).content)]]))
+             for figure in job.module.grids(config, names, styles) for key in figure.cells]
     seconds = {}
-    for (group, size), terms in kinds.items():
-        problem = invert.Problem(terms, weights, (1, 3) + size, config.pooling)
-        start = invert.initial_images((3,) + size, [0])
-        steps = optimizers.SGD(max_steps=2, stop_eps=0.0)
+    for _, kind in cells:
+        if kind in seconds:
+            continue
+        group, size = kind
+        terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
+        batch = 1 if config.optimizer == "lbfgs" else min(config.batch_size, sum(other == kind for _, other in cells))
+        problem = invert.Problem(terms, weights, (batch, 3) + size, config.pooling)
+        start = invert.initial_images((3,) + size, [0] * batch)
         invert.sgd(problem, start, optimizers.SGD(max_steps=1, stop_eps=0.0))
         started = time.perf_counter()
-        invert.sgd(problem, start, steps)
-        seconds[(group, size)] = (time.perf_counter() - started) / 2
-        if config.optimizer == "lbfgs":  # an L-BFGS iteration costs about two evaluations (bench/speed.py)
-            seconds[(group, size)] *= 2
-    typical = min(progress.TYPICAL_STEPS[config.optimizer], config.steps)
-    return len(cells), sum(seconds[(key.group, size)] * typical for key, size in cells)
+        invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0))
+        seconds[kind] = (time.perf_counter() - started) / (2 * batch) * (
+            LBFGS_ITERATION if config.optimizer == "lbfgs" else 1.0)
+    return cells, seconds
+
+
+def calibrate(job, weights):
+    """(cells, estimated seconds) of a job: each kind of cell's step timed here, times the typical steps
+    of its optimiser."""
+    cells, seconds = step_seconds(job, weights)
+    typical = min(progress.TYPICAL_STEPS[job.config.optimizer], job.config.steps)
+    return len(cells), sum(seconds[kind] * typical for _, kind in cells)
 
 
 class Overall:

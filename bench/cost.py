@@ -1,0 +1,137 @@
+"""What a full reproduction costs on this machine and on a Slurm array (a benchmark, not a test).
+
+    python bench/cost.py table RUN_DIR...     # the README's cost table
+    python bench/cost.py validate             # predict a small sweep, run it, compare
+
+``table``: each figure at the paper's settings and the 5504-filter sweep of one image. Measured:
+the time of one step of each kind of cell, timed here now (``fmi.tools.reproduce.step_seconds``),
+and the steps cells take, read from the given run folders (cells made at the paper's settings).
+Derived: the total, the sum over cells of steps times step time; a layer no run measured takes
+the steps of the measured layer of its block; an N-task array's wall time is its busiest task's
+share, the batches dealt out as ``--shard I/N`` deals them.
+
+``validate``: runs a pilot (the first filters of two layers at 64 px), predicts from it and
+from the timed steps the wall time of the sweep of all their filters, runs that sweep, and
+prints the prediction beside the measurement.
+"""
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fmi.core import vgg19
+from fmi.core import weights as weights_module
+from fmi.experiments import fig3
+from fmi.run import cli
+from fmi.run import config as config_module
+from fmi.run.record import RunView, parse_key
+from fmi.tools import reproduce
+
+ARRAY = 16
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measured_steps(run_dirs):
+    """{(script, group): [steps of each finished cell]} of the given run folders."""
+    steps = {}
+    for folder in run_dirs:
+        view = RunView(folder)
+        for key, cell in view.cells.items():
+            steps.setdefault((view.script, parse_key(key).group), []).append(cell.steps)
+    return steps
+
+
+def steps_of(steps, script, group):
+    """The mean steps of a group's measured cells, else of the measured layer of its block."""
+    if (script, group) in steps:
+        return float(np.mean(steps[(script, group)]))
+    block = [values for (other_script, other), values in steps.items() if other_script == script
+             and other in vgg19.RELU_LAYERS and other[:5] == group[:5]]
+    if not block:
+        raise SystemExit(f"no measured cells of {script} at {group} or its block")
+    return float(np.mean(block[0]))
+
+
+def cost(job, weights, steps):
+    """(cells, mean steps, seconds on this machine, seconds of the busiest of ARRAY shards or None)."""
+    cells, seconds = reproduce.step_seconds(job, weights)
+    script = job.module.SCRIPT
+    per_cell = {str(key): steps_of(steps, script, kind[0]) * seconds[kind] for key, kind in cells}
+    total = sum(per_cell.values())
+    mean_steps = float(np.mean([steps_of(steps, script, kind[0]) for _, kind in cells]))
+    if job.name != "fig3":
+        return len(cells), mean_steps, total, None
+    names = [f"c{index}" for index in range(len(job.config.content))]
+    batches = fig3.plan(job.config, names)
+    shares = [sum(per_cell[fig3.cell_key(names[c], layer, index)] for c, layer, batch in batches[shard::ARRAY]
+                  for index in batch) for shard in range(ARRAY)]
+    return len(cells), mean_steps, total, max(shares)
+
+
+def hours(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def table(args):
+    steps = measured_steps(args.run_dirs)
+    weights = weights_module.load("random:0")
+    print(f"machine: {reproduce.machine()}; steps measured on {sum(map(len, steps.values()))} cells")
+    print(f"| run | cells | steps a cell | this machine | {ARRAY}-task array |")
+    print("|---|---|---|---|---|")
+    jobs = [job for job in reproduce.plan(argparse.Namespace(quick=False, fast=False, control=False, output="/tmp",
+                                                             size=None, steps=None, weights="random:0",
+                                                             stand_ins=True))]
+    sweep = config_module.load(fig3.Config, cli.CONFIG_DIR / "fig3_sweep.yaml",
+                               [("weights", "random:0", "cost"), ("output", "/tmp/sweep", "cost")])
+    sweep.fallbacks = reproduce.stand_ins(sweep)
+    jobs.append(reproduce.Job("fig3", sweep, []))
+    for job, name in zip(jobs, ["Fig. 3 (fig3.yaml)", "Fig. 4 (fig4.yaml)", "Fig. 5 (fig5.yaml)",
+                                "all 5504 filters of one image (fig3_sweep.yaml)"]):
+        cells, mean, total, share = cost(job, weights, steps)
+        print(f"| {name} | {cells} | {mean:.0f} | {hours(total)} | {hours(share) if share else 'not split'} |")
+
+
+def validate(args):
+    layers = ["relu1_1", "relu2_1"]
+    common = ["--weights", "random:0", "--image", "sample:grace_hopper", "--size", "64", "--steps", "300",
+              "--layers", ",".join(layers), "--batch-size", "8"]
+    def run_fmi(*extra):
+        subprocess.run([sys.executable, str(ROOT / "run_fmi.py"), *common, *extra], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    with tempfile.TemporaryDirectory() as folder:
+        pilot = Path(folder) / "pilot"
+        run_fmi("--filters", ",".join(map(str, range(8))), "--output", str(pilot))
+        steps = measured_steps([pilot])
+        sweep = config_module.load(fig3.Config, cli.CONFIG_DIR / "fig3_sweep.yaml",
+                                   [(key, value, "validate") for key, value in (
+                                       ("weights", "random:0"), ("content", ["sample:grace_hopper"]),
+                                       ("max_long_edge", 64), ("sgd.max_steps", 300), ("layers", layers),
+                                       ("batch_size", 8), ("output", str(Path(folder) / "sweep")))])
+        cells, mean, predicted, _ = cost(reproduce.Job("fig3", sweep, []), weights_module.load("random:0"), steps)
+        started = time.perf_counter()
+        run_fmi("--all-filters", "--output", str(Path(folder) / "sweep"))
+        measured = time.perf_counter() - started
+        shutil.rmtree(Path(folder) / "sweep", ignore_errors=True)
+    print(f"sweep of {cells} cells ({', '.join(layers)}, 64 px): predicted {predicted:.0f} s, measured "
+          f"{measured:.0f} s, ratio {predicted / measured:.2f} on {reproduce.machine()}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    made = commands.add_parser("table")
+    made.add_argument("run_dirs", nargs="+", type=Path, help="run folders whose cells say how many steps cells take")
+    commands.add_parser("validate")
+    args = parser.parse_args(argv)
+    (table if args.command == "table" else validate)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
