@@ -267,9 +267,11 @@ def test_a_diverging_cell_with_snapshots_is_marked_and_the_others_go_on(tmp_path
 
 
 def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run):
-    target = tmp_path / "installed"
+    source, target = tmp_path / "source", tmp_path / "installed"  # a copy: building leaves build/ behind
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "data", "model", "build", "*.egg-info",
+                                                                "__pycache__", "tests", "docs"))
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                           "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=300)
+                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in (target / "fmi" / "configs").glob("*.yaml")) == sorted(
         path.name for path in (ROOT / "fmi" / "configs").glob("*.yaml"))
