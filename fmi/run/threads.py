@@ -1,8 +1,8 @@
 """CPU thread count for MXNet's OpenMP and MKL-DNN kernels.
 
 MXNet 1.9 reads OMP_NUM_THREADS once, when it is imported, and without it uses only
-half the cores (measured here: a VGG-19 step at 384 x 512 took 1.59 s with MXNet's
-default and 0.82 s with both cores of a 2-core machine). fmi therefore sets the variable
+half the cores (measured by bench/speed.py on a 2-core AMD EPYC: a VGG-19 step at 384 x 512
+to relu5_2 took 3.43 s with MXNet's default and 1.78 s with both cores). fmi therefore sets the variable
 to every core this process may run on before MXNet loads, whatever the environment
 says; the ``threads`` setting (or FMI_THREADS) chooses another count. Changing it after
 MXNet has loaded needs a fresh process, which ``apply`` starts when run as a script.
