@@ -41,7 +41,8 @@ def captured_figures(monkeypatch):
 def test_help_answers_without_loading_mxnet():
     code = ("import sys, contextlib, io, run_fmi, run_random, run_pmci, reproduce\n"
             "for script in (run_fmi, run_random, run_pmci): script.build_parser().format_help()\n"
-            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): reproduce.main(['--help'])\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    reproduce.main(['--help'])\n"
             "print(sorted(m for m in ('mxnet', 'matplotlib', 'cv2', 'skimage') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
