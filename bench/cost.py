@@ -4,11 +4,14 @@
     python bench/cost.py validate             # predict a small sweep, run it, compare
 
 ``table``: each figure at the paper's settings and the 5504-filter sweep of one image. Measured:
-the time of one step of each kind of cell, timed here now (``fmi.tools.reproduce.step_seconds``),
-and the steps cells take, read from the given run folders (cells made at the paper's settings).
-Derived: the total, the sum over cells of steps times step time; a layer no run measured takes
-the steps of the measured layer of its block; an N-task array's wall time is its busiest task's
-share, the batches dealt out as ``--shard I/N`` deals them.
+the time of a step of each kind of cell, of its whole batch and of one image alone, timed here now
+(``fmi.tools.reproduce.step_times``, the median of three timings), and the steps cells take, read
+from the given run folders (cells made at the paper's settings). Derived: the total, the sum over
+cells of each cell's expected seconds (``fmi.tools.reproduce.cell_seconds``: images leave a batch
+as they stop, so the last ones step on in a smaller batch); a layer no run measured takes the
+steps of the measured layer of its block; an N-task array's wall time is its busiest task's
+share, the batches dealt out as ``--shard I/N`` deals them. Start-up, saving and drawing the
+figures are not counted.
 
 ``validate``: runs a pilot (the first filters of two layers at 64 px), predicts from it and
 from the timed steps the wall time of the sweep of all their filters, runs that sweep, and
@@ -47,23 +50,24 @@ def measured_steps(run_dirs):
 
 
 def steps_of(steps, script, group):
-    """The mean steps of a group's measured cells, else of the measured layer of its block."""
+    """The measured steps of a group's cells, else of the measured layer of its block."""
     if (script, group) in steps:
-        return float(np.mean(steps[(script, group)]))
+        return steps[(script, group)]
     block = [values for (other_script, other), values in steps.items() if other_script == script
              and other in vgg19.RELU_LAYERS and other[:5] == group[:5]]
     if not block:
         raise SystemExit(f"no measured cells of {script} at {group} or its block")
-    return float(np.mean(block[0]))
+    return block[0]
 
 
-def cost(job, weights, steps):
+def cost(job, weights, steps, repeats=3):
     """(cells, mean steps, seconds on this machine, seconds of the busiest of ARRAY shards or None)."""
-    cells, seconds = reproduce.step_seconds(job, weights)
+    cells, times = reproduce.step_times(job, weights, alone=True, repeats=repeats)
     script = job.module.SCRIPT
-    per_cell = {str(key): steps_of(steps, script, kind[0]) * seconds[kind] for key, kind in cells}
+    per_cell = {str(key): reproduce.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
+                for key, kind in cells}
     total = sum(per_cell.values())
-    mean_steps = float(np.mean([steps_of(steps, script, kind[0]) for _, kind in cells]))
+    mean_steps = float(np.mean([np.mean(steps_of(steps, script, kind[0])) for _, kind in cells]))
     if job.name != "fig3":
         return len(cells), mean_steps, total, None
     names = [f"c{index}" for index in range(len(job.config.content))]

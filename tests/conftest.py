@@ -29,6 +29,12 @@ def write_image(path, height, width, seed=0):
     return rgb
 
 
+def tiny_run(output, image_path, *extra, steps=2):
+    """Arguments of a small run_fmi/run_random run: 32 px, two filters of relu1_1 and relu2_1."""
+    return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
+            "--filters", "0,1", "--steps", str(steps), "--output", str(output), *extra]
+
+
 def one_error(capsys, code, pattern):
     """Exit 2 and exactly one 'error:' line on stderr, matching ``pattern``, and no traceback."""
     err = capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import tiny_run, write_image
 
 import run_fmi
 import run_pmci
@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def small(output, image_path, *extra):
-    return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
-            "--filters", "0,1", "--steps", "3", "--output", str(output), *extra]
+    return tiny_run(output, image_path, *extra, steps=3)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """reproduce.py: the whole paper in one command, and its report opened in a real Chromium."""
+import itertools
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import one_error
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
@@ -93,3 +95,22 @@ def test_bad_options_are_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
         reproduce.main(["--quick", "--fast"])
     one_error(capsys, stopped.value.code, r"not allowed with argument --quick; see 'reproduce.py --help'")
+
+
+def test_the_expected_longest_image_of_a_batch_is_the_mean_over_every_possible_batch():
+    samples = [70, 95, 95, 140, 300]
+    for count in (1, 2, 3):
+        every = [max(draw) for draw in itertools.product(samples, repeat=count)]
+        assert reproduce.expected_max(samples, count) == pytest.approx(np.mean(every))
+
+
+def test_a_cells_expected_seconds_equal_a_batch_simulated_step_by_step():
+    """Images leave a batch as they stop; a step of b images costs fixed + per_image * b."""
+    samples, batch, fixed, per_image = [3, 5, 9], 2, 0.4, 1.5
+    together, alone = fixed + per_image * batch, fixed + per_image
+    simulated = []
+    for steps in itertools.product(samples, repeat=batch):
+        seconds = sum(fixed + per_image * sum(s >= step for s in steps) for step in range(1, max(steps) + 1))
+        simulated.append(seconds / batch)
+    assert reproduce.cell_seconds(samples, batch, together, alone) == pytest.approx(np.mean(simulated))
+    assert reproduce.cell_seconds(samples, 1, alone, alone) == pytest.approx(np.mean(samples) * alone)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import tiny_run, write_image
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
 
 import run_fmi
@@ -22,11 +22,6 @@ from fmi.core import image
 from fmi.tools import analyze, atlas, compare
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def tiny_run(output, image_path, *extra):
-    return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
-            "--filters", "0,1", "--steps", "2", "--output", str(output), *extra]
 
 
 @pytest.fixture

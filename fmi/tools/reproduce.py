@@ -135,10 +135,11 @@ def check_inputs(jobs, argv):
 LBFGS_ITERATION = 1.3  # an L-BFGS iteration in SGD steps: bench/speed.py, 36 iterations in 4.8 s, 101 steps in 10.5 s
 
 
-def step_seconds(job, weights):
-    """(every cell of a job as (key, kind), {kind: seconds of one image's step}), a kind being a cell's
-    group (layer or method) and image size, each timed here once, in a batch as the run makes them,
-    after a warm-up step."""
+def step_times(job, weights, alone=False, repeats=1):
+    """(every cell of a job as (key, kind), {kind: (batch, seconds of a step of the batch, seconds of a
+    step of one image alone or None)}), a kind being a cell's group (layer or method) and image size,
+    its batch as the run makes them; each time the median of ``repeats`` timings of two steps after a
+    warm-up step. ``alone`` also times one image alone: the last images of a batch step on alone."""
     from fmi.core import image, invert
 
     config, mode = job.config, fidelity.of(job.config)
@@ -151,21 +152,55 @@ def step_seconds(job, weights):
     styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
     cells = [(parse_key(key), (parse_key(key).group, sizes[config.content[names.index(parse_key(key).content)]]))
              for figure in job.module.grids(config, names, styles) for key in figure.cells]
-    seconds = {}
-    for _, kind in cells:
-        if kind in seconds:
-            continue
-        group, size = kind
+    iteration = LBFGS_ITERATION if config.optimizer == "lbfgs" else 1.0
+
+    def timed(group, size, batch):
         terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
-        batch = 1 if config.optimizer == "lbfgs" else min(config.batch_size, sum(other == kind for _, other in cells))
         problem = invert.Problem(terms, weights, (batch, 3) + size, config.pooling)
         start = invert.initial_images((3,) + size, [0] * batch)
         invert.sgd(problem, start, optimizers.SGD(max_steps=1, stop_eps=0.0))
-        started = time.perf_counter()
-        invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0))
-        seconds[kind] = (time.perf_counter() - started) / (2 * batch) * (
-            LBFGS_ITERATION if config.optimizer == "lbfgs" else 1.0)
-    return cells, seconds
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0))
+            seconds.append((time.perf_counter() - started) / 2 * iteration)
+        return float(np.median(seconds))
+
+    times = {}
+    for _, kind in cells:
+        if kind in times:
+            continue
+        batch = 1 if config.optimizer == "lbfgs" else min(config.batch_size, sum(other == kind for _, other in cells))
+        together = timed(*kind, batch)
+        times[kind] = (batch, together, (together if batch == 1 else timed(*kind, 1)) if alone else None)
+    return cells, times
+
+
+def step_seconds(job, weights):
+    """(every cell of a job as (key, kind), {kind: seconds of one image's step in a full batch})."""
+    cells, times = step_times(job, weights)
+    return cells, {kind: together / batch for kind, (batch, together, _) in times.items()}
+
+
+def expected_max(samples, count):
+    """The expected largest of ``count`` draws from the measured ``samples``: how long a batch runs."""
+    values = np.sort(np.asarray(samples, dtype=float))
+    below = (np.arange(values.size + 1) / values.size) ** count
+    return float(values @ np.diff(below))
+
+
+def cell_seconds(samples, batch, together, alone):
+    """Expected seconds of one cell whose steps are like ``samples``, inverted in a batch of ``batch``.
+
+    A step of b images is taken to cost ``fixed + per_image * b``, the line through the timed step of
+    the whole batch and of one image alone: every step of the batch pays ``fixed`` until its slowest
+    image stops, every image pays ``per_image`` for each of its own steps.
+    """
+    if batch == 1:
+        return float(np.mean(samples)) * together
+    per_image = (together - alone) / (batch - 1)
+    fixed = alone - per_image
+    return per_image * float(np.mean(samples)) + fixed * expected_max(samples, batch) / batch
 
 
 def calibrate(job, weights):
