@@ -18,6 +18,7 @@ from fmi.tools import downloads
 
 NO_PAPER_IMAGES = "the paper's six input images are not available to the tests on this machine"
 TREES = Path(__file__).resolve().parent / "data" / "published_trees.txt"
+SHARED_REFERENCE = SHARED_PAPER.parent.parent / "reference"
 
 
 @pytest.fixture
@@ -51,6 +52,44 @@ def test_copy_from_a_folder_under_either_name_or_from_a_clone(tmp_path, served):
     assert len(list((tmp_path / "paper").iterdir())) == 6
     downloads.download_data(tmp_path / "figures", source_dir=served, progress=quiet(), what="figures")
     assert len(list((tmp_path / "figures").iterdir())) == 3
+
+
+def test_an_exact_copy_under_any_name_is_found_by_its_bytes_and_a_look_alike_is_not(tmp_path, monkeypatch):
+    folder = tmp_path / "authors"
+    folder.mkdir()
+    write_image(folder / "theirs, renamed.PNG", 8, 10, seed=1)
+    write_image(folder / "a_other.png", 8, 10, seed=2)  # same size and kind, other bytes; sorted first
+    item = published.Published("fig9", "fig9.png", "output/their fig9.png",
+                               git_blob_id(folder / "theirs, renamed.PNG"), "a figure")
+    assert published.find(folder, item) == folder / "theirs, renamed.PNG"
+    (folder / "theirs, renamed.PNG").unlink()
+    assert published.find(folder, item) == folder / "fig9.png"  # fmi's name, absent: the caller says what is missing
+    assert published.find(tmp_path / "no such folder", item) == tmp_path / "no such folder" / "fig9.png"
+
+
+def test_copy_from_a_folder_that_renamed_the_authors_files(tmp_path, served, monkeypatch):
+    """Served stand-ins play the authors' files: their blob ids are made the published ones."""
+    stand_ins = tuple(published.Published(item.name, item.local, item.remote, git_blob_id(served / item.remote),
+                                          item.what) for item in published.FIGURES)
+    monkeypatch.setitem(downloads.SETS, "figures", (stand_ins, published.FIGURES_DIR))
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for index, item in enumerate(stand_ins):
+        shutil.copy(served / item.remote, renamed / f"figure {index}.png")
+    downloads.download_data(tmp_path / "figures", source_dir=renamed, progress=quiet(), what="figures")
+    for item in stand_ins:
+        assert git_blob_id(tmp_path / "figures" / item.local) == item.blob
+    (renamed / "figure 1.png").write_bytes((renamed / "figure 0.png").read_bytes())  # random.png lost
+    with pytest.raises(FmiError, match="exact bytes"):
+        downloads.download_data(tmp_path / "more", source_dir=renamed, progress=quiet(), what="figures")
+
+
+@pytest.mark.skipif(not SHARED_REFERENCE.is_dir(), reason="the authors' three result figures are not available "
+                                                          "to the tests on this machine")
+def test_the_authors_figures_under_other_names_are_recognised(tmp_path, capsys):
+    downloads.download_data(tmp_path, source_dir=SHARED_REFERENCE, what="figures")
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 3 and all("exactly the authors'" in line for line in said), said
 
 
 def test_a_broken_image_never_gets_its_final_name(tmp_path, served):

@@ -78,11 +78,34 @@ def image(name):
 
 
 def find(folder, item):
-    """The file of ``item`` in ``folder`` under fmi's name, else under the authors' own name, else
-    fmi's name (which may not exist)."""
+    """The file of ``item`` in ``folder``: under fmi's name, else under the authors' own name, else any
+    image file there that is exactly the authors' (its git blob id is theirs, whatever its name),
+    else fmi's name (which may not exist)."""
     folder = Path(folder)
     ours, theirs = folder / item.local, folder / item.remote_name
-    return theirs if not ours.exists() and theirs.exists() else ours
+    for candidate in (ours, theirs):
+        if candidate.exists():
+            return candidate
+    return _exact_copy(folder, item) or ours
+
+
+SCANNED_SUFFIXES = (".png", ".jpg", ".jpeg")
+SCANNED_MAX_FILES, SCANNED_MAX_BYTES = 200, 64 << 20  # a data folder, not a photo library
+
+
+def _exact_copy(folder, item):
+    """The first image file directly in ``folder`` (sorted by name) whose bytes are exactly ``item``'s."""
+    try:
+        names = sorted(entry for entry in folder.iterdir() if entry.suffix.lower() in SCANNED_SUFFIXES)
+    except OSError:
+        return None
+    for path in names[:SCANNED_MAX_FILES]:
+        try:
+            if path.is_file() and path.stat().st_size <= SCANNED_MAX_BYTES and git_blob_id(path) == item.blob:
+                return path
+        except OSError:
+            continue
+    return None
 
 
 def identify(path):

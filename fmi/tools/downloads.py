@@ -26,7 +26,8 @@ from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int
 SETS = {"images": (published.IMAGES, published.PAPER_DIR), "figures": (published.FIGURES, published.FIGURES_DIR)}
 OFFLINE_HINT = (f"without internet, clone or download github.com/{published.AUTHORS_REPOSITORY} elsewhere and run "
                 f"'python -m fmi.data download --from FOLDER', or copy its input/ files into {published.PAPER_DIR}/ "
-                f"and its output/ files into {published.FIGURES_DIR}/ (their own file names are accepted)")
+                f"and its output/ files into {published.FIGURES_DIR}/ (under any name: an exact copy is "
+                f"recognised by its bytes)")
 
 
 def verdict(path, item):
@@ -80,13 +81,16 @@ def _make_folder(folder):
 
 
 def _copy_from(folder, item, temporary):
-    """Copy ``item`` from ``folder``: under fmi's name, the authors' name, or in a clone of their repository."""
-    for candidate in (folder / item.local, folder / item.remote_name, folder / item.remote):
+    """Copy ``item`` from ``folder``: under fmi's name, the authors' name, in a clone of their repository,
+    or any image file there (or in its input/ or output/) that is exactly the authors'."""
+    for place in (folder, folder / Path(item.remote).parent):
+        candidate = published.find(place, item)
         if candidate.exists():
             shutil.copyfile(check_input_file(candidate, "image"), temporary)
             return
-    raise FmiError(f"{folder} has neither {item.local!r} nor {item.remote_name!r} (nor {item.remote!r}); "
-                   f"give the folder that holds the authors' files, or a clone of their repository")
+    raise FmiError(f"{folder} has neither {item.local!r} nor {item.remote_name!r} (nor {item.remote!r}, nor "
+                   f"any image file with the authors' exact bytes); give the folder that holds the authors' "
+                   f"files, or a clone of their repository")
 
 
 def _fetch(url, temporary):
