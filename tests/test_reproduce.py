@@ -24,8 +24,8 @@ def reproduction(tmp_path_factory):
     authors = SHARED_REFERENCE.is_dir()
     if authors:
         (folder / "data" / "authors").mkdir(parents=True)
-        for name, item in reproduce.FIGURES.items():
-            shutil.copy(SHARED_REFERENCE / REFERENCES[name], folder / "data" / "authors" / item.remote_name)
+        for name in reproduce.FIGURES:  # under names of their own: recognised by their bytes
+            shutil.copy(SHARED_REFERENCE / REFERENCES[name], folder / "data" / "authors" / REFERENCES[name])
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         assert reproduce.main(["--quick", "--size", "32", "--steps", "3", "--control", "--output", "out"]) == 0
@@ -65,6 +65,11 @@ def test_the_report_page_opens_offline_with_every_image(browser, reproduction): 
         reproduce.TITLES.values())
     links = html.eval_on_selector_all("section a", "links => links.map(a => a.getAttribute('href'))")
     assert links == ["fig3/atlas/index.html", "fig4/atlas/index.html", "fig5/atlas/index.html"]
+    numbers = html.eval_on_selector_all("section table.numbers", "tables => tables.map(t => [...t.rows].map("
+                                        "r => [...r.cells].map(c => c.textContent)))")
+    assert len(numbers) == 3 and numbers[0][0][:3] == ["group", "n", "colourfulness"]
+    assert [row[0] for row in numbers[0][1:]] == ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
+    assert all(" / " in value for row in numbers[0][1:] for value in row[2:])  # the control's mean beside
     assert page.problems == []
 
 

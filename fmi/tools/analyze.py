@@ -237,19 +237,25 @@ def analyze_run(folder, partial=False, weights_spec="auto"):
                  "style": style_similarity(run, weights_spec)}
 
 
-def headline_table(result, control=None, which="groups"):
-    """Markdown table: per group, the mean (sd) of each measure, control beside it; ``which`` is
-    "groups" (the saved, denoised images) or "groups_before_denoise"."""
+def headline_rows(result, control=None, which="groups"):
+    """(header, rows): per group, the mean (sd) of each measure, the control's mean beside it;
+    ``which`` is "groups" (the saved, denoised images) or "groups_before_denoise"."""
     names = list(measures.IMAGE_MEASURES)
-    header = "| group | n | " + " | ".join(names) + " |"
-    lines = [header, "|" + "---|" * (len(names) + 2)]
     theirs = (control or {}).get(which) or {}
+    rows = []
     for group, stats in result[which].items():
         cells = [f"{stats[n]['mean']:.3g} ({stats[n]['std']:.2g})" for n in names]
         if group in theirs:
             cells = [f"{c} / {theirs[group][n]['mean']:.3g}" for c, n in zip(cells, names)]
-        lines.append(f"| {group} | {stats[names[0]]['n']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([group, str(stats[names[0]]["n"]), *cells])
+    return ["group", "n", *names], rows
+
+
+def headline_table(result, control=None, which="groups"):
+    """The rows of ``headline_rows`` as a Markdown table."""
+    header, rows = headline_rows(result, control, which)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def _plots(result, control, folder):

@@ -262,6 +262,7 @@ def report(jobs, output, results, wall):
         section = {"title": TITLES[job.name], "name": job.name, "atlas": f"{job.output.relative_to(output)}/atlas/"
                    f"index.html", "beside": found.get("beside"), "rows": found.get("rows", []),
                    "theirs": found.get("theirs"), "analysis": found.get("analysis", ""),
+                   "analysis_rows": found.get("analysis_rows"),
                    "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
                                                                     if record.weights.sha1 else "")),
                              ("fidelity", record.fidelity), ("optimiser", f"{optimizers.NAMES[config.optimizer]}, "
@@ -312,6 +313,7 @@ def report(jobs, output, results, wall):
         _write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
     page = TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
                                                         first=first, random=bool(random), sections=sections,
+                                                        control=any(job.control for job in jobs),
                                                         wall=f"{wall / 60:.1f} min", machine=machine())
     write_text(inside(output, "index.html"), page)
     return output / "report.md", output / "index.html"
@@ -363,6 +365,7 @@ def reproduce(args, argv):
             control_run, other = analyze.analyze_run(control.output, partial=True)
             analyze.check_control(run, control_run)
         found["analysis"] = analyze.headline_table(result, other)
+        found["analysis_rows"] = analyze.headline_rows(result, other)
     paths = report(jobs, output, results, time.perf_counter() - started)
     log.info("wrote %s and %s", *paths)
 
