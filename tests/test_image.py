@@ -71,6 +71,18 @@ def test_grayscale_sixteen_bit_and_alpha_become_rgb8(tmp_path):
     assert image.read_rgb(tmp_path / "a.png")[0, 0].tolist() == [0, 0, 90]
 
 
+def test_only_a_transparency_that_is_lost_is_said(tmp_path, caplog):
+    caplog.set_level("INFO")
+    bgra = np.full((2, 2, 4), 255, dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "opaque.png"), bgra)
+    bgra[0, 0, 3] = 0
+    cv2.imwrite(str(tmp_path / "hole.png"), bgra)
+    image.read_rgb(tmp_path / "opaque.png")
+    assert "transparency" not in caplog.text
+    image.read_rgb(tmp_path / "hole.png")
+    assert "hole.png converted: transparency dropped" in caplog.text
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "no such file"),
     (lambda p: p.mkdir(), "is a directory"),

@@ -202,16 +202,15 @@ def _to_rgb8(image, path, notes):
         notes.append("16-bit to 8-bit")
     elif image.dtype != np.uint8:
         raise FmiError(f"image {path}: unsupported pixel type {image.dtype}; save it as 8-bit RGB")
+    if image.ndim == 3 and image.shape[2] in (2, 4) and not (image[..., -1] == 255).all():
+        notes.append("transparency dropped")  # an opaque alpha channel (matplotlib's PNGs) loses nothing
     if image.ndim == 3 and image.shape[2] in (1, 2):  # gray, or gray and alpha
-        if image.shape[2] == 2:
-            notes.append("alpha channel dropped")
         image = image[..., 0]
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         notes.append("grayscale to RGB")
     elif image.shape[2] == 4:
         image = np.ascontiguousarray(image[..., :3])
-        notes.append("alpha channel dropped")
     if notes:
         log.info("image %s converted: %s", path, ", ".join(notes))
     return image
