@@ -4,6 +4,7 @@ import pytest
 
 from fmi import weights
 from fmi.core import image, invert
+from fmi.core import weights as core_weights
 from fmi.errors import FmiError
 from fmi.io import sha1_of_file
 from fmi.tools import downloads
@@ -186,3 +187,11 @@ def test_gluon_spec_checks_and_maps_the_model_zoo_file(tmp_path, monkeypatch):
     with pytest.raises(FmiError, match=r"could not get Gluon's vgg19 weights \(Name or service not known\); "
                                        r"without internet, copy vgg19-[0-9a-f]{8}.params into .*models/"):
         weights.load("gluon")
+
+
+def test_which_specs_give_random_weights(tmp_path):
+    assert core_weights.is_random("random") and core_weights.is_random("random:3")
+    assert core_weights.is_random("auto", tmp_path)  # no authors' file there: auto falls back to random:0
+    (tmp_path / core_weights.AUTHORS_FILE.name).write_bytes(b"")
+    assert not core_weights.is_random("auto", tmp_path)
+    assert not core_weights.is_random("gluon") and not core_weights.is_random(tmp_path / "vgg19.params")

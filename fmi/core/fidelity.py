@@ -24,6 +24,11 @@ class Fidelity:
     draw: str               # random re-weighting: "per_layer" (a stream per draw seed and layer) or
                             #   "legacy" (RandomState(draw seed), the same stream for every layer)
 
+    @property
+    def size_rounding(self):
+        """How a resized image's size is rounded: floored as the authors' int() does, or rounded."""
+        return "floor" if self.resize == "skimage" else "round"
+
 
 PAPER = Fidelity("paper", content_scale=255.0, style_scale=255.0, resize="opencv", to_uint8="round",
                  cell_format="png", draw="per_layer")

@@ -81,6 +81,13 @@ def load(spec="auto", model_dir="model"):
     return load_file(path)
 
 
+def is_random(spec, model_dir="model"):
+    """Whether ``spec`` gives random weights: random, random:SEED, or auto without the authors' file."""
+    spec = str(spec)
+    return spec == "random" or spec.startswith("random:") or (
+        spec == "auto" and not (Path(model_dir) / AUTHORS_FILE.name).exists())
+
+
 def missing_hint(path):
     """How to get a weights file that is not there."""
     if Path(path) == AUTHORS_FILE:

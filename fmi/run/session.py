@@ -228,13 +228,13 @@ def _content_sizes(config, mode, located, headers, layers, batch):
     """{spec: (height, width)} of each content image once resized, after checking it is large
     enough for the deepest layer and that inverting it (and decoding the largest input) fits
     in memory: all from the image headers, before any pixel is decoded."""
-    rounding = "floor" if mode.resize == "skimage" else "round"
     deepest = max(layers, key=vgg19.RELU_LAYERS.index)
     decode_bytes = max(header.decode_bytes for header in headers.values())
     sizes = {}
     for item in located:
         header = headers[item.spec]
-        sizes[item.spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
+        sizes[item.spec] = image.content_size(header.height, header.width, config.max_long_edge,
+                                               mode.size_rounding)
         vgg19.check_input_size([deepest], *sizes[item.spec])
         memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib, decode_bytes=decode_bytes)
     return sizes

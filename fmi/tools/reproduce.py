@@ -63,6 +63,8 @@ class Job:
 
 def plan(args):
     """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
+    from fmi.core import weights as weights_module
+
     variant = "quick" if args.quick else "fast" if args.fast else "paper"
     output = Path(args.output)
     jobs = []
@@ -76,12 +78,11 @@ def plan(args):
                     settings.append((key, value))
             if args.weights:
                 settings.append(("weights", args.weights))
-            config = config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}")
-                                                                for key, value in settings])
+            config = _load(module, path, settings)
             if control:  # random weights, other than the run's own when those are random already
-                settings.append(("weights", "random:1" if is_random(config) else "random:0"))
-                config = config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}")
-                                                                    for key, value in settings])
+                random = weights_module.is_random(config.weights, config.model_dir)
+                settings.append(("weights", "random:1" if random else "random:0"))
+                config = _load(module, path, settings)
             if args.stand_ins:
                 config.fallbacks = stand_ins(config)
             argv = ["--config", str(path)] + [f"--set={key}={value}" for key, value in settings]
@@ -89,13 +90,9 @@ def plan(args):
     return jobs
 
 
-def is_random(config):
-    """Whether a config's weights are random: named so, or 'auto' without the authors' file."""
-    from fmi.core import weights as weights_module
-
-    spec = str(config.weights)
-    return spec.startswith("random") or (spec == "auto" and not (Path(config.model_dir) /
-                                                                 weights_module.AUTHORS_FILE.name).exists())
+def _load(module, path, settings):
+    """The config at ``path`` with ``settings`` [(key, value)] put over it, as --set would."""
+    return config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}") for key, value in settings])
 
 
 def stand_ins(config):
@@ -142,16 +139,15 @@ def step_times(job, weights, alone=False, repeats=1):
     warm-up step. ``alone`` also times one image alone: the last images of a batch step on alone."""
     from fmi.core import image, invert
 
-    config, mode = job.config, fidelity.of(job.config)
-    rounding = "floor" if mode.resize == "skimage" else "round"
+    config, rounding = job.config, fidelity.of(job.config).size_rounding
     sizes = {}
     for spec in config.content:
         header = image.read_header(inputs.locate(spec, config.data_dir, config.fallbacks).path)
         sizes[spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
     names = [f"c{index}" for index in range(len(config.content))]
     styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
-    cells = [(parse_key(key), (parse_key(key).group, sizes[config.content[names.index(parse_key(key).content)]]))
-             for figure in job.module.grids(config, names, styles) for key in figure.cells]
+    keys = [parse_key(key) for figure in job.module.grids(config, names, styles) for key in figure.cells]
+    cells = [(key, (key.group, sizes[config.content[names.index(key.content)]])) for key in keys]
     iteration = LBFGS_ITERATION if config.optimizer == "lbfgs" else 1.0
 
     def timed(group, size, batch):
