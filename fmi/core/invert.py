@@ -146,10 +146,13 @@ class Problem:
     def evaluate(self, images):
         """Loss per image (N,), each term's loss (terms, N), and the gradient NDArray (N, 3, H, W).
 
-        The gradient array is reused by the next call.
+        The gradient array is reused by the next call. The forward pass runs in inference mode,
+        as the authors' ``executor.forward()`` does: VGG-19 has no layer that trains differently,
+        but on CPUs with AVX-512 oneDNN picks other convolution kernels for a training-mode
+        forward, whose codes differ in the last bits (docs/method.md, "Where results hold").
         """
         self.executor.arg_dict["data"][:] = images
-        outputs = self.executor.forward(is_train=True)
+        outputs = self.executor.forward(is_train=False)
         self.executor.backward()
         total = outputs[0].asnumpy()
         terms = np.stack([output.asnumpy() for output in outputs[1:]])
