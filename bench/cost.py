@@ -30,7 +30,7 @@ import numpy as np
 from fmi.core import vgg19
 from fmi.core import weights as weights_module
 from fmi.experiments import fig3
-from fmi.run import cli
+from fmi.run import cli, threads
 from fmi.run import config as config_module
 from fmi.run.record import RunView, parse_key
 from fmi.tools import reproduce
@@ -84,7 +84,7 @@ def hours(seconds):
 def table(args):
     steps = measured_steps(args.run_dirs)
     weights = weights_module.load("random:0")
-    print(f"machine: {reproduce.machine()}; steps measured on {sum(map(len, steps.values()))} cells")
+    print(f"machine: {threads.machine()}; steps measured on {sum(map(len, steps.values()))} cells")
     print(f"| run | cells | steps a cell | this machine | {ARRAY}-task array |")
     print("|---|---|---|---|---|")
     jobs = [job for job in reproduce.plan(argparse.Namespace(quick=False, fast=False, control=False, output="/tmp",
@@ -123,7 +123,7 @@ def validate(args):
         measured = time.perf_counter() - started
         shutil.rmtree(Path(folder) / "sweep", ignore_errors=True)
     print(f"sweep of {cells} cells ({', '.join(layers)}, 64 px): predicted {predicted:.0f} s, measured "
-          f"{measured:.0f} s, ratio {predicted / measured:.2f} on {reproduce.machine()}")
+          f"{measured:.0f} s, ratio {predicted / measured:.2f} on {threads.machine()}")
 
 
 def main(argv=None):

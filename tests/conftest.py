@@ -1,5 +1,7 @@
 """Shared fixtures: seeded random weights, tiny images, and the paper images when present."""
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -8,6 +10,8 @@ import pytest
 
 from fmi.core import weights
 
+# fmi.run.machine keeps what oneDNN says of itself in a cache file: the tests' own, not the user's
+os.environ.setdefault("FMI_CACHE_DIR", tempfile.mkdtemp(prefix="fmi-test-cache-"))
 SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
 
 

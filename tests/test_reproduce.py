@@ -43,6 +43,11 @@ def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
         assert f"## {title}" in text
     assert text.count("| weights | random weights (seed 0), not ImageNet |") == 3
     assert text.count("Deviations from the authors' code in force:") == 3
+    # the quick configs at 32 px and 3 steps: every figure says how its settings leave the paper's
+    for figure in ("Fig. 3", "Fig. 4", "Fig. 5"):
+        line = next(line for line in lines if line.startswith(f"| settings | differs from the paper's {figure}:"))
+        assert "max_long_edge 32 (paper 512)" in line and "sgd.max_steps 3 (paper 1000)" in line
+    assert text.count("| machine | ") == 3 and "MXNet 1.9.1" in text
     assert text.count(" / the random-weights control):") == 3
     for name in ("fig3", "fig4", "fig5"):
         assert (output / name / "atlas" / "index.html").is_file()

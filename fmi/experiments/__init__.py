@@ -4,6 +4,7 @@ import pydantic
 
 from fmi.errors import FmiError
 from fmi.experiments import fig3, fig4, fig5
+from fmi.run.config import describe_differences
 
 MODULES = {fig3.SCRIPT: fig3, fig4.SCRIPT: fig4, fig5.SCRIPT: fig5}
 TITLES = {fig3.SCRIPT: "Feature Map Inversion (Fig. 3)", fig4.SCRIPT: "Modified code inversion (Fig. 4)",
@@ -13,6 +14,12 @@ TITLES = {fig3.SCRIPT: "Feature Map Inversion (Fig. 3)", fig4.SCRIPT: "Modified 
 def module_of(script):
     """The experiment module of a run made by ``script`` (run_fmi.py, run_random.py, run_pmci.py)."""
     return MODULES[script]
+
+
+def settings_line(view):
+    """How the settings of the run in ``view`` differ from the paper's figure, in one line."""
+    differences = [(item.key, item.value, item.paper) for item in view.record.paper_differences]
+    return describe_differences(differences, module_of(view.script).PAPER[0])
 
 
 def config_of(view):

@@ -22,6 +22,7 @@ from fmi.experiments.layout import grid
 from fmi.run.config import Common, check_layers, check_unique
 
 log = logging.getLogger("fmi")
+PAPER = ("Fig. 3", "fig3.yaml")  # the paper's figure, and its settings in fmi/configs
 SCRIPT = "run_fmi.py"
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
 PAPER_LAYERS = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
@@ -115,7 +116,8 @@ def run(config, argv, started, options):
         return sessions.Plan(cells, files)
 
     largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
-    session = sessions.prepare(config, SCRIPT, argv, options, layers=config.layers, batch=largest, plan=planner)
+    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=config.layers, batch=largest,
+                               plan=planner)
     with session.recording():
         batches = plan(config, [content.name for content in session.contents])
         if options.collect:

@@ -18,6 +18,7 @@ from fmi.run.config import Common, check_layers, check_unique
 from fmi.run.record import parse_key
 
 log = logging.getLogger("fmi")
+PAPER = ("Fig. 4", "fig4.yaml")  # the paper's figure, and its settings in fmi/configs
 SCRIPT = "run_random.py"
 MODES = ("random", "purposeful")
 PAPER_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -166,7 +167,7 @@ def run(config, argv, started, options):
                              [figure.file for figure in figures] + ["loss.png"])
 
     rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
-    session = sessions.prepare(config, SCRIPT, argv, options, layers=config.layers,
+    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=config.layers,
                                batch=min(config.batch_size, rows_per_layer), plan=planner, styles=config.style_specs)
     style_names = [style.name for style in next(iter(session.styles.values()))]
     figures = grids(config, [content.name for content in session.contents], style_names)

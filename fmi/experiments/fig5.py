@@ -19,6 +19,7 @@ from fmi.experiments.layout import grid
 from fmi.run.config import Common, SGDSettings, check_layers, check_unique
 
 log = logging.getLogger("fmi")
+PAPER = ("Fig. 5", "fig5.yaml")  # the paper's figure, and its settings in fmi/configs
 SCRIPT = "run_pmci.py"
 
 # method -> (content term normalised by HW?, style loss kind); style terms are always normalised
@@ -116,7 +117,7 @@ def run(config, argv, started, options):
         return sessions.Plan(cells, [grids(config, content_names, style_names)[0].file, "loss.png"])
 
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
-    session = sessions.prepare(config, SCRIPT, argv, options, layers=layers,
+    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=layers,
                                batch=min(config.batch_size, len(config.styles)), plan=planner, styles=config.styles)
     with session.recording():
         style_names = [style.name for style in session.styles[session.contents[0].name]]

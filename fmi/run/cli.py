@@ -19,7 +19,7 @@ from fmi.run import threads
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # fmi/configs, shipped with the package
+CONFIG_DIR = config_module.CONFIG_DIR
 
 
 def setup_logging(verbose=False):

@@ -26,6 +26,7 @@ from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
 from fmi.errors import FmiError
 from fmi.io import INT_PATTERN, check_input_file, parse_int, quote
 
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
 INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
@@ -336,12 +337,25 @@ def _message(cls, error, where_of):
     return f"{where}: key {key!r}: expected {_describe(annotation)}, got {quote(value)}"
 
 
+def with_defaults(cls, mapping):
+    """``mapping`` with each settings block it gives (``sgd``, ``lbfgs``) merged key by key into
+    ``cls``'s default for that block, so a block that sets one key keeps the figure's other values
+    (Fig. 5's weight decay 0.005 stays when a config sets only ``sgd.max_steps``)."""
+    merged = dict(mapping)
+    for name in NESTED:
+        given, field = merged.get(name), cls.model_fields.get(name)
+        if isinstance(given, dict) and field is not None and dataclasses.is_dataclass(field.default):
+            merged[name] = {**dataclasses.asdict(field.default), **given}
+    return merged
+
+
 def load(cls, path=None, overrides=()):
     """Build ``cls`` from the YAML file at ``path`` (or its defaults) with ``overrides`` set on top.
 
     ``overrides`` is a sequence of (dotted key, value, source) applied in order, each read like
     YAML (``source`` names it in messages, e.g. "--set sgd.max_steps" or "--size"); a value of
-    None means "not given". The result is checked with ``cls.check``.
+    None means "not given". A settings block given in part keeps the figure's defaults for the rest
+    (``with_defaults``). The result is checked with ``cls.check``.
     """
     where = f"config {path}" if path is not None else "defaults"
     mapping = read_config_file(Path(path)) if path is not None else {}
@@ -349,7 +363,7 @@ def load(cls, path=None, overrides=()):
     merged, sources = _merge(mapping, given)
     for values, origins in ((mapping, {}), (merged, sources)):  # the file alone first: its own errors are its
         try:
-            config = cls.model_validate(values)
+            config = cls.model_validate(with_defaults(cls, values))
         except pydantic.ValidationError as error:
             raise FmiError(_message(cls, error.errors()[0], {(): where, **origins})) from None
     config.check(where + (" + command line" if given else ""))
@@ -359,6 +373,52 @@ def load(cls, path=None, overrides=()):
 def to_dict(config):
     """The resolved config as plain data, for writing beside the outputs."""
     return config.model_dump()
+
+
+# --- the paper's settings -------------------------------------------------------------------------
+
+# keys that change how a run goes or what it is called, never a cell's numbers
+RUN_ONLY_KEYS = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every", "stuck_fraction",
+                 "data_dir", "model_dir", "fallbacks", "weights")
+# keys the paper does not set: the order of the work, and the seeds of fmi's draws (the authors' code is unseeded)
+NOT_THE_PAPERS = RUN_ONLY_KEYS + ("batch_size", "seed", "draw_seeds")
+SHOWN_DIFFERENCES = 4  # in a figure title; the log and the record name them all
+
+
+def _flat(data, prefix=""):
+    if isinstance(data, dict):
+        return {key: value for name, item in data.items() for key, value in _flat(item, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: data}
+
+
+def paper_differences(config, paper):
+    """[(dotted key, value here, the paper's value)] for each setting of ``config`` that decides a
+    result and is not the paper's (``paper``, the figure's paper config); the settings of the
+    optimiser not in use are left out."""
+    idle = "lbfgs." if config.optimizer == "sgd" else "sgd."
+    ours, theirs = _flat(to_dict(config)), _flat(to_dict(paper))
+    return [(key, ours.get(key), theirs.get(key)) for key in dict.fromkeys([*ours, *theirs])
+            if key.split(".")[0] not in NOT_THE_PAPERS and not key.startswith(idle)
+            and ours.get(key) != theirs.get(key)]
+
+
+def shown(value):
+    """A setting's value as a config spells it: 0.005, relu1_1, [golden_gate, tubingen]."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def describe_differences(differences, figure, limit=None):
+    """'differs from the paper's Fig. 5: sgd.weight_decay 0.0005 (paper 0.005); ...', or 'the paper's
+    settings of Fig. 5'; with ``limit``, at most that many named and the rest counted."""
+    if not differences:
+        return f"the paper's settings of {figure}"
+    named = differences if limit is None else differences[:limit]
+    more = len(differences) - len(named)
+    return (f"differs from the paper's {figure}: "
+            + "; ".join(f"{key} {shown(value)} (paper {shown(paper)})" for key, value, paper in named)
+            + (f"; and {more} more (record.json)" if more else ""))
 
 
 def expand_path(text):

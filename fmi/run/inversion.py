@@ -67,7 +67,7 @@ def invert_batch(session, keys, terms, target_codes, shape, label, details=None,
             "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3), "batch_size": len(keys),
             "weights": session.weights.label, "seed": config.seed, "optimizer": config.optimizer,
             "max_steps": config.steps, "fidelity": session.fidelity.name, "size": list(shape[1:]),
-            "before_denoise": measures.all_of(raw), **details[index], **measured[index],
+            "machine": session.machine, "before_denoise": measures.all_of(raw), **details[index], **measured[index],
         })
         images.append(rgb)
         if result.stop_reasons[index].startswith("non-finite"):

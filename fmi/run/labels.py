@@ -25,6 +25,8 @@ def title(session, what, size, keys):
     lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
              f"{session.label}; {optimizers.NAMES[config.optimizer]}, at most {config.steps} steps; "
              f"fidelity: {session.fidelity.name}"]
+    if session.settings_line:
+        lines.append(session.settings_line)
     if session.not_theirs:
         lines.append(f"input image(s) {', '.join(session.not_theirs)}: not the authors' files")
     if counts:

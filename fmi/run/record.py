@@ -25,10 +25,11 @@ import pydantic
 from fmi.core.vgg19 import RELU_LAYERS
 from fmi.errors import FmiError
 from fmi.io import quote
+from fmi.run.config import RUN_ONLY_KEYS
 
 log = logging.getLogger("fmi")
 
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
 METHODS = ("gatys", "pmci")
 MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories is about 200 MB
@@ -130,8 +131,6 @@ def status_counts(cells, keys, stuck_fraction):
 
 # --- fingerprints ---------------------------------------------------------------------------------
 
-RUN_ONLY_KEYS = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every", "stuck_fraction",
-                 "data_dir", "model_dir", "fallbacks", "weights")
 PACKAGE = Path(__file__).resolve().parent.parent
 # the modules whose code decides a cell's numbers: the paper's mathematics, the three experiments
 # that assemble targets and terms, and the run modules that prepare pictures and post-process cells
@@ -204,6 +203,29 @@ class Measures(Strict):
     png_bytes_per_pixel: float
 
 
+class MachineRecord(Strict):
+    """What made a result: ``fmi.run.machine.facts``."""
+
+    cpu: Text
+    cores: Count
+    cpu_flags: list[Text]
+    mxnet: Text
+    mxnet_features: list[Text]
+    onednn: Optional[Text]
+    onednn_isa: Optional[Text]
+    settings: dict[Text, LongText]
+    threads: Count
+    device: Text
+
+
+class PaperDifference(Strict):
+    """A setting of a run that is not the paper's: its dotted key, its value here, the paper's."""
+
+    key: Text
+    value: Any
+    paper: Any
+
+
 class CellRecord(Strict):
     """A finished cell: how it was made, its losses, why it stopped, and what it is."""
 
@@ -224,6 +246,7 @@ class CellRecord(Strict):
     max_steps: Count
     fidelity: Literal["paper", "authors"]
     size: Size
+    machine: MachineRecord
     before_denoise: Optional[Measures] = None
     fingerprint: Hex40
     settings_fingerprint: Hex40
@@ -292,6 +315,8 @@ class RunRecord(Strict):
     inputs: dict[Name, InputRecord]
     plan: dict[Key, Size]
     threads: Count
+    machine: MachineRecord
+    paper_differences: list[PaperDifference]
     versions: dict[Text, LongText]
     started: Text
     shard: Optional[list[Count]] = None

@@ -25,7 +25,7 @@ from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
 from fmi.run import config as config_module
-from fmi.run import device, inputs, memory, progress, shards, threads
+from fmi.run import device, inputs, machine, memory, progress, shards, threads
 from fmi.run.record import (
     RECORD_FORMAT,
     RunRecord,
@@ -168,15 +168,21 @@ class Inputs:
         return "content" if item in self.contents else "style"
 
 
-def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
+def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles=()):
     """Check every input of a run, then open its run folder; return the ``Session``.
 
     ``layers`` are the deepest layers any batch reaches and ``batch`` the largest batch,
     for the memory check; ``plan(content names, style names)`` returns the ``Plan``;
-    ``styles`` are the style image specs (resized to each content image).
+    ``paper`` is (the paper's figure, its paper config file in fmi/configs), whose settings
+    the run's are compared with; ``styles`` are the style image specs (resized to each content image).
     """
     mode = fidelity.of(config)
     found = _locate_inputs(config, mode, script, argv, styles, layers, batch)
+    figure, paper_file = paper
+    paper_config = config_module.load(type(config), config_module.CONFIG_DIR / paper_file)
+    differences = [inputs.printable_data(difference)  # file names in any encoding
+                   for difference in config_module.paper_differences(config, paper_config)]
+    log.info("settings: %s", config_module.describe_differences(differences, figure))
     planned = plan([found.names[item.spec] for item in found.contents],
                    [found.names[item.spec] for item in found.styles])
     output = shards.folder_of(Path(config.output), options.shard)
@@ -187,6 +193,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
                        + list(planned.figures), output)
     weights = weights_module.load(config.weights, config.model_dir)
     context = device.context(config.gpu)
+    facts = machine.facts(context)
+    log.info("machine: %s", machine.describe(facts))
     pixels = {item.spec: image.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
     contents = [_picture(found.names[item.spec], pixels[item.spec], *found.sizes[item.spec], weights, mode,
                          mode.content_scale) for item in found.contents]
@@ -194,7 +202,7 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
                                               mode, mode.style_scale) for item in found.styles]
                       for content in contents}
     shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
-    record = _record(config, mode, script, argv, options, weights, found, shapes)
+    record = _record(config, mode, script, argv, options, weights, found, shapes, facts, differences)
     folder = RunFolder.open(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
@@ -203,7 +211,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, styles=()):
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
     return Session(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs,
-                   options.overall)
+                   options.overall, facts, config_module.describe_differences(differences, figure,
+                                                                              config_module.SHOWN_DIFFERENCES))
 
 
 def _locate_inputs(config, mode, script, argv, styles, layers, batch):
@@ -259,7 +268,7 @@ def _log_inputs(everything, located, names, headers, sizes, origins):
                  f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
 
 
-def _record(config, mode, script, argv, options, weights, found, shapes):
+def _record(config, mode, script, argv, options, weights, found, shapes, facts, differences):
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
@@ -277,6 +286,8 @@ def _record(config, mode, script, argv, options, weights, found, shapes):
         record_format=RECORD_FORMAT, script=script, argv=[inputs.printable(arg) for arg in argv], config=config_dict,
         fingerprint=fingerprint_of(settings), settings=settings, code=code_identity(), fidelity=mode.name,
         weights=weights.record(), seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(),
+        machine=facts, paper_differences=[{"key": key, "value": value, "paper": paper}
+                                          for key, value, paper in differences],
         versions=versions(), started=now(), shard=list(options.shard) if options.shard else None)
 
 
@@ -293,7 +304,8 @@ class Session:
     """One experiment's checked inputs as the network sees them, its weights and device, its run
     folder, and its progress; ``fmi.run.inversion`` inverts batches of cells in it."""
 
-    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=(), overall=None):
+    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=(), overall=None,
+                 facts=None, settings_line=""):
         self.config = config
         self.fidelity = mode
         self.weights = weights
@@ -304,6 +316,8 @@ class Session:
         self.plan = plan
         self.not_theirs = list(not_theirs)  # paper images given by name whose files are not the authors'
         self.output = folder.path
+        self.machine = facts  # what computes the cells: fmi.run.machine.facts
+        self.settings_line = settings_line  # how the settings differ from the paper's, for figure titles
         self.progress = progress.Progress(
             {key: (parse_key(key).group, _cell_cost(plan, key, contents)) for key in plan.cells},
             {key: cell.steps for key, cell in folder.cells.items()}, log, config.steps, config.optimizer)

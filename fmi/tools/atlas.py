@@ -40,6 +40,7 @@ from fmi import experiments
 from fmi.core import optimizers
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_text
+from fmi.run import machine
 from fmi.run.record import RunView, inside, parse_key, read_bytes, read_image
 
 ASSETS = Path(__file__).resolve().parent / "atlas_assets"
@@ -142,6 +143,8 @@ class Atlas:
                 ("inverted at", ", ".join(sizes) + " px (h x w)"),
                 ("optimiser", f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"),
                 ("fidelity", record.fidelity),
+                ("settings", experiments.settings_line(self.run)),
+                ("machine", machine.describe(record.machine.model_dump())),
                 ("cells", f"{len(self.run.cells)} of {len(self.run.plan)} finished"),
                 ("started", f"{record.started}; finished {record.finished or 'not yet'}"),
                 ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()

@@ -26,10 +26,9 @@ import numpy as np
 from fmi import experiments
 from fmi.core import fidelity, optimizers, published
 from fmi.io import write_text
-from fmi.run import cli, inputs, progress
+from fmi.run import cli, inputs, machine, progress, threads
 from fmi.run import config as config_module
 from fmi.run.record import RunView, inside, parse_key
-from fmi.run.threads import machine
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
@@ -261,11 +260,12 @@ def report(jobs, output, results, wall):
                    "analysis_rows": found.get("analysis_rows"),
                    "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
                                                                     if record.weights.sha1 else "")),
-                             ("fidelity", record.fidelity), ("optimiser", f"{optimizers.NAMES[config.optimizer]}, "
+                             ("fidelity", record.fidelity), ("settings", experiments.settings_line(view)),
+                             ("optimiser", f"{optimizers.NAMES[config.optimizer]}, "
                                                                           f"at most {config.steps} steps"),
                              ("cells", f"{len(view.cells)} of {len(view.plan)} finished"),
                              ("wall time", f"{record.wall_s:.0f} s" if record.wall_s is not None else "-"),
-                             ("machine", record.versions.get("machine", "not recorded")),
+                             ("machine", machine.describe(record.machine.model_dump())),
                              ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
                                                     if name not in ("platform", "machine")))],
                    "deviations": fidelity.deviations(fidelity.MODES[record.fidelity])}
@@ -275,7 +275,7 @@ def report(jobs, output, results, wall):
              "(`python -m fmi.weights download`) and run again." if random else
              f"The paper's three figures reproduced with {views[main[0].label].label}.")
     lines = ["# Reproduction of Xia et al. (2016), Figs. 3-5", "", first, "",
-             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {machine()}.", ""]
+             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {threads.machine()}.", ""]
     for section in sections:
         lines += [f"## {section['title']}", "", f"Atlas: [{section['atlas']}]({section['atlas']})", ""]
         if section["beside"]:
@@ -310,7 +310,7 @@ def report(jobs, output, results, wall):
     page = TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
                                                         first=first, random=bool(random), sections=sections,
                                                         control=any(job.control for job in jobs),
-                                                        wall=f"{wall / 60:.1f} min", machine=machine())
+                                                        wall=f"{wall / 60:.1f} min", machine=threads.machine())
     write_text(inside(output, "index.html"), page)
     return output / "report.md", output / "index.html"
 
