@@ -48,6 +48,18 @@ def quote(value):
     return _QUOTE.repr(value)
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+
+
+def markdown(text):
+    """``text`` (a name, a path, a record's value) as inert Markdown: one line, HTML's special
+    characters as entities, and a backslash before every character Markdown gives a meaning, so a
+    name can never become a heading, a link, an image, raw HTML or a table cell of its own."""
+    one_line = " ".join(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").split())
+    entities = one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", entities)
+
+
 def file_mode():
     """The mode a new file gets from the user's umask (0644 under umask 022), as ``cp`` gives it."""
     umask = os.umask(0o022)

@@ -64,7 +64,7 @@ def test_the_paper_lives_in_core_and_every_layer_has_its_place():
     for paper in ("vgg19", "weights", "image", "codes", "losses", "invert", "optimizers", "fidelity"):
         assert f"fmi.core.{paper}" in names
     front = sorted(module for module in names if layer_of(module) == FRONT)
-    assert front == ["fmi", "fmi.analyze", "fmi.atlas", "fmi.compare", "fmi.data", "fmi.weights"]
+    assert front == ["fmi", "fmi.analyze", "fmi.atlas", "fmi.compare", "fmi.data", "fmi.parity", "fmi.weights"]
     for module, path in modules():  # the front doors are thin
         if layer_of(module) == FRONT and module != "fmi":
             assert len(path.read_text().splitlines()) <= 15, module

@@ -1,4 +1,4 @@
-"""Each loss symbol's value and input gradient against numpy formulas (SPEC section 6) and
+"""Each loss symbol's value and input gradient against numpy formulas (docs/method.md, "Losses") and
 central finite differences, in float64."""
 import mxnet as mx
 import numpy as np
@@ -31,9 +31,10 @@ def numpy_value_and_gradient(kind, feature, target, normalise):
 
 def bind(kind, target, normalise):
     feature = mx.sym.Variable("feature")
-    loss = losses.LOSS_FUNCTIONS[kind](feature, mx.sym.Variable("target"), weight=WEIGHT,
-                                       normalise=normalise, shape=(C, H, W))
-    symbol = losses.objective([loss])
+    extra = {"batch": N} if kind == "gram" else {}
+    term = losses.LOSS_FUNCTIONS[kind](feature, mx.sym.Variable("target"), weight=WEIGHT,
+                                       normalise=normalise, shape=(C, H, W), **extra)
+    symbol = losses.objective([term], [feature])
     args = {"feature": mx.nd.zeros((N, C, H, W), dtype="float64"),
             "target": mx.nd.array(target, dtype="float64")}
     return symbol.bind(mx.cpu(), args, args_grad={"feature": mx.nd.zeros((N, C, H, W), dtype="float64")},
@@ -42,9 +43,9 @@ def bind(kind, target, normalise):
 
 def evaluate(executor, feature):
     executor.arg_dict["feature"][:] = feature
-    outputs = executor.forward(is_train=True)
+    outputs = executor.forward(is_train=False)
     executor.backward()
-    return outputs[0].asnumpy(), outputs[1].asnumpy(), executor.grad_dict["feature"].asnumpy()
+    return outputs[1].asnumpy(), outputs[2].asnumpy(), executor.grad_dict["feature"].asnumpy()
 
 
 def make_case(kind, seed=0):

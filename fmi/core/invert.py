@@ -75,62 +75,54 @@ class Problem:
     """The loss and its image gradient for a batch of images, in one executor."""
 
     def __init__(self, terms, weights, batch_shape, pooling="avg", context=None):
-        context = context or mx.cpu()
         self.terms = list(terms)
         if not self.terms:
             raise ValueError("an inversion needs at least one loss term")
-        self.batch_shape = tuple(batch_shape)  # (N, 3, H, W)
-        self.context = context
-        layers = list(dict.fromkeys(term.layer for term in self.terms))
-        height, width = self.batch_shape[2:]
-        vgg19.check_input_size(layers, height, width)
-        features = dict(zip(layers, vgg19.build(layers, pooling)))
-
-        per_image = []
-        self.target_names, self.target_shapes = [], {}
-        batch = self.batch_shape[0]
-        for index, term in enumerate(self.terms):
+        for term in self.terms:
             if term.kind not in losses.LOSS_FUNCTIONS:
                 raise ValueError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
-            name = f"target{index}"
-            channels = vgg19.channels(term.layer)
-            layer_size = vgg19.output_size(term.layer, height, width)
-            per_image.append(losses.LOSS_FUNCTIONS[term.kind](
-                features[term.layer], mx.sym.Variable(name), weight=term.weight,
-                normalise=term.normalise, shape=(channels,) + layer_size))
-            self.target_names.append(name)
-            self.target_shapes[name] = {"content": (batch, channels) + layer_size,
-                                        "channel_sum": (batch, channels),
-                                        "gram": (batch, channels, channels)}[term.kind]
-        self.symbol = losses.objective(per_image)
+        self.weights, self.pooling, self.context = weights, pooling, context or mx.cpu()
+        layers = list(dict.fromkeys(term.layer for term in self.terms))
+        vgg19.check_input_size(layers, *batch_shape[2:])
+        self.target_names = [f"target{index}" for index in range(len(self.terms))]
+        self._bind(tuple(batch_shape))
 
-        args = _bind_params(weights, context, [
-            name for name in self.symbol.list_arguments()
-            if name != "data" and name not in self.target_shapes])
-        args["data"] = mx.nd.zeros(self.batch_shape, ctx=context)
+    def _bind(self, batch_shape):
+        """Build the objective for a batch of ``batch_shape`` (N, 3, H, W) and bind its executor."""
+        self.batch_shape = batch_shape
+        batch, height, width = batch_shape[0], *batch_shape[2:]
+        layers = list(dict.fromkeys(term.layer for term in self.terms))
+        features = dict(zip(layers, vgg19.build(layers, self.pooling)))
+        built, self.target_shapes = [], {}
+        for name, term in zip(self.target_names, self.terms):
+            shape = (vgg19.channels(term.layer),) + vgg19.output_size(term.layer, height, width)
+            extra = {"batch": batch} if term.kind == "gram" else {}
+            built.append(losses.LOSS_FUNCTIONS[term.kind](features[term.layer], mx.sym.Variable(name),
+                                                          weight=term.weight, normalise=term.normalise,
+                                                          shape=shape, **extra))
+            self.target_shapes[name] = {"content": (batch,) + shape, "channel_sum": (batch, shape[0]),
+                                        "gram": (batch, shape[0], shape[0])}[term.kind]
+        self.symbol = losses.objective(built, [features[term.layer] for term in self.terms])
+        args = _bind_params(self.weights, self.context, [
+            name for name in self.symbol.list_arguments() if name != "data" and name not in self.target_shapes])
+        args["data"] = mx.nd.zeros(batch_shape, ctx=self.context)
         for name, shape in self.target_shapes.items():
-            args[name] = mx.nd.zeros(shape, ctx=context)
-        self.gradient = mx.nd.zeros(self.batch_shape, ctx=context)
+            args[name] = mx.nd.zeros(shape, ctx=self.context)
+        self.gradient = mx.nd.zeros(batch_shape, ctx=self.context)
         grad_req = {name: "null" for name in args}
         grad_req["data"] = "write"
-        self.executor = self.symbol.bind(context, args, args_grad={"data": self.gradient},
-                                         grad_req=grad_req)
+        self.executor = self.symbol.bind(self.context, args, args_grad={"data": self.gradient}, grad_req=grad_req)
 
     def keep(self, rows):
         """Shrink the batch to ``rows`` (indices into the current batch), keeping their targets.
 
-        The executor is reshaped in place of a new bind: it shares the weights and memory.
+        The objective is built again for the smaller batch (the Gram term splits it image by image).
         """
         rows = np.asarray(rows)
         targets = {name: self.executor.arg_dict[name].asnumpy()[rows] for name in self.target_names}
-        shapes = {"data": (rows.size,) + self.batch_shape[1:]}
-        shapes.update({name: (rows.size,) + self.target_shapes[name][1:] for name in self.target_names})
-        self.executor = self.executor.reshape(allow_up_sizing=False, **shapes)
+        self._bind((rows.size,) + self.batch_shape[1:])
         for name, value in targets.items():
             self.executor.arg_dict[name][:] = value
-        self.batch_shape = shapes["data"]
-        self.target_shapes = {name: shapes[name] for name in self.target_names}
-        self.gradient = self.executor.grad_dict["data"]
 
     def set_targets(self, codes):
         """Set the targets from one target code (N, C, h, w) per term, in term order."""
@@ -154,8 +146,8 @@ class Problem:
         self.executor.arg_dict["data"][:] = images
         outputs = self.executor.forward(is_train=False)
         self.executor.backward()
-        total = outputs[0].asnumpy()
-        terms = np.stack([output.asnumpy() for output in outputs[1:]])
+        total = outputs[1].asnumpy()
+        terms = np.stack([output.asnumpy() for output in outputs[2:]])
         return total, terms, self.gradient
 
 

@@ -1,86 +1,143 @@
-"""Loss symbols whose input gradients are exactly the authors' (docs/method.md, "Losses").
+"""The loss terms as hand-written symbols: each term's loss and its gradient (docs/method.md, "Losses").
 
-Each function maps a layer's feature symbol F (N, C, H, W) and a target symbol to a
-per-image loss (N,). ``normalise`` divides by the layer's size as the authors'
-gradients do; it needs the layer's ``shape`` (C, H, W).
+Each function maps a layer's feature symbol F (N, C, H, W) and a target symbol to a ``TermSymbols``:
+the per-image loss (N,) and the gradient with respect to F. ``normalise`` divides by the layer's
+size as the authors' gradients do; ``shape`` is the layer's (C, H, W).
 
-| term | loss per image | gradient wrt F |
+| term | loss per image | gradient wrt F, as the authors compute it |
 |---|---|---|
-| content | w/2 ||F - T||^2 [/ HW] | w (F - T) [/ HW] |
-| channel_sum (PMCI) | w/2 ||F 1 - t||^2 [/ (C HW)] | w (F 1 - t) 1^T [/ (C HW)] |
-| gram (Gatys) | w/4 ||F F^T - G||^2 [/ (C^2 HW)] | w (F F^T - G) F [/ (C^2 HW)] |
+| content | w/2 ||F - T||^2 [/ HW] | ((F - T) [/ HW]) * w |
+| channel_sum (PMCI) | w/2 ||F 1 - t||^2 [/ (C HW)] | ((F 1 - t) 1^T [/ (C HW)]) * w; F 1 = F times ones |
+| gram (Gatys) | w/4 ||F F^T - G||^2 [/ (C^2 HW)] | (((F F^T - G) F) [/ (C^2 HW)]) * w; by FullyConnected |
+
+The authors compute these gradients by hand and pass them to the network's ``backward``; the
+gradient symbols here are their operations in their order (a division then a multiplication,
+the same MXNet operators), so the gradient that reaches the network equals theirs to the last
+bit. ``objective`` feeds each gradient to the network through sum(F * BlockGrad(gradient)),
+whose derivative with respect to F is that gradient exactly. The gradients are those of the
+losses in the table (tests/test_losses.py checks them against finite differences).
 """
+from dataclasses import dataclass
+
 import mxnet as mx
 import numpy as np
 
 LOSS_KINDS = ("content", "channel_sum", "gram")
 
 
-def _scale(weight, normalise, shape, channel_power):
-    if not normalise:
-        return float(weight)
-    if shape is None:
-        raise ValueError("normalise=True needs the layer's shape (C, H, W)")
+@dataclass(frozen=True)
+class TermSymbols:
+    """One term of the objective: its loss per image (N,) and its gradient with respect to F (N, C, H, W)."""
+
+    loss: object
+    gradient: object
+
+
+def _size(shape, channel_power):
     channels, height, width = shape
-    return float(weight) / (channels ** channel_power * height * width)
+    return float(channels ** channel_power * height * width)
+
+
+def _authors_scaling(gradient, weight, normalise, shape, channel_power):
+    """``gradient`` divided by the layer's size (if ``normalise``), then times ``weight``, in the
+    authors' order; a weight of 1 multiplies nothing, as their ``*= 1`` changes nothing."""
+    if normalise:
+        gradient = gradient / _size(shape, channel_power)
+    return gradient * float(weight) if float(weight) != 1.0 else gradient
+
+
+def _loss_scale(weight, normalise, shape, channel_power, half):
+    return half * float(weight) / (_size(shape, channel_power) if normalise else 1.0)
 
 
 def content_loss(feature, target, weight=1.0, normalise=False, shape=None):
     """w/2 ||F - T||^2, divided by HW if ``normalise``; ``target`` is (N, C, H, W)."""
-    squared = mx.sym.sum(mx.sym.square(feature - target), axis=(1, 2, 3))
-    return squared * (0.5 * _scale(weight, normalise, shape, 0))
-
-
-def channel_sums(feature):
-    """Per-channel sums F 1 over all positions: (N, C, H, W) -> (N, C)."""
-    return mx.sym.sum(feature, axis=(2, 3))
+    residual = feature - target
+    loss = mx.sym.sum(mx.sym.square(residual), axis=(1, 2, 3)) * _loss_scale(weight, normalise, shape, 0, 0.5)
+    return TermSymbols(loss, _authors_scaling(residual, weight, normalise, shape, 0))
 
 
 def channel_sum_loss(feature, target, weight=1.0, normalise=False, shape=None):
-    """w/2 ||F 1 - t||^2, divided by C HW if ``normalise``; ``target`` is (N, C)."""
-    squared = mx.sym.sum(mx.sym.square(channel_sums(feature) - target), axis=1)
-    return squared * (0.5 * _scale(weight, normalise, shape, 1))
+    """w/2 ||F 1 - t||^2, divided by C HW if ``normalise``; ``target`` is (N, C).
+
+    F 1 is a matrix product with a column of ones, as the authors' ``mx.nd.dot(F, ones)``; their
+    product of the residual with a row of ones copies each channel's value to its positions."""
+    channels, height, width = shape
+    flat = mx.sym.reshape(feature, shape=(-1, height * width))
+    ones = mx.sym.transpose(mx.sym.ones_like(mx.sym.slice(flat, begin=(0, None), end=(1, None))))  # (HW, 1)
+    sums = mx.sym.dot(flat, ones)
+    residual = sums - mx.sym.reshape(target, shape=(-1, 1))  # (N C, 1)
+    loss = mx.sym.sum(mx.sym.reshape(mx.sym.square(residual), shape=(-1, channels)), axis=1)
+    spread = mx.sym.reshape(mx.sym.broadcast_to(residual, shape=(0, height * width)), shape=(-1, channels, height,
+                                                                                             width))
+    return TermSymbols(loss * _loss_scale(weight, normalise, shape, 1, 0.5),
+                       _authors_scaling(spread, weight, normalise, shape, 1))
 
 
-def gram(feature):
-    """Gram matrices F F^T with F viewed as (C, HW): (N, C, H, W) -> (N, C, C)."""
-    flat = mx.sym.reshape(feature, shape=(0, 0, -1))
-    return mx.sym.batch_dot(flat, flat, transpose_b=True)
+def gram(flat, channels):
+    """The Gram matrix F F^T of one image's code viewed as (C, HW), by FullyConnected as the authors
+    compute it (the code is both the data and the weight)."""
+    return mx.sym.FullyConnected(data=flat, weight=flat, num_hidden=channels, no_bias=True)
 
 
-def gram_loss(feature, target, weight=1.0, normalise=False, shape=None):
-    """w/4 ||F F^T - G||^2, divided by C^2 HW if ``normalise``; ``target`` is (N, C, C)."""
-    squared = mx.sym.sum(mx.sym.square(gram(feature) - target), axis=(1, 2))
-    return squared * (0.25 * _scale(weight, normalise, shape, 2))
+def gram_loss(feature, target, weight=1.0, normalise=False, shape=None, batch=1):
+    """w/4 ||F F^T - G||^2, divided by C^2 HW if ``normalise``; ``target`` is (N, C, C).
+
+    FullyConnected works on one image at a time, so a batch of ``batch`` images is split. The
+    gradient (F F^T - G) F is FullyConnected with the residual as data and F^T as weight: the
+    arithmetic of the authors' FullyConnected backward pass, bit for bit."""
+    channels, height, width = shape
+    features = mx.sym.split(feature, num_outputs=batch, axis=0, squeeze_axis=True) if batch > 1 else [feature]
+    targets = mx.sym.split(target, num_outputs=batch, axis=0, squeeze_axis=True) if batch > 1 else [target]
+    losses, gradients = [], []
+    for image_feature, image_target in zip(features, targets):
+        flat = mx.sym.reshape(image_feature, shape=(channels, height * width))
+        residual = gram(flat, channels) - mx.sym.reshape(image_target, shape=(channels, channels))
+        product = mx.sym.FullyConnected(data=residual, weight=mx.sym.transpose(flat), num_hidden=height * width,
+                                        no_bias=True)
+        losses.append(mx.sym.reshape(mx.sym.sum(mx.sym.square(residual)), shape=(1,)))
+        gradients.append(mx.sym.reshape(product, shape=(1, channels, height, width)))
+    loss = mx.sym.concat(*losses, dim=0) if batch > 1 else losses[0]
+    gradient = mx.sym.concat(*gradients, dim=0) if batch > 1 else gradients[0]
+    return TermSymbols(loss * _loss_scale(weight, normalise, shape, 2, 0.25),
+                       _authors_scaling(gradient, weight, normalise, shape, 2))
 
 
 LOSS_FUNCTIONS = {"content": content_loss, "channel_sum": channel_sum_loss, "gram": gram_loss}
 
 
 def target_of(kind, code):
-    """What a term compares against, computed from a target code (N, C, H, W) in numpy:
-    the code itself, its channel sums (N, C), or its Gram matrices (N, C, C)."""
-    code = np.asarray(code, dtype=np.float64)
+    """What a term compares against, from a target code (N, C, H, W), each image's computed with the
+    authors' MXNet operators in float32: the code itself, its channel sums (N, C) (their
+    ``mx.nd.sum`` over axes 0, 2, 3), or its Gram matrices (N, C, C) (their FullyConnected)."""
+    code = np.asarray(code, dtype=np.float32)
     if kind == "content":
-        summary = code
-    elif kind == "channel_sum":
-        summary = code.sum(axis=(2, 3))
-    elif kind == "gram":
-        flat = code.reshape(code.shape[0], code.shape[1], -1)
-        summary = np.einsum("ncp,ndp->ncd", flat, flat)
-    else:
+        return code
+    if kind not in LOSS_FUNCTIONS:
         raise ValueError(f"unknown loss kind {kind!r}; use one of {', '.join(LOSS_KINDS)}")
-    return summary.astype(np.float32)
+    summaries = []
+    for image in code:
+        image = mx.nd.array(image[np.newaxis])
+        if kind == "channel_sum":
+            summaries.append(mx.nd.sum(image, axis=(0, 2, 3)).asnumpy())
+        else:
+            flat = image.reshape((code.shape[1], -1))
+            summaries.append(mx.nd.FullyConnected(flat, flat, num_hidden=code.shape[1], no_bias=True).asnumpy())
+    return np.stack(summaries)
 
 
-def objective(per_image_losses):
-    """Group the total loss (as ``MakeLoss``, gradient 1 per image) with each term's value.
+def objective(terms, features):
+    """The network's objective from ``terms`` (``TermSymbols``) at ``features`` (their layers' symbols).
 
-    Outputs: [total (N,), term_0 (N,), term_1 (N,), ...]; only the total is differentiated.
+    Outputs: [the objective differentiated (N,), the total loss (N,), term_0 (N,), term_1 (N,), ...].
+    The first is sum(F * BlockGrad(gradient)) over the terms, so the backward pass hands each term's
+    gradient to its layer unchanged; its value is not a loss and is never read.
     """
-    total = per_image_losses[0]
-    for term in per_image_losses[1:]:
-        total = total + term
-    outputs = [mx.sym.MakeLoss(total, name="loss")]
-    outputs += [mx.sym.BlockGrad(term, name=f"term{i}") for i, term in enumerate(per_image_losses)]
+    driven, total = None, None
+    for term, feature in zip(terms, features):
+        part = mx.sym.sum(feature * mx.sym.BlockGrad(term.gradient), axis=(1, 2, 3))
+        driven = part if driven is None else driven + part
+        total = term.loss if total is None else total + term.loss
+    outputs = [mx.sym.MakeLoss(driven, name="objective"), mx.sym.BlockGrad(total, name="loss")]
+    outputs += [mx.sym.BlockGrad(term.loss, name=f"term{i}") for i, term in enumerate(terms)]
     return mx.sym.Group(outputs)

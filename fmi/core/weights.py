@@ -16,7 +16,7 @@ import numpy as np
 from fmi.core import published, vgg19
 from fmi.core.image import CAFFE_RGB, TORCH_RGB, Preprocessing
 from fmi.errors import FmiError
-from fmi.io import check_input_file, git_blob_id, parse_int, quote, sha1_of_file
+from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int, quote, sha1_of_file
 
 log = logging.getLogger("fmi")
 
@@ -118,6 +118,13 @@ def random_weights(seed):
             value = generator.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
         params[name] = mx.nd.array(value)
     return Weights(params, CAFFE_RGB, source=f"random:{seed}", pretrained=False, seed=seed)
+
+
+def save_authors_format(weights, path):
+    """Write ``weights`` as the authors' code reads them: an MXNet .params file of ``arg:`` keys
+    (the format of their vgg19_80M.params)."""
+    with atomic_path(path) as temporary:
+        mx.nd.save(str(temporary), {f"arg:{name}": value for name, value in weights.params.items()})
 
 
 def load_file(path):

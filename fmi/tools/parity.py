@@ -1,0 +1,515 @@
+"""The side-by-side check: the authors' own scripts beside fmi in ``fidelity: authors`` mode.
+
+    python -m fmi.parity --authors DIR [--cases fmi,random,purposeful,pmci,gatys] [--size 64]
+
+DIR is a clone or an unpacked copy of xzqjack/FeatureMapInversion (fmi holds none of their code).
+Their vis_invert.py and vis_style.py run unchanged but for the Python 3 adaptations of
+``fmi.tools.parity_child.ADAPTATIONS``, applied at run time in their process, beside fmi's
+experiment with the same weights (written in their format), images, start image and seeds, one
+thread each. Per case it compares the saved images and the stop steps, and measures what
+rounding alone does: how far each side's own result moves when its start image moves by one
+float32 step. Feature Map Inversion and the random and purposeful modifications must give the
+same bytes and steps; PMCI and Gatys (whose gradients fmi computes in one graph, theirs in
+separate executors, so the last bits differ) must agree within what that one step moves each
+side by itself. It writes OUTPUT/report.md and OUTPUT/index.html, and exits 0 only when every
+case agrees, 1 when one differs.
+"""
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fmi.core import published, vgg19
+from fmi.errors import FmiError
+from fmi.io import check_input_file, git_blob_id, markdown, quote, write_json, write_text, write_yaml
+from fmi.run import cli, machine, threads
+from fmi.tools.parity_child import ADAPTATIONS
+
+log = logging.getLogger("fmi")
+
+# the authors' code at the commit fmi follows: the git blob id of each file the cases run
+SCRIPTS = {"vis_invert.py": "450bd4862f60412a517b269f93ca480d35ba8202",
+           "vis_style.py": "829bdbbaefbec708e62e33df9d3c23b5f300550a",
+           "utils.py": "b8282f695bf9c8a2f21af3027abe84ace44dd210",
+           "model_vgg19_invert.py": "c8f71fa9b94ae3aaf120a5b7f990eb098c0269ce",
+           "model_vgg19_style.py": "336d3a99ee92e25626ba4df055ada21344a093bb"}
+THEIR_WEIGHTS = Path("model") / "vgg19_80M.params"  # where their scripts load the weights from
+# the names their scripts' options accept (argparse choices) for content and style images
+CONTENT_SLOTS = {"golden_gate": "golden_gate.jpg", "tubingen": "tubingen.jpg"}
+STYLE_SLOTS = {"seated_nude": "seated-nude.jpg", "the_scream": "the_scream.jpg", "starry_night": "starry_night.jpg",
+               "frida_kahlo": "frida_kahlo.jpg"}
+THEIR_STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]  # vis_style.py's default --layer-name
+THEIR_CONTENT_LAYER = "relu2_2"                                     # model_vgg19_style.py's content layer
+FILTER_LINE = "units = [1]"  # vis_invert.py inverts the feature map hard-coded here
+SAVED = re.compile(r"_([0-9]+)\.jpg$")  # their file name ends with the number of steps taken
+
+
+@dataclass(frozen=True)
+class Case:
+    """One comparison: their script and --mod_type, fmi's experiment, and whether the bytes must match."""
+
+    name: str
+    title: str
+    script: str
+    mod_type: str
+    experiment: str
+    exact: bool
+
+
+CASES = {case.name: case for case in (
+    Case("fmi", "Feature Map Inversion", "vis_invert.py", "feature_map", "run_fmi.py", True),
+    Case("random", "randomly modified code", "vis_invert.py", "random", "run_random.py", True),
+    Case("purposeful", "purposefully modified code", "vis_invert.py", "purposeful", "run_random.py", True),
+    Case("pmci", "PMCI", "vis_style.py", "purposeful_optimization", "run_pmci.py", False),
+    Case("gatys", "Gatys", "vis_style.py", "original", "run_pmci.py", False),
+)}
+DEFAULT_LAYERS = {"fmi": "relu3_2", "random": "relu1_1", "purposeful": "relu3_1"}
+
+
+@dataclass
+class Outcome:
+    """What one run left: its saved image's bytes, its steps, and what went wrong, if anything."""
+
+    image: bytes = None
+    steps: int = None
+    failure: str = None     # the run did not finish, or finished without an image
+    nan: bool = False       # the authors' run met NaN (their loop never stops on it)
+    stop: str = ""          # fmi's stop reason
+    log: str = ""
+
+
+@dataclass
+class Comparison:
+    """Two saved images: the same bytes, else the share of pixels more than one level apart and the
+    mean absolute difference in levels; and the stop steps' difference."""
+
+    identical: bool
+    share: float
+    mean: float
+    steps: int
+
+    @classmethod
+    def of(cls, first, second):
+        if first.image == second.image:
+            return cls(True, 0.0, 0.0, abs(first.steps - second.steps))
+        a, b = decode(first.image), decode(second.image)
+        if a.shape != b.shape:
+            return cls(False, 1.0, float("inf"), abs(first.steps - second.steps))
+        difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
+        return cls(False, float((difference.max(axis=2) > 1).mean()), float(difference.mean()),
+                   abs(first.steps - second.steps))
+
+    def text(self):
+        if self.identical:
+            return "same bytes" + (f", steps differ by {self.steps}" if self.steps else "")
+        return f"{100 * self.share:.1f} % of pixels > 1 level apart, mean {self.mean:.2f} levels, " \
+               f"steps differ by {self.steps}"
+
+
+@dataclass
+class Verdict:
+    case: Case
+    settings: str
+    theirs: Outcome
+    ours: Outcome
+    between: Comparison = None
+    own_moves: dict = field(default_factory=dict)  # {"theirs +1": Comparison, ...}
+    agrees: bool = False
+    says: str = ""
+
+
+def decode(data):
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as opened:
+        return np.asarray(opened.convert("RGB"))
+
+
+# --- checking the inputs --------------------------------------------------------------------------
+
+def check_authors(folder, any_commit):
+    """Every script the cases run is in ``folder`` and is the authors' at their commit (unless
+    ``any_commit``): FmiError naming the first that is not."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FmiError(f"--authors {folder}: no such folder; clone the authors' repository "
+                       f"(git clone https://github.com/{published.AUTHORS_REPOSITORY}) and give its folder")
+    for name, blob in SCRIPTS.items():
+        path = folder / name
+        if not path.is_file():
+            raise FmiError(f"--authors {folder}: {name} is missing, so this is not a copy of the authors' "
+                           f"repository ({published.AUTHORS_REPOSITORY}); give the folder that holds vis_invert.py")
+        check_input_file(path, "the authors' script")
+        found = git_blob_id(path)
+        if found != blob and not any_commit:
+            raise FmiError(f"--authors {folder}: {name} is not the authors' file at commit "
+                           f"{published.AUTHORS_COMMIT[:7]} (git blob {found[:8]}, theirs {blob[:8]}); check "
+                           f"that commit out (git -C {quote(str(folder))} checkout {published.AUTHORS_COMMIT[:7]}) "
+                           f"or add --any-commit to compare with this code anyway")
+    source = (folder / "vis_invert.py").read_text(encoding="utf-8", errors="replace")
+    if source.count(FILTER_LINE) != 1:
+        raise FmiError(f"--authors {folder}: vis_invert.py does not hard-code its feature map as "
+                       f"'{FILTER_LINE}' once, so the filter to invert cannot be set; use the authors' commit "
+                       f"{published.AUTHORS_COMMIT[:7]}")
+
+
+def their_image(folder, name):
+    """The authors' own input image called ``name`` (golden_gate, the_scream, ...) in their clone."""
+    item = next((item for item in published.IMAGES if item.name == name), None)
+    return Path(folder) / item.remote if item else None
+
+
+def locate_image(spec, authors, role):
+    """(the run name, the path) of an image given as one of the paper's names (from the authors'
+    input/ folder) or as a path."""
+    path = their_image(authors, spec)
+    if path is None:
+        path = Path(spec).expanduser()
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", path.stem).strip("_")[:60] or role
+    else:
+        name = spec
+    if not path.is_file():
+        raise FmiError(f"{role} image {spec}: {path} is not a file; name one of the paper's images "
+                       f"({', '.join(item.name for item in published.IMAGES)}) or give a path")
+    from fmi.core import image
+
+    image.read_header(path)  # an image fmi and scikit-image can read
+    return name, path
+
+
+def parse_cases(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CASES]
+    if unknown or not names:
+        raise FmiError(f"--cases {quote(text)}: use some of {', '.join(CASES)}, comma-separated")
+    return list(dict.fromkeys(names))
+
+
+# --- the runs -------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """Everything a check runs, decided before any file is written."""
+
+    authors: Path
+    output: Path
+    cases: list
+    layers: dict
+    filter: int
+    draw_seed: int
+    seed: int
+    size: int
+    steps: int
+    content: tuple
+    style: tuple
+    weights: object
+    jobs: int
+
+
+def settings_of(plan, case):
+    """What a case runs, in words, the same for both sides."""
+    content, style = plan.content[0], plan.style[0]
+    what = {"fmi": f"{plan.layers['fmi']} filter {plan.filter}", "random": f"{plan.layers['random']} draw "
+            f"{plan.draw_seed}", "purposeful": f"{plan.layers['purposeful']} toward {style}",
+            "pmci": f"style {style} at {', '.join(THEIR_STYLE_LAYERS)}", "gatys": f"style {style} at "
+            f"{', '.join(THEIR_STYLE_LAYERS)}"}[case.name]
+    return f"{content}, {plan.size} px, {what}"
+
+
+def fmi_config(plan, case, inputs, output):
+    """fmi's config for ``case``: the authors' settings of their script, in ``fidelity: authors`` mode."""
+    config = {"content": [str(inputs / CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"))],
+              "max_long_edge": plan.size, "fidelity": "authors", "weights": str(inputs / THEIR_WEIGHTS.name),
+              "seed": plan.seed, "threads": 1, "batch_size": 1, "denoise_weight": 0.2,
+              "sgd": {"max_steps": plan.steps}, "output": str(output), "log_every": 50}
+    style = str(inputs / STYLE_SLOTS.get(plan.style[0], "starry_night.jpg"))
+    if case.name == "fmi":
+        config.update(layers=[plan.layers["fmi"]], filters=[plan.filter])
+    elif case.name in ("random", "purposeful"):
+        config.update(layers=[plan.layers[case.name]], mode=case.name, draw_seeds=[plan.draw_seed],
+                      distribution="authors", styles=[style] if case.name == "purposeful" else [])
+    else:
+        config.update(styles=[style], methods=[case.name], content_layers=[THEIR_CONTENT_LAYER],
+                      style_layers=THEIR_STYLE_LAYERS, content_weight=10.0, style_weight=1.0)
+    return config
+
+
+def their_argv(plan, case):
+    """Their script's command line for ``case`` (their option names and choices)."""
+    argv = ["--content-image", CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"),
+            "--style-image", STYLE_SLOTS.get(plan.style[0], "starry_night.jpg"),
+            "--mod_type", case.mod_type, "--max-long-edge", str(plan.size), "--max-num-epochs", str(plan.steps),
+            "--gpu", "-1", "--output", "output"]
+    if case.script == "vis_invert.py":
+        argv += ["--layer-name", f"[{plan.layers[case.name]}]"]
+    return argv
+
+
+def prepare_inputs(plan, folder):
+    """The weights (in their format) and the images under the names their scripts accept, shared by every run."""
+    from fmi.core import weights as weights_module  # loads MXNet: not before the options are checked
+
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_module.save_authors_format(plan.weights, folder / THEIR_WEIGHTS.name)
+    shutil.copyfile(plan.content[1], folder / CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"))
+    shutil.copyfile(plan.style[1], folder / STYLE_SLOTS.get(plan.style[0], "starry_night.jpg"))
+    return plan.weights.label
+
+
+def spec_of(plan, case, side, perturb, inputs, folder):
+    """The child's instructions for one side of ``case``, written into ``folder``."""
+    spec = {"side": side, "perturb": perturb, "seed": plan.seed}
+    if side == "authors":
+        (folder / "model").mkdir(parents=True)
+        (folder / "output").mkdir()
+        os.symlink(inputs / THEIR_WEIGHTS.name, folder / THEIR_WEIGHTS)
+        for slot in (CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"),
+                     STYLE_SLOTS.get(plan.style[0], "starry_night.jpg")):
+            os.symlink(inputs / slot, folder / slot)
+        spec.update(authors=str(plan.authors.resolve()), script=case.script, argv=their_argv(plan, case),
+                    workdir=str(folder), draw_seed=plan.draw_seed,
+                    replace=[[FILTER_LINE, f"units = [{plan.filter}]"]] if case.name == "fmi" else [])
+    else:
+        folder.mkdir(parents=True)
+        write_yaml(folder / "config.yaml", fmi_config(plan, case, inputs, folder / "run"))
+        spec.update(script=case.experiment, config=str(folder / "config.yaml"))
+    write_json(folder / "spec.json", spec)
+    return folder / "spec.json"
+
+
+def run_child(spec_path):
+    """Run one side in its own process (one thread); return its ``Outcome``."""
+    spec = json.loads(Path(spec_path).read_text())
+    environment = dict(os.environ, OMP_NUM_THREADS="1", FMI_THREADS="1", MXNET_SUBGRAPH_VERBOSE="0")
+    done = subprocess.run([sys.executable, "-m", "fmi.tools.parity_child", str(spec_path)], env=environment,
+                          capture_output=True, text=True, check=False)
+    text = done.stdout + done.stderr
+    write_text(Path(spec_path).parent / "log.txt", text)
+    outcome = Outcome(log=text)
+    if spec["side"] == "authors":
+        saved = sorted((Path(spec["workdir"]) / "output").glob("*.jpg"))
+        outcome.nan = " relative change nan" in text
+        if saved:
+            outcome.image, outcome.steps = saved[0].read_bytes(), int(SAVED.search(saved[0].name).group(1))
+    else:
+        record_path = Path(spec["config"]).parent / "run" / "record.json"
+        if record_path.is_file():
+            cells = json.loads(record_path.read_text())["cells"]
+            for key, cell in cells.items():
+                content, group, _ = key.split("/")
+                image_path = record_path.parent / "cells" / content / group / cell["image"]
+                outcome.image, outcome.steps, outcome.stop = image_path.read_bytes(), cell["steps"], cell["stop_reason"]
+    if done.returncode != 0 or outcome.image is None:
+        last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
+        outcome.failure = f"exit code {done.returncode}: {last[0][:300]}"
+    return outcome
+
+
+def judge(case, settings, runs):
+    """The verdict of one case from its runs {(side, perturb): Outcome}."""
+    theirs, ours = runs[("authors", 0)], runs[("fmi", 0)]
+    verdict = Verdict(case, settings, theirs, ours)
+    if ours.failure:
+        verdict.says = f"fmi's run failed ({ours.failure})"
+        return verdict
+    if theirs.nan:
+        verdict.agrees = True
+        verdict.says = (f"the authors' code fails here: their target divides 0 by 0 in a channel that is zero "
+                        f"everywhere, the loss becomes NaN and their loop runs to its step limit "
+                        f"({theirs.steps or '-'} steps); fmi keeps such channels at 0 and stopped after {ours.steps} "
+                        f"steps ({ours.stop})")
+        return verdict
+    if theirs.failure:
+        verdict.says = f"the authors' run failed ({theirs.failure}); see its log.txt"
+        return verdict
+    verdict.between = Comparison.of(ours, theirs)
+    for (side, perturb), outcome in runs.items():
+        base = ours if side == "fmi" else theirs
+        if perturb and not outcome.failure:
+            name = f"{'fmi' if side == 'fmi' else 'theirs'} {perturb:+d} step"
+            verdict.own_moves[name] = Comparison.of(base, outcome)
+    moves = list(verdict.own_moves.values())
+    between = verdict.between
+    if case.exact:
+        verdict.agrees = between.identical and between.steps == 0
+        verdict.says = ("the same bytes and steps" if verdict.agrees else
+                        f"differs: {between.text()} (the authors' arithmetic, run the same way, must give the "
+                        f"same bytes)")
+    else:
+        bound = Comparison(False, max([m.share for m in moves], default=0.0), max([m.mean for m in moves],
+                           default=0.0), max([m.steps for m in moves], default=0))
+        verdict.agrees = between.identical or (between.share <= bound.share and between.mean <= bound.mean
+                                               and between.steps <= bound.steps)
+        verdict.says = (f"{'agrees' if verdict.agrees else 'differs'}: {between.text()}; one float32 step at the "
+                        f"start moves the results by up to {100 * bound.share:.1f} % of pixels, {bound.mean:.2f} "
+                        f"levels, {bound.steps} steps")
+    return verdict
+
+
+def check(plan):
+    """Run every case of ``plan`` on both sides (and nudged by one float32 step); return the verdicts."""
+    work = plan.output / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    inputs = work / "inputs"
+    label = prepare_inputs(plan, inputs)
+    log.info("parity: weights %s; %d case(s), each on both sides and nudged by one float32 step", label,
+             len(plan.cases))
+    jobs = []
+    for case in plan.cases:
+        perturbs = (0, 1) if case.exact else (0, 1, -1)
+        for side in ("authors", "fmi"):
+            for perturb in perturbs:
+                folder = work / case.name / f"{side}{'' if not perturb else '+1' if perturb > 0 else '-1'}"
+                jobs.append((case.name, side, perturb, spec_of(plan, case, side, perturb, inputs, folder)))
+    started, results = time.perf_counter(), {}
+
+    def one(job):
+        name, side, perturb, spec = job
+        outcome = run_child(spec)
+        results[(name, side, perturb)] = outcome
+        log.info("parity: %s, %s%s: %s (%d of %d runs, %.0f s)", name, "theirs" if side == "authors" else "fmi",
+                 f" nudged {perturb:+d}" if perturb else "", outcome.failure or f"{outcome.steps} steps",
+                 len(results), len(jobs), time.perf_counter() - started)
+
+    with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+        list(pool.map(one, jobs))
+    return [judge(case, settings_of(plan, case), {(side, perturb): outcome for (name, side, perturb), outcome
+                                                  in results.items() if name == case.name}) for case in plan.cases]
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+def report(plan, verdicts, facts, wall):
+    """Write OUTPUT/report.md and OUTPUT/index.html (the atlas's page style); return their paths."""
+    from fmi.tools.atlas import ASSETS, TEMPLATES, _write_if_changed
+
+    agree = sum(verdict.agrees for verdict in verdicts)
+    first = (f"{agree} of {len(verdicts)} cases agree with the authors' code on this machine."
+             if agree < len(verdicts) else f"All {len(verdicts)} cases agree with the authors' code on this machine.")
+    rows = [{"case": verdict.case.title, "settings": verdict.settings,
+             "steps": f"{verdict.ours.steps if verdict.ours.steps is not None else '-'} / "
+                      f"{verdict.theirs.steps if verdict.theirs.steps is not None else '-'}",
+             "between": verdict.between.text() if verdict.between else "-",
+             "moves": "; ".join(f"{name}: {move.text()}" for name, move in verdict.own_moves.items()) or "-",
+             "verdict": verdict.says, "agrees": verdict.agrees} for verdict in verdicts]
+    machine_rows = [("machine", machine.describe(facts)), ("CPU flags", " ".join(facts["cpu_flags"]) or "-"),
+                    ("MXNet features", " ".join(facts["mxnet_features"])),
+                    ("settings in force", ", ".join(f"{k}={v}" for k, v in facts["settings"].items()) or "-"),
+                    ("the authors' code", f"{plan.authors} (scripts checked against commit "
+                                          f"{published.AUTHORS_COMMIT[:7]})"),
+                    ("wall time", f"{wall:.0f} s, {plan.jobs} run(s) at a time, one thread each")]
+    lines = ["# fmi beside the authors' code", "", first, "",
+             "| case | settings | steps fmi / theirs | fmi against theirs | each against itself, start nudged by one "
+             "float32 step | verdict |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(markdown(row[key]) for key in ("case", "settings", "steps", "between", "moves",
+                                                              "verdict")) + " |" for row in rows]
+    lines += ["", "| made on | |", "|---|---|"] + [f"| {name} | {markdown(value)} |" for name, value in machine_rows]
+    lines += ["", "What their code needed to run on Python 3 with today's packages (nothing of their method "
+              "changed):", ""] + [f"- `{call}`: {markdown(how)}" for call, how in ADAPTATIONS]
+    lines += ["- their start image and random draw, unseeded in their code, seeded with fmi's seeds; "
+              "vis_invert.py's hard-coded `units = [1]` set to the filter inverted", ""]
+    write_text(plan.output / "report.md", "\n".join(lines))
+    for asset in sorted(ASSETS.iterdir()):
+        _write_if_changed(plan.output / "assets" / asset.name, asset.read_text(encoding="utf-8"))
+    page = TEMPLATES.get_template("parity.html").render(title="fmi beside the authors' code", scripts=[],
+                                                        first=first, rows=rows, machine=machine_rows,
+                                                        adaptations=ADAPTATIONS)
+    write_text(plan.output / "index.html", page)
+    write_json(plan.output / "parity.json", {"cases": [{**row, "name": verdict.case.name} for row, verdict
+                                                       in zip(rows, verdicts)], "machine": facts})
+    return plan.output / "report.md", plan.output / "index.html"
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+def build_plan(args):
+    authors = Path(args.authors).expanduser()
+    check_authors(authors, args.any_commit)
+    cases = [CASES[name] for name in parse_cases(args.cases)]
+    layers = dict(DEFAULT_LAYERS)
+    if args.layer:
+        vgg19.check_layer(args.layer)
+        layers = dict.fromkeys(DEFAULT_LAYERS, args.layer)
+    for name in ("size", "steps", "jobs"):
+        if getattr(args, name) < 1:
+            raise FmiError(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    if args.filter < 0 or args.draw_seed < 0 or args.seed < 0 or max(args.draw_seed, args.seed) > 2**32 - 1:
+        raise FmiError("--filter, --draw-seed and --seed must be 0 or more (seeds below 2**32)")
+    if any(case.name == "fmi" for case in cases) and args.filter >= vgg19.channels(layers["fmi"]):
+        raise FmiError(f"--filter {args.filter}: {layers['fmi']} has {vgg19.channels(layers['fmi'])} filters "
+                       f"(0..{vgg19.channels(layers['fmi']) - 1})")
+    for case in cases:
+        if case.name in layers and vgg19.downsampling(layers[case.name]) > args.size // 2:
+            raise FmiError(f"--size {args.size} is too small for {layers[case.name]}; use at least "
+                           f"{2 * vgg19.downsampling(layers[case.name])}")
+    from fmi.core import weights as weights_module  # loads MXNet: not for --help
+    from fmi.run import device
+
+    device.require_mxnet()
+    weights = weights_module.load(args.weights)
+    output = Path(args.output).expanduser()
+    if output.exists() and any(output.iterdir()) and not (output / "parity.json").is_file():
+        raise FmiError(f"output folder {output} holds something other than an fmi.parity report; choose another "
+                       f"with --output")
+    return Plan(authors, output, cases, layers, args.filter, args.draw_seed, args.seed, args.size, args.steps,
+                locate_image(args.image, authors, "content"), locate_image(args.style, authors, "style"),
+                weights, args.jobs)
+
+
+def parity(args):
+    plan = build_plan(args)
+    write_json(plan.output / "parity.json", {"cases": [], "finished": False})  # marks the folder as a report's
+    facts = machine.facts()
+    facts.update(threads=1, settings=machine.settings_in_force(dict(os.environ, OMP_NUM_THREADS="1")))
+    log.info("parity: %s", machine.describe(facts))
+    started = time.perf_counter()
+    verdicts = check(plan)
+    paths = report(plan, verdicts, facts, time.perf_counter() - started)
+    for verdict in verdicts:
+        print(f"{verdict.case.name:<11} {'agrees' if verdict.agrees else 'DIFFERS'}: {verdict.says}")
+    print(f"report: {paths[0]} and {paths[1]}")
+    return 0 if all(verdict.agrees for verdict in verdicts) else 1
+
+
+def main(argv=None):
+    parser = cli.ArgumentParser(prog="python -m fmi.parity", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--authors", required=True, metavar="DIR",
+                        help="a clone or unpacked copy of the authors' repository, at commit "
+                             f"{published.AUTHORS_COMMIT[:7]}")
+    parser.add_argument("--cases", default=",".join(CASES), help="which cases, comma-separated (default: %(default)s)")
+    parser.add_argument("--layer", help="the layer of the fmi, random and purposeful cases (default: "
+                        + ", ".join(f"{name} {layer}" for name, layer in DEFAULT_LAYERS.items()) + ")")
+    parser.add_argument("--filter", type=int, default=2, help="the filter of the fmi case (default: %(default)s)")
+    parser.add_argument("--draw-seed", type=int, default=1, help="the random case's draw (default: %(default)s)")
+    parser.add_argument("--image", default="golden_gate",
+                        help="content image: a paper name (from the authors' input/) or a path (default: %(default)s)")
+    parser.add_argument("--style", default="the_scream", help="style image, the same way (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=64,
+                        help="long edge of the content image, px (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=1000, help="step limit (default: %(default)s, theirs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the start image (default: %(default)s)")
+    parser.add_argument("--weights", default="random:0",
+                        help="random:SEED or a .params file in the authors' format, e.g. model/vgg19.params "
+                             "(default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=threads.usable_cores(),
+                        help="runs at a time, one thread each (default: the usable cores, %(default)s)")
+    parser.add_argument("--output", default="runs/parity", help="report folder (default: %(default)s)")
+    parser.add_argument("--any-commit", action="store_true",
+                        help="compare with the scripts in DIR even if they are not the authors' at their commit")
+    args = parser.parse_args(argv)
+    cli.setup_logging()
+    return cli.run_guarded(lambda: parity(args), resume_hint=False)

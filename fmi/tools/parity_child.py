@@ -1,0 +1,126 @@
+"""One side of one ``fmi.parity`` case, in a process of its own (oneDNN and OpenMP read their settings
+once per process): the authors' script with the Python 3 adaptations, or fmi's experiment.
+
+    python -m fmi.tools.parity_child RUN.json
+
+RUN.json holds ``side`` ("authors" or "fmi"), ``perturb`` (0, or +1/-1: move every value of the start
+image by one float32 step up or down, to measure what rounding alone does) and what that side needs.
+"""
+import builtins
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+# What the authors' code (Python 2, scikit-image 0.12, 2016) needs to run on Python 3 with today's
+# packages: (what their code does, how it is given to it). Nothing of their method changes.
+ADAPTATIONS = (
+    ("xrange(...)", "Python 2's xrange is Python 3's range"),
+    ("denoise_tv_chambolle(out, weight=..., multichannel=True)",
+     "scikit-image renamed the argument: the same call with channel_axis=-1 (n_iter_max became max_num_iter)"),
+    ("transform.resize(img, shape)",
+     "scikit-image 0.12's resize: an affine warp that maps pixel centres, bilinear, zeros outside the image, "
+     "clipped to 0..1 (today's resize anti-aliases and clips to the input's range)"),
+    ("io.imsave(name, out)",
+     "scikit-image 0.12's imsave of a float image: img_as_ubyte, then Pillow's JPEG writer at its defaults"),
+)
+
+
+def adapt_authors_code():
+    """Make the 2016 calls of the authors' code work as they did then (``ADAPTATIONS``)."""
+    import skimage.io
+    import skimage.restoration
+    import skimage.transform
+    import skimage.util
+    from PIL import Image
+
+    builtins.xrange = range
+    denoise = skimage.restoration.denoise_tv_chambolle
+
+    def denoise_tv_chambolle(image, weight=0.1, eps=2e-4, n_iter_max=200, multichannel=False):
+        return denoise(image, weight=weight, eps=eps, max_num_iter=n_iter_max,
+                       channel_axis=-1 if multichannel else None)
+
+    def resize(image, output_shape, order=1, mode="constant", cval=0):
+        rows, columns = output_shape[0], output_shape[1]
+        source = np.array([[1, 1], [1, rows], [columns, rows]]) - 1
+        target = np.zeros(source.shape, dtype=np.double)
+        target[:, 0] = float(image.shape[1]) / columns * (source[:, 0] + 0.5) - 0.5
+        target[:, 1] = float(image.shape[0]) / rows * (source[:, 1] + 0.5) - 0.5
+        transform = skimage.transform.AffineTransform()
+        transform.estimate(source, target)
+        warped = skimage.transform.warp(image, transform, output_shape=(rows, columns) + tuple(image.shape[2:]),
+                                        order=order, mode=mode, cval=cval, clip=False)
+        clipped = np.clip(warped, -1 if warped.min() < 0 else 0, 1)
+        clipped[warped == cval] = cval
+        return clipped
+
+    def imsave(name, image):
+        Image.fromarray(skimage.util.img_as_ubyte(image)).save(name)
+
+    skimage.restoration.denoise_tv_chambolle = denoise_tv_chambolle
+    skimage.transform.resize = resize
+    skimage.io.imsave = imsave
+
+
+def nudged(array, direction):
+    """``array`` (float32) with every value moved by one float32 step towards +inf (1) or -inf (-1)."""
+    array = np.asarray(array, dtype=np.float32)
+    return np.nextafter(array, np.float32(np.inf if direction > 0 else -np.inf)).astype(np.float32)
+
+
+def run_authors(spec):
+    """Run their script in ``spec["workdir"]`` (their relative paths: model/, output/, the images)."""
+    adapt_authors_code()
+    import mxnet as mx
+
+    if spec["perturb"]:
+        draw = mx.random.uniform
+
+        def uniform(*args, **kwargs):  # their start image: mx.rnd.uniform(-0.1, 0.1, img.shape)
+            drawn = draw(*args, **kwargs)
+            return mx.nd.array(nudged(drawn.asnumpy(), spec["perturb"]), ctx=drawn.context)
+
+        mx.random.uniform = mx.rnd.uniform = uniform
+    mx.random.seed(spec["seed"])       # their code draws unseeded; the same seed as fmi's start image
+    np.random.seed(spec["draw_seed"])  # and as fmi's RandomState(draw seed) in authors mode
+    script = os.path.join(spec["authors"], spec["script"])
+    with open(script, encoding="utf-8") as stream:
+        source = stream.read()
+    for old, new in spec["replace"]:  # settings their script hard-codes (the filter it inverts)
+        source = source.replace(old, new, 1)
+    os.chdir(spec["workdir"])
+    sys.path.insert(0, spec["authors"])
+    sys.argv = [script, *spec["argv"]]
+    exec(compile(source, script, "exec"), {"__name__": "__main__", "__file__": script})  # noqa: S102
+
+
+def run_fmi(spec):
+    """Run fmi's experiment on ``spec["config"]``, as its script would."""
+    from fmi import experiments
+    from fmi.core import invert
+    from fmi.run import cli
+    from fmi.run import config as config_module
+    from fmi.run.session import Options
+
+    if spec["perturb"]:
+        initial = invert.initial_images
+        invert.initial_images = lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"])
+    cli.setup_logging()
+    module = experiments.module_of(spec["script"])
+    config = config_module.load(module.Config, spec["config"])
+    module.run(config, ["--config", spec["config"]], time.perf_counter(), Options())
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as stream:
+        spec = json.load(stream)
+    (run_authors if spec["side"] == "authors" else run_fmi)(spec)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
