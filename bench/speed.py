@@ -118,7 +118,7 @@ def child_steps(steps, weights_spec):
     head = mx.nd.ones(executor.outputs[0].shape) if executor.outputs else None
 
     def bare():
-        outputs = executor.forward(is_train=True)
+        outputs = executor.forward()  # inference mode, as the authors and fmi run it
         executor.backward([head if head is not None else mx.nd.ones(outputs[0].shape)])
         gradient.wait_to_read()
 

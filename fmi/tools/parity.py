@@ -146,12 +146,12 @@ def check_authors(folder, any_commit):
     if not folder.is_dir():
         raise FmiError(f"--authors {folder}: no such folder; clone the authors' repository "
                        f"(git clone https://github.com/{published.AUTHORS_REPOSITORY}) and give its folder")
-    for name, blob in SCRIPTS.items():
-        path = folder / name
-        if not path.is_file():
+    for name in SCRIPTS:
+        if not (folder / name).is_file():
             raise FmiError(f"--authors {folder}: {name} is missing, so this is not a copy of the authors' "
                            f"repository ({published.AUTHORS_REPOSITORY}); give the folder that holds vis_invert.py")
-        check_input_file(path, "the authors' script")
+    for name, blob in SCRIPTS.items():
+        path = check_input_file(folder / name, "the authors' script")
         found = git_blob_id(path)
         if found != blob and not any_commit:
             raise FmiError(f"--authors {folder}: {name} is not the authors' file at commit "
@@ -185,7 +185,7 @@ def locate_image(spec, authors, role):
                        f"({', '.join(item.name for item in published.IMAGES)}) or give a path")
     from fmi.core import image
 
-    image.read_header(path)  # an image fmi and scikit-image can read
+    image.read_header(path)  # an image fmi can read
     return name, path
 
 
@@ -441,7 +441,9 @@ def build_plan(args):
     cases = [CASES[name] for name in parse_cases(args.cases)]
     layers = dict(DEFAULT_LAYERS)
     if args.layer:
-        vgg19.check_layer(args.layer)
+        if args.layer not in vgg19.RELU_LAYERS:
+            raise FmiError(f"--layer {quote(args.layer)}: unknown layer; valid layers are "
+                           f"{', '.join(vgg19.RELU_LAYERS)}")
         layers = dict.fromkeys(DEFAULT_LAYERS, args.layer)
     for name in ("size", "steps", "jobs"):
         if getattr(args, name) < 1:
@@ -451,10 +453,17 @@ def build_plan(args):
     if any(case.name == "fmi" for case in cases) and args.filter >= vgg19.channels(layers["fmi"]):
         raise FmiError(f"--filter {args.filter}: {layers['fmi']} has {vgg19.channels(layers['fmi'])} filters "
                        f"(0..{vgg19.channels(layers['fmi']) - 1})")
+    content = locate_image(args.image, authors, "content")
+    style = locate_image(args.style, authors, "style")
+    from fmi.core import image
+
+    header = image.read_header(content[1])
+    size = image.content_size(header.height, header.width, args.size, "floor")  # as their int() sizes it
     for case in cases:
-        if case.name in layers and vgg19.downsampling(layers[case.name]) > args.size // 2:
-            raise FmiError(f"--size {args.size} is too small for {layers[case.name]}; use at least "
-                           f"{2 * vgg19.downsampling(layers[case.name])}")
+        deepest = layers.get(case.name, THEIR_STYLE_LAYERS[-1])
+        if min(size) < vgg19.downsampling(deepest):
+            raise FmiError(f"--size {args.size} is too small for {deepest}: the content image becomes "
+                           f"{size[0]}x{size[1]} px and {deepest} needs {vgg19.downsampling(deepest)} on each side")
     from fmi.core import weights as weights_module  # loads MXNet: not for --help
     from fmi.run import device
 
@@ -465,8 +474,7 @@ def build_plan(args):
         raise FmiError(f"output folder {output} holds something other than an fmi.parity report; choose another "
                        f"with --output")
     return Plan(authors, output, cases, layers, args.filter, args.draw_seed, args.seed, args.size, args.steps,
-                locate_image(args.image, authors, "content"), locate_image(args.style, authors, "style"),
-                weights, args.jobs)
+                content, style, weights, args.jobs)
 
 
 def parity(args):
