@@ -8,7 +8,7 @@ and a reproduction report in runs/paper/ (index.html and report.md).
 """
 import sys
 
-from fmi.tools.reproduce import main
+from fmi.tools.commands import reproduce as main
 
 if __name__ == "__main__":
     sys.exit(main())

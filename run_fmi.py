@@ -13,7 +13,7 @@ import sys
 
 from fmi.errors import FmiError
 from fmi.experiments import fig3
-from fmi.run import cli, config
+from fmi.run.interface import cli, config
 
 OPTIONS = (
     cli.Option("--layers", ("layers",), "texts", "LAYERS", "relu layers, comma-separated, or 'all'"),
@@ -30,8 +30,8 @@ def build_parser():
 
 
 def experiment(settings, args, argv, started):
+    from fmi.run.folder.shards import parse_shard
     from fmi.run.session import Options
-    from fmi.run.shards import parse_shard
 
     if args.shard and args.collect:
         raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")

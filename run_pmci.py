@@ -8,7 +8,7 @@ PMCI results. With no arguments it runs configs/fig5_quick.yaml into runs/quicks
 import sys
 
 from fmi.experiments import fig5
-from fmi.run import cli, config
+from fmi.run.interface import cli, config
 
 OPTIONS = (
     cli.Option("--style", ("styles",), "texts", "IMAGES", "style images, comma-separated"),

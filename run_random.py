@@ -9,7 +9,7 @@ runs/quickstart_random; `--config configs/fig4.yaml` has the paper's settings.
 import sys
 
 from fmi.experiments import fig4
-from fmi.run import cli, config
+from fmi.run.interface import cli, config
 
 OPTIONS = (
     cli.Option("--layers", ("layers",), "texts", "LAYERS", "relu layers, comma-separated"),

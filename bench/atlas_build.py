@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi.core import image, vgg19
+from fmi.core import vgg19
 from fmi.experiments import fig3
-from fmi.run.record import RECORD_FORMAT, CellRecord, RunRecord
+from fmi.files import image_files
+from fmi.run.folder.record import RECORD_FORMAT, CellRecord, RunRecord
 from fmi.tools import atlas
 
 TEXTURES = 64
@@ -39,7 +40,7 @@ def synthetic_run(folder, height, width):
         angle, frequency = rng.uniform(0, np.pi), rng.uniform(0.05, 0.5)
         wave = np.sin(frequency * (x * np.cos(angle) + y * np.sin(angle)))
         rgb = np.clip(rng.uniform(40, 215, 3) + 40 * wave[..., None] * rng.uniform(-1, 1, 3), 0, 255)
-        image.save_png(textures / f"{index}.png", rgb.astype(np.uint8))
+        image_files.save_png(textures / f"{index}.png", rgb.astype(np.uint8))
     config = fig3.Config(content=["photo.jpg"], layers=list(vgg19.RELU_LAYERS), all_filters=True)
     cells, plan = {}, {}
     for layer in vgg19.RELU_LAYERS:

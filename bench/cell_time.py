@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from fmi.core import codes, invert
-from fmi.core import weights as weights_module
+from fmi.files import weight_files
 
 
 def main(argv=None):
@@ -25,7 +25,7 @@ def main(argv=None):
     parser.add_argument("--layers", default="relu1_2,relu2_2,relu3_2,relu4_2,relu5_2")
     args = parser.parse_args(argv)
 
-    weights = weights_module.load(args.weights)
+    weights = weight_files.load(args.weights)
     rng = np.random.default_rng(0)
     height, width = round(args.size * 0.75), args.size
     content = weights.preprocessing.preprocess(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))

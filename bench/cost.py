@@ -5,9 +5,9 @@
 
 ``table``: each figure at the paper's settings and the 5504-filter sweep of one image. Measured:
 the time of a step of each kind of cell, of its whole batch and of one image alone, timed here now
-(``fmi.tools.reproduce.step_times``, the median of three timings), and the steps cells take, read
+(``fmi.tools.whole_paper.step_times``, the median of three timings), and the steps cells take, read
 from the given run folders (cells made at the paper's settings). Derived: the total, the sum over
-cells of each cell's expected seconds (``fmi.tools.reproduce.cell_seconds``: images leave a batch
+cells of each cell's expected seconds (``fmi.tools.whole_paper.cell_seconds``: images leave a batch
 as they stop, so the last ones step on in a smaller batch); a layer no run measured takes the
 steps of the measured layer of its block; an N-task array's wall time is its busiest task's
 share, the batches dealt out as ``--shard I/N`` deals them. Start-up, saving and drawing the
@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from fmi.core import vgg19
-from fmi.core import weights as weights_module
 from fmi.experiments import fig3
-from fmi.run import cli, threads
-from fmi.run import config as config_module
-from fmi.run.record import RunView, parse_key
-from fmi.tools import reproduce
+from fmi.files import weight_files
+from fmi.run.folder.record import RunView, parse_key
+from fmi.run.interface import cli
+from fmi.run.interface import config as config_module
+from fmi.run.machine import threads
+from fmi.tools import whole_paper
 
 ARRAY = 16
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +63,9 @@ def steps_of(steps, script, group):
 
 def cost(job, weights, steps, repeats=3):
     """(cells, mean steps, seconds on this machine, seconds of the busiest of ARRAY shards or None)."""
-    cells, times = reproduce.step_times(job, weights, alone=True, repeats=repeats)
+    cells, times = whole_paper.step_times(job, weights, alone=True, repeats=repeats)
     script = job.module.SCRIPT
-    per_cell = {str(key): reproduce.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
+    per_cell = {str(key): whole_paper.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
                 for key, kind in cells}
     total = sum(per_cell.values())
     mean_steps = float(np.mean([np.mean(steps_of(steps, script, kind[0])) for _, kind in cells]))
@@ -83,17 +84,17 @@ def hours(seconds):
 
 def table(args):
     steps = measured_steps(args.run_dirs)
-    weights = weights_module.load("random:0")
+    weights = weight_files.load("random:0")
     print(f"machine: {threads.machine()}; steps measured on {sum(map(len, steps.values()))} cells")
     print(f"| run | cells | steps a cell | this machine | {ARRAY}-task array |")
     print("|---|---|---|---|---|")
-    jobs = [job for job in reproduce.plan(argparse.Namespace(quick=False, fast=False, control=False, output="/tmp",
+    jobs = [job for job in whole_paper.plan(argparse.Namespace(quick=False, fast=False, control=False, output="/tmp",
                                                              size=None, steps=None, weights="random:0",
                                                              stand_ins=True))]
     sweep = config_module.load(fig3.Config, cli.CONFIG_DIR / "fig3_sweep.yaml",
                                [("weights", "random:0", "cost"), ("output", "/tmp/sweep", "cost")])
-    sweep.fallbacks = reproduce.stand_ins(sweep)
-    jobs.append(reproduce.Job("fig3", sweep, []))
+    sweep.fallbacks = whole_paper.stand_ins(sweep)
+    jobs.append(whole_paper.Job("fig3", sweep, []))
     for job, name in zip(jobs, ["Fig. 3 (fig3.yaml)", "Fig. 4 (fig4.yaml)", "Fig. 5 (fig5.yaml)",
                                 "all 5504 filters of one image (fig3_sweep.yaml)"]):
         cells, mean, total, share = cost(job, weights, steps)
@@ -117,7 +118,7 @@ def validate(args):
                                        ("weights", "random:0"), ("content", ["sample:grace_hopper"]),
                                        ("max_long_edge", 64), ("sgd.max_steps", 300), ("layers", layers),
                                        ("batch_size", 8), ("output", str(Path(folder) / "sweep")))])
-        cells, mean, predicted, _ = cost(reproduce.Job("fig3", sweep, []), weights_module.load("random:0"), steps)
+        cells, mean, predicted, _ = cost(whole_paper.Job("fig3", sweep, []), weight_files.load("random:0"), steps)
         started = time.perf_counter()
         run_fmi("--all-filters", "--output", str(Path(folder) / "sweep"))
         measured = time.perf_counter() - started

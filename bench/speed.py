@@ -89,9 +89,9 @@ def child_steps(steps, weights_spec):
     import numpy as np
 
     from fmi.core import codes, invert, vgg19
-    from fmi.core import weights as weights_module
+    from fmi.files import weight_files
 
-    weights = weights_module.load(weights_spec)
+    weights = weight_files.load(weights_spec)
     rng = np.random.default_rng(0)
     content = weights.preprocessing.preprocess(rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8))
     code = invert.extract(weights, [DEEP_LAYER], content)[DEEP_LAYER]
@@ -143,13 +143,13 @@ def child_default_threads(steps, weights_spec):
 
 def lbfgs_against_sgd(weights_spec):
     """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at 128 px."""
-    from fmi.core import image, invert
-    from fmi.core import weights as weights_module
-    from fmi.run import inputs
+    from fmi.core import invert, preprocessing
+    from fmi.files import image_files, weight_files
+    from fmi.run.interface import inputs
 
-    weights = weights_module.load(weights_spec)
-    source = image.read_rgb(inputs.resolve("sample:grace_hopper", "."))
-    rgb = image.unit_to_uint8(image.resize(source, *image.content_size(*source.shape[:2], 128)))
+    weights = weight_files.load(weights_spec)
+    source = image_files.read_rgb(inputs.resolve("sample:grace_hopper", "."))
+    rgb = preprocessing.unit_to_uint8(preprocessing.resize(source, *preprocessing.content_size(*source.shape[:2], 128)))
     content = weights.preprocessing.preprocess(rgb)
     code = invert.extract(weights, ["relu3_2"], content)["relu3_2"]
     problem = invert.Problem([invert.Term("relu3_2")], weights, content.shape)

@@ -4,7 +4,7 @@
 """
 import sys
 
-from fmi.tools.analyze import main
+from fmi.tools.commands import analyze as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@
 """
 import sys
 
-from fmi.tools.atlas import main
+from fmi.tools.commands import atlas as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@
 """
 import sys
 
-from fmi.tools.compare import main
+from fmi.tools.commands import compare as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,10 @@
-"""The command that fetches the paper's images and the authors' figures (``fmi.tools.downloads``).
+"""The command that fetches the paper's images and the authors' figures (``fmi.files.downloads``).
 
     python -m fmi.data download [--what images|figures] [--from DIR]
 """
 import sys
 
-from fmi.tools.downloads import data_main as main
+from fmi.tools.commands import data as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@
 """
 import sys
 
-from fmi.tools.parity import main
+from fmi.tools.commands import parity as main
 
 if __name__ == "__main__":
     sys.exit(main())

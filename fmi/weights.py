@@ -1,12 +1,12 @@
-"""VGG-19 weights: ``fmi.core.weights`` for the library, and the command
+"""VGG-19 weights: ``fmi.files.weight_files`` for the library, and the command
 
     python -m fmi.weights download      # the authors' vgg19.params into model/, checked
     python -m fmi.weights check [FILE]  # keys, shapes and values, and whether it is the authors' file
 """
 import sys
 
-from fmi.core.weights import Weights, describe, load, load_file, random_weights  # noqa: F401  (the API)
-from fmi.tools.downloads import weights_main as main
+from fmi.files.weight_files import Weights, describe, load, load_file, random_weights  # noqa: F401  (the API)
+from fmi.tools.commands import weights as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,16 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from fmi.core import weights
+from fmi.files import weight_files
 
-# fmi.run.machine keeps what oneDNN says of itself in a cache file: the tests' own, not the user's
+# fmi.run.machine.facts keeps what oneDNN says of itself in a cache file: the tests' own, not the user's
 os.environ.setdefault("FMI_CACHE_DIR", tempfile.mkdtemp(prefix="fmi-test-cache-"))
 SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
 
 
 @pytest.fixture(scope="session")
 def random_weights():
-    return weights.load("random:0")
+    return weight_files.load("random:0")
 
 
 def write_image(path, height, width, seed=0):

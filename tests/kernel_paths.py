@@ -16,7 +16,7 @@ import mxnet as mx
 import numpy as np
 
 from fmi.core import invert, vgg19
-from fmi.core import weights as weights_module
+from fmi.files import weight_files
 
 HEIGHT, WIDTH = 40, 56
 # (name, [(layer, kind, weight, normalised)]): FMI and the random re-weightings; PMCI; Gatys
@@ -128,7 +128,7 @@ def main(names):
     if "--training-mode" in names:
         invert.Problem.evaluate = training_mode_evaluate
         names = [name for name in names if name != "--training-mode"]
-    weights = weights_module.load("random:0")
+    weights = weight_files.load("random:0")
     rng = np.random.default_rng(0)
     found = {}
     for name in names or PROBLEMS:

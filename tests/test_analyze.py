@@ -7,8 +7,7 @@ from conftest import write_image
 
 import run_fmi
 import run_pmci
-from fmi.core import measures
-from fmi.tools import analyze
+from fmi.tools import commands, measures
 
 
 def flat(value, shape=(16, 16)):
@@ -62,7 +61,7 @@ def fmi_run(tmp_path):
 
 
 def test_analyze_writes_all_outputs(fmi_run, capsys):
-    assert analyze.main([str(fmi_run)]) == 0
+    assert commands.analyze([str(fmi_run)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("random weights (seed 0), not ImageNet")
     assert re.search(r"\| relu1_1 \| 6 \| ", out) and "| relu2_1 | 6 |" in out
@@ -90,7 +89,7 @@ def test_measures_before_and_after_the_denoise_are_reported_apart(tmp_path, caps
         assert run_fmi.main(["--image", str(tmp_path / "one.png"), "--weights", "random:0", "--size", "32",
                              "--layers", "relu2_1", "--filters", "0,1", "--steps", "4", "--set",
                              f"denoise_weight={weight}", "--output", str(output)]) == 0
-        assert analyze.main([str(output)]) == 0
+        assert commands.analyze([str(output)]) == 0
         results[weight] = json.loads((output / "analysis.json").read_text())
         assert "before the denoise" in (output / "analysis.md").read_text()
     for cell in results["0"]["cells"].values():
@@ -109,9 +108,9 @@ def test_analyze_with_control(fmi_run, tmp_path, capsys):
     argv = json.loads((fmi_run / "record.json").read_text())["argv"]
     argv[argv.index("--weights") + 1], argv[argv.index("--output") + 1] = "random:1", str(control)
     assert run_fmi.main(argv) == 0
-    assert analyze.main([str(control)]) == 0
+    assert commands.analyze([str(control)]) == 0
     alone = json.loads((control / "analysis.json").read_text())["groups"]
-    assert analyze.main(["--control", str(control), str(fmi_run)]) == 0
+    assert commands.analyze(["--control", str(control), str(fmi_run)]) == 0
     result = json.loads((fmi_run / "analysis.json").read_text())
     assert result["control"]["groups"] == alone and result["control"]["weights"].startswith("random weights (seed 1)")
     assert result["groups"]["relu1_1"]["colourfulness"] != alone["relu1_1"]["colourfulness"]
@@ -127,7 +126,7 @@ def test_analyze_pmci_style_similarity(tmp_path):
     assert run_pmci.main(["--image", str(paths[0]), "--style", f"{paths[1]},{paths[2]}", "--weights",
                           "random:0", "--size", "32", "--steps", "3", "--style-layers", "relu1_1,relu2_1",
                           "--output", str(output)]) == 0
-    assert analyze.main([str(output)]) == 0
+    assert commands.analyze([str(output)]) == 0
     style = json.loads((output / "analysis.json").read_text())["style"]
     assert style["items"][:2] == ["style style_a", "style style_b"] and len(style["items"]) == 6
     for kind in ("channel_sums", "gram"):
@@ -151,13 +150,13 @@ def test_analyze_pmci_style_similarity(tmp_path):
 def test_bad_run_folders(tmp_path, capsys, make, pattern):
     folder = tmp_path / "run"
     make(folder)
-    assert analyze.main([str(folder)]) == 2
+    assert commands.analyze([str(folder)]) == 2
     err = capsys.readouterr().err
     assert re.search(pattern, err) and "Traceback" not in err
 
 
 def test_run_with_missing_cells(fmi_run, capsys):
     (fmi_run / "cells" / "two" / "relu2_1" / "filter_1.png").unlink()
-    assert analyze.main([str(fmi_run)]) == 2
+    assert commands.analyze([str(fmi_run)]) == 2
     err = capsys.readouterr().err
     assert "1 cell image(s) missing or unreadable, e.g. cells/two/relu2_1/filter_1.png" in err

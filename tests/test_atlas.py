@@ -14,7 +14,7 @@ from conftest import write_image
 
 import run_fmi
 import run_pmci
-from fmi.tools import analyze, atlas
+from fmi.tools import atlas, commands
 
 INSTALL_HINT = ("the atlas tests need Chromium: install it with 'apt-get install chromium' (Debian, Ubuntu) or set "
                 "FMI_CHROMIUM to a Chrome or Chromium executable")
@@ -83,7 +83,7 @@ def fmi_atlas(tmp_path_factory):
     run, control = folder / "run", folder / "control"
     assert run_fmi.main(common + ["--weights", "random:0", "--output", str(run)]) == 0
     assert run_fmi.main(common + ["--weights", "random:1", "--output", str(control)]) == 0
-    assert analyze.main([str(run)]) == 0
+    assert commands.analyze([str(run)]) == 0
     index, done = atlas.build(run, control)
     assert done["thumbnails_made"] == 12
     return run, index
@@ -183,9 +183,9 @@ def test_a_rebuild_makes_only_new_thumbnails(fmi_atlas):
 
 
 def test_bad_run_folders_get_one_line(tmp_path, capsys):
-    assert atlas.main([str(tmp_path / "nothing")]) == 2
+    assert commands.atlas([str(tmp_path / "nothing")]) == 2
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert atlas.main([str(tmp_path / "empty")]) == 2
+    assert commands.atlas([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "record.json: no such file; give the output folder" in err and "Traceback" not in err

@@ -8,8 +8,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from fmi.core import image  # noqa: E402
-from fmi.tools import compare  # noqa: E402
+from fmi.files import image_files
+from fmi.tools import (
+    commands,
+    compare,  # noqa: E402
+)
 
 SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 NO_REFERENCE = "the authors' three result figures are not available to the tests on this machine"
@@ -61,7 +64,7 @@ def random_run_holding(folder, images):
     for r, row in enumerate(images):
         for c, picture in enumerate(row):
             resized = cv2.resize(np.ascontiguousarray(picture), (width, height), interpolation=cv2.INTER_AREA)
-            image.save_png(folder / "cells" / "photo" / LAYERS[c] / f"random_draw_{r + 1}.png", resized)
+            image_files.save_png(folder / "cells" / "photo" / LAYERS[c] / f"random_draw_{r + 1}.png", resized)
     return folder
 
 
@@ -72,7 +75,7 @@ def test_a_composite_drawn_here_is_found_and_its_cells_agree(tmp_path, capsys):
     grid = compare.find_cells(compare.read_figure(reference))
     assert (len(grid), len(grid[0])) == (2, 5)
     run = random_run_holding(tmp_path / "run", images)
-    assert compare.main([str(run), str(reference)]) == 0
+    assert commands.compare([str(run), str(reference)]) == 0
     out = capsys.readouterr().out
     assert "10 of 10 compared cells agree" in out
     assert (run / "compare_random.png").stat().st_size > 0 and (run / "compare.md").read_text() == out.split(
@@ -102,7 +105,7 @@ def test_a_figure_without_frames_is_refused(tmp_path):
     from fmi.errors import FmiError
 
     path = tmp_path / "plain.png"
-    image.save_png(path, texture(3, 200, 300))
+    image_files.save_png(path, texture(3, 200, 300))
     with pytest.raises(FmiError, match="found no framed images"):
         compare.find_cells(compare.read_figure(path))
 

@@ -1,4 +1,4 @@
-"""fmi/run/config.py: a YAML block given in part keeps the figure's other settings, and a run says
+"""fmi/run/interface/config.py: a YAML block given in part keeps the figure's other settings, and a run says
 which of its settings are not the paper's."""
 import dataclasses
 import json
@@ -11,7 +11,7 @@ import run_pmci
 import run_random
 from fmi.core.optimizers import LBFGS, SGD
 from fmi.experiments import fig3, fig4, fig5
-from fmi.run import config
+from fmi.run.interface import config
 
 FIGURES = {"fig3": fig3.Config, "fig4": fig4.Config, "fig5": fig5.Config}
 # a value for every field of each block that is not the default of any figure

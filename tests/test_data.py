@@ -11,10 +11,10 @@ import pytest
 from conftest import SHARED_PAPER, write_image
 
 import run_fmi
-from fmi.core import image, published
 from fmi.errors import FmiError
+from fmi.files import downloads, image_files, published
 from fmi.io import git_blob_id
-from fmi.tools import downloads
+from fmi.tools import commands
 
 NO_PAPER_IMAGES = "the paper's six input images are not available to the tests on this machine"
 TREES = Path(__file__).resolve().parent / "data" / "published_trees.txt"
@@ -42,7 +42,7 @@ def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, served,
     assert sorted(p.name for p in (tmp_path / "data" / "paper").iterdir()) == sorted(published.PAPER_IMAGES.values())
     assert sorted(p.name for p in (tmp_path / "data" / "authors").iterdir()) == sorted(
         item.local for item in published.FIGURES)
-    assert image.read_rgb(tmp_path / "data" / "paper" / "golden_gate.jpg").shape == (8, 10, 3)
+    assert image_files.read_rgb(tmp_path / "data" / "paper" / "golden_gate.jpg").shape == (8, 10, 3)
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 9 and all("NOT the authors'" in line for line in said)  # stand-ins, not their files
 
@@ -102,7 +102,7 @@ def test_a_broken_image_never_gets_its_final_name(tmp_path, served):
 
 def test_offline_error_says_what_to_do_and_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = downloads.data_main(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
+    code = commands.data(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: could not download http://127.0.0.1:9/input/the%20golden")
     assert "nothing was saved" in err and "--from FOLDER" in err and "Traceback" not in err
@@ -151,7 +151,7 @@ def test_a_cut_download_leaves_no_file(tmp_path, cut_server, capsys):
     from fmi import weights
 
     destination = tmp_path / "paper"
-    code = downloads.data_main(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
+    code = commands.data(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and "nothing was saved" in err and "Traceback" not in err
     assert not destination.exists()
@@ -194,7 +194,7 @@ def test_the_paper_images_copy_decode_and_are_recognised_as_the_authors(tmp_path
     downloads.download_data(tmp_path, source_dir=SHARED_PAPER, what="images")
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 6 and all("exactly the authors'" in line for line in said), said
-    sizes = {name: image.read_rgb(tmp_path / file).shape[:2] for name, file in published.PAPER_IMAGES.items()}
+    sizes = {name: image_files.read_rgb(tmp_path / file).shape[:2] for name, file in published.PAPER_IMAGES.items()}
     assert sizes == {"golden_gate": (734, 979), "tubingen": (768, 1024), "frida_kahlo": (500, 384),
                      "seated_nude": (845, 650), "starry_night": (313, 196), "the_scream": (1528, 1200)}
 

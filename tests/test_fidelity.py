@@ -14,8 +14,9 @@ from PIL import Image
 
 import run_fmi
 import run_random
-from fmi.core import codes, fidelity, image, invert, published
+from fmi.core import codes, fidelity, invert, preprocessing
 from fmi.experiments import fig4
+from fmi.files import image_files, published, weight_files
 from fmi.run import session
 
 MEAN = np.array([123.68, 116.779, 103.939])
@@ -104,15 +105,13 @@ def authors_save(rgb8, weight=0.2):
 
 def fmi_pictures(path, long_edge, styles=()):
     """fmi's own preprocessing in authors mode, through the path a run takes."""
-    from fmi.core import weights
-
     mode = fidelity.AUTHORS
-    rgb = image.read_rgb(path)
-    header = image.read_header(path)
-    size = image.content_size(header.height, header.width, long_edge, "floor")
-    random = weights.random_weights(0)
+    rgb = image_files.read_rgb(path)
+    header = image_files.read_header(path)
+    size = preprocessing.content_size(header.height, header.width, long_edge, "floor")
+    random = weight_files.random_weights(0)
     content = session._picture("content", rgb, *size, random, mode, mode.content_scale)
-    style_pictures = [session._picture("style", image.read_rgb(s), *size, random, mode, mode.style_scale)
+    style_pictures = [session._picture("style", image_files.read_rgb(s), *size, random, mode, mode.style_scale)
                       for s in styles]
     return rgb, content, style_pictures
 
@@ -126,7 +125,7 @@ def test_content_and_style_preprocessing_match_the_authors(tmp_path):
     # int(73 * 50 / 97) = 37, not 38; and int(97 * (50 / 97)) = int(49.999...) = 49: the long edge comes out short
     assert content.array.shape == expected.shape == (1, 3, 37, 49)
     np.testing.assert_allclose(content.array, expected, atol=2e-4)
-    style_expected = authors_style(image.read_rgb(style_path), 37, 49)
+    style_expected = authors_style(image_files.read_rgb(style_path), 37, 49)
     np.testing.assert_allclose(style.array, style_expected, atol=2e-4)
 
 
@@ -136,10 +135,10 @@ def test_scikit_image_resize_called_directly_agrees():
     rgb = np.random.default_rng(0).integers(20, 236, (45, 61, 3), dtype=np.uint8)  # no black: edges show the zeros
     for size in ((30, 40), (90, 120)):
         direct = np.clip(resize(rgb, size, order=1, mode="constant", cval=0, anti_aliasing=False, clip=False), 0, 1)
-        np.testing.assert_allclose(image.resize(rgb, *size, "skimage"), direct, atol=1e-12)
+        np.testing.assert_allclose(preprocessing.resize(rgb, *size, "skimage"), direct, atol=1e-12)
         np.testing.assert_allclose(old_bilinear_resize(rgb, *size), direct, atol=1e-12)
     enlarged = resize(rgb, (90, 120), order=1, mode="constant", cval=0, anti_aliasing=False)  # today's clip=True
-    assert not np.allclose(image.resize(rgb, 90, 120, "skimage"), enlarged, atol=1e-3)
+    assert not np.allclose(preprocessing.resize(rgb, 90, 120, "skimage"), enlarged, atol=1e-3)
 
 
 @pytest.mark.skipif(not SHARED_PAPER.is_dir(), reason="the paper's six input images are not available to "
@@ -157,22 +156,22 @@ def test_the_paper_images_preprocess_as_the_authors_did():
 def test_truncation_and_rounding_by_hand():
     """Values chosen so that truncating and rounding part or agree: 10.9 -> 10 or 11, 100.4 -> 100, -0.4 -> 0."""
     rgb = np.array([10.9, 100.4, 200.2, -0.4, 254.7, 300.0], dtype=np.float64).reshape(1, 2, 3)
-    x = image.CAFFE_RGB.preprocess(rgb)
-    assert image.CAFFE_RGB.deprocess(x, "truncate").reshape(-1).tolist() == [10, 100, 200, 0, 254, 255]
-    assert image.CAFFE_RGB.deprocess(x, "round").reshape(-1).tolist() == [11, 100, 200, 0, 255, 255]
+    x = preprocessing.CAFFE_RGB.preprocess(rgb)
+    assert preprocessing.CAFFE_RGB.deprocess(x, "truncate").reshape(-1).tolist() == [10, 100, 200, 0, 254, 255]
+    assert preprocessing.CAFFE_RGB.deprocess(x, "round").reshape(-1).tolist() == [11, 100, 200, 0, 255, 255]
 
 
 def test_deprocess_truncates_like_the_authors():
     x = np.random.default_rng(0).uniform(-160, 160, (1, 3, 9, 11)).astype(np.float32)
-    ours = image.CAFFE_RGB.deprocess(x, "truncate")
+    ours = preprocessing.CAFFE_RGB.deprocess(x, "truncate")
     np.testing.assert_array_equal(ours, authors_postprocess(x))
-    rounded = image.CAFFE_RGB.deprocess(x, "round")
+    rounded = preprocessing.CAFFE_RGB.deprocess(x, "round")
     assert (rounded.astype(int) - ours).max() == 1 and (rounded.astype(int) - ours).min() == 0
 
 
 def test_the_tv_denoise_and_save_are_the_authors():
     rgb = np.random.default_rng(3).integers(0, 256, (24, 30, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(image.denoise_tv(rgb, 0.2), authors_save(rgb))
+    np.testing.assert_array_equal(preprocessing.denoise_tv(rgb, 0.2), authors_save(rgb))
 
 
 def colourful_image(height=96, width=128, seed=0):
@@ -189,7 +188,7 @@ def colourful_image(height=96, width=128, seed=0):
 
 
 def colourfulness_kept(rgb, denoised):
-    from fmi.core import measures
+    from fmi.run import measures
 
     return measures.colourfulness(denoised) / measures.colourfulness(rgb)
 
@@ -198,12 +197,12 @@ def volume_tv(rgb, weight=0.2):
     """The (H, W, 3) array denoised as one 3-D volume, colour as a third spatial axis."""
     from skimage.restoration import denoise_tv_chambolle
 
-    return image.unit_to_uint8(denoise_tv_chambolle(rgb / 255.0, weight=weight, channel_axis=None))
+    return preprocessing.unit_to_uint8(denoise_tv_chambolle(rgb / 255.0, weight=weight, channel_axis=None))
 
 
 def test_the_default_denoise_keeps_a_synthetic_images_colour():
     rgb = colourful_image()
-    assert colourfulness_kept(rgb, image.denoise_tv(rgb, 0.2)) >= 0.85
+    assert colourfulness_kept(rgb, preprocessing.denoise_tv(rgb, 0.2)) >= 0.85
     assert colourfulness_kept(rgb, volume_tv(rgb)) < 0.5  # the measure tells a denoise that washes colour out
 
 
@@ -213,10 +212,10 @@ def test_the_default_denoise_keeps_a_synthetic_images_colour():
 def test_the_default_denoise_keeps_the_paper_images_colour(name):
     import cv2
 
-    rgb = image.read_rgb(SHARED_PAPER / published.PAPER_IMAGES[name])
+    rgb = image_files.read_rgb(SHARED_PAPER / published.PAPER_IMAGES[name])
     height = round(rgb.shape[0] * 256 / rgb.shape[1])
     small = cv2.resize(rgb, (256, height), interpolation=cv2.INTER_AREA)
-    assert colourfulness_kept(small, image.denoise_tv(small, 0.2)) >= 0.85
+    assert colourfulness_kept(small, preprocessing.denoise_tv(small, 0.2)) >= 0.85
 
 
 def test_purposeful_codes_are_the_authors_to_the_last_bit():
@@ -288,7 +287,7 @@ def test_jpeg_cells_are_written_at_the_authors_quality_75():
     import io
 
     rgb = np.random.default_rng(1).integers(0, 256, (16, 20, 3), dtype=np.uint8)
-    with Image.open(io.BytesIO(image.encode(rgb, "jpeg"))) as cell:
+    with Image.open(io.BytesIO(image_files.encode(rgb, "jpeg"))) as cell:
         assert cell.format == "JPEG"
         luminance = np.array(cell.quantization[0])
     zigzag = np.array([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 from conftest import write_image
 
-from fmi.core import image
+from fmi.core import preprocessing
 from fmi.errors import FmiError
+from fmi.files import image_files
 
 
-@pytest.mark.parametrize("contract", [image.CAFFE_RGB, image.TORCH_RGB])
+@pytest.mark.parametrize("contract", [preprocessing.CAFFE_RGB, preprocessing.TORCH_RGB])
 def test_preprocess_round_trip(contract):
     rgb = np.random.default_rng(0).integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
     x = contract.preprocess(rgb)
@@ -18,9 +19,9 @@ def test_preprocess_round_trip(contract):
 
 def test_preprocess_formulas():
     rgb = np.array([[[255, 0, 10]]], dtype=np.uint8)
-    np.testing.assert_allclose(image.CAFFE_RGB.preprocess(rgb)[0, :, 0, 0],
+    np.testing.assert_allclose(preprocessing.CAFFE_RGB.preprocess(rgb)[0, :, 0, 0],
                                [255 - 123.68, 0 - 116.779, 10 - 103.939], rtol=1e-6)
-    np.testing.assert_allclose(image.TORCH_RGB.preprocess(rgb)[0, :, 0, 0],
+    np.testing.assert_allclose(preprocessing.TORCH_RGB.preprocess(rgb)[0, :, 0, 0],
                                [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (10 / 255 - 0.406) / 0.225],
                                rtol=1e-6)
 
@@ -28,7 +29,7 @@ def test_preprocess_formulas():
 def test_deprocess_clips():
     x = np.full((1, 3, 2, 2), 1000.0, dtype=np.float32)
     x[0, 1] = -1000.0
-    out = image.CAFFE_RGB.deprocess(x)
+    out = preprocessing.CAFFE_RGB.deprocess(x)
     assert out.dtype == np.uint8
     assert (out[..., 0] == 255).all() and (out[..., 1] == 0).all()
 
@@ -38,15 +39,15 @@ def test_read_converts_bgr_to_rgb(tmp_path):
     bgr = np.zeros((4, 5, 3), dtype=np.uint8)
     bgr[..., 2] = 200  # red in OpenCV's BGR order
     cv2.imwrite(str(path), bgr)
-    rgb = image.read_rgb(path)
+    rgb = image_files.read_rgb(path)
     assert rgb.shape == (4, 5, 3)
     assert (rgb[..., 0] == 200).all() and not rgb[..., 1:].any()
 
 
 def test_save_and_read_round_trip(tmp_path):
     rgb = write_image(tmp_path / "a.png", 10, 12)
-    image.save_png(tmp_path / "b.png", rgb)
-    np.testing.assert_array_equal(image.read_rgb(tmp_path / "b.png"), rgb)
+    image_files.save_png(tmp_path / "b.png", rgb)
+    np.testing.assert_array_equal(image_files.read_rgb(tmp_path / "b.png"), rgb)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -54,7 +55,7 @@ def test_a_sixteen_bit_colour_png_is_rounded_to_8_bits(tmp_path):
     """Each value v becomes round(v / 257), not v >> 8 (what Pillow gives, a level lower at times)."""
     rgb16 = (np.arange(36, dtype=np.uint16).reshape(3, 4, 3) * 1500 + 7)
     cv2.imwrite(str(tmp_path / "c16.png"), rgb16[..., ::-1])
-    rgb = image.read_rgb(tmp_path / "c16.png")
+    rgb = image_files.read_rgb(tmp_path / "c16.png")
     np.testing.assert_array_equal(rgb, np.round(rgb16 / 257.0).astype(np.uint8))
     assert not np.array_equal(rgb, (rgb16 >> 8).astype(np.uint8))
 
@@ -62,13 +63,13 @@ def test_a_sixteen_bit_colour_png_is_rounded_to_8_bits(tmp_path):
 def test_grayscale_sixteen_bit_and_alpha_become_rgb8(tmp_path):
     gray = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
     cv2.imwrite(str(tmp_path / "g16.png"), gray)
-    rgb = image.read_rgb(tmp_path / "g16.png")
+    rgb = image_files.read_rgb(tmp_path / "g16.png")
     assert rgb.dtype == np.uint8 and rgb.shape == (3, 4, 3)
     np.testing.assert_array_equal(rgb[..., 0], np.round(gray / 257.0).astype(np.uint8))
     bgra = np.zeros((2, 2, 4), dtype=np.uint8)
     bgra[..., 0], bgra[..., 3] = 90, 128
     cv2.imwrite(str(tmp_path / "a.png"), bgra)
-    assert image.read_rgb(tmp_path / "a.png")[0, 0].tolist() == [0, 0, 90]
+    assert image_files.read_rgb(tmp_path / "a.png")[0, 0].tolist() == [0, 0, 90]
 
 
 def test_only_a_transparency_that_is_lost_is_said(tmp_path, caplog):
@@ -77,9 +78,9 @@ def test_only_a_transparency_that_is_lost_is_said(tmp_path, caplog):
     cv2.imwrite(str(tmp_path / "opaque.png"), bgra)
     bgra[0, 0, 3] = 0
     cv2.imwrite(str(tmp_path / "hole.png"), bgra)
-    image.read_rgb(tmp_path / "opaque.png")
+    image_files.read_rgb(tmp_path / "opaque.png")
     assert "transparency" not in caplog.text
-    image.read_rgb(tmp_path / "hole.png")
+    image_files.read_rgb(tmp_path / "hole.png")
     assert "hole.png converted: transparency dropped" in caplog.text
 
 
@@ -93,7 +94,7 @@ def test_bad_image_files(tmp_path, make, message):
     path = tmp_path / "input.jpg"
     make(path)
     with pytest.raises(FmiError, match=message):
-        image.read_rgb(path)
+        image_files.read_rgb(path)
 
 
 def test_truncated_jpeg_is_refused(tmp_path):
@@ -101,17 +102,17 @@ def test_truncated_jpeg_is_refused(tmp_path):
     ok, data = cv2.imencode(".jpg", rgb)
     (tmp_path / "cut.jpg").write_bytes(data.tobytes()[: data.size // 2])
     with pytest.raises(FmiError, match="truncated"):
-        image.read_rgb(tmp_path / "cut.jpg")
+        image_files.read_rgb(tmp_path / "cut.jpg")
 
 
 def test_resizing():
     rgb = np.zeros((300, 400, 3), dtype=np.uint8)
-    assert image.content_size(300, 400, 100) == (75, 100)
-    assert image.content_size(400, 300, 100) == (100, 75)
-    assert image.content_size(734, 979, 512) == (384, 512)  # rounded
-    assert image.content_size(734, 979, 512, "floor") == (383, 512)  # the authors' int()
+    assert preprocessing.content_size(300, 400, 100) == (75, 100)
+    assert preprocessing.content_size(400, 300, 100) == (100, 75)
+    assert preprocessing.content_size(734, 979, 512) == (384, 512)  # rounded
+    assert preprocessing.content_size(734, 979, 512, "floor") == (383, 512)  # the authors' int()
     for method in ("opencv", "skimage"):
-        resized = image.resize(rgb, 31, 17, method)
+        resized = preprocessing.resize(rgb, 31, 17, method)
         assert resized.shape == (31, 17, 3) and resized.dtype == np.float64
 
 
@@ -122,14 +123,14 @@ def _total_variation(rgb):
 
 def test_denoise_reduces_total_variation():
     noisy = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    assert image.denoise_tv(noisy, 0.0) is noisy
-    denoised = image.denoise_tv(noisy, 0.2)
+    assert preprocessing.denoise_tv(noisy, 0.0) is noisy
+    denoised = preprocessing.denoise_tv(noisy, 0.2)
     assert denoised.dtype == np.uint8 and denoised.shape == noisy.shape
     assert _total_variation(denoised) < 0.5 * _total_variation(noisy)
 
 
 def test_resolve_specs(tmp_path):
-    from fmi.run import inputs
+    from fmi.run.interface import inputs
 
     assert inputs.resolve("golden_gate", tmp_path) == tmp_path / "golden_gate.jpg"
     assert inputs.resolve("starry_night", tmp_path) == tmp_path / "starry_night.png"

@@ -10,7 +10,7 @@ import pytest
 
 from fmi.core import codes, invert, vgg19
 from fmi.errors import FmiError
-from fmi.run import machine
+from fmi.run.machine import facts as machine
 
 SHAPE = (3, 20, 24)
 

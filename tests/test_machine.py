@@ -1,4 +1,4 @@
-"""fmi/run/machine.py: every record says what made it, down to the kernels oneDNN ran."""
+"""fmi/run/machine/facts.py: every record says what made it, down to the kernels oneDNN ran."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fmi.run import machine
+from fmi.run.machine import facts as machine
 
 ROOT = Path(__file__).resolve().parent.parent
 

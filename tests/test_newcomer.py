@@ -13,8 +13,9 @@ from conftest import tiny_run, write_image
 import run_fmi
 import run_pmci
 import run_random
-from fmi.core import image
-from fmi.run import figures, progress, record
+from fmi.files import image_files
+from fmi.run import figures, progress
+from fmi.run.folder import record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,10 @@ def captured_figures(monkeypatch):
 
 def test_help_answers_without_loading_mxnet():
     code = ("import sys, contextlib, io, run_fmi, run_random, run_pmci, reproduce\n"
+            "from fmi.tools import commands\n"
+            "for door in (commands.atlas, commands.compare, commands.analyze, commands.data, commands.weights,\n"
+            "             commands.parity):\n"
+            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): door(['--help'])\n"
             "for script in (run_fmi, run_random, run_pmci): script.build_parser().format_help()\n"
             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
             "    reproduce.main(['--help'])\n"
@@ -96,7 +101,7 @@ def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, ti
         assert cell["response"]["content"]["max"] == 0.0 and cell["steps"] == 30
     assert woken["response"]["final"]["max"] > 10.0 and woken["silent"] is False
     assert silent["response"]["final"]["max"] == 0.0 and silent["silent"] is True
-    texture = image.read_rgb(tmp_path / "out" / "cells" / "tiny" / "relu2_1" / "filter_11.png")
+    texture = image_files.read_rgb(tmp_path / "out" / "cells" / "tiny" / "relu2_1" / "filter_11.png")
     assert texture.astype(float).std() > 5.0  # not a flat cell
     assert record["status"]["silent"] == ["tiny/relu3_1/filter_16"]
     assert captured_figures[0]["marks"][1][1] == "silent"
@@ -237,9 +242,9 @@ def test_the_readme_library_example_runs(tmp_path, monkeypatch):
     script.write_text(readme_block("## Using fmi from Python"))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    from fmi.core import image
+    from fmi.files import image_files
 
-    rgb = image.read_rgb(tmp_path / "runs" / "relu3_2_filter_7.png")
+    rgb = image_files.read_rgb(tmp_path / "runs" / "relu3_2_filter_7.png")
     assert rgb.ndim == 3 and rgb.std() > 0
 
 
@@ -270,9 +275,9 @@ def test_commands_in_the_readme_name_real_files():
 
 def test_random_weights_cells_differ_from_their_start(tmp_path, tiny_image):
     """The quick run's cells move away from the start noise (a smoke test of the whole path)."""
-    from fmi.core import image
+    from fmi.files import image_files
 
     output = tmp_path / "out"
     assert run_fmi.main(small(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2")) == 0
-    cell = image.read_rgb(output / "cells" / "tiny" / "relu1_1" / "filter_2.png")
+    cell = image_files.read_rgb(output / "cells" / "tiny" / "relu1_1" / "filter_2.png")
     assert np.std(cell.astype(float)) > 1.0

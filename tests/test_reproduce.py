@@ -8,8 +8,8 @@ import pytest
 from conftest import one_error
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
 
-from fmi.core import published
-from fmi.tools import reproduce
+from fmi.files import published
+from fmi.tools import commands, whole_paper
 
 SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 REFERENCES = {"fig3": "fig3_feature_map_inversion.png", "fig4": "fig4_random_modification.png",
@@ -24,11 +24,11 @@ def reproduction(tmp_path_factory):
     authors = SHARED_REFERENCE.is_dir()
     if authors:
         (folder / "data" / "authors").mkdir(parents=True)
-        for name in reproduce.FIGURES:  # under names of their own: recognised by their bytes
+        for name in whole_paper.FIGURES:  # under names of their own: recognised by their bytes
             shutil.copy(SHARED_REFERENCE / REFERENCES[name], folder / "data" / "authors" / REFERENCES[name])
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        assert reproduce.main(["--quick", "--size", "32", "--steps", "3", "--control", "--output", "out"]) == 0
+        assert commands.reproduce(["--quick", "--size", "32", "--steps", "3", "--control", "--output", "out"]) == 0
     return folder / "out", authors
 
 
@@ -39,7 +39,7 @@ def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
     assert lines[2].startswith("**These figures were made with random weights, not the ImageNet VGG-19, so they "
                                "cannot agree with the paper's:**")
     text = "\n".join(lines)
-    for title in reproduce.TITLES.values():
+    for title in whole_paper.TITLES.values():
         assert f"## {title}" in text
     assert text.count("| weights | random weights (seed 0), not ImageNet |") == 3
     assert text.count("Deviations from the authors' code in force:") == 3
@@ -67,7 +67,7 @@ def test_the_report_page_opens_offline_with_every_image(browser, reproduction): 
     assert broken == [] and count == (3 if authors else 0)
     assert html.inner_text("#first").startswith("These figures were made with random weights")
     assert html.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)") == list(
-        reproduce.TITLES.values())
+        whole_paper.TITLES.values())
     links = html.eval_on_selector_all("section a", "links => links.map(a => a.getAttribute('href'))")
     assert links == ["fig3/atlas/index.html", "fig4/atlas/index.html", "fig5/atlas/index.html"]
     numbers = html.eval_on_selector_all("section table.numbers", "tables => tables.map(t => [...t.rows].map("
@@ -80,7 +80,7 @@ def test_the_report_page_opens_offline_with_every_image(browser, reproduction): 
 
 def test_offline_the_paper_settings_say_what_to_fetch_and_how_to_run_without(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = reproduce.main([])
+    code = commands.reproduce([])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.startswith("error: this reproduction needs files that are not here:")
@@ -93,7 +93,7 @@ def test_offline_the_paper_settings_say_what_to_fetch_and_how_to_run_without(tmp
 def test_a_dry_run_says_what_it_would_run_and_how_long_it_takes_here(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
     caplog.set_level("INFO")
-    assert reproduce.main(["--quick", "--size", "32", "--dry-run"]) == 0
+    assert commands.reproduce(["--quick", "--size", "32", "--dry-run"]) == 0
     said = [message for message in caplog.messages if " cells, about " in message]
     assert [message.split(":")[0] for message in said] == ["fig3", "fig4", "fig5"]
     assert "15 cells" in said[0] and "10 cells" in said[1] and "4 cells" in said[2]
@@ -103,7 +103,7 @@ def test_a_dry_run_says_what_it_would_run_and_how_long_it_takes_here(tmp_path, m
 
 def test_bad_options_are_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
-        reproduce.main(["--quick", "--fast"])
+        commands.reproduce(["--quick", "--fast"])
     one_error(capsys, stopped.value.code, r"not allowed with argument --quick; see 'reproduce.py --help'")
 
 
@@ -111,7 +111,7 @@ def test_the_expected_longest_image_of_a_batch_is_the_mean_over_every_possible_b
     samples = [70, 95, 95, 140, 300]
     for count in (1, 2, 3):
         every = [max(draw) for draw in itertools.product(samples, repeat=count)]
-        assert reproduce.expected_max(samples, count) == pytest.approx(np.mean(every))
+        assert whole_paper.expected_max(samples, count) == pytest.approx(np.mean(every))
 
 
 def test_a_cells_expected_seconds_equal_a_batch_simulated_step_by_step():
@@ -122,5 +122,5 @@ def test_a_cells_expected_seconds_equal_a_batch_simulated_step_by_step():
     for steps in itertools.product(samples, repeat=batch):
         seconds = sum(fixed + per_image * sum(s >= step for s in steps) for step in range(1, max(steps) + 1))
         simulated.append(seconds / batch)
-    assert reproduce.cell_seconds(samples, batch, together, alone) == pytest.approx(np.mean(simulated))
-    assert reproduce.cell_seconds(samples, 1, alone, alone) == pytest.approx(np.mean(samples) * alone)
+    assert whole_paper.cell_seconds(samples, batch, together, alone) == pytest.approx(np.mean(simulated))
+    assert whole_paper.cell_seconds(samples, 1, alone, alone) == pytest.approx(np.mean(samples) * alone)

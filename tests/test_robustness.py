@@ -10,8 +10,11 @@ from conftest import one_error, write_image
 
 import run_fmi
 from fmi import io
-from fmi.core import codes, image
-from fmi.run import inversion, memory, runfolder
+from fmi.core import codes
+from fmi.files import image_files
+from fmi.run import inversion
+from fmi.run.folder import runfolder
+from fmi.run.machine import memory
 
 
 def base_args(tmp_path, image_path, *extra):
@@ -181,7 +184,7 @@ def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, 
     assert "relu2_1" in line
     out = tmp_path / "out"
     for finished in calls[:2]:
-        assert image.read_rgb(finished).shape == (24, 32, 3)
+        assert image_files.read_rgb(finished).shape == (24, 32, 3)
     record = json.loads((out / "record.json").read_text())
     assert sorted(record["cells"]) == ["tiny/relu1_1/filter_0", "tiny/relu1_1/filter_1"]
 
@@ -247,7 +250,7 @@ def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_ima
     assert resumed == ["tiny/relu2_1/filter_0", "tiny/relu2_1/filter_1"]
     whole, split = tmp_path / "whole" / "out", tmp_path / "split" / "out"
     for cell in whole.glob("cells/**/*.png"):
-        np.testing.assert_array_equal(image.read_rgb(cell), image.read_rgb(split / cell.relative_to(whole)))
+        np.testing.assert_array_equal(image_files.read_rgb(cell), image_files.read_rgb(split / cell.relative_to(whole)))
     assert (whole / "fig3_tiny.png").read_bytes() == (split / "fig3_tiny.png").read_bytes()
 
 

@@ -7,7 +7,7 @@ import yaml
 from conftest import write_image
 
 import run_fmi
-from fmi.core import image
+from fmi.files import image_files
 
 
 def quick_args(tmp_path, image_path, *extra):
@@ -21,10 +21,10 @@ def test_main_writes_every_promised_output(tmp_path, tiny_image):
     out = tmp_path / "out"
     for layer in ("relu1_2", "relu2_1"):
         for index in (0, 2):
-            cell = image.read_rgb(out / "cells" / "tiny" / layer / f"filter_{index}.png")
+            cell = image_files.read_rgb(out / "cells" / "tiny" / layer / f"filter_{index}.png")
             assert cell.shape == (24, 32, 3)
-    assert image.read_rgb(out / "fig3_tiny.png").shape[2] == 3
-    assert image.read_rgb(out / "loss.png").shape[2] == 3
+    assert image_files.read_rgb(out / "fig3_tiny.png").shape[2] == 3
+    assert image_files.read_rgb(out / "loss.png").shape[2] == 3
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["layers"] == ["relu1_2", "relu2_1"] and config["sgd"]["max_steps"] == 3
     record = json.loads((out / "record.json").read_text())

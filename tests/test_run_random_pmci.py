@@ -8,9 +8,10 @@ from conftest import write_image
 
 import run_pmci
 import run_random
-from fmi.core import codes, image
+from fmi.core import codes
 from fmi.experiments import fig4
-from fmi.run import inputs
+from fmi.files import image_files
+from fmi.run.interface import inputs
 
 
 @pytest.fixture
@@ -37,9 +38,10 @@ def test_run_random_writes_every_promised_output(tmp_path, images):
     out = tmp_path / "out"
     for layer in ("relu1_1", "relu2_1"):
         for seed in (4, 9):
-            assert image.read_rgb(out / "cells" / "content" / layer / f"random_draw_{seed}.png").shape == (24, 32, 3)
-    assert image.read_rgb(out / "fig4_content.png").ndim == 3
-    assert image.read_rgb(out / "loss.png").ndim == 3
+            cell = out / "cells" / "content" / layer / f"random_draw_{seed}.png"
+            assert image_files.read_rgb(cell).shape == (24, 32, 3)
+    assert image_files.read_rgb(out / "fig4_content.png").ndim == 3
+    assert image_files.read_rgb(out / "loss.png").ndim == 3
     assert (out / "config.yaml").exists()
     record = read_record(tmp_path)
     assert record["weights"]["label"] == "random weights (seed 0), not ImageNet"
@@ -81,9 +83,9 @@ def test_run_pmci_writes_every_promised_output(tmp_path, images):
     out = tmp_path / "out"
     for method in ("gatys", "pmci"):
         for style in ("style_a", "style_b"):
-            assert image.read_rgb(out / "cells" / "content" / method / f"{style}.png").shape == (24, 32, 3)
-    assert image.read_rgb(out / "fig5_content.png").ndim == 3
-    assert image.read_rgb(out / "loss.png").ndim == 3
+            assert image_files.read_rgb(out / "cells" / "content" / method / f"{style}.png").shape == (24, 32, 3)
+    assert image_files.read_rgb(out / "fig5_content.png").ndim == 3
+    assert image_files.read_rgb(out / "loss.png").ndim == 3
     record = read_record(tmp_path)
     assert record["config"]["content_weight"] == 10.0 and record["config"]["sgd"]["weight_decay"] == 0.005
     cell = record["cells"]["content/pmci/style_b"]
@@ -147,7 +149,7 @@ def test_bad_inputs(tmp_path, images, capsys, script, extra, message):
 
 
 def test_quick_configs_load():
-    from fmi.run import config
+    from fmi.run.interface import config
 
     quick_random = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4_quick.yaml")
     paper = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")

@@ -11,9 +11,11 @@ import pytest
 from conftest import one_error, write_image
 
 import run_fmi
-from fmi.core import image, measures
 from fmi.errors import FmiError
-from fmi.run import memory, record
+from fmi.files import image_files
+from fmi.run import measures
+from fmi.run.folder import record
+from fmi.run.machine import memory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,10 +39,10 @@ def test_a_jpeg_with_data_after_its_end_marker_is_read(tmp_path):
     ok, data = cv2.imencode(".jpg", rgb)
     path = tmp_path / "phone.jpg"
     path.write_bytes(data.tobytes() + b"trailer" + bytes(range(256)) * 16)  # 4 KiB after the end marker
-    assert image.read_rgb(path).shape == (40, 50, 3)
+    assert image_files.read_rgb(path).shape == (40, 50, 3)
     path.write_bytes(data.tobytes()[:-200])  # cut inside the scan: refused as before
     with pytest.raises(FmiError, match="JPEG is truncated"):
-        image.read_header(path)
+        image_files.read_header(path)
 
 
 def test_a_key_given_twice_in_a_config_is_refused(tmp_path, tiny_image, capsys):
@@ -77,7 +79,7 @@ def test_a_failed_png_encoding_is_an_error_not_a_crash(monkeypatch):
     with pytest.raises(ValueError, match="could not encode"):
         measures.png_bytes_per_pixel(np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(FmiError, match="could not encode an image as PNG"):
-        image.encode(np.zeros((4, 4, 3), np.uint8))
+        image_files.encode(np.zeros((4, 4, 3), np.uint8))
 
 
 def test_unknown_available_memory_is_said(monkeypatch, caplog):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import run_fmi
-from fmi.core import image
+from fmi.files import image_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,8 @@ def test_two_shards_and_collect_equal_one_run(tmp_path, tiny_image, single_run):
     cells = sorted((single_run / "cells").rglob("*.png"))
     assert len(cells) == 64
     for cell in cells:
-        np.testing.assert_array_equal(image.read_rgb(cell), image.read_rgb(split / cell.relative_to(single_run)))
+        np.testing.assert_array_equal(image_files.read_rgb(cell),
+                                      image_files.read_rgb(split / cell.relative_to(single_run)))
     sheet = "fig3_tiny_relu1_1.png"
     assert (single_run / sheet).read_bytes() == (split / sheet).read_bytes()
     assert (single_run / "loss.png").read_bytes() == (split / "loss.png").read_bytes()
@@ -82,7 +83,7 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
 
 
 def test_all_layers_sweep_is_every_filter():
-    from fmi.run import config
+    from fmi.run.interface import config
 
     sweep = config.load(run_fmi.fig3.Config, run_fmi.cli.CONFIG_DIR / "fig3_sweep.yaml")
     assert sweep.layers == list(run_fmi.fig3.vgg19.RELU_LAYERS) and sweep.all_filters

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fmi.run import threads
+from fmi.run.machine import threads
 
 ROOT = Path(__file__).resolve().parent.parent
 

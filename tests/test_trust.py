@@ -22,10 +22,11 @@ from PIL import Image, ImageOps
 import run_fmi
 import run_pmci
 from fmi import weights
-from fmi.core import image, invert
+from fmi.core import invert
 from fmi.errors import FmiError
-from fmi.run import cli
-from fmi.tools import analyze
+from fmi.files import image_files
+from fmi.run.interface import cli
+from fmi.tools import commands
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,7 +185,7 @@ def test_a_damaged_cell_is_redone(finished, tiny_image, caplog, damage, reason):
     caplog.set_level("INFO")
     assert run_fmi.main(tiny_run(finished, tiny_image, "--resume")) == 0
     assert any(f"cell {key} will be redone: {reason}" in message for message in caplog.messages)
-    assert image.read_rgb(finished / "cells" / f"{key}.png").shape == (24, 32, 3)
+    assert image_files.read_rgb(finished / "cells" / f"{key}.png").shape == (24, 32, 3)
     assert json.loads((finished / "cells" / f"{key}.json").read_text())["steps"] == 3
 
 
@@ -214,8 +215,8 @@ def test_inputs_with_the_same_stem_get_their_own_cells(tmp_path, caplog):
     assert run_fmi.main(argv) == 0
     assert sorted(path.name for path in (output / "cells").iterdir()) == ["a-same", "b-same"]
     assert (output / "fig3_a-same.png").exists() and (output / "fig3_b-same.png").exists()
-    first = image.read_rgb(output / "cells" / "a-same" / "relu1_1" / "filter_0.png")
-    second = image.read_rgb(output / "cells" / "b-same" / "relu1_1" / "filter_0.png")
+    first = image_files.read_rgb(output / "cells" / "a-same" / "relu1_1" / "filter_0.png")
+    second = image_files.read_rgb(output / "cells" / "b-same" / "relu1_1" / "filter_0.png")
     assert not np.array_equal(first, second)
     assert any(re.search(r"content b-same: .*b/same\.png", message) for message in caplog.messages)
 
@@ -337,7 +338,7 @@ def test_yaml_numbers_follow_the_same_grammar(tmp_path, tiny_image, capsys, text
 
 
 def test_leading_zeros_are_decimal(tmp_path):
-    from fmi.run import config
+    from fmi.run.interface import config
 
     path = tmp_path / "run.yaml"
     path.write_text("max_long_edge: 010\nseed: +7\n")
@@ -471,8 +472,8 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     exif[0x0112] = orientation
     Image.fromarray(rgb).save(path, exif=exif.tobytes(), quality=95)
     shown = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
-    np.testing.assert_array_equal(image.read_rgb(path), shown)
-    header = image.read_header(path)
+    np.testing.assert_array_equal(image_files.read_rgb(path), shown)
+    header = image_files.read_header(path)
     assert (header.height, header.width) == shown.shape[:2]
 
 
@@ -483,7 +484,7 @@ def test_a_rotated_photo_is_inverted_upright(tmp_path):
     Image.fromarray(write_image(tmp_path / "plain.png", 24, 32)).save(path, exif=exif.tobytes())
     output = tmp_path / "out"
     assert run_fmi.main(tiny_run(output, path, "--layers", "relu1_1", "--filters", "0")) == 0
-    assert image.read_rgb(output / "cells" / "photo" / "relu1_1" / "filter_0.png").shape == (32, 24, 3)
+    assert image_files.read_rgb(output / "cells" / "photo" / "relu1_1" / "filter_0.png").shape == (32, 24, 3)
 
 
 def test_a_multi_frame_file_uses_its_first_frame(tmp_path, caplog):
@@ -494,7 +495,7 @@ def test_a_multi_frame_file_uses_its_first_frame(tmp_path, caplog):
     second[..., 2] = 255
     Image.fromarray(first).save(path, save_all=True, append_images=[Image.fromarray(second)])
     caplog.set_level("INFO")
-    rgb = image.read_rgb(path)
+    rgb = image_files.read_rgb(path)
     assert rgb.shape == (10, 12, 3) and rgb[..., 0].min() > 200 and rgb[..., 2].max() < 50
     assert any("first of 2 frames used" in message for message in caplog.messages)
 
@@ -579,10 +580,10 @@ def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys
     output = tmp_path / "out"
     assert run_fmi.main(tiny_run(output, tiny_image)) == 130
     capsys.readouterr()
-    code = analyze.main([str(output)])
+    code = commands.analyze([str(output)])
     one_error(capsys, code, r"2 of 4 cells are finished \(first missing: tiny/relu2_1/filter_0\); finish the "
                             r"run with --resume, or add --partial")
-    assert analyze.main([str(output), "--partial"]) == 0
+    assert commands.analyze([str(output), "--partial"]) == 0
     assert "--partial: measuring 2 of 4 cells" in capsys.readouterr().out
 
 
@@ -591,7 +592,7 @@ def test_analyze_refuses_a_control_that_differs(tmp_path, tiny_image, finished, 
     assert run_fmi.main(tiny_run(control, tiny_image, "--weights", "random:1", "--steps", "2",
                                  "--filters", "0,2")) == 0
     capsys.readouterr()
-    code = analyze.main([str(finished), "--control", str(control)])
+    code = commands.analyze([str(finished), "--control", str(control)])
     one_error(capsys, code, r"is not the same run with other weights: filters: \[0, 1\] here, \[0, 2\] in the "
                             r"control; steps: 3 here, 2 in the control")
 
@@ -613,11 +614,11 @@ def test_analyze_opens_only_the_weights_it_is_given_and_checks_them(tmp_path, ra
     (elsewhere / "model").mkdir(parents=True)
     (elsewhere / "model" / "vgg19.params").write_bytes(b"not the weights")
     monkeypatch.chdir(elsewhere)
-    one_error(capsys, analyze.main([str(output)]), r"model/vgg19.params is not the weights file the run used")
-    assert analyze.main([str(output), "--weights", str(weights_file)]) == 0
+    one_error(capsys, commands.analyze([str(output)]), r"model/vgg19.params is not the weights file the run used")
+    assert commands.analyze([str(output), "--weights", str(weights_file)]) == 0
     capsys.readouterr()
     with open(weights_file, "r+b") as stream:
         stream.seek(-4, 2)
         stream.write(b"\x00\x00\x80\x3f")
-    code = analyze.main([str(output), "--weights", str(weights_file)])
+    code = commands.analyze([str(output), "--weights", str(weights_file)])
     one_error(capsys, code, r"is not the weights file the run used \(SHA-1")

@@ -18,8 +18,8 @@ from conftest import tiny_run, write_image
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
 
 import run_fmi
-from fmi.core import image
-from fmi.tools import analyze, atlas, compare
+from fmi.files import image_files
+from fmi.tools import atlas, commands
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +68,8 @@ def refused(capsys, code, pattern=None):
 
 def tools(run):
     """Every command that reads a run folder, as (name, call)."""
-    return [("atlas", lambda: atlas.main([str(run)])), ("analyze", lambda: analyze.main([str(run)])),
-            ("compare", lambda: compare.main([str(run), str(run.parent / "figure.png")]))]
+    return [("atlas", lambda: commands.atlas([str(run)])), ("analyze", lambda: commands.analyze([str(run)])),
+            ("compare", lambda: commands.compare([str(run), str(run.parent / "figure.png")]))]
 
 
 # --- 1. one gate for what a run folder says ----------------------------------------------------------
@@ -101,7 +101,7 @@ def _cell_key_is(key):
     (lambda record: record.update(collected_from=["../x"]), "collected_from"),
 ])
 def test_a_crafted_record_is_refused_by_every_tool_in_one_line(run, canary, capsys, change, entry):
-    image.save_png(run.parent / "figure.png", np.zeros((40, 40, 3), np.uint8))
+    image_files.save_png(run.parent / "figure.png", np.zeros((40, 40, 3), np.uint8))
     craft(run, change)
     for name, call in tools(run):
         line = refused(capsys, call(), r"record.json is not a run record fmi can trust")
@@ -132,7 +132,7 @@ def test_a_link_out_of_the_run_folder_is_refused_by_every_writer(run, canary, ti
         shutil.rmtree(target)
     target.symlink_to(canary, target_is_directory=True)
     calls = [lambda: run_fmi.main(tiny_run(run, tiny_image, "--resume", "--save-every", "1"))]
-    calls += {"atlas": [lambda: atlas.main([str(run)])],
+    calls += {"atlas": [lambda: commands.atlas([str(run)])],
               "shards": [lambda: run_fmi.main(tiny_run(run, tiny_image, "--shard", "0/2")),
                          lambda: run_fmi.main(tiny_run(run, tiny_image, "--collect"))]}.get(linked, [])
     for call in calls:
@@ -145,7 +145,7 @@ def test_a_link_inside_the_run_folder_is_followed(run, tiny_image):
     (run / "cells").rename(run / "cells-elsewhere")
     (run / "cells").symlink_to(run / "cells-elsewhere", target_is_directory=True)
     assert run_fmi.main(tiny_run(run, tiny_image, "--resume")) == 0
-    assert atlas.main([str(run)]) == 0
+    assert commands.atlas([str(run)]) == 0
 
 
 def test_collect_ignores_a_shard_folder_linked_from_outside(tmp_path, tiny_image, canary, caplog):
@@ -211,7 +211,7 @@ def test_a_file_name_that_is_not_utf8_runs_through_every_tool(tmp_path, capsys):
     record = json.loads((output / "record.json").read_text())
     content = next(iter(record["inputs"]))
     assert content == "caf" and record["inputs"][content]["path"].endswith("caf\\xe9 \\xff.png")
-    assert atlas.main([str(output)]) == 0 and analyze.main([str(output)]) == 0
+    assert commands.atlas([str(output)]) == 0 and commands.analyze([str(output)]) == 0
     assert "caf\\xe9" in (output / "atlas" / "index.html").read_text(encoding="utf-8")
     capsys.readouterr()
 
@@ -223,12 +223,12 @@ def test_a_decompression_bomb_or_a_text_file_is_one_line_in_compare_and_the_atla
 
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels in a few kilobytes
-    refused(capsys, compare.main([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
+    refused(capsys, commands.compare([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
     (run / "cells" / "tiny" / "relu1_1" / "filter_0.png").write_text("not an image")
     reference = tmp_path / "figure.png"
-    image.save_png(reference, np.zeros((40, 40, 3), np.uint8))
-    refused(capsys, compare.main([str(run), str(reference)]))
-    refused(capsys, atlas.main([str(run)]), r"do not read back as images")
+    image_files.save_png(reference, np.zeros((40, 40, 3), np.uint8))
+    refused(capsys, commands.compare([str(run), str(reference)]))
+    refused(capsys, commands.atlas([str(run)]), r"do not read back as images")
     assert not list(run.rglob("*.part*"))
 
 
@@ -245,9 +245,9 @@ def test_a_full_disk_under_the_atlas_leaves_no_temporary_file(run, monkeypatch, 
         return real(source, target)
 
     monkeypatch.setattr(io.os, "replace", full)
-    refused(capsys, atlas.main([str(run)]), r"No space left on device")
+    refused(capsys, commands.atlas([str(run)]), r"No space left on device")
     monkeypatch.setattr(io.os, "replace", real)
-    assert atlas.main([str(run)]) == 0
+    assert commands.atlas([str(run)]) == 0
     assert not [path for path in run.rglob("*") if ".part" in path.name or path.name.startswith(".fmi-")]
 
 
@@ -271,7 +271,8 @@ def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run)
     assert sorted(path.name for path in (target / "fmi" / "configs").glob("*.yaml")) == sorted(
         path.name for path in (ROOT / "fmi" / "configs").glob("*.yaml"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import fmi.tools.atlas as atlas; "
-            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(atlas.main([sys.argv[2]]))")
+            "from fmi.tools import commands; "
+            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(commands.atlas([sys.argv[2]]))")
     done = subprocess.run([sys.executable, "-c", code, str(target), str(run)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 
 from fmi import weights
-from fmi.core import image, invert
-from fmi.core import weights as core_weights
+from fmi.core import invert, preprocessing
 from fmi.errors import FmiError
+from fmi.files import downloads, weight_files
 from fmi.io import sha1_of_file
-from fmi.tools import downloads
 
 
 def save_authors_file(path, params, drop=None, reshape=None):
@@ -25,7 +24,7 @@ def save_authors_file(path, params, drop=None, reshape=None):
 def test_random_weights_are_seeded_and_labelled():
     first, again, other = weights.load("random:3"), weights.load("random:3"), weights.load("random:4")
     assert first.label == "random weights (seed 3), not ImageNet"
-    assert not first.pretrained and first.preprocessing is image.CAFFE_RGB
+    assert not first.pretrained and first.preprocessing is preprocessing.CAFFE_RGB
     np.testing.assert_array_equal(first.params["conv3_1_weight"].asnumpy(),
                                   again.params["conv3_1_weight"].asnumpy())
     assert not np.array_equal(first.params["conv3_1_weight"].asnumpy(),
@@ -40,7 +39,7 @@ def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weight
     path = tmp_path / "vgg19.params"
     save_authors_file(path, random_weights.params)
     loaded = weights.load(str(path))
-    assert loaded.pretrained and loaded.preprocessing is image.CAFFE_RGB
+    assert loaded.pretrained and loaded.preprocessing is preprocessing.CAFFE_RGB
     assert loaded.sha1 == sha1_of_file(path) and len(loaded.sha1) == 40
     assert "random weights" not in loaded.label
     x = np.random.default_rng(0).uniform(-50, 50, (1, 3, 20, 20)).astype(np.float32)
@@ -62,7 +61,7 @@ def test_a_weights_file_is_the_authors_only_when_its_git_blob_id_is_theirs(tmp_p
                                                                           capsys):
     import dataclasses
 
-    from fmi.core import published
+    from fmi.files import published
 
     path = tmp_path / "vgg19.params"
     save_authors_file(path, random_weights.params)
@@ -104,7 +103,7 @@ def test_gluon_file_maps_its_convolutions_in_order(tmp_path):
     net.save_parameters(str(path))
 
     loaded = weights.load(str(path))
-    assert loaded.preprocessing is image.TORCH_RGB and loaded.pretrained
+    assert loaded.preprocessing is preprocessing.TORCH_RGB and loaded.pretrained
     expected = mx.nd.array(x)
     for layer in net.features[:7]:  # conv1_1 relu conv1_2 relu maxpool conv2_1 relu
         expected = layer(expected)
@@ -177,7 +176,7 @@ def test_gluon_spec_checks_and_maps_the_model_zoo_file(tmp_path, monkeypatch):
     asked = []
     monkeypatch.setattr(model_store, "get_model_file", lambda name, root: asked.append(name) or str(path))
     loaded = weights.load("gluon")
-    assert asked == ["vgg19"] and loaded.preprocessing is image.TORCH_RGB
+    assert asked == ["vgg19"] and loaded.preprocessing is preprocessing.TORCH_RGB
     np.testing.assert_array_equal(loaded.params["conv1_1_weight"].asnumpy(), net.features[0].weight.data().asnumpy())
 
     def offline(name, root):
@@ -190,8 +189,8 @@ def test_gluon_spec_checks_and_maps_the_model_zoo_file(tmp_path, monkeypatch):
 
 
 def test_which_specs_give_random_weights(tmp_path):
-    assert core_weights.is_random("random") and core_weights.is_random("random:3")
-    assert core_weights.is_random("auto", tmp_path)  # no authors' file there: auto falls back to random:0
-    (tmp_path / core_weights.AUTHORS_FILE.name).write_bytes(b"")
-    assert not core_weights.is_random("auto", tmp_path)
-    assert not core_weights.is_random("gluon") and not core_weights.is_random(tmp_path / "vgg19.params")
+    assert weight_files.is_random("random") and weight_files.is_random("random:3")
+    assert weight_files.is_random("auto", tmp_path)  # no authors' file there: auto falls back to random:0
+    (tmp_path / weight_files.AUTHORS_FILE.name).write_bytes(b"")
+    assert not weight_files.is_random("auto", tmp_path)
+    assert not weight_files.is_random("gluon") and not weight_files.is_random(tmp_path / "vgg19.params")

@@ -4,7 +4,7 @@ import pydantic
 
 from fmi.errors import FmiError
 from fmi.experiments import fig3, fig4, fig5
-from fmi.run.config import describe_differences
+from fmi.run.interface.config import describe_differences
 
 MODULES = {fig3.SCRIPT: fig3, fig4.SCRIPT: fig4, fig5.SCRIPT: fig5}
 TITLES = {fig3.SCRIPT: "Feature Map Inversion (Fig. 3)", fig4.SCRIPT: "Modified code inversion (Fig. 4)",
@@ -23,7 +23,7 @@ def settings_line(view):
 
 
 def config_of(view):
-    """The config of the run in ``view`` (a ``fmi.run.record.RunView``), checked as its script checks it."""
+    """The config of the run in ``view`` (a ``fmi.run.folder.record.RunView``), checked as its script checks it."""
     module = module_of(view.script)
     where = f"{view.folder / 'record.json'}: its config"
     try:

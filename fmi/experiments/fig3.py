@@ -19,7 +19,7 @@ import numpy as np
 from fmi.core import codes, vgg19
 from fmi.errors import FmiError
 from fmi.experiments.layout import grid
-from fmi.run.config import Common, check_layers, check_unique
+from fmi.run.interface.config import Common, check_layers, check_unique
 
 log = logging.getLogger("fmi")
 PAPER = ("Fig. 3", "fig3.yaml")  # the paper's figure, and its settings in fmi/configs
@@ -182,7 +182,7 @@ def invert_batches(config, session, batches):
 def collect_cells(session, batches, argv):
     """Gather the shards' cells; every planned cell must be among them, else the shards that hold
     the missing ones are named, with the sbatch line that reruns only those."""
-    from fmi.run import shards
+    from fmi.run.folder import shards
 
     missing, count = shards.collect(session.folder)
     if missing:
@@ -199,7 +199,7 @@ def draw(config, session):
     """The figures of ``grids`` and the loss curves."""
     from fmi.experiments.layout import draw as draw_grid
     from fmi.run import labels
-    from fmi.run.record import parse_key
+    from fmi.run.folder.record import parse_key
 
     names = [content.name for content in session.contents]
     sizes = {content.name: content.size for content in session.contents}

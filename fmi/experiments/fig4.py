@@ -14,8 +14,8 @@ import numpy as np
 from fmi.core import codes, vgg19
 from fmi.errors import FmiError
 from fmi.experiments.layout import grid
-from fmi.run.config import Common, check_layers, check_unique
-from fmi.run.record import parse_key
+from fmi.run.folder.record import parse_key
+from fmi.run.interface.config import Common, check_layers, check_unique
 
 log = logging.getLogger("fmi")
 PAPER = ("Fig. 4", "fig4.yaml")  # the paper's figure, and its settings in fmi/configs

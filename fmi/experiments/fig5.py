@@ -16,7 +16,7 @@ import numpy as np
 from fmi.core.optimizers import SGD
 from fmi.errors import FmiError
 from fmi.experiments.layout import grid
-from fmi.run.config import Common, SGDSettings, check_layers, check_unique
+from fmi.run.interface.config import Common, SGDSettings, check_layers, check_unique
 
 log = logging.getLogger("fmi")
 PAPER = ("Fig. 5", "fig5.yaml")  # the paper's figure, and its settings in fmi/configs

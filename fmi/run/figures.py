@@ -1,4 +1,5 @@
-"""Paper-layout figure grids and loss curves, drawn with matplotlib's Agg backend."""
+"""Paper-layout figure grids and loss curves, drawn with matplotlib's Agg backend; ``save`` and
+``wrap_title`` serve the tools' plots too."""
 import io
 import textwrap
 
@@ -11,7 +12,8 @@ import numpy as np  # noqa: E402
 from fmi.io import write_bytes  # noqa: E402
 
 
-def _save(figure, path, dpi=100):
+def save(figure, path, dpi=100):
+    """Write a matplotlib figure as a PNG, whole or not at all, and close it."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(figure)
@@ -66,7 +68,7 @@ def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4, m
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)
 
 
 def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1, marks=None):
@@ -87,7 +89,7 @@ def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1,
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)
 
 
 MAX_LOSS_LINES = 10
@@ -128,104 +130,4 @@ def loss_curves(panels, path, title=None):
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    _save(figure, path)
-
-
-def measure_plot(result, control, path):
-    """Each image measure against the group (layer depth or method): the mean over the group's cells,
-    with bars of one standard deviation either side; the control run dashed."""
-    from fmi.core.measures import UNITS
-
-    names = list(next(iter(result["groups"].values())))
-    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.9), squeeze=False)
-    groups = list(result["groups"])
-    positions = np.arange(len(groups))
-    runs = [(result, "-o", f"this run: {result['weights']}")]
-    if control:
-        runs.append((control, "--s", f"control: {control['weights']}"))
-    for axis, name in zip(axes[0], names):
-        for data, style, label in runs:
-            shown = [g for g in groups if g in data["groups"]]
-            means = [data["groups"][g][name]["mean"] for g in shown]
-            spreads = [data["groups"][g][name]["std"] for g in shown]
-            axis.errorbar([groups.index(g) for g in shown], means, yerr=spreads, fmt=style,
-                          capsize=3, label=label)
-        axis.set_xticks(positions)
-        axis.set_xticklabels(groups, rotation=45, ha="right")
-        axis.set_title(name.replace("_", " "), fontsize=10)
-        axis.set_ylabel(UNITS.get(name, ""), fontsize=8)
-    figure.suptitle("each point: the mean over a group's cells (their saved, denoised images); bars: one standard "
-                    "deviation either side", fontsize=9)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.08, 1, 0.95))
-    _save(figure, path)
-
-
-MAX_ANNOTATED = 12  # larger similarity matrices are drawn without numbers, which would overlap
-
-
-def similarity_matrices(style, path, title=None):
-    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side.
-
-    Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay
-    readable; the colour bar carries the scale either way.
-    """
-    names = style["items"]
-    count = len(names)
-    side = max(3.0, 0.55 * count + 1.5)
-    figure, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side + 1.2))
-    for axis, kind in zip(axes, ("channel_sums", "gram")):
-        matrix = np.asarray(style["matrices"][kind])
-        shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
-        if count <= MAX_ANNOTATED:
-            middle = (matrix.min() + 1) / 2
-            for row, column in np.ndindex(matrix.shape):
-                axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=8,
-                          color="white" if matrix[row, column] < middle else "black")
-        axis.set_xticks(range(count))
-        axis.set_yticks(range(count))
-        axis.set_xticklabels(names, rotation=90, fontsize=8)
-        axis.set_yticklabels(names, fontsize=8)
-        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=10)
-        figure.colorbar(shown, ax=axis, fraction=0.046)
-    figure.tight_layout()
-    if title:  # just above the matrices' titles: square matrices leave the figure's top empty, which is cropped
-        figure.canvas.draw()
-        top = max(axis.title.get_window_extent().transformed(figure.transFigure.inverted()).y1 for axis in axes)
-        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10, y=top + 0.01, va="bottom")
-    _save(figure, path)
-
-
-def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
-    """Save a grid of (label, theirs, ours or None, numbers or None): each cell shows theirs
-    (left) beside ours (right, resized to theirs' height), with its numbers underneath."""
-    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(cell_inches * columns, 1.9 * rows + 0.6))
-    for axis, (label, theirs, ours, numbers) in zip(axes.flat, pairs):
-        height = theirs.shape[0]
-        gap = np.full((height, 6, 3), 255, dtype=np.uint8)
-        if ours is None:
-            right = np.full_like(theirs, 255)
-        else:
-            scale = height / ours.shape[0]
-            right = _resized(ours, height, max(1, round(ours.shape[1] * scale)))
-        axis.imshow(np.concatenate([theirs, gap, right], axis=1))
-        axis.set_xticks([])
-        axis.set_yticks([])
-        axis.set_title(label, fontsize=9)
-        if numbers is None:
-            caption = "not in the run"
-        else:
-            caption = (f"dE {numbers['delta_e']:.1f}, hist {numbers['histogram']:.2f}, "
-                       f"orient {numbers['orientation']:.2f}: {'agree' if numbers['agree'] else 'differ'}")
-        axis.set_xlabel(caption, fontsize=8)
-    if title:
-        figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    _save(figure, path)
-
-
-def _resized(rgb, height, width):
-    import cv2
-
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    save(figure, path)

@@ -9,8 +9,10 @@ import time
 
 import numpy as np
 
-from fmi.core import image, invert, measures
-from fmi.run.record import inside, parse_key
+from fmi.core import invert, preprocessing
+from fmi.files import image_files
+from fmi.run import measures
+from fmi.run.folder.record import inside, parse_key
 
 log = logging.getLogger("fmi")
 
@@ -24,7 +26,7 @@ def output_image(session, array, before_denoise=False):
     if not np.isfinite(array).all():
         raise ValueError("an inverted image holds non-finite values")
     rgb = session.weights.preprocessing.deprocess(array, session.fidelity.to_uint8)
-    denoised = image.denoise_tv(rgb, session.config.denoise_weight)
+    denoised = preprocessing.denoise_tv(rgb, session.config.denoise_weight)
     return (denoised, rgb) if before_denoise else denoised
 
 
@@ -60,7 +62,7 @@ def invert_batch(session, keys, terms, target_codes, shape, label, details=None,
     for index, key in enumerate(keys):
         rgb, raw = output_image(session, result.images[index], before_denoise=True)
         losses = result.losses[index]
-        session.folder.save_cell(key, image.encode(rgb, session.fidelity.cell_format), {
+        session.folder.save_cell(key, image_files.encode(rgb, session.fidelity.cell_format), {
             "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
             "initial_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
             "loss_history": losses, "term_history": result.term_losses[index],
@@ -92,5 +94,5 @@ def _snapshot_saver(session, keys):
             if not np.isfinite(images[row]).all():
                 continue
             path = inside(session.output, "snapshots", *parse_key(keys[index]).file(""), f"step_{state.step:04d}.png")
-            image.save_png(path, output_image(session, images[row]))
+            image_files.save_png(path, output_image(session, images[row]))
     return save

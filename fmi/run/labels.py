@@ -1,13 +1,13 @@
 """What a run's figures say about themselves: titles, the marks on cells, and the loss figure.
 
-Each reads the cells' states from ``fmi.run.record.cell_status``, the one definition, so a
+Each reads the cells' states from ``fmi.run.folder.record.cell_status``, the one definition, so a
 figure's badges, its title, the log and the record cannot disagree.
 """
 import logging
 
 from fmi.core import optimizers
 from fmi.run import figures
-from fmi.run.record import CELL_STATES, cell_status, status_counts
+from fmi.run.folder.record import CELL_STATES, cell_status, status_counts
 
 log = logging.getLogger("fmi")
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi.core import fidelity, image, invert, optimizers, published, vgg19
-from fmi.core import weights as weights_module
-from fmi.core.published import PAPER_IMAGES
+from fmi.core import fidelity, invert, optimizers, preprocessing, vgg19
 from fmi.errors import FmiError
+from fmi.files import image_files, published, weight_files
+from fmi.files.published import PAPER_IMAGES
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
-from fmi.run import config as config_module
-from fmi.run import device, inputs, machine, memory, progress, shards, threads
-from fmi.run.record import (
+from fmi.run import progress
+from fmi.run.folder import shards
+from fmi.run.folder.record import (
     RECORD_FORMAT,
     RunRecord,
     code_identity,
@@ -36,7 +36,11 @@ from fmi.run.record import (
     settings_of,
     status_counts,
 )
-from fmi.run.runfolder import RunFolder
+from fmi.run.folder.runfolder import RunFolder
+from fmi.run.interface import config as config_module
+from fmi.run.interface import inputs
+from fmi.run.machine import device, memory, threads
+from fmi.run.machine import facts as machine
 
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
@@ -73,7 +77,7 @@ class Options:
     overwrite: bool = False
     shard: tuple = None
     collect: bool = False
-    overall: object = None  # a larger job this run belongs to (fmi.tools.reproduce): told of progress
+    overall: object = None  # a larger job this run belongs to (fmi.tools.whole_paper): told of progress
 
 
 @dataclass
@@ -100,10 +104,10 @@ class Plan:
 def missing_files(config, located, style_located):
     """(what is missing, how to get it) for the weights file and every input image that is not there;
     the paper's images are named together, fetched by one command."""
-    expected = weights_module.expected_file(config.weights, config.model_dir)
+    expected = weight_files.expected_file(config.weights, config.model_dir)
     problems = []
     if expected is not None and not expected.exists():
-        problems.append((f"weights file {expected}", weights_module.missing_hint(expected)))
+        problems.append((f"weights file {expected}", weight_files.missing_hint(expected)))
     missing_images = [item for item in located + style_located if not item.path.exists()]
     paper = [item for item in missing_images if item.spec in PAPER_IMAGES]
     if paper:
@@ -187,15 +191,15 @@ def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles
                    [found.names[item.spec] for item in found.styles])
     output = shards.folder_of(Path(config.output), options.shard)
     check_writable_location(output)
-    suffix = image.CELL_SUFFIXES[mode.cell_format]
+    suffix = image_files.CELL_SUFFIXES[mode.cell_format]
     check_output_names([f"cells/{key}{suffix}" for key in planned.cells]
                        + [f"snapshots/{key}/step_{config.steps:04d}.png" for key in planned.cells]
                        + list(planned.figures), output)
-    weights = weights_module.load(config.weights, config.model_dir)
+    weights = weight_files.load(config.weights, config.model_dir)
     context = device.context(config.gpu)
     facts = machine.facts(context)
     log.info("machine: %s", machine.describe(facts))
-    pixels = {item.spec: image.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
+    pixels = {item.spec: image_files.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
     contents = [_picture(found.names[item.spec], pixels[item.spec], *found.sizes[item.spec], weights, mode,
                          mode.content_scale) for item in found.contents]
     style_pictures = {content.name: [_picture(found.names[item.spec], pixels[item.spec], *content.size, weights,
@@ -206,7 +210,7 @@ def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles
     folder = RunFolder.open(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
-        image.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
+        image_files.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
@@ -225,7 +229,7 @@ def _locate_inputs(config, mode, script, argv, styles, layers, batch):
     if missing:
         raise missing
     everything = contents + style_items
-    headers = {item.spec: image.read_header(item.path) for item in everything}
+    headers = {item.spec: image_files.read_header(item.path) for item in everything}
     sizes = _content_sizes(config, mode, contents, headers, layers, batch)
     names = inputs.assign_names(everything)
     origins = {item.spec: published.identify(item.path) for item in everything}
@@ -242,7 +246,7 @@ def _content_sizes(config, mode, located, headers, layers, batch):
     sizes = {}
     for item in located:
         header = headers[item.spec]
-        sizes[item.spec] = image.content_size(header.height, header.width, config.max_long_edge,
+        sizes[item.spec] = preprocessing.content_size(header.height, header.width, config.max_long_edge,
                                                mode.size_rounding)
         vgg19.check_input_size([deepest], *sizes[item.spec])
         memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib, decode_bytes=decode_bytes)
@@ -296,8 +300,8 @@ def now():
 
 
 def _picture(name, rgb, height, width, weights, mode, scale):
-    unit = image.resize(rgb, height, width, mode.resize)
-    return Picture(name, image.unit_to_uint8(unit), weights.preprocessing.preprocess(unit * scale))
+    unit = preprocessing.resize(rgb, height, width, mode.resize)
+    return Picture(name, preprocessing.unit_to_uint8(unit), weights.preprocessing.preprocess(unit * scale))
 
 
 class Session:

@@ -8,18 +8,18 @@ prints the headline table. The control run (same settings, random weights) is me
 the same way and drawn on the same axes, so trends that come from training separate from
 those the architecture alone produces.
 """
-import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from fmi import experiments
-from fmi.core import measures, vgg19
+from fmi.core import vgg19
 from fmi.errors import FmiError
-from fmi.io import check_input_file, sha1_of_file
-from fmi.run.record import RunView, inside, parse_key, read_image
+from fmi.io import check_input_file, sha1_of_file, write_json, write_text
+from fmi.run import measures
+from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
+from fmi.run.folder.record import RunView, inside, parse_key, read_image
 
 MEASURE_NOTES = {
     "colourfulness": "Hasler and Suesstrunk (2003), M = sigma_rgyb + 0.3 mu_rgyb on 0..255 RGB "
@@ -34,7 +34,7 @@ MEASURE_NOTES = {
 
 
 class RunData:
-    """A run folder (read through ``fmi.run.record.RunView``) and, per finished cell, its group and
+    """A run folder (read through ``fmi.run.folder.record.RunView``) and, per finished cell, its group and
     its image.
 
     A run with unfinished cells is refused unless ``partial``; silent cells (the filter responds
@@ -140,7 +140,7 @@ def style_similarity(run, weights_spec="auto"):
     the record)."""
     if run.script != "run_pmci.py":
         return {}
-    from fmi.core import image, invert
+    from fmi.core import invert, preprocessing
 
     weights = recorded_weights(run.view.record, weights_spec)
     size = next(iter(run.images.values())).shape[:2]
@@ -151,12 +151,12 @@ def style_similarity(run, weights_spec="auto"):
             raise FmiError(f"{run.folder / 'inputs' / (name + '.png')}: the run's copy of style image {name} is "
                            f"missing or unreadable; rerun the run to measure style similarity")
         style_item[name] = f"style {name}"
-        items[style_item[name]] = image.unit_to_uint8(image.resize(rgb, *size))
+        items[style_item[name]] = preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size))
     for key, rgb in run.images.items():
         cell_key = parse_key(key)
         name = f"{cell_key.group} {cell_key.content} {cell_key.item}"
         style_of[name] = style_item[cell_key.item]
-        items[name] = image.unit_to_uint8(image.resize(rgb, *size))
+        items[name] = preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size))
     layers = run.config.style_layers
     summaries = {}
     for name, rgb in items.items():
@@ -187,12 +187,12 @@ def recorded_weights(record, spec="auto"):
     """The weights a run was made with: its random seed, or the file ``spec`` (default
     model/vgg19.params) checked by SHA-1 against the record. A path named by the record itself is
     never opened."""
-    from fmi.core import weights as weights_module
+    from fmi.files import weight_files
 
     described = record.weights
     if not described.pretrained:
-        return weights_module.random_weights(described.seed)
-    path = Path(weights_module.AUTHORS_FILE if spec == "auto" else spec)
+        return weight_files.random_weights(described.seed)
+    path = Path(weight_files.AUTHORS_FILE if spec == "auto" else spec)
     if not path.is_file():
         raise FmiError(f"the run was made with {described.label}; give that file with --weights FILE (not found: "
                        f"{path}) to measure style similarity")
@@ -200,7 +200,7 @@ def recorded_weights(record, spec="auto"):
     if digest != described.sha1:
         raise FmiError(f"{path} is not the weights file the run used (SHA-1 {digest[:12]}, the record's "
                        f"{described.sha1[:12]}); give that file with --weights FILE")
-    return weights_module.load_file(path)
+    return weight_files.load_file(path)
 
 
 CONTROL_KEYS = ("layers", "filters", "all_filters", "draw_seeds", "mode", "styles", "methods",
@@ -259,13 +259,12 @@ def headline_table(result, control=None, which="groups"):
 
 
 def _plots(result, control, folder):
-    from fmi.run import figures
 
     written = [inside(folder, "analysis_measures.png")]
-    figures.measure_plot(result, control, written[0])
+    measure_plot(result, control, written[0])
     if result["style"]:
         written.append(inside(folder, "analysis_style_similarity.png"))
-        figures.similarity_matrices(result["style"], written[1], title=result["weights"])
+        similarity_matrices(result["style"], written[1], title=result["weights"])
     return written
 
 
@@ -313,50 +312,93 @@ def report(result, control):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    from fmi.io import write_json, write_text
-    from fmi.run.cli import ArgumentParser, run_guarded, setup_logging
 
-    parser = ArgumentParser(prog="python -m fmi.analyze", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="output folder of a finished run")
-    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
-                        help="the same run made with random weights, measured alongside")
-    parser.add_argument("--partial", action="store_true",
-                        help="measure the finished cells of a run that is not finished")
-    parser.add_argument("--weights", default="auto", metavar="FILE",
-                        help="the weights file a Fig. 5 run was made with, for its style similarity (default: "
-                             "model/vgg19.params; random weights need none); checked against the record")
-    args = parser.parse_args(argv)
-    setup_logging()
+# --- plots ---------------------------------------------------------------------------------------
 
-    def action():
-        run, result = analyze_run(args.run_dir, args.partial, args.weights)
-        control = None
-        if args.control:
-            control_run, control = analyze_run(args.control, args.partial, "auto")
-            check_control(run, control_run)
-        if result["finished"] < result["planned"]:
-            print(f"--partial: measuring {result['finished']} of {result['planned']} cells")
-        if result["silent"]:
-            print(f"{len(result['silent'])} silent cell(s) left out (their filter responds nowhere on their "
-                  f"final image)")
-        folder = run.folder
-        written = _plots(result, control, folder)
-        write_json(inside(folder, "analysis.json"), {**result, "control": control})
-        write_text(inside(folder, "analysis.md"), report(result, control) + "\n")
-        print(f"{result['weights']}" + (f" (control: {control['weights']})" if control else ""))
-        print("measured on each cell's saved image, after the TV denoise:")
-        print(headline_table(result, control))
-        if result["groups_before_denoise"]:
-            print("the same before the denoise:")
-            print(headline_table(result, control, "groups_before_denoise"))
-        print(f"wrote {args.run_dir / 'analysis.md'}, analysis.json, "
-              f"{', '.join(path.name for path in written)}")
-        return 0
-
-    return run_guarded(action, resume_hint=False)
+def analyze_and_write(run_dir, control_dir=None, partial=False, weights_spec="auto"):
+    """Measure the run in ``run_dir`` (beside its random-weights control), write analysis.md,
+    analysis.json and the plots into it; return the lines to print."""
+    run, result = analyze_run(run_dir, partial, weights_spec)
+    control = None
+    if control_dir:
+        control_run, control = analyze_run(control_dir, partial, "auto")
+        check_control(run, control_run)
+    lines = []
+    if result["finished"] < result["planned"]:
+        lines.append(f"--partial: measuring {result['finished']} of {result['planned']} cells")
+    if result["silent"]:
+        lines.append(f"{len(result['silent'])} silent cell(s) left out (their filter responds nowhere on their "
+                     f"final image)")
+    written = _plots(result, control, run.folder)
+    write_json(inside(run.folder, "analysis.json"), {**result, "control": control})
+    write_text(inside(run.folder, "analysis.md"), report(result, control) + "\n")
+    lines += [f"{result['weights']}" + (f" (control: {control['weights']})" if control else ""),
+              "measured on each cell's saved image, after the TV denoise:", headline_table(result, control)]
+    if result["groups_before_denoise"]:
+        lines += ["the same before the denoise:", headline_table(result, control, "groups_before_denoise")]
+    lines.append(f"wrote {Path(run_dir) / 'analysis.md'}, analysis.json, {', '.join(path.name for path in written)}")
+    return lines
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def measure_plot(result, control, path):
+    """Each image measure against the group (layer depth or method): the mean over the group's cells,
+    with bars of one standard deviation either side; the control run dashed."""
+    names = list(next(iter(result["groups"].values())))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.9), squeeze=False)
+    groups = list(result["groups"])
+    positions = np.arange(len(groups))
+    runs = [(result, "-o", f"this run: {result['weights']}")]
+    if control:
+        runs.append((control, "--s", f"control: {control['weights']}"))
+    for axis, name in zip(axes[0], names):
+        for data, style, label in runs:
+            shown = [g for g in groups if g in data["groups"]]
+            means = [data["groups"][g][name]["mean"] for g in shown]
+            spreads = [data["groups"][g][name]["std"] for g in shown]
+            axis.errorbar([groups.index(g) for g in shown], means, yerr=spreads, fmt=style,
+                          capsize=3, label=label)
+        axis.set_xticks(positions)
+        axis.set_xticklabels(groups, rotation=45, ha="right")
+        axis.set_title(name.replace("_", " "), fontsize=10)
+        axis.set_ylabel(measures.UNITS.get(name, ""), fontsize=8)
+    figure.suptitle("each point: the mean over a group's cells (their saved, denoised images); bars: one standard "
+                    "deviation either side", fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.08, 1, 0.95))
+    save(figure, path)
+
+
+MAX_ANNOTATED = 12  # larger similarity matrices are drawn without numbers, which would overlap
+
+
+def similarity_matrices(style, path, title=None):
+    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side.
+
+    Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay
+    readable; the colour bar carries the scale either way.
+    """
+    names = style["items"]
+    count = len(names)
+    side = max(3.0, 0.55 * count + 1.5)
+    figure, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side + 1.2))
+    for axis, kind in zip(axes, ("channel_sums", "gram")):
+        matrix = np.asarray(style["matrices"][kind])
+        shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
+        if count <= MAX_ANNOTATED:
+            middle = (matrix.min() + 1) / 2
+            for row, column in np.ndindex(matrix.shape):
+                axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=8,
+                          color="white" if matrix[row, column] < middle else "black")
+        axis.set_xticks(range(count))
+        axis.set_yticks(range(count))
+        axis.set_xticklabels(names, rotation=90, fontsize=8)
+        axis.set_yticklabels(names, fontsize=8)
+        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=10)
+        figure.colorbar(shown, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    if title:  # just above the matrices' titles: square matrices leave the figure's top empty, which is cropped
+        figure.canvas.draw()
+        top = max(axis.title.get_window_extent().transformed(figure.transFigure.inverted()).y1 for axis in axes)
+        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10, y=top + 0.01, va="bottom")
+    save(figure, path)

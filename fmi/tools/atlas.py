@@ -17,19 +17,16 @@ from the network. Pages:
   and wall time, with links to the same filter on the run's other content images and, with
   ``--control``, the control run's cell beside it.
 
-The run folder is read through ``fmi.run.record`` (checked names, no path out of the folder),
+The run folder is read through ``fmi.run.folder.record`` (checked names, no path out of the folder),
 the pages are made from templates that escape every value, and each page's
 Content-Security-Policy allows only the atlas's own scripts, styles and images: a crafted
 record can neither write outside the run folder nor run script in the pages. The build is
 incremental: thumbnails (``atlas/thumbs/``) are made only for cells whose image is newer than
 its thumbnail, and files are rewritten only when they change.
 """
-import argparse
 import json
 import math
 import os
-import sys
-import webbrowser
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +37,8 @@ from fmi import experiments
 from fmi.core import optimizers
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_text
-from fmi.run import machine
-from fmi.run.record import RunView, inside, parse_key, read_bytes, read_image
+from fmi.run.folder.record import RunView, inside, parse_key, read_bytes, read_image
+from fmi.run.machine import facts as machine
 
 ASSETS = Path(__file__).resolve().parent / "atlas_assets"
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -259,30 +256,3 @@ def build(run_dir, control_dir=None, workers=None):
         text = f"fmiAtlasCell({json.dumps(site.cell_data(key, atlas), allow_nan=False)});\n"
         written += _write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
     return atlas / "index.html", {"thumbnails_made": made, "cells": total, "files_written": written}
-
-
-def main(argv=None):
-    from fmi.run.cli import ArgumentParser, run_guarded, setup_logging
-
-    parser = ArgumentParser(prog="python -m fmi.atlas", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="output folder of a run (finished or not)")
-    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
-                        help="the same run made with random weights, shown beside each cell")
-    parser.add_argument("--open", action="store_true", help="open the overview in a web browser")
-    args = parser.parse_args(argv)
-    setup_logging()
-
-    def action():
-        index, done = build(args.run_dir, args.control)
-        print(f"wrote {index} ({done['thumbnails_made']} new thumbnails for {done['cells']} cells, "
-              f"{done['files_written']} files changed); open it in a browser")
-        if args.open:
-            webbrowser.open(index.resolve().as_uri())
-        return 0
-
-    return run_guarded(action, resume_hint=False)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,8 +20,6 @@ three figures themselves: each of their 55 cells against a copy of itself shrunk
 enlarged back and saved as JPEG agrees in 52 cases, while of the 1070 pairs of different
 cells of the same figure 43 (4 %) agree.
 """
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +27,12 @@ import cv2
 import numpy as np
 
 from fmi import experiments
-from fmi.core import image, measures
 from fmi.errors import FmiError
+from fmi.files import image_files
 from fmi.io import write_text
-from fmi.run import figures
-from fmi.run.record import RunView, inside
+from fmi.run import measures
+from fmi.run.figures import plt, save  # the Agg backend, chosen there
+from fmi.run.folder.record import RunView, inside
 
 AGREE = {"delta_e": 8.0, "histogram": 0.6, "orientation": 0.25}
 LINE_FRACTION = 0.03  # a frame side is a dark run at least this fraction of the figure's size
@@ -60,7 +59,7 @@ def read_figure(path):
     first, so a file that is no image or declares more pixels than fmi decodes is refused."""
     from PIL import Image
 
-    image.read_header(path)
+    image_files.read_header(path)
     try:
         with Image.open(path) as opened:
             rgba = np.asarray(opened.convert("RGBA")).astype(np.float64)
@@ -228,7 +227,7 @@ def compare(run_dir, reference, layout=None, name=None):
             shown.append((label, theirs, ours, numbers))
     name = name or reference.stem
     picture = inside(run.folder, f"compare_{name}.png")
-    figures.side_by_side(shown, len(grid.rows), len(grid.columns), picture,
+    side_by_side(shown, len(grid.rows), len(grid.columns), picture,
                          title=f"{reference.name} (theirs, left) beside {run.folder.name} (ours, right); {run.label}")
     report = _report(results, reference, run)
     write_text(inside(run.folder, "compare.md"), report)
@@ -262,29 +261,34 @@ def _report(results, reference, run):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    from fmi.run.cli import ArgumentParser, run_guarded, setup_logging
 
-    parser = ArgumentParser(prog="python -m fmi.compare", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="output folder of a run")
-    parser.add_argument("reference", type=Path,
-                        help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
-    parser.add_argument("--layout", choices=sorted(LAYOUTS),
-                        help="the figure's layout (default: from the run's script)")
-    parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png "
-                                       "(default: the reference's)")
-    args = parser.parse_args(argv)
-    setup_logging()
+def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
+    """Save a grid of (label, theirs, ours or None, numbers or None): each cell shows theirs
+    (left) beside ours (right, resized to theirs' height), with its numbers underneath."""
+    figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(cell_inches * columns, 1.9 * rows + 0.6))
+    for axis, (label, theirs, ours, numbers) in zip(axes.flat, pairs):
+        height = theirs.shape[0]
+        gap = np.full((height, 6, 3), 255, dtype=np.uint8)
+        if ours is None:
+            right = np.full_like(theirs, 255)
+        else:
+            scale = height / ours.shape[0]
+            right = _resized(ours, height, max(1, round(ours.shape[1] * scale)))
+        axis.imshow(np.concatenate([theirs, gap, right], axis=1))
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_title(label, fontsize=9)
+        if numbers is None:
+            caption = "not in the run"
+        else:
+            caption = (f"dE {numbers['delta_e']:.1f}, hist {numbers['histogram']:.2f}, "
+                       f"orient {numbers['orientation']:.2f}: {'agree' if numbers['agree'] else 'differ'}")
+        axis.set_xlabel(caption, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    save(figure, path)
 
-    def action():
-        results, picture, report = compare(args.run_dir, args.reference, args.layout, args.name)
-        print(report, end="")
-        print(f"wrote {picture} and {args.run_dir / 'compare.md'}")
-        return 0
 
-    return run_guarded(action, resume_hint=False)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _resized(rgb, height, width):
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)

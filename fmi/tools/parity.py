@@ -14,7 +14,6 @@ separate executors, so the last bits differ) must agree within what that one ste
 side by itself. It writes OUTPUT/report.md and OUTPUT/index.html, and exits 0 only when every
 case agrees, 1 when one differs.
 """
-import argparse
 import json
 import logging
 import os
@@ -29,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi.core import published, vgg19
+from fmi.core import vgg19
 from fmi.errors import FmiError
+from fmi.files import published
 from fmi.io import check_input_file, git_blob_id, markdown, quote, write_json, write_text, write_yaml
-from fmi.run import cli, machine, threads
+from fmi.run.machine import facts as machine
 from fmi.tools.parity_child import ADAPTATIONS
 
 log = logging.getLogger("fmi")
@@ -183,9 +183,9 @@ def locate_image(spec, authors, role):
     if not path.is_file():
         raise FmiError(f"{role} image {spec}: {path} is not a file; name one of the paper's images "
                        f"({', '.join(item.name for item in published.IMAGES)}) or give a path")
-    from fmi.core import image
+    from fmi.files import image_files
 
-    image.read_header(path)  # an image fmi can read
+    image_files.read_header(path)  # an image fmi can read
     return name, path
 
 
@@ -259,10 +259,10 @@ def their_argv(plan, case):
 
 def prepare_inputs(plan, folder):
     """The weights (in their format) and the images under the names their scripts accept, shared by every run."""
-    from fmi.core import weights as weights_module  # loads MXNet: not before the options are checked
+    from fmi.files import weight_files
 
     folder.mkdir(parents=True, exist_ok=True)
-    weights_module.save_authors_format(plan.weights, folder / THEIR_WEIGHTS.name)
+    weight_files.save_authors_format(plan.weights, folder / THEIR_WEIGHTS.name)
     shutil.copyfile(plan.content[1], folder / CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"))
     shutil.copyfile(plan.style[1], folder / STYLE_SLOTS.get(plan.style[0], "starry_night.jpg"))
     return plan.weights.label
@@ -454,20 +454,21 @@ def build_plan(args):
                        f"(0..{vgg19.channels(layers['fmi']) - 1})")
     content = locate_image(args.image, authors, "content")
     style = locate_image(args.style, authors, "style")
-    from fmi.core import image
+    from fmi.core import preprocessing
+    from fmi.files import image_files
 
-    header = image.read_header(content[1])
-    size = image.content_size(header.height, header.width, args.size, "floor")  # as their int() sizes it
+    header = image_files.read_header(content[1])
+    size = preprocessing.content_size(header.height, header.width, args.size, "floor")  # as their int() sizes it
     for case in cases:
         deepest = layers.get(case.name, THEIR_STYLE_LAYERS[-1])
         if min(size) < vgg19.downsampling(deepest):
             raise FmiError(f"--size {args.size} is too small for {deepest}: the content image becomes "
                            f"{size[0]}x{size[1]} px and {deepest} needs {vgg19.downsampling(deepest)} on each side")
-    from fmi.core import weights as weights_module  # loads MXNet: not for --help
-    from fmi.run import device
+    from fmi.files import weight_files
+    from fmi.run.machine import device
 
     device.require_mxnet()
-    weights = weights_module.load(args.weights)
+    weights = weight_files.load(args.weights)
     output = Path(args.output).expanduser()
     if output.exists() and any(output.iterdir()) and not (output / "parity.json").is_file():
         raise FmiError(f"output folder {output} holds something other than an fmi.parity report; choose another "
@@ -489,34 +490,3 @@ def parity(args):
         print(f"{verdict.case.name:<11} {'agrees' if verdict.agrees else 'DIFFERS'}: {verdict.says}")
     print(f"report: {paths[0]} and {paths[1]}")
     return 0 if all(verdict.agrees for verdict in verdicts) else 1
-
-
-def main(argv=None):
-    parser = cli.ArgumentParser(prog="python -m fmi.parity", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--authors", required=True, metavar="DIR",
-                        help="a clone or unpacked copy of the authors' repository, at commit "
-                             f"{published.AUTHORS_COMMIT[:7]}")
-    parser.add_argument("--cases", default=",".join(CASES), help="which cases, comma-separated (default: %(default)s)")
-    parser.add_argument("--layer", help="the layer of the fmi, random and purposeful cases (default: "
-                        + ", ".join(f"{name} {layer}" for name, layer in DEFAULT_LAYERS.items()) + ")")
-    parser.add_argument("--filter", type=int, default=2, help="the filter of the fmi case (default: %(default)s)")
-    parser.add_argument("--draw-seed", type=int, default=1, help="the random case's draw (default: %(default)s)")
-    parser.add_argument("--image", default="golden_gate",
-                        help="content image: a paper name (from the authors' input/) or a path (default: %(default)s)")
-    parser.add_argument("--style", default="the_scream", help="style image, the same way (default: %(default)s)")
-    parser.add_argument("--size", type=int, default=64,
-                        help="long edge of the content image, px (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=1000, help="step limit (default: %(default)s, theirs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the start image (default: %(default)s)")
-    parser.add_argument("--weights", default="random:0",
-                        help="random:SEED or a .params file in the authors' format, e.g. model/vgg19.params "
-                             "(default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=threads.usable_cores(),
-                        help="runs at a time, one thread each (default: the usable cores, %(default)s)")
-    parser.add_argument("--output", default="runs/parity", help="report folder (default: %(default)s)")
-    parser.add_argument("--any-commit", action="store_true",
-                        help="compare with the scripts in DIR even if they are not the authors' at their commit")
-    args = parser.parse_args(argv)
-    cli.setup_logging()
-    return cli.run_guarded(lambda: parity(args), resume_hint=False)

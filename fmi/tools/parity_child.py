@@ -101,8 +101,8 @@ def run_fmi(spec):
     """Run fmi's experiment on ``spec["config"]``, as its script would."""
     from fmi import experiments
     from fmi.core import invert
-    from fmi.run import cli
-    from fmi.run import config as config_module
+    from fmi.run.interface import cli
+    from fmi.run.interface import config as config_module
     from fmi.run.session import Options
 
     if spec["perturb"]:

@@ -13,18 +13,10 @@ import platform
 import sys
 from pathlib import Path
 
-from fmi.io import parse_int
+from fmi import THREADS_VARIABLE as OVERRIDE_VARIABLE
+from fmi import configure_default_threads, usable_cores, wanted_threads
 
 log = logging.getLogger("fmi")
-OVERRIDE_VARIABLE = "FMI_THREADS"
-
-
-def usable_cores():
-    """Cores this process may run on (its CPU affinity, e.g. a Slurm allocation), else all."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def machine():
@@ -37,28 +29,10 @@ def machine():
     return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {usable_cores()} cores"
 
 
-def configure_default_threads():
-    """Set OMP_NUM_THREADS for MXNet: FMI_THREADS if given, else every usable core."""
-    os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
-    # OpenBLAS threads compete with MXNet's for the same cores: one is faster (measured:
-    # L-BFGS evaluations 3x, whole L-BFGS runs 1.8x faster on 2 cores).
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    wanted = _wanted()
-    count = wanted if wanted is not None else usable_cores()
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    return count
-
-
-def _wanted():
-    """The thread count FMI_THREADS asks for, or None when it is unset or not a count from 1 to 1024."""
-    wanted = parse_int(os.environ.get(OVERRIDE_VARIABLE, ""))
-    return wanted if wanted is not None and 0 < wanted <= 1024 else None
-
-
 def override_problem():
     """What is wrong with FMI_THREADS, for the scripts to say before they start; None if nothing."""
     given = os.environ.get(OVERRIDE_VARIABLE)
-    if given is None or _wanted() is not None:
+    if given is None or wanted_threads() is not None:
         return None
     return (f"{OVERRIDE_VARIABLE}={given!r}: expected a whole number of threads from 1 to 1024; unset it to use "
             f"every usable core ({usable_cores()})")

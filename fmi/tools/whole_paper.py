@@ -12,11 +12,8 @@ Before it starts it says what it will run and how long that should take here, fr
 calibration of each figure's steps; while it runs, every progress line starts with where the
 whole reproduction stands.
 """
-import argparse
 import logging
 import shlex
-import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from fmi import experiments
-from fmi.core import fidelity, optimizers, published
+from fmi.core import fidelity, optimizers
+from fmi.files import published
 from fmi.io import write_text
-from fmi.run import cli, inputs, machine, progress, threads
-from fmi.run import config as config_module
-from fmi.run.record import RunView, inside, parse_key
+from fmi.run import progress
+from fmi.run.folder.record import RunView, inside, parse_key
+from fmi.run.interface import cli, inputs
+from fmi.run.interface import config as config_module
+from fmi.run.machine import facts as machine
+from fmi.run.machine import threads
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
@@ -62,7 +63,7 @@ class Job:
 
 def plan(args):
     """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
-    from fmi.core import weights as weights_module
+    from fmi.files import weight_files
 
     variant = "quick" if args.quick else "fast" if args.fast else "paper"
     output = Path(args.output)
@@ -79,7 +80,7 @@ def plan(args):
                 settings.append(("weights", args.weights))
             config = _load(module, path, settings)
             if control:  # random weights, other than the run's own when those are random already
-                random = weights_module.is_random(config.weights, config.model_dir)
+                random = weight_files.is_random(config.weights, config.model_dir)
                 settings.append(("weights", "random:1" if random else "random:0"))
                 config = _load(module, path, settings)
             if args.stand_ins:
@@ -136,13 +137,14 @@ def step_times(job, weights, alone=False, repeats=1):
     step of one image alone or None)}), a kind being a cell's group (layer or method) and image size,
     its batch as the run makes them; each time the median of ``repeats`` timings of two steps after a
     warm-up step. ``alone`` also times one image alone: the last images of a batch step on alone."""
-    from fmi.core import image, invert
+    from fmi.core import invert, preprocessing
+    from fmi.files import image_files
 
     config, rounding = job.config, fidelity.of(job.config).size_rounding
     sizes = {}
     for spec in config.content:
-        header = image.read_header(inputs.locate(spec, config.data_dir, config.fallbacks).path)
-        sizes[spec] = image.content_size(header.height, header.width, config.max_long_edge, rounding)
+        header = image_files.read_header(inputs.locate(spec, config.data_dir, config.fallbacks).path)
+        sizes[spec] = preprocessing.content_size(header.height, header.width, config.max_long_edge, rounding)
     names = [f"c{index}" for index in range(len(config.content))]
     styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
     keys = [parse_key(key) for figure in job.module.grids(config, names, styles) for key in figure.cells]
@@ -231,16 +233,16 @@ def beside(theirs_path, ours_path, target):
     """Their published figure beside ours, ours resized to their height, as one PNG."""
     import cv2
 
-    from fmi.core import image
+    from fmi.files import image_files
     from fmi.tools.compare import read_figure
 
     theirs = read_figure(theirs_path)
-    ours = image.read_rgb(ours_path)
+    ours = image_files.read_rgb(ours_path)
     height = theirs.shape[0]
     ours = cv2.resize(ours, (max(1, round(ours.shape[1] * height / ours.shape[0])), height),
                       interpolation=cv2.INTER_AREA)
     gap = np.full((height, 24, 3), 255, np.uint8)
-    image.save_png(target, np.concatenate([theirs, gap, ours], axis=1))
+    image_files.save_png(target, np.concatenate([theirs, gap, ours], axis=1))
     return target
 
 
@@ -318,17 +320,17 @@ def report(jobs, output, results, wall):
 # --- the command ---------------------------------------------------------------------------------------
 
 def reproduce(args, argv):
-    from fmi.core import weights as weights_module
+    from fmi.files import weight_files
     from fmi.run import session as sessions
     from fmi.tools import analyze, atlas, compare
 
     jobs = plan(args)
     check_inputs(jobs, argv)
     output = Path(args.output)
-    weights = weights_module.load(jobs[0].config.weights, jobs[0].config.model_dir)
+    weights = weight_files.load(jobs[0].config.weights, jobs[0].config.model_dir)
     estimates = []
     for job in jobs:
-        cells, seconds = calibrate(job, weights if not job.control else weights_module.load("random:0"))
+        cells, seconds = calibrate(job, weights if not job.control else weight_files.load("random:0"))
         estimates.append(seconds)
         log.info("%s: %d cells, about %s here (%s; %s steps a cell, as typical)", job.label, cells,
                  progress.duration(seconds), job.config.output, min(progress.TYPICAL_STEPS[job.config.optimizer],
@@ -364,29 +366,3 @@ def reproduce(args, argv):
         found["analysis_rows"] = analyze.headline_rows(result, other)
     paths = report(jobs, output, results, time.perf_counter() - started)
     log.info("wrote %s and %s", *paths)
-
-
-def main(argv=None):
-    as_script = argv is None
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = cli.ArgumentParser(prog="reproduce.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    speed = parser.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="the quick configs (112 px, at most 150 steps)")
-    speed.add_argument("--fast", action="store_true", help="the L-BFGS configs (the paper's size, fewer steps)")
-    parser.add_argument("--control", action="store_true",
-                        help="also run every figure with random weights, and measure each beside its control")
-    parser.add_argument("--output", default="runs/paper", help="folder of the reproduction (default: %(default)s)")
-    parser.add_argument("--weights", help="weights for every run (default: each config's)")
-    parser.add_argument("--stand-ins", action="store_true",
-                        help="bundled images in place of the paper's missing ones (offline runs)")
-    parser.add_argument("--size", type=int, help="long edge of the content images, px (default: each config's)")
-    parser.add_argument("--steps", type=int, help="step limit of every cell (default: each config's)")
-    parser.add_argument("--overwrite", action="store_true", help="move runs made with other settings aside")
-    parser.add_argument("--dry-run", action="store_true", help="say what would run and how long; run nothing")
-    args = parser.parse_args(argv)
-    cli.setup_logging()
-    if as_script:  # a job scheduler's SIGTERM stops it like Ctrl-C
-        signal.signal(signal.SIGTERM, cli._interrupt)
-    return cli.run_guarded(lambda: reproduce(args, argv) or 0)
-

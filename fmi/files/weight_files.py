@@ -3,7 +3,7 @@
 ``load(spec)`` returns a ``Weights`` whose ``params`` are keyed exactly like the
 arguments of ``fmi.core.vgg19.build`` (``conv1_1_weight`` ... ``conv5_4_bias``) and
 whose ``preprocessing`` is the input contract those weights were trained with. A file is
-called the authors' only when its git blob id is theirs (``fmi.core.published``).
+called the authors' only when its git blob id is theirs (``fmi.files.published``).
 """
 import logging
 import re
@@ -13,9 +13,10 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from fmi.core import published, vgg19
-from fmi.core.image import CAFFE_RGB, TORCH_RGB, Preprocessing
+from fmi.core import vgg19
+from fmi.core.preprocessing import CAFFE_RGB, TORCH_RGB, Preprocessing
 from fmi.errors import FmiError
+from fmi.files import published
 from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int, quote, sha1_of_file
 
 log = logging.getLogger("fmi")

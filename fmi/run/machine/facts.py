@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from fmi.io import write_text
-from fmi.run import threads
+from fmi.run.machine import threads
 
 # the CPU flags that decide which kernels oneDNN (and numpy) can run
 SIMD_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512dq", "avx512bw",

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from fmi.errors import FmiError
 from fmi.io import parse_int
-from fmi.run.record import SHARD_PATTERN, inside, load_record, read_bytes
-from fmi.run.runfolder import differences
+from fmi.run.folder.record import SHARD_PATTERN, inside, load_record, read_bytes
+from fmi.run.folder.runfolder import differences
 
 log = logging.getLogger("fmi")
-SWEEP_SCRIPT = Path(__file__).resolve().parent.parent.parent / "slurm" / "sweep.sbatch"
+SWEEP_SCRIPT = Path(__file__).resolve().parent.parent.parent.parent / "slurm" / "sweep.sbatch"
 
 
 def folder_of(output, shard):

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmi.core import published
-from fmi.core.published import PAPER_IMAGES
 from fmi.errors import FmiError
+from fmi.files import published
+from fmi.files.published import PAPER_IMAGES
 
 SAMPLE_PREFIX = "sample:"
 SAMPLES_HINT = "try sample:grace_hopper, sample:hubble_deep_field or sample:coffee"

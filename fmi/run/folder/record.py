@@ -25,7 +25,7 @@ import pydantic
 from fmi.core.vgg19 import RELU_LAYERS
 from fmi.errors import FmiError
 from fmi.io import quote
-from fmi.run.config import RUN_ONLY_KEYS
+from fmi.run.interface.config import RUN_ONLY_KEYS
 
 log = logging.getLogger("fmi")
 
@@ -36,7 +36,7 @@ MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories i
 MAX_CELL_RECORD_BYTES = 16 << 20
 MAX_SIDE = 100_000                # pixels on a side: more than any image fmi can decode
 
-NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"   # image names, as fmi.run.inputs makes them
+NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"   # image names, as fmi.run.interface.inputs makes them
 NAME_PATTERN = re.compile(NAME)
 ITEM_PATTERN = re.compile(rf"filter_(?P<filter>[0-9]{{1,4}})|random_draw_(?P<draw>[0-9]{{1,10}})"
                           rf"|purposeful_(?P<purposeful>{NAME})|(?P<style>{NAME})")
@@ -131,10 +131,12 @@ def status_counts(cells, keys, stuck_fraction):
 
 # --- fingerprints ---------------------------------------------------------------------------------
 
-PACKAGE = Path(__file__).resolve().parent.parent
-# the modules whose code decides a cell's numbers: the paper's mathematics, the three experiments
-# that assemble targets and terms, and the run modules that prepare pictures and post-process cells
-NUMERICS = ("core/*.py", "experiments/*.py", "run/session.py", "run/inversion.py")
+PACKAGE = Path(__file__).resolve().parent.parent.parent
+# the modules whose code decides a cell's numbers: the paper's mathematics, the image decoder and the
+# weights (random ones are drawn there), the three experiments that assemble targets and terms, and
+# the run modules that prepare pictures and post-process cells
+NUMERICS = ("core/*.py", "files/image_files.py", "files/weight_files.py", "experiments/*.py", "run/session.py",
+            "run/inversion.py")
 
 
 def settings_of(config_dict, weights_identity, input_hashes):
@@ -450,12 +452,12 @@ class RunView:
 def read_image(path, size=None):
     """The (H, W, 3) uint8 RGB image at ``path``, or None if it is missing, not a regular file, not
     an image, larger than fmi decodes, or (with ``size``) not ``size`` = [height, width]."""
-    from fmi.core import image
+    from fmi.files import image_files
 
     try:
-        header = image.read_header(path)
+        header = image_files.read_header(path)
         if size is not None and [header.height, header.width] != list(size):
             return None
-        return image.read_rgb(path, header)
+        return image_files.read_rgb(path, header)
     except (FmiError, OSError, ValueError):
         return None

@@ -26,7 +26,7 @@ from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
 from fmi.errors import FmiError
 from fmi.io import INT_PATTERN, check_input_file, parse_int, quote
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # fmi/configs, shipped with the package
+CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
 INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"

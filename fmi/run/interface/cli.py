@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmi.errors import FmiError
-from fmi.run import config as config_module
-from fmi.run import threads
+from fmi.run.interface import config as config_module
+from fmi.run.machine import threads
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -33,11 +33,15 @@ def setup_logging(verbose=False):
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def run_guarded(action, resume_hint=True):
+RESUME = "interrupted: finished cells are saved; rerun the same command with --resume to continue"
+NOTHING_LEFT = "interrupted; nothing half-written was left behind"
+
+
+def run_guarded(action, resume_hint=True, interrupted=None):
     """Call ``action()``; an FmiError becomes one line on stderr and exit code 2.
 
-    ``resume_hint`` says whether the command has ``--resume`` (the Ctrl-C message names it
-    only then).
+    After Ctrl-C it says ``interrupted`` if given, else how to continue: with ``--resume``
+    (``resume_hint``, for the commands that have it) or that nothing half-written is left.
     """
     try:
         return action()
@@ -49,15 +53,12 @@ def run_guarded(action, resume_hint=True):
         print(f"error: {where}{error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        if resume_hint:
-            print("interrupted: finished cells are saved; rerun the same command with --resume "
-                  "to continue", file=sys.stderr)
-        else:
-            print("interrupted; nothing half-written was left behind", file=sys.stderr)
+        print(interrupted or (RESUME if resume_hint else NOTHING_LEFT), file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _interrupt(signum, frame):
+def interrupt(signum, frame):
+    """A signal handler that stops the program as Ctrl-C does."""
     raise KeyboardInterrupt
 
 
@@ -171,14 +172,14 @@ def main(argv, build_parser, load_config, experiment):
     """
     restart_argv = sys.argv if argv is None else None
     if restart_argv is not None:  # a script: a job scheduler's SIGTERM stops it like Ctrl-C
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
     argv = list(sys.argv[1:] if argv is None else argv)
     built = build_parser()
     args = built.parse_args(argv)
     setup_logging(args.verbose)
 
     def action():
-        from fmi.run import device
+        from fmi.run.machine import device
 
         if threads.override_problem():
             raise FmiError(threads.override_problem())

@@ -3,7 +3,7 @@
 Layout::
 
     config.yaml                  the resolved config
-    record.json                  how the run was made and every finished cell (``fmi.run.record``)
+    record.json                  how the run was made and every finished cell (``fmi.run.folder.record``)
     cells/<key>.png (.jpg)       each finished cell's image ...
     cells/<key>.json             ... and its own record, carrying the fingerprints
     fig*.png, loss.png           the figures
@@ -20,7 +20,7 @@ Rules:
 - A cell counts as finished only if its record passes the schema, carries this run's
   settings and code fingerprints, and its image reads back at the planned size; every other
   cell is redone, with a log line. Old and collected records are read through
-  ``fmi.run.record``, so no unchecked value is copied into a new record.
+  ``fmi.run.folder.record``, so no unchecked value is copied into a new record.
 - Nothing is read or written through a symbolic link that leads out of the folder.
 """
 import datetime
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fmi.errors import FmiError
 from fmi.io import atomic_path, finite_json, write_text, write_yaml
-from fmi.run.record import (
+from fmi.run.folder.record import (
     CellRecord,
     cell_fingerprint,
     inside,

@@ -9,7 +9,6 @@ file is checked to decode (or, for weights, to hold every key and shape) before 
 name, a download that breaks off leaves nothing behind, and its git blob id says whether it is
 exactly the authors' file.
 """
-import argparse
 import http.client
 import shutil
 import sys
@@ -17,10 +16,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from fmi.core import published
-from fmi.core import weights as weights_module
-from fmi.core.image import read_rgb
 from fmi.errors import FmiError
+from fmi.files import published, weight_files
+from fmi.files.image_files import read_rgb
 from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int
 
 SETS = {"images": (published.IMAGES, published.PAPER_DIR), "figures": (published.FIGURES, published.FIGURES_DIR)}
@@ -102,7 +100,7 @@ def _fetch(url, temporary):
         raise FmiError(f"could not download {url} ({reason}); nothing was saved; {OFFLINE_HINT}") from None
 
 
-def download_weights(destination=weights_module.AUTHORS_FILE, url=weights_module.AUTHORS_URL, progress=None):
+def download_weights(destination=weight_files.AUTHORS_FILE, url=weight_files.AUTHORS_URL, progress=None):
     """Fetch the authors' vgg19.params with progress (on ``progress``, default stderr), check it, and
     only then give it its name; say whether it is exactly the authors' file."""
     progress = progress or sys.stderr
@@ -133,61 +131,9 @@ def download_weights(destination=weights_module.AUTHORS_FILE, url=weights_module
         if total and received != total:
             raise FmiError(f"download of {url} stopped at {received} of {total} bytes; nothing was saved; "
                            f"run it again")
-        weights = weights_module.load_file(temporary)
-    print(f"saved {destination}: {weights_module.describe(weights)}; keys and shapes checked", file=progress)
+        weights = weight_files.load_file(temporary)
+    print(f"saved {destination}: {weight_files.describe(weights)}; keys and shapes checked", file=progress)
     return destination
 
 
 # --- the commands -------------------------------------------------------------------------------
-
-def data_main(argv=None):
-    """python -m fmi.data download [--what images|figures] [--dest DIR] [--from DIR] [--url URL]"""
-    from fmi.run.cli import ArgumentParser, run_guarded
-
-    parser = ArgumentParser(prog="python -m fmi.data", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    fetch = commands.add_parser("download", help="fetch the paper's six images and the authors' three figures")
-    fetch.add_argument("--what", choices=("all", "images", "figures"), default="all",
-                       help="images (data/paper/), figures (data/authors/) or all (default)")
-    fetch.add_argument("--dest", type=Path, help="folder (default: data/paper for images, data/authors for figures)")
-    fetch.add_argument("--from", dest="source_dir", type=Path, metavar="DIR",
-                       help="copy from this folder instead of downloading (the files, or a clone of the "
-                            "authors' repository)")
-    fetch.add_argument("--url", default=published.AUTHORS_BASE_URL,
-                       help=f"base URL of the authors' repository (default: at commit {published.AUTHORS_COMMIT[:7]})")
-    args = parser.parse_args(argv)
-
-    def action():
-        download_data(args.dest, args.url, args.source_dir, what=args.what)
-        return 0
-
-    return run_guarded(action, resume_hint=False)
-
-
-def weights_main(argv=None):
-    """python -m fmi.weights download [--dest FILE] [--url URL] | check [SPEC]"""
-    from fmi.run.cli import ArgumentParser, run_guarded
-
-    parser = ArgumentParser(prog="python -m fmi.weights", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    fetch = commands.add_parser("download", help="download the authors' vgg19.params and check it")
-    fetch.add_argument("--dest", type=Path, default=weights_module.AUTHORS_FILE,
-                       help="where to save it (default: %(default)s)")
-    fetch.add_argument("--url", default=weights_module.AUTHORS_URL, help="where to fetch it from")
-    inspect = commands.add_parser("check", help="check a weights file's keys, shapes and values, and whose it is")
-    inspect.add_argument("spec", nargs="?", default=str(weights_module.AUTHORS_FILE),
-                         help=f"{weights_module.SPEC_HELP} (default: %(default)s)")
-    args = parser.parse_args(argv)
-
-    def action():
-        if args.command == "download":
-            download_weights(args.dest, args.url)
-        else:
-            weights = weights_module.load(args.spec)
-            print(f"{weights_module.describe(weights) if weights.blob else weights.label}: "
-                  f"every key, shape and value checked")
-        return 0
-
-    return run_guarded(action, resume_hint=False)
