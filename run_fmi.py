@@ -12,7 +12,6 @@ figures with `--collect`.
 import sys
 
 from fmi.errors import FmiError
-from fmi.experiments import fig3
 from fmi.run.interface import cli, config
 
 OPTIONS = (
@@ -29,7 +28,14 @@ def build_parser():
     return parser
 
 
+def load(path, given):
+    from fmi.experiments import fig3  # MXNet loads with it: only once the options are read, so --help is instant
+
+    return config.load(fig3.Config, path, given)
+
+
 def experiment(settings, args, argv, started):
+    from fmi.experiments import fig3
     from fmi.run.folder.shards import parse_shard
     from fmi.run.session import Options
 
@@ -41,7 +47,7 @@ def experiment(settings, args, argv, started):
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(fig3.Config, path, given), experiment)
+    return cli.main(argv, build_parser, load, experiment)
 
 
 if __name__ == "__main__":

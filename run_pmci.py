@@ -7,7 +7,6 @@ PMCI results. With no arguments it runs configs/fig5_quick.yaml into runs/quicks
 """
 import sys
 
-from fmi.experiments import fig5
 from fmi.run.interface import cli, config
 
 OPTIONS = (
@@ -25,14 +24,21 @@ def build_parser():
     return cli.parser("run_pmci.py", __doc__, "fig5_quick.yaml", OPTIONS)
 
 
+def load(path, given):
+    from fmi.experiments import fig5  # MXNet loads with it: only once the options are read, so --help is instant
+
+    return config.load(fig5.Config, path, given)
+
+
 def experiment(settings, args, argv, started):
+    from fmi.experiments import fig5
     from fmi.run.session import Options
 
     return fig5.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(fig5.Config, path, given), experiment)
+    return cli.main(argv, build_parser, load, experiment)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ runs/quickstart_random; `--config configs/fig4.yaml` has the paper's settings.
 """
 import sys
 
-from fmi.experiments import fig4
 from fmi.run.interface import cli, config
 
 OPTIONS = (
@@ -25,14 +24,21 @@ def build_parser():
     return cli.parser("run_random.py", __doc__, "fig4_quick.yaml", OPTIONS)
 
 
+def load(path, given):
+    from fmi.experiments import fig4  # MXNet loads with it: only once the options are read, so --help is instant
+
+    return config.load(fig4.Config, path, given)
+
+
 def experiment(settings, args, argv, started):
+    from fmi.experiments import fig4
     from fmi.run.session import Options
 
     return fig4.run(settings, argv, started, Options(resume=args.resume, overwrite=args.overwrite))
 
 
 def main(argv=None):
-    return cli.main(argv, build_parser, lambda path, given: config.load(fig4.Config, path, given), experiment)
+    return cli.main(argv, build_parser, load, experiment)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmi import experiments
 from fmi.core import vgg19
 from fmi.experiments import fig3
 from fmi.files import weight_files
@@ -64,7 +65,7 @@ def steps_of(steps, script, group):
 def cost(job, weights, steps, repeats=3):
     """(cells, mean steps, seconds on this machine, seconds of the busiest of ARRAY shards or None)."""
     cells, times = whole_paper.step_times(job, weights, alone=True, repeats=repeats)
-    script = job.module.SCRIPT
+    script = job.figure.script
     per_cell = {str(key): whole_paper.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
                 for key, kind in cells}
     total = sum(per_cell.values())
@@ -94,7 +95,7 @@ def table(args):
     sweep = config_module.load(fig3.Config, cli.CONFIG_DIR / "fig3_sweep.yaml",
                                [("weights", "random:0", "cost"), ("output", "/tmp/sweep", "cost")])
     sweep.fallbacks = whole_paper.stand_ins(sweep)
-    jobs.append(whole_paper.Job("fig3", sweep, []))
+    jobs.append(whole_paper.Job(experiments.BY_NAME["fig3"], sweep, []))
     for job, name in zip(jobs, ["Fig. 3 (fig3.yaml)", "Fig. 4 (fig4.yaml)", "Fig. 5 (fig5.yaml)",
                                 "all 5504 filters of one image (fig3_sweep.yaml)"]):
         cells, mean, total, share = cost(job, weights, steps)
@@ -118,7 +119,8 @@ def validate(args):
                                        ("weights", "random:0"), ("content", ["sample:grace_hopper"]),
                                        ("max_long_edge", 64), ("sgd.max_steps", 300), ("layers", layers),
                                        ("batch_size", 8), ("output", str(Path(folder) / "sweep")))])
-        cells, mean, predicted, _ = cost(whole_paper.Job("fig3", sweep, []), weight_files.load("random:0"), steps)
+        job = whole_paper.Job(experiments.BY_NAME["fig3"], sweep, [])
+        cells, mean, predicted, _ = cost(job, weight_files.load("random:0"), steps)
         started = time.perf_counter()
         run_fmi("--all-filters", "--output", str(Path(folder) / "sweep"))
         measured = time.perf_counter() - started

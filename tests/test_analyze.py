@@ -7,7 +7,8 @@ from conftest import write_image
 
 import run_fmi
 import run_pmci
-from fmi.tools import commands, measures
+from fmi.run import measures
+from fmi.tools import commands
 
 
 def flat(value, shape=(16, 16)):

@@ -8,6 +8,7 @@ from conftest import write_image
 
 import run_fmi
 from fmi.files import image_files
+from fmi.run.interface.config import CONFIG_DIR
 
 
 def quick_args(tmp_path, image_path, *extra):
@@ -94,7 +95,7 @@ def test_unwritable_output_is_refused_up_front(tmp_path, capsys, tiny_image):
 
 def test_paper_config_offline_lists_everything_missing_and_the_offline_command(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = str(run_fmi.cli.CONFIG_DIR / "fig3.yaml")
+    config = str(CONFIG_DIR / "fig3.yaml")
     code, err = run_and_capture(capsys, ["--config", config])
     assert code == 2 and "Traceback" not in err
     assert err.splitlines() == [

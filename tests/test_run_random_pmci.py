@@ -10,7 +10,9 @@ import run_pmci
 import run_random
 from fmi.core import codes
 from fmi.experiments import fig4
+from fmi.experiments import fig5 as fig5_module
 from fmi.files import image_files
+from fmi.run.interface import config as config_module
 from fmi.run.interface import inputs
 
 
@@ -101,10 +103,10 @@ def test_style_transfer_terms_weigh_as_the_paper_says(random_weights, method):
     normalisations, and PMCI's content term divided by HW."""
     from fmi.core import invert
 
-    config = run_pmci.fig5.Config(style_layers=["relu1_1", "relu2_1"])
+    config = fig5_module.Config(style_layers=["relu1_1", "relu2_1"])
     rng = np.random.default_rng(4)
     content, style, x = (rng.uniform(-60, 60, (1, 3, 16, 20)).astype(np.float32) for _ in range(3))
-    terms = run_pmci.fig5.terms(config, method)
+    terms = fig5_module.terms(config, method)
     layers = ["relu2_2", "relu1_1", "relu2_1"]
     codes = {name: invert.extract(random_weights, layers, array) for name, array in
              (("content", content), ("style", style), ("x", x))}
@@ -151,14 +153,14 @@ def test_bad_inputs(tmp_path, images, capsys, script, extra, message):
 def test_quick_configs_load():
     from fmi.run.interface import config
 
-    quick_random = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4_quick.yaml")
-    paper = config.load(fig4.Config, run_random.cli.CONFIG_DIR / "fig4.yaml")
+    quick_random = config.load(fig4.Config, config_module.CONFIG_DIR / "fig4_quick.yaml")
+    paper = config.load(fig4.Config, config_module.CONFIG_DIR / "fig4.yaml")
     assert paper.draw_seeds == [1, 2] and paper.distribution == "authors" and paper.max_long_edge == 512
     assert quick_random.fallbacks["golden_gate"] == "sample:grace_hopper"
-    fig5 = config.load(run_pmci.fig5.Config, run_pmci.cli.CONFIG_DIR / "fig5.yaml")
+    fig5 = config.load(fig5_module.Config, config_module.CONFIG_DIR / "fig5.yaml")
     assert fig5.styles == ["frida_kahlo", "seated_nude", "starry_night", "the_scream"]
     assert fig5.content == ["golden_gate", "tubingen"] and fig5.sgd.weight_decay == 0.005
     assert (fig5.content_weight, fig5.style_weight) == (10.0, 1.0)
-    quick_pmci = config.load(run_pmci.fig5.Config, run_pmci.cli.CONFIG_DIR / "fig5_quick.yaml")
+    quick_pmci = config.load(fig5_module.Config, config_module.CONFIG_DIR / "fig5_quick.yaml")
     for name in quick_pmci.content + quick_pmci.styles:
         assert inputs.resolve(quick_pmci.fallbacks[name], "unused").exists()

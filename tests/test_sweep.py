@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import run_fmi
+from fmi.experiments import fig3
 from fmi.files import image_files
+from fmi.run.interface.config import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +87,7 @@ def test_collect_names_missing_shards_and_other_configs(tmp_path, tiny_image, ca
 def test_all_layers_sweep_is_every_filter():
     from fmi.run.interface import config
 
-    sweep = config.load(run_fmi.fig3.Config, run_fmi.cli.CONFIG_DIR / "fig3_sweep.yaml")
-    assert sweep.layers == list(run_fmi.fig3.vgg19.RELU_LAYERS) and sweep.all_filters
-    batches = run_fmi.fig3.plan(sweep, ["image"])
+    sweep = config.load(fig3.Config, CONFIG_DIR / "fig3_sweep.yaml")
+    assert sweep.layers == list(fig3.vgg19.RELU_LAYERS) and sweep.all_filters
+    batches = fig3.plan(sweep, ["image"])
     assert sum(len(batch) for _, _, batch in batches) == 5504

@@ -24,6 +24,7 @@ import run_pmci
 from fmi import weights
 from fmi.core import invert
 from fmi.errors import FmiError
+from fmi.experiments import fig3
 from fmi.files import image_files
 from fmi.run.interface import cli
 from fmi.tools import commands
@@ -342,7 +343,7 @@ def test_leading_zeros_are_decimal(tmp_path):
 
     path = tmp_path / "run.yaml"
     path.write_text("max_long_edge: 010\nseed: +7\n")
-    loaded = config.load(run_fmi.fig3.Config, path)
+    loaded = config.load(fig3.Config, path)
     assert (loaded.max_long_edge, loaded.seed) == (10, 7)
 
 

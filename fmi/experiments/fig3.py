@@ -16,14 +16,19 @@ import logging
 
 import numpy as np
 
+from fmi import experiments
 from fmi.core import codes, vgg19
+from fmi.core.invert import Term
 from fmi.errors import FmiError
-from fmi.experiments.layout import grid
+from fmi.experiments import layout
+from fmi.run import inversion, labels
+from fmi.run import session as sessions
+from fmi.run.folder import shards
+from fmi.run.folder.record import parse_key
 from fmi.run.interface.config import Common, check_layers, check_unique
+from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
-PAPER = ("Fig. 3", "fig3.yaml")  # the paper's figure, and its settings in fmi/configs
-SCRIPT = "run_fmi.py"
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
 PAPER_LAYERS = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
 PAPER_FILTERS = [0, 1, 2, 3, 4]
@@ -64,7 +69,6 @@ def cell_key(image_name, layer, index):
 
 def plan(config, names):
     """Every batch of the run, in order: (content index, layer, filter indices)."""
-    from fmi.run.session import chunks
 
     return [(content_index, layer, batch)
             for content_index, _ in enumerate(names)
@@ -82,7 +86,7 @@ def grids(config, contents, styles=()):
     """The figures of a run: per content image, layers (rows) by filters (columns), or for sweeps a
     contact sheet per layer."""
     if uses_contact_sheets(config):
-        return [grid(f"fig3_{name}_{layer}.png", f"Feature Map Inversion of {name} at {layer}, filters "
+        return [layout.grid(f"fig3_{name}_{layer}.png", f"Feature Map Inversion of {name} at {layer}, filters "
                 f"{config.filters_of(layer)[0]}..{config.filters_of(layer)[-1]}", [layer],
                 [str(index) for index in config.filters_of(layer)],
                 [[cell_key(name, layer, index) for index in config.filters_of(layer)]], sheet=True)
@@ -96,7 +100,7 @@ def paper_grid(config, contents, styles=()):
 
 
 def _grid(file, name, layers, filters):
-    return grid(file, f"Feature Map Inversion of {name}", layers, [f"filter {index}" for index in filters],
+    return layout.grid(file, f"Feature Map Inversion of {name}", layers, [f"filter {index}" for index in filters],
                 [[cell_key(name, layer, index) for index in filters] for layer in layers])
 
 
@@ -104,26 +108,19 @@ def _grid(file, name, layers, filters):
 
 def run(config, argv, started, options):
     """Invert the cells (of this shard), or collect the shards'; then draw the figures."""
-    from fmi.run import session as sessions
-
-    shard = options.shard
-
-    def planner(content_names, _style_names):
-        batches = plan(config, content_names)
-        mine = batches[shard[0]::shard[1]] if shard else batches
-        cells = {cell_key(content_names[c], layer, i): content_names[c] for c, layer, batch in mine for i in batch}
-        files = [] if shard else [figure.file for figure in grids(config, content_names)] + ["loss.png"]
-        return sessions.Plan(cells, files)
-
+    figure, shard = experiments.of_config(config), options.shard
     largest = min(config.batch_size, max(len(config.filters_of(layer)) for layer in config.layers))
-    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=config.layers, batch=largest,
-                               plan=planner)
+    found = sessions.check_inputs(config, figure, argv, layers=config.layers, batch=largest)
+    names = found.content_names
+    batches = plan(config, names)
+    mine = batches[shard[0]::shard[1]] if shard else batches
+    files = [] if shard else [drawn.file for drawn in grids(config, names)] + ["loss.png"]
+    cells = sessions.Plan({cell_key(names[c], layer, i): names[c] for c, layer, batch in mine for i in batch}, files)
+    session = sessions.open_session(config, figure, argv, options, found, cells)
     with session.recording():
-        batches = plan(config, [content.name for content in session.contents])
         if options.collect:
             collect_cells(session, batches, argv)
         else:
-            mine = batches[shard[0]::shard[1]] if shard else batches
             invert_batches(config, session, mine)
         written = [] if shard else draw(config, session)
         session.finish(started, written)
@@ -139,8 +136,6 @@ def response(code, index):
 def invert_batches(config, session, batches):
     """Invert every cell not finished yet, batch by batch; record each filter's response on the
     content image and on the final image, and say which filters are silent."""
-    from fmi.core.invert import Term
-    from fmi.run import inversion
 
     todo = [(c, layer, [i for i in batch if not session.is_done(cell_key(session.contents[c].name, layer, i))])
             for c, layer, batch in batches]
@@ -182,7 +177,6 @@ def invert_batches(config, session, batches):
 def collect_cells(session, batches, argv):
     """Gather the shards' cells; every planned cell must be among them, else the shards that hold
     the missing ones are named, with the sbatch line that reruns only those."""
-    from fmi.run.folder import shards
 
     missing, count = shards.collect(session.folder)
     if missing:
@@ -197,13 +191,11 @@ def collect_cells(session, batches, argv):
 
 def draw(config, session):
     """The figures of ``grids`` and the loss curves."""
-    from fmi.experiments.layout import draw as draw_grid
-    from fmi.run import labels
-    from fmi.run.folder.record import parse_key
 
     names = [content.name for content in session.contents]
     sizes = {content.name: content.size for content in session.contents}
-    written = [draw_grid(session, figure, sizes[parse_key(figure.cells[0]).content]) for figure in grids(config, names)]
+    written = [layout.draw(session, figure, sizes[parse_key(figure.cells[0]).content])
+               for figure in grids(config, names)]
     loss_groups = {f"{name} {layer}": {f"filter {i}": cell_key(name, layer, i) for i in config.filters_of(layer)}
                    for name in names for layer in config.layers}
     written.append(labels.loss_figure(session, loss_groups, "FMI loss per layer"))

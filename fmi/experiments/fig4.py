@@ -11,15 +11,18 @@ import typing
 
 import numpy as np
 
+from fmi import experiments
 from fmi.core import codes, vgg19
+from fmi.core.invert import Term
 from fmi.errors import FmiError
-from fmi.experiments.layout import grid
+from fmi.experiments.layout import draw, grid
+from fmi.run import inversion, labels
+from fmi.run import session as sessions
 from fmi.run.folder.record import parse_key
 from fmi.run.interface.config import Common, check_layers, check_unique
+from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
-PAPER = ("Fig. 4", "fig4.yaml")  # the paper's figure, and its settings in fmi/configs
-SCRIPT = "run_random.py"
 MODES = ("random", "purposeful")
 PAPER_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 PAPER_DRAWS = 2
@@ -156,21 +159,15 @@ def _grid(config, file, name, layers, rows, labels):
 
 def run(config, argv, started, options):
     """Invert every (content image, row, layer) cell; write cells, figures and the record."""
-    from fmi.experiments.layout import draw
-    from fmi.run import labels
-    from fmi.run import session as sessions
-    from fmi.run.session import chunks
 
-    def planner(content_names, style_names):
-        figures = grids(config, content_names, style_names)
-        return sessions.Plan({key: parse_key(key).content for figure in figures for key in _by_layer(figure)},
-                             [figure.file for figure in figures] + ["loss.png"])
-
+    figure = experiments.of_config(config)
     rows_per_layer = len(config.draw_seeds) if config.mode == "random" else len(config.styles)
-    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=config.layers,
-                               batch=min(config.batch_size, rows_per_layer), plan=planner, styles=config.style_specs)
-    style_names = [style.name for style in next(iter(session.styles.values()))]
-    figures = grids(config, [content.name for content in session.contents], style_names)
+    found = sessions.check_inputs(config, figure, argv, layers=config.layers,
+                                  batch=min(config.batch_size, rows_per_layer), styles=config.style_specs)
+    figures = grids(config, found.content_names, found.style_names)
+    cells = sessions.Plan({key: parse_key(key).content for drawn in figures for key in _by_layer(drawn)},
+                          [drawn.file for drawn in figures] + ["loss.png"])
+    session = sessions.open_session(config, figure, argv, options, found, cells)
     with session.recording():
         session.planned([chunk for figure in figures for column in range(len(figure.columns))
                                   for chunk in chunks([row[column] for row in figure.keys
@@ -207,9 +204,6 @@ def _log_dead_channels(content_codes):
 
 def invert_layer(session, config, name, content, layer, rows):
     """Invert every row's target at ``layer`` (batched); return {row key: cell key}."""
-    from fmi.core.invert import Term
-    from fmi.run import inversion
-    from fmi.run.session import chunks
 
     keys = {row.key: cell_key(name, layer, row.key) for row in rows}
     pending = [row for row in rows if not session.is_done(keys[row.key])]

@@ -13,14 +13,17 @@ import string
 
 import numpy as np
 
+from fmi import experiments
+from fmi.core.invert import Term
 from fmi.core.optimizers import SGD
 from fmi.errors import FmiError
-from fmi.experiments.layout import grid
+from fmi.experiments.layout import draw, grid
+from fmi.run import inversion, labels
+from fmi.run import session as sessions
 from fmi.run.interface.config import Common, SGDSettings, check_layers, check_unique
+from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
-PAPER = ("Fig. 5", "fig5.yaml")  # the paper's figure, and its settings in fmi/configs
-SCRIPT = "run_pmci.py"
 
 # method -> (content term normalised by HW?, style loss kind); style terms are always normalised
 METHODS = {"gatys": (False, "gram"), "pmci": (True, "channel_sum")}
@@ -61,7 +64,6 @@ class Config(Common):
 
 def terms(config, method):
     """The loss terms of ``method``: content terms first, then one style term per style layer."""
-    from fmi.core.invert import Term
 
     content_normalised, style_kind = METHODS[method]
     return ([Term(layer, "content", config.content_weight, content_normalised)
@@ -106,21 +108,16 @@ def _grid(config, file, contents, methods, styles):
 
 def run(config, argv, started, options):
     """Run every (content, method, style) cell; write cells, the styles x columns figure and the record."""
-    from fmi.experiments.layout import draw
-    from fmi.run import labels
-    from fmi.run import session as sessions
-    from fmi.run.session import chunks
-
-    def planner(content_names, style_names):
-        cells = {cell_key(name, method, style): name for name in content_names for method in config.methods
-                 for style in style_names}
-        return sessions.Plan(cells, [grids(config, content_names, style_names)[0].file, "loss.png"])
 
     layers = list(dict.fromkeys(config.content_layers + config.style_layers))
-    session = sessions.prepare(config, SCRIPT, argv, options, paper=PAPER, layers=layers,
-                               batch=min(config.batch_size, len(config.styles)), plan=planner, styles=config.styles)
+    found = sessions.check_inputs(config, experiments.of_config(config), argv, layers=layers,
+                                  batch=min(config.batch_size, len(config.styles)), styles=config.styles)
+    style_names = found.style_names
+    cells = {cell_key(name, method, style): name for name in found.content_names for method in config.methods
+             for style in style_names}
+    plan = sessions.Plan(cells, [grids(config, found.content_names, style_names)[0].file, "loss.png"])
+    session = sessions.open_session(config, experiments.of_config(config), argv, options, found, plan)
     with session.recording():
-        style_names = [style.name for style in session.styles[session.contents[0].name]]
         session.planned([chunk for content in session.contents for method in config.methods
                                   for chunk in chunks([cell_key(content.name, method, style) for style in style_names
                                                        if not session.is_done(cell_key(content.name, method, style))],
@@ -145,8 +142,6 @@ def run(config, argv, started, options):
 
 def invert_method(session, config, method, content, content_codes, style_codes):
     """Invert one content image with ``method`` against every style (batched); return the cell keys."""
-    from fmi.run import inversion
-    from fmi.run.session import chunks
 
     method_terms = terms(config, method)
     layers = list(dict.fromkeys(term.layer for term in method_terms))

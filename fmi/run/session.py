@@ -1,8 +1,9 @@
 """What the three figure scripts share: checking every input, then a session that inverts cells.
 
-``prepare`` runs every check that can fail on the inputs (the config was checked when it
-was loaded; then the files, image headers, sizes, memory, weights, output names and the
-pixels themselves) before it opens the run folder, which is the first write, and returns
+``check_inputs`` and ``open_session`` run every check that can fail on the inputs (the config
+was checked when it was loaded; then the files, image headers, sizes, memory, weights, output
+names and the pixels themselves) before the run folder is opened, which is the first write;
+between them the experiment plans its cells from the inputs' names. ``open_session`` returns
 the ``Session``: the checked inputs as the network sees them, the weights and device, the
 run folder, and progress. ``fmi.run.inversion`` inverts batches of cells in a session;
 ``fmi.run.labels`` makes the figures' titles and marks.
@@ -168,33 +169,44 @@ class Inputs:
     def everything(self):
         return self.contents + self.styles
 
+    @property
+    def content_names(self):
+        return [self.names[item.spec] for item in self.contents]
+
+    @property
+    def style_names(self):
+        return [self.names[item.spec] for item in self.styles]
+
     def role(self, item):
         return "content" if item in self.contents else "style"
 
 
-def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles=()):
-    """Check every input of a run, then open its run folder; return the ``Session``.
+def check_inputs(config, figure, argv, *, layers, batch, styles=()):
+    """Every check that can fail on a run's input images before any pixel is decoded; return the
+    ``Inputs`` with their names in the run, from which the experiment plans its cells.
 
-    ``layers`` are the deepest layers any batch reaches and ``batch`` the largest batch,
-    for the memory check; ``plan(content names, style names)`` returns the ``Plan``;
-    ``paper`` is (the paper's figure, its paper config file in fmi/configs), whose settings
-    the run's are compared with; ``styles`` are the style image specs (resized to each content image).
+    ``figure`` is the ``fmi.experiments.Figure`` the run makes; ``layers`` are the deepest layers
+    any batch reaches and ``batch`` the largest batch, for the memory check; ``styles`` are the
+    style image specs (resized to each content image).
     """
+    return _locate_inputs(config, fidelity.of(config), figure.script, argv, styles, layers, batch)
+
+
+def open_session(config, figure, argv, options, found, plan):
+    """Check what is left (the paper's settings, output names, weights, device, pixels), then open
+    the run folder, the first write; return the ``Session``. ``found`` is ``check_inputs``' answer,
+    ``plan`` the experiment's ``Plan`` of cells from it."""
     mode = fidelity.of(config)
-    found = _locate_inputs(config, mode, script, argv, styles, layers, batch)
-    figure, paper_file = paper
-    paper_config = config_module.load(type(config), config_module.CONFIG_DIR / paper_file)
+    paper_config = config_module.load(type(config), figure.paper_config)
     differences = [inputs.printable_data(difference)  # file names in any encoding
                    for difference in config_module.paper_differences(config, paper_config)]
-    log.info("settings: %s", config_module.describe_differences(differences, figure))
-    planned = plan([found.names[item.spec] for item in found.contents],
-                   [found.names[item.spec] for item in found.styles])
+    log.info("settings: %s", config_module.describe_differences(differences, figure.paper))
     output = shards.folder_of(Path(config.output), options.shard)
     check_writable_location(output)
     suffix = image_files.CELL_SUFFIXES[mode.cell_format]
-    check_output_names([f"cells/{key}{suffix}" for key in planned.cells]
-                       + [f"snapshots/{key}/step_{config.steps:04d}.png" for key in planned.cells]
-                       + list(planned.figures), output)
+    check_output_names([f"cells/{key}{suffix}" for key in plan.cells]
+                       + [f"snapshots/{key}/step_{config.steps:04d}.png" for key in plan.cells]
+                       + list(plan.figures), output)
     weights = weight_files.load(config.weights, config.model_dir)
     context = device.context(config.gpu)
     facts = machine.facts(context)
@@ -205,8 +217,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles
     style_pictures = {content.name: [_picture(found.names[item.spec], pixels[item.spec], *content.size, weights,
                                               mode, mode.style_scale) for item in found.styles]
                       for content in contents}
-    shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in planned.cells.items()}
-    record = _record(config, mode, script, argv, options, weights, found, shapes, facts, differences)
+    shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in plan.cells.items()}
+    record = _record(config, mode, figure.script, argv, options, weights, found, shapes, facts, differences)
     folder = RunFolder.open(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
@@ -214,8 +226,8 @@ def prepare(config, script, argv, options, *, layers, batch, plan, paper, styles
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
-    return Session(config, mode, weights, context, folder, contents, style_pictures, planned, not_theirs,
-                   options.overall, facts, config_module.describe_differences(differences, figure,
+    return Session(config, mode, weights, context, folder, contents, style_pictures, plan, not_theirs,
+                   options.overall, facts, config_module.describe_differences(differences, figure.paper,
                                                                               config_module.SHOWN_DIFFERENCES))
 
 

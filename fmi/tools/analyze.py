@@ -44,6 +44,7 @@ class RunData:
     def __init__(self, folder, partial=False):
         view = RunView(folder)
         self.view, self.folder, self.script, self.label = view, view.folder, view.script, view.label
+        self.figure = experiments.of_script(view.script).name
         self.config = experiments.config_of(view)
         cells = view.cells
         if not cells:
@@ -74,7 +75,7 @@ class RunData:
 
     def groups(self):
         found = list(dict.fromkeys(self.group_of(key) for key in self.images))
-        return sorted(found, key=vgg19.RELU_LAYERS.index) if self.script != "run_pmci.py" else found
+        return sorted(found, key=vgg19.RELU_LAYERS.index) if self.figure != "fig5" else found
 
 
 def _group_statistics(run, values):
@@ -103,7 +104,7 @@ def image_measures(run):
 def specificity(run):
     """Per layer of an FMI run with two or more content images: texture distance of the same
     filter's images across content images, against that of different filters' images."""
-    if run.script != "run_fmi.py":
+    if run.figure != "fig3":
         return {}
     by_layer = {}
     for key in run.images:
@@ -138,7 +139,7 @@ def style_similarity(run, weights_spec="auto"):
     over the style layers) between every style image (as the run saved it in ``inputs/``) and
     every output, through the weights the run was made with (``weights_spec``, checked against
     the record)."""
-    if run.script != "run_pmci.py":
+    if run.figure != "fig5":
         return {}
     from fmi.core import invert, preprocessing
 

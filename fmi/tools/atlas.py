@@ -71,7 +71,8 @@ class Atlas:
         if self.control is not None and self.control.script != self.run.script:
             raise FmiError(f"--control {self.control.folder} was made by {self.control.script}, this run by "
                            f"{self.run.script}; the control must be the same kind of run")
-        self.experiment = experiments.module_of(self.run.script)
+        self.figure = experiments.of_script(self.run.script)
+        self.experiment = self.figure.experiment
         self.config = experiments.config_of(self.run)
         self.measures = _measures(self.run)
         self.page_of = {}
@@ -83,7 +84,7 @@ class Atlas:
         """{page file: its HTML} and the overview's entries: a page per layer of a Fig. 3 run, a page
         per figure (the experiment's grid) otherwise."""
         pages, entries = {}, []
-        if self.run.script == "run_fmi.py":
+        if self.figure.name == "fig3":  # a page per layer of filters
             for (content, layer), keys in self._layers().items():
                 page = f"{content}_{layer}.html"
                 cells = [self.thumb(key, str(parse_key(key).filter)) for key in keys]
@@ -108,7 +109,7 @@ class Atlas:
                 entries.append(self._entry(figure.what, page, figure.cells))
         pages["index.html"] = TEMPLATES.get_template("index.html").render(
             title=f"atlas: {self.run.folder.name}", scripts=[], run_name=self.run.folder.name,
-            experiment=experiments.TITLES[self.run.script], facts=self._facts(), entries=entries,
+            experiment=f"{self.figure.title} ({self.figure.paper})", facts=self._facts(), entries=entries,
             figures=[name for name in self.run.record.figures if inside(self.run.folder, name).is_file()])
         pages["cell.html"] = TEMPLATES.get_template("cell.html").render(title="cell", scripts=["assets/cell.js"])
         return pages
@@ -134,7 +135,7 @@ class Atlas:
         inputs = ", ".join(f"{name} ({item.role}: {Path(item.path).name}, {item.size[0]}x{item.size[1]}"
                            f"{', the authors' + chr(39) + ' file' if item.published else ''})"
                            for name, item in record.inputs.items())
-        return [("made by", f"{record.script}: {experiments.TITLES[record.script]}"),
+        return [("made by", f"{record.script}: {self.figure.title} ({self.figure.paper})"),
                 ("weights", record.weights.label),
                 ("images", inputs),
                 ("inverted at", ", ".join(sizes) + " px (h x w)"),

@@ -39,7 +39,6 @@ LINE_FRACTION = 0.03  # a frame side is a dark run at least this fraction of the
 DARK = 110            # gray level below which a pixel can belong to a frame line
 ORIENTATION_BINS = 12
 
-LAYOUTS = {"fig3": "run_fmi.py", "fig4": "run_random.py", "fig5": "run_pmci.py"}  # the authors' figures' runs
 
 
 @dataclass(frozen=True)
@@ -201,10 +200,11 @@ def compare(run_dir, reference, layout=None, name=None):
     so each framed image of theirs is paired with the run's cell at the same position.
     """
     run, reference = RunView(run_dir), Path(reference)
-    if layout is not None and LAYOUTS[layout] != run.script:
-        raise FmiError(f"layout {layout} is for runs of {LAYOUTS[layout]}; this run was made by {run.script}; "
-                       f"choose the layout with --layout")
-    grid = experiments.module_of(run.script).paper_grid(experiments.config_of(run), run.contents, run.styles)
+    figure = experiments.of_script(run.script)
+    if layout is not None and layout != figure.name:
+        raise FmiError(f"layout {layout} is for runs of {experiments.BY_NAME[layout].script}; this run was made by "
+                       f"{run.script}; choose the layout with --layout")
+    grid = figure.experiment.paper_grid(experiments.config_of(run), run.contents, run.styles)
     figure = read_figure(reference)
     framed = find_cells(figure)
     if (len(framed), len(framed[0])) != (len(grid.rows), len(grid.columns)):

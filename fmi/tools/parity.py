@@ -56,22 +56,22 @@ SAVED = re.compile(r"_([0-9]+)\.jpg$")  # their file name ends with the number o
 
 @dataclass(frozen=True)
 class Case:
-    """One comparison: their script and --mod_type, fmi's experiment, and whether the bytes must match."""
+    """One comparison: their script and --mod_type, fmi's figure, and whether the bytes must match."""
 
     name: str
     title: str
     script: str
     mod_type: str
-    experiment: str
+    figure: str
     exact: bool
 
 
 CASES = {case.name: case for case in (
-    Case("fmi", "Feature Map Inversion", "vis_invert.py", "feature_map", "run_fmi.py", True),
-    Case("random", "randomly modified code", "vis_invert.py", "random", "run_random.py", True),
-    Case("purposeful", "purposefully modified code", "vis_invert.py", "purposeful", "run_random.py", True),
-    Case("pmci", "PMCI", "vis_style.py", "purposeful_optimization", "run_pmci.py", False),
-    Case("gatys", "Gatys", "vis_style.py", "original", "run_pmci.py", False),
+    Case("fmi", "Feature Map Inversion", "vis_invert.py", "feature_map", "fig3", True),
+    Case("random", "randomly modified code", "vis_invert.py", "random", "fig4", True),
+    Case("purposeful", "purposefully modified code", "vis_invert.py", "purposeful", "fig4", True),
+    Case("pmci", "PMCI", "vis_style.py", "purposeful_optimization", "fig5", False),
+    Case("gatys", "Gatys", "vis_style.py", "original", "fig5", False),
 )}
 DEFAULT_LAYERS = {"fmi": "relu3_2", "random": "relu1_1", "purposeful": "relu3_1"}
 
@@ -284,7 +284,7 @@ def spec_of(plan, case, side, perturb, inputs, folder):
     else:
         folder.mkdir(parents=True)
         write_yaml(folder / "config.yaml", fmi_config(plan, case, inputs, folder / "run"))
-        spec.update(script=case.experiment, config=str(folder / "config.yaml"))
+        spec.update(figure=case.figure, config=str(folder / "config.yaml"))
     write_json(folder / "spec.json", spec)
     return folder / "spec.json"
 

@@ -109,7 +109,7 @@ def run_fmi(spec):
         initial = invert.initial_images
         invert.initial_images = lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"])
     cli.setup_logging()
-    module = experiments.module_of(spec["script"])
+    module = experiments.BY_NAME[spec["figure"]].experiment
     config = config_module.load(module.Config, spec["config"])
     module.run(config, ["--config", spec["config"]], time.perf_counter(), Options())
 

@@ -33,24 +33,24 @@ from fmi.run.machine import threads
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
-FIGURES = {"fig3": published.FIGURES[0], "fig4": published.FIGURES[1], "fig5": published.FIGURES[2]}
-TITLES = {"fig3": "Fig. 3: Feature Map Inversion", "fig4": "Fig. 4: randomly modified code inversion",
-          "fig5": "Fig. 5: PMCI beside Gatys"}
-MODULES = {"fig3": experiments.fig3, "fig4": experiments.fig4, "fig5": experiments.fig5}
 
 
 @dataclass
 class Job:
     """One run of the reproduction: a figure (or its random-weights control), its config and folder."""
 
-    name: str
+    figure: experiments.Figure
     config: object
     argv: list
     control: bool = False
 
     @property
+    def name(self):
+        return self.figure.name
+
+    @property
     def module(self):
-        return MODULES[self.name]
+        return self.figure.experiment
 
     @property
     def output(self):
@@ -69,7 +69,8 @@ def plan(args):
     output = Path(args.output)
     jobs = []
     for control in (False, True) if args.control else (False,):
-        for name, module in MODULES.items():
+        for figure in experiments.FIGURES:
+            name, module = figure.name, figure.experiment
             path = cli.CONFIG_DIR / VARIANTS[variant].format(name)
             settings = [("output", str(output / ("control" if control else "") / name))]
             for key, value in (("max_long_edge", args.size), ("sgd.max_steps", args.steps),
@@ -86,7 +87,7 @@ def plan(args):
             if args.stand_ins:
                 config.fallbacks = stand_ins(config)
             argv = ["--config", str(path)] + [f"--set={key}={value}" for key, value in settings]
-            jobs.append(Job(name, config, argv, control))
+            jobs.append(Job(figure, config, argv, control))
     return jobs
 
 
@@ -256,8 +257,9 @@ def report(jobs, output, results, wall):
         view = views[job.label]
         record, config = view.record, experiments.config_of(view)
         found = results.get(job.name, {})
-        section = {"title": TITLES[job.name], "name": job.name, "atlas": f"{job.output.relative_to(output)}/atlas/"
-                   f"index.html", "beside": found.get("beside"), "rows": found.get("rows", []),
+        section = {"title": f"{job.figure.paper}: {job.figure.title}", "name": job.name,
+                   "atlas": f"{job.output.relative_to(output)}/atlas/index.html", "beside": found.get("beside"),
+                   "rows": found.get("rows", []),
                    "theirs": found.get("theirs"), "analysis": found.get("analysis", ""),
                    "analysis_rows": found.get("analysis_rows"),
                    "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
@@ -350,7 +352,7 @@ def reproduce(args, argv):
     results = {}
     for job in [job for job in jobs if not job.control]:
         found = results.setdefault(job.name, {})
-        theirs = published.find(published.FIGURES_DIR, FIGURES[job.name])
+        theirs = published.find(published.FIGURES_DIR, job.figure.authors)
         if theirs.is_file():
             rows, picture, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
             figure = job.output / RunView(job.output).record.figures[0]

@@ -30,7 +30,7 @@ from fmi.run.interface.config import RUN_ONLY_KEYS
 log = logging.getLogger("fmi")
 
 RECORD_FORMAT = 4
-SCRIPTS = ("run_fmi.py", "run_random.py", "run_pmci.py")
+SCRIPT = r"^run_[a-z]{1,20}\.py$"  # a figure script's name (fmi.experiments.FIGURES lists them)
 METHODS = ("gatys", "pmci")
 MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories is about 200 MB
 MAX_CELL_RECORD_BYTES = 16 << 20
@@ -305,7 +305,7 @@ class RunRecord(Strict):
     """How a run was made, what it plans, and every finished cell."""
 
     record_format: Literal[RECORD_FORMAT]
-    script: Literal[SCRIPTS]
+    script: Annotated[str, pydantic.StringConstraints(pattern=SCRIPT)]
     argv: list[LongText]
     config: dict[Text, Any]
     fingerprint: Hex40
@@ -380,7 +380,7 @@ def load_record(path):
     """The ``RunRecord`` in ``path``; FmiError naming the file and the entry if it is not one."""
     data, problem = read_file(path, MAX_RECORD_BYTES)
     if problem:
-        raise FmiError(f"{path}: {problem}; give the output folder of run_fmi.py, run_random.py or run_pmci.py")
+        raise FmiError(f"{path}: {problem}; give the output folder of a run")
     try:
         return RunRecord.model_validate_json(data)
     except pydantic.ValidationError as error:
@@ -420,8 +420,7 @@ class RunView:
     def __init__(self, folder):
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise FmiError(f"{self.folder}: no such folder; give the output folder of run_fmi.py, run_random.py "
-                           f"or run_pmci.py")
+            raise FmiError(f"{self.folder}: no such folder; give the output folder of a run")
         self.record = load_record(inside(self.folder, "record.json"))
         self.script = self.record.script
         self.config = self.record.config
