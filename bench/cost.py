@@ -31,7 +31,9 @@ from fmi import experiments
 from fmi.core import vgg19
 from fmi.experiments import fig3
 from fmi.files import weight_files
-from fmi.run.folder.record import RunView, parse_key
+from fmi.run.folder import keys
+from fmi.run.folder.keys import parse_key
+from fmi.run.folder.record import RunView
 from fmi.run.interface import cli
 from fmi.run.interface import config as config_module
 from fmi.run.machine import threads
@@ -74,7 +76,7 @@ def cost(job, weights, steps, repeats=3):
         return len(cells), mean_steps, total, None
     names = [f"c{index}" for index in range(len(job.config.content))]
     batches = fig3.plan(job.config, names)
-    shares = [sum(per_cell[fig3.cell_key(names[c], layer, index)] for c, layer, batch in batches[shard::ARRAY]
+    shares = [sum(per_cell[keys.filter_key(names[c], layer, index)] for c, layer, batch in batches[shard::ARRAY]
                   for index in batch) for shard in range(ARRAY)]
     return len(cells), mean_steps, total, max(shares)
 

@@ -24,7 +24,7 @@ from fmi.experiments import layout
 from fmi.run import inversion, labels
 from fmi.run import session as sessions
 from fmi.run.folder import shards
-from fmi.run.folder.record import parse_key
+from fmi.run.folder.keys import filter_key, parse_key
 from fmi.run.interface.config import Common, check_layers, check_unique
 from fmi.run.session import chunks
 
@@ -63,8 +63,6 @@ class Config(Common):
         return list(range(vgg19.channels(layer))) if self.all_filters else list(self.filters)
 
 
-def cell_key(image_name, layer, index):
-    return f"{image_name}/{layer}/filter_{index}"
 
 
 def plan(config, names):
@@ -89,7 +87,7 @@ def grids(config, contents, styles=()):
         return [layout.grid(f"fig3_{name}_{layer}.png", f"Feature Map Inversion of {name} at {layer}, filters "
                 f"{config.filters_of(layer)[0]}..{config.filters_of(layer)[-1]}", [layer],
                 [str(index) for index in config.filters_of(layer)],
-                [[cell_key(name, layer, index) for index in config.filters_of(layer)]], sheet=True)
+                [[filter_key(name, layer, index) for index in config.filters_of(layer)]], sheet=True)
                 for name in contents for layer in config.layers]
     return [_grid(f"fig3_{name}.png", name, config.layers, config.filters) for name in contents]
 
@@ -101,7 +99,7 @@ def paper_grid(config, contents, styles=()):
 
 def _grid(file, name, layers, filters):
     return layout.grid(file, f"Feature Map Inversion of {name}", layers, [f"filter {index}" for index in filters],
-                [[cell_key(name, layer, index) for index in filters] for layer in layers])
+                [[filter_key(name, layer, index) for index in filters] for layer in layers])
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -115,7 +113,7 @@ def run(config, argv, started, options):
     batches = plan(config, names)
     mine = batches[shard[0]::shard[1]] if shard else batches
     files = [] if shard else [drawn.file for drawn in grids(config, names)] + ["loss.png"]
-    cells = sessions.Plan({cell_key(names[c], layer, i): names[c] for c, layer, batch in mine for i in batch}, files)
+    cells = sessions.Plan({filter_key(names[c], layer, i): names[c] for c, layer, batch in mine for i in batch}, files)
     session = sessions.open_session(config, figure, argv, options, found, cells)
     with session.recording():
         if options.collect:
@@ -137,10 +135,10 @@ def invert_batches(config, session, batches):
     """Invert every cell not finished yet, batch by batch; record each filter's response on the
     content image and on the final image, and say which filters are silent."""
 
-    todo = [(c, layer, [i for i in batch if not session.is_done(cell_key(session.contents[c].name, layer, i))])
+    todo = [(c, layer, [i for i in batch if not session.is_done(filter_key(session.contents[c].name, layer, i))])
             for c, layer, batch in batches]
     todo = [(c, layer, pending) for c, layer, pending in todo if pending]
-    session.planned([[cell_key(session.contents[c].name, layer, i) for i in pending] for c, layer, pending in todo])
+    session.planned([[filter_key(session.contents[c].name, layer, i) for i in pending] for c, layer, pending in todo])
     session.calibrate([layer for _, layer, _ in todo])
     content_codes, current = None, None
     for content_index, layer, pending in todo:
@@ -163,11 +161,11 @@ def invert_batches(config, session, batches):
                              "silent": on_final["max"] <= 0.0})
                 if rows[-1]["silent"]:
                     log.info("%s: still silent on its final image (zero response everywhere)",
-                             cell_key(name, layer, detail["filter"]))
+                             filter_key(name, layer, detail["filter"]))
             return rows
 
         targets = np.concatenate([codes.feature_map(content_codes[layer], index) for index in pending])
-        inversion.invert_batch(session, [cell_key(content.name, layer, index) for index in pending], [Term(layer)],
+        inversion.invert_batch(session, [filter_key(content.name, layer, index) for index in pending], [Term(layer)],
                                [targets], content.array.shape[1:],
                                label=f"{content.name} {layer} filter{'s' if len(pending) > 1 else ''} "
                                      f"{', '.join(map(str, pending))}",
@@ -183,7 +181,7 @@ def collect_cells(session, batches, argv):
         names = [content.name for content in session.contents]
         wanted = set(missing)
         holders = sorted({position % count for position, (c, layer, batch) in enumerate(batches)
-                          for i in batch if cell_key(names[c], layer, i) in wanted})
+                          for i in batch if filter_key(names[c], layer, i) in wanted})
         raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); rerun "
                        f"shard(s) {', '.join(f'{index}/{count}' for index in holders)}: they skip finished "
                        f"cells and redo damaged ones; on Slurm: {shards.resubmit_line(holders, count, argv)}")
@@ -196,7 +194,7 @@ def draw(config, session):
     sizes = {content.name: content.size for content in session.contents}
     written = [layout.draw(session, figure, sizes[parse_key(figure.cells[0]).content])
                for figure in grids(config, names)]
-    loss_groups = {f"{name} {layer}": {f"filter {i}": cell_key(name, layer, i) for i in config.filters_of(layer)}
+    loss_groups = {f"{name} {layer}": {f"filter {i}": filter_key(name, layer, i) for i in config.filters_of(layer)}
                    for name in names for layer in config.layers}
     written.append(labels.loss_figure(session, loss_groups, "FMI loss per layer"))
     return written

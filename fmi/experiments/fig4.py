@@ -18,7 +18,7 @@ from fmi.errors import FmiError
 from fmi.experiments.layout import draw, grid
 from fmi.run import inversion, labels
 from fmi.run import session as sessions
-from fmi.run.folder.record import parse_key
+from fmi.run.folder.keys import draw_item, parse_key, purposeful_item, row_key
 from fmi.run.interface.config import Common, check_layers, check_unique
 from fmi.run.session import chunks
 
@@ -98,7 +98,7 @@ def random_rows(config, content_codes, streams):
         def vector(layer):
             return channel_weights(layer, seed, config.distribution, streams)
 
-        return Row(f"random_draw_{seed}", f"draw (seed {seed})",
+        return Row(draw_item(seed), f"draw (seed {seed})",
                    lambda layer: codes.random_rescale(content_codes[layer], vector(layer)),
                    lambda layer: {"layer": layer, "draw_seed": seed,
                                   "draw": describe_draw(vector(layer), seed, config.distribution, streams)})
@@ -109,7 +109,7 @@ def random_rows(config, content_codes, streams):
 def purposeful_rows(session, styles, content_codes, layers):
     def row(style):
         style_codes = session.extract(layers, style.array)
-        return Row(f"purposeful_{style.name}", style.name,
+        return Row(purposeful_item(style.name), style.name,
                    lambda layer: codes.purposeful(content_codes[layer], style_codes[layer]),
                    lambda layer: {"layer": layer, "style": style.name})
 
@@ -118,15 +118,13 @@ def purposeful_rows(session, styles, content_codes, layers):
 
 # --- the figure's layout --------------------------------------------------------------------------
 
-def cell_key(content, layer, row):
-    return f"{content}/{layer}/{row}"
 
 
 def row_keys(config, styles):
     """The cells' last key part, one per row: a draw per seed, or a style's purposeful code."""
     if config.mode == "random":
-        return [f"random_draw_{seed}" for seed in config.draw_seeds]
-    return [f"purposeful_{name}" for name in styles]
+        return [draw_item(seed) for seed in config.draw_seeds]
+    return [purposeful_item(name) for name in styles]
 
 
 def row_labels(config, styles):
@@ -152,7 +150,7 @@ def paper_grid(config, contents, styles=()):
 def _grid(config, file, name, layers, rows, labels):
     what = "randomly" if config.mode == "random" else "purposefully"
     return grid(file, f"Inversion of {what} modified codes of {name}", labels, layers,
-                [[cell_key(name, layer, row) if row else None for layer in layers] for row in rows])
+                [[row_key(name, layer, row) if row else None for layer in layers] for row in rows])
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -205,7 +203,7 @@ def _log_dead_channels(content_codes):
 def invert_layer(session, config, name, content, layer, rows):
     """Invert every row's target at ``layer`` (batched); return {row key: cell key}."""
 
-    keys = {row.key: cell_key(name, layer, row.key) for row in rows}
+    keys = {row.key: row_key(name, layer, row.key) for row in rows}
     pending = [row for row in rows if not session.is_done(keys[row.key])]
     for batch in chunks(pending, config.batch_size):
         targets = np.concatenate([row.target(layer) for row in batch])

@@ -20,6 +20,7 @@ from fmi.errors import FmiError
 from fmi.experiments.layout import draw, grid
 from fmi.run import inversion, labels
 from fmi.run import session as sessions
+from fmi.run.folder.keys import style_key
 from fmi.run.interface.config import Common, SGDSettings, check_layers, check_unique
 from fmi.run.session import chunks
 
@@ -73,8 +74,6 @@ def terms(config, method):
 
 # --- the figure's layout --------------------------------------------------------------------------
 
-def cell_key(content, method, style):
-    return f"{content}/{method}/{style}"
 
 
 def row_label(index, style):
@@ -97,7 +96,7 @@ def paper_grid(config, contents, styles=()):
 
 def _grid(config, file, contents, methods, styles):
     columns = ["style"] + [f"{METHOD_TITLES[method]}\n({content})" for content in contents for method in methods]
-    keys = [[None] + [cell_key(content, method, style) if content and style and method in config.methods else None
+    keys = [[None] + [style_key(content, method, style) if content and style and method in config.methods else None
                       for content in contents for method in methods] for style in styles]
     what = (f"Style transfer: content {', '.join(config.content_layers)}, style {', '.join(config.style_layers)}, "
             f"alpha={config.content_weight:g}, beta={config.style_weight:g}")
@@ -113,14 +112,14 @@ def run(config, argv, started, options):
     found = sessions.check_inputs(config, experiments.of_config(config), argv, layers=layers,
                                   batch=min(config.batch_size, len(config.styles)), styles=config.styles)
     style_names = found.style_names
-    cells = {cell_key(name, method, style): name for name in found.content_names for method in config.methods
+    cells = {style_key(name, method, style): name for name in found.content_names for method in config.methods
              for style in style_names}
     plan = sessions.Plan(cells, [grids(config, found.content_names, style_names)[0].file, "loss.png"])
     session = sessions.open_session(config, experiments.of_config(config), argv, options, found, plan)
     with session.recording():
         session.planned([chunk for content in session.contents for method in config.methods
-                                  for chunk in chunks([cell_key(content.name, method, style) for style in style_names
-                                                       if not session.is_done(cell_key(content.name, method, style))],
+                                  for chunk in chunks([style_key(content.name, method, style) for style in style_names
+                                                       if not session.is_done(style_key(content.name, method, style))],
                                                       config.batch_size)])
         loss_groups = {}
         for content in session.contents:
@@ -145,7 +144,7 @@ def invert_method(session, config, method, content, content_codes, style_codes):
 
     method_terms = terms(config, method)
     layers = list(dict.fromkeys(term.layer for term in method_terms))
-    keys = [cell_key(content.name, method, style_name) for style_name, _ in style_codes]
+    keys = [style_key(content.name, method, style_name) for style_name, _ in style_codes]
     pending = [i for i, key in enumerate(keys) if not session.is_done(key)]
     for batch in chunks(pending, config.batch_size):
         targets = [np.concatenate([content_codes[term.layer]] * len(batch)) if term.kind == "content"

@@ -12,7 +12,8 @@ import numpy as np
 from fmi.core import invert, preprocessing
 from fmi.files import image_files
 from fmi.run import measures
-from fmi.run.folder.record import inside, parse_key
+from fmi.run.folder.keys import parse_key
+from fmi.run.folder.record import inside
 
 log = logging.getLogger("fmi")
 

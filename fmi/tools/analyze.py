@@ -19,7 +19,8 @@ from fmi.errors import FmiError
 from fmi.io import check_input_file, sha1_of_file, write_json, write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
-from fmi.run.folder.record import RunView, inside, parse_key, read_image
+from fmi.run.folder.keys import parse_key
+from fmi.run.folder.record import RunView, inside, read_image
 
 MEASURE_NOTES = {
     "colourfulness": "Hasler and Suesstrunk (2003), M = sigma_rgyb + 0.3 mu_rgyb on 0..255 RGB "

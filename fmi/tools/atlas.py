@@ -37,7 +37,8 @@ from fmi import experiments
 from fmi.core import optimizers
 from fmi.errors import FmiError
 from fmi.io import ensure_writable_dir, write_bytes, write_text
-from fmi.run.folder.record import RunView, inside, parse_key, read_bytes, read_image
+from fmi.run.folder.keys import parse_key
+from fmi.run.folder.record import RunView, inside, read_bytes, read_image
 from fmi.run.machine import facts as machine
 
 ASSETS = Path(__file__).resolve().parent / "atlas_assets"
@@ -156,8 +157,8 @@ class Atlas:
         shown = [value for value in losses[::stride] if value is not None]
         if losses and (len(losses) - 1) % stride and losses[-1] is not None:
             shown.append(losses[-1])
-        siblings = [f"{other}/{cell_key.group}/{cell_key.item}" for other in self.run.contents
-                    if other != cell_key.content and f"{other}/{cell_key.group}/{cell_key.item}" in self.run.cells]
+        siblings = [cell_key.of_content(other) for other in self.run.contents
+                    if other != cell_key.content and cell_key.of_content(other) in self.run.cells]
         data = {"key": key, "content": cell_key.content, "group": cell_key.group, "item": cell_key.item,
                 "image": _relative(self.run.image_path(key), atlas), "page": self.page_of.get(key, "index.html"),
                 "steps": cell.steps, "stop_reason": cell.stop_reason, "wall_s": cell.wall_s,

@@ -32,6 +32,7 @@ from fmi.core import vgg19
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.io import check_input_file, git_blob_id, markdown, quote, write_json, write_text, write_yaml
+from fmi.run.folder.keys import parse_key
 from fmi.run.machine import facts as machine
 from fmi.tools.parity_child import ADAPTATIONS
 
@@ -308,8 +309,8 @@ def run_child(spec_path):
         if record_path.is_file():
             cells = json.loads(record_path.read_text())["cells"]
             for key, cell in cells.items():
-                content, group, _ = key.split("/")
-                image_path = record_path.parent / "cells" / content / group / cell["image"]
+                where = parse_key(key)
+                image_path = record_path.parent / "cells" / where.content / where.group / cell["image"]
                 outcome.image, outcome.steps, outcome.stop = image_path.read_bytes(), cell["steps"], cell["stop_reason"]
     if done.returncode != 0 or outcome.image is None:
         last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]

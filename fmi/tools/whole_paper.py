@@ -25,7 +25,8 @@ from fmi.core import fidelity, optimizers
 from fmi.files import published
 from fmi.io import write_text
 from fmi.run import progress
-from fmi.run.folder.record import RunView, inside, parse_key
+from fmi.run.folder.keys import parse_key
+from fmi.run.folder.record import RunView, inside
 from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
 from fmi.run.machine import facts as machine

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -25,63 +24,18 @@ import pydantic
 from fmi.core.vgg19 import RELU_LAYERS
 from fmi.errors import FmiError
 from fmi.io import quote
+from fmi.run.folder.keys import METHODS, NAME, parse_key
 from fmi.run.interface.config import RUN_ONLY_KEYS
 
 log = logging.getLogger("fmi")
 
 RECORD_FORMAT = 4
 SCRIPT = r"^run_[a-z]{1,20}\.py$"  # a figure script's name (fmi.experiments.FIGURES lists them)
-METHODS = ("gatys", "pmci")
 MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories is about 200 MB
 MAX_CELL_RECORD_BYTES = 16 << 20
 MAX_SIDE = 100_000                # pixels on a side: more than any image fmi can decode
 
-NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"   # image names, as fmi.run.interface.inputs makes them
-NAME_PATTERN = re.compile(NAME)
-ITEM_PATTERN = re.compile(rf"filter_(?P<filter>[0-9]{{1,4}})|random_draw_(?P<draw>[0-9]{{1,10}})"
-                          rf"|purposeful_(?P<purposeful>{NAME})|(?P<style>{NAME})")
 SHARD_PATTERN = re.compile(r"([0-9]{1,6})-of-([0-9]{1,6})")
-
-
-# --- cell keys ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CellKey:
-    """A cell's key, ``content/group/item``: the content image's name; a relu layer (Fig. 3, 4) or a
-    method (Fig. 5); ``filter_N``, ``random_draw_SEED``, ``purposeful_STYLE`` or a style's name."""
-
-    content: str
-    group: str
-    item: str
-
-    def __str__(self):
-        return f"{self.content}/{self.group}/{self.item}"
-
-    def file(self, suffix):
-        """The parts of this cell's file with ``suffix`` under a folder: (content, group, item + suffix)."""
-        return self.content, self.group, self.item + suffix
-
-    @property
-    def filter(self):
-        """The filter index of a Feature Map Inversion cell, else None."""
-        match = re.fullmatch(r"filter_([0-9]+)", self.item)
-        return int(match.group(1)) if match else None
-
-
-def parse_key(text):
-    """The ``CellKey`` spelled by ``text``; ValueError, saying why, for anything else (a path that
-    climbs, an absolute path, a name outside the alphabet, a group that is no layer or method)."""
-    parts = str(text).split("/")
-    if len(parts) != 3:
-        raise ValueError(f"cell key {quote(text)} is not content/group/item")
-    content, group, item = parts
-    if not NAME_PATTERN.fullmatch(content):
-        raise ValueError(f"cell key {quote(text)}: {quote(content)} is not an image name")
-    if group not in RELU_LAYERS and group not in METHODS:
-        raise ValueError(f"cell key {quote(text)}: {quote(group)} is neither a relu layer nor a method")
-    if not ITEM_PATTERN.fullmatch(item):
-        raise ValueError(f"cell key {quote(text)}: {quote(item)} is not a cell name")
-    return CellKey(content, group, item)
 
 
 def _key(text):
@@ -267,7 +221,7 @@ class CellRecord(Strict):
 
     @pydantic.model_validator(mode="after")
     def _image_belongs_to_key(self):
-        item = self.key.rpartition("/")[2]
+        item = parse_key(self.key).item
         if self.image not in (f"{item}.png", f"{item}.jpg"):
             raise ValueError(f"image {self.image!r} is not the image of cell {self.key!r}")
         return self
