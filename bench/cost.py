@@ -7,7 +7,7 @@
 the time of a step of each kind of cell, of its whole batch and of one image alone, timed here now
 (``fmi.tools.whole_paper.step_times``, the median of three timings), and the steps cells take, read
 from the given run folders (cells made at the paper's settings). Derived: the total, the sum over
-cells of each cell's expected seconds (``fmi.tools.whole_paper.cell_seconds``: images leave a batch
+cells of each cell's expected seconds (``fmi.run.cost.cell_seconds``: images leave a batch
 as they stop, so the last ones step on in a smaller batch); a layer no run measured takes the
 steps of the measured layer of its block; an N-task array's wall time is its busiest task's
 share, the batches dealt out as ``--shard I/N`` deals them. Start-up, saving and drawing the
@@ -31,6 +31,7 @@ from fmi import experiments
 from fmi.core import vgg19
 from fmi.experiments import fig3
 from fmi.files import weight_files
+from fmi.run import cost as cost_model
 from fmi.run.folder import keys
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunView
@@ -68,7 +69,7 @@ def cost(job, weights, steps, repeats=3):
     """(cells, mean steps, seconds on this machine, seconds of the busiest of ARRAY shards or None)."""
     cells, times = whole_paper.step_times(job, weights, alone=True, repeats=repeats)
     script = job.figure.script
-    per_cell = {str(key): whole_paper.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
+    per_cell = {str(key): cost_model.cell_seconds(steps_of(steps, script, kind[0]), *times[kind])
                 for key, kind in cells}
     total = sum(per_cell.values())
     mean_steps = float(np.mean([np.mean(steps_of(steps, script, kind[0])) for _, kind in cells]))

@@ -8,6 +8,7 @@ them they fail with a message saying so; they never skip.
 import json
 import os
 import shutil
+import time
 
 import pytest
 from conftest import write_image
@@ -58,13 +59,21 @@ class Page:
         self.page.wait_for_load_state("load")
         return self.page
 
+    def wait_until(self, expression, timeout=10.0):
+        """Wait until the JavaScript ``expression`` is true. Playwright's own wait_for_function polls
+        with eval() inside the page, which the atlas's Content-Security-Policy forbids; evaluate()
+        comes from outside the page and is allowed."""
+        deadline = time.monotonic() + timeout
+        while not self.page.evaluate(expression):
+            assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+            time.sleep(0.05)
+
     def images_loaded(self):
         """Scroll through the page so lazy images load, then (count, names of broken images)."""
         page = self.page
         page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         page.wait_for_timeout(300)
-        page.wait_for_function("Array.from(document.images).filter(i => !i.closest('[hidden]'))"
-                               ".every(i => i.complete)")
+        self.wait_until("Array.from(document.images).filter(i => !i.closest('[hidden]')).every(i => i.complete)")
         broken = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]'))"
                                ".filter(i => i.naturalWidth === 0).map(i => i.src)")
         count = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]')).length")
@@ -118,7 +127,7 @@ def test_a_layer_page_jumps_and_sorts(browser, fmi_atlas):
     html.fill("#jump-to", "2")
     html.press("#jump-to", "Enter")
     html.wait_for_url("**/cell.html#bridge/relu2_1/filter_2")
-    html.wait_for_function("document.getElementById('title').textContent === 'bridge/relu2_1/filter_2'")
+    page.wait_until("document.getElementById('title').textContent === 'bridge/relu2_1/filter_2'")
     assert page.problems == []
 
 
@@ -127,7 +136,7 @@ def test_the_cell_view_shows_the_cell_its_loss_and_its_links(browser, fmi_atlas)
     record = json.loads((run / "record.json").read_text())
     page = Page(browser)
     html = page.open(index.parent.as_uri() + "/cell.html#bridge/relu1_1/filter_1")
-    html.wait_for_function("document.getElementById('title').textContent === 'bridge/relu1_1/filter_1'")
+    page.wait_until("document.getElementById('title').textContent === 'bridge/relu1_1/filter_1'")
     count, broken = page.images_loaded()
     assert count == 2 and broken == []  # this run's image and the control's
     points = html.get_attribute("#loss polyline", "points").split()
@@ -141,7 +150,7 @@ def test_the_cell_view_shows_the_cell_its_loss_and_its_links(browser, fmi_atlas)
     assert "steps\t4" in facts and "layer\trelu1_1" in facts
     assert "random weights (seed 1)" in html.inner_text("#control-caption")
     html.click("a.sibling")
-    html.wait_for_function("document.getElementById('title').textContent === 'town/relu1_1/filter_1'")
+    page.wait_until("document.getElementById('title').textContent === 'town/relu1_1/filter_1'")
     count, broken = page.images_loaded()
     assert broken == [] and html.get_attribute("#image", "src").endswith("cells/town/relu1_1/filter_1.png")
     html.click("#back")
@@ -166,7 +175,7 @@ def test_a_fig5_run_gets_its_grid_and_cell_views(browser, tmp_path):
         "", "Gatys (content)", "PMCI (content)", "A: style_a", "B: style_b"]
     html.click("a.cell >> nth=0")
     html.wait_for_url("**/cell.html#content/gatys/style_a")
-    html.wait_for_function("document.getElementById('title') !== null && "
+    page.wait_until("document.getElementById('title') !== null && "
                            "document.getElementById('title').textContent === 'content/gatys/style_a'")
     count, broken = page.images_loaded()
     assert count == 1 and broken == []

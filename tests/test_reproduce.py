@@ -1,15 +1,13 @@
 """reproduce.py: the whole paper in one command, and its report opened in a real Chromium."""
-import itertools
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import one_error
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
 
 from fmi.files import published
-from fmi.tools import commands, whole_paper
+from fmi.tools import commands
 
 SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 SECTIONS = ["Fig. 3: Feature Map Inversion", "Fig. 4: Randomly modified code inversion", "Fig. 5: PMCI beside Gatys"]
@@ -106,22 +104,3 @@ def test_bad_options_are_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
         commands.reproduce(["--quick", "--fast"])
     one_error(capsys, stopped.value.code, r"not allowed with argument --quick; see 'reproduce.py --help'")
-
-
-def test_the_expected_longest_image_of_a_batch_is_the_mean_over_every_possible_batch():
-    samples = [70, 95, 95, 140, 300]
-    for count in (1, 2, 3):
-        every = [max(draw) for draw in itertools.product(samples, repeat=count)]
-        assert whole_paper.expected_max(samples, count) == pytest.approx(np.mean(every))
-
-
-def test_a_cells_expected_seconds_equal_a_batch_simulated_step_by_step():
-    """Images leave a batch as they stop; a step of b images costs fixed + per_image * b."""
-    samples, batch, fixed, per_image = [3, 5, 9], 2, 0.4, 1.5
-    together, alone = fixed + per_image * batch, fixed + per_image
-    simulated = []
-    for steps in itertools.product(samples, repeat=batch):
-        seconds = sum(fixed + per_image * sum(s >= step for s in steps) for step in range(1, max(steps) + 1))
-        simulated.append(seconds / batch)
-    assert whole_paper.cell_seconds(samples, batch, together, alone) == pytest.approx(np.mean(simulated))
-    assert whole_paper.cell_seconds(samples, 1, alone, alone) == pytest.approx(np.mean(samples) * alone)

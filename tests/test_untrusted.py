@@ -191,7 +191,7 @@ def test_pages_built_from_hostile_text_run_no_script(browser, run, tmp_path):  #
         html.wait_for_timeout(200)
         assert html.evaluate("window.pwned === undefined"), url
         if "cell.html#tiny" in url:
-            html.wait_for_function("document.getElementById('title').textContent === 'tiny/relu1_1/filter_0'")
+            page.wait_until("document.getElementById('title').textContent === 'tiny/relu1_1/filter_0'")
             assert PAYLOAD in html.inner_text("#facts")  # shown as text
     assert dialogs == []
     text = index.read_text()

@@ -1,33 +1,17 @@
 """Run-level progress: cells and batches done of the total, elapsed time, and an estimate of the
-time left that says what it rests on.
+time left that says what it rests on, by the cost model of ``fmi.run.cost``.
 
-A cell's cost is the number of steps it will take times the time of one of its steps. Steps:
-cells stop by the authors' rule long before the step limit, so each pending cell is predicted to
-take the mean steps of the finished cells of its own group (layer or method), else of all
-finished cells, and before any has finished, the typical steps of the optimiser measured on
-fmi's own quick runs (``TYPICAL_STEPS``), never more than the limit. Time of a step: what steps of
-the cell's group took in this process (the running batch's included), else a line fitted
-through every group timed so far, seconds against the forward FLOPs to the group's layer: a
-fixed cost per step plus a cost per FLOP. A short calibration before the first batch times the
-run's shallowest and deepest layers, so the first estimate already has two points.
+Each pending cell is predicted to take the mean steps of the finished cells of its own group (layer
+or method), else of all finished cells, else the typical steps of its optimiser; its step takes
+what steps of its kind took in this process (the running batch's included), else what the line of
+``cost.per_kind`` says. A short calibration before the first batch times the run's shallowest and
+deepest layers, so the first estimate already has two points.
 """
 import time
 
 import numpy as np
 
-# steps to the authors' stop rule, measured: SGD, the median of the 29 cells of the three quick runs
-# (random weights, 112 px, limit 150; they took 65 to 150); L-BFGS, its run in bench/speed.py
-TYPICAL_STEPS = {"sgd": 117, "lbfgs": 36}
-
-
-def duration(seconds):
-    """'42 s', '3 min 05 s' or '2 h 07 min'."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+from fmi.run.cost import duration, per_kind, typical_steps
 
 
 class Progress:
@@ -46,7 +30,7 @@ class Progress:
         self.clock = clock
         self.started = clock()
         self.max_steps = max_steps
-        self.typical = min(TYPICAL_STEPS.get(optimizer, TYPICAL_STEPS["sgd"]), max_steps)
+        self.typical = typical_steps(optimizer, max_steps)
         self.timed = {}  # (group, work) -> [seconds stepping, image-steps] measured in this process
         self.calibration = {}  # (group, work) -> seconds per image-step, from the calibration
         self.batches_planned, self.batches_done = None, 0
@@ -86,15 +70,7 @@ class Progress:
             seconds, steps = timed.get(kind, [0.0, 0])
             timed[kind] = [seconds + self.clock() - self.batch_started_at, steps + sum(self.running_steps.values())]
         measured.update({kind: seconds / steps for kind, (seconds, steps) in timed.items() if steps})
-        if not measured:
-            return None
-        points = np.array([(work, seconds) for (_, work), seconds in measured.items()])
-        if len(points) > 1 and np.ptp(points[:, 0]) > 0:
-            slope, fixed = np.polyfit(points[:, 0], points[:, 1], 1)
-            slope, fixed = max(slope, 0.0), max(fixed, 0.0)
-        else:
-            slope, fixed = points[:, 1].mean() / max(points[:, 0].mean(), 1e-30), 0.0
-        return {kind: measured.get(kind, fixed + slope * kind[1]) for kind in set(self.cells.values())}
+        return per_kind(measured, set(self.cells.values()))
 
     def estimate(self):
         """(seconds left, what the estimate rests on), or (None, why there is none yet)."""

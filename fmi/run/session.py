@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fmi.core import fidelity, invert, optimizers, preprocessing, vgg19
+from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
 from fmi.files import image_files, published, weight_files
 from fmi.files.published import PAPER_IMAGES
 from fmi.io import check_output_names, check_writable_location, sha1_of_file
-from fmi.run import progress
+from fmi.run import cost, progress
 from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
@@ -379,19 +379,9 @@ class Session:
         if len(layers) < 2:
             return
         content = self.contents[0]
-        shape = content.array.shape[1:]
-        found = {}
-        for layer in (layers[0], layers[-1]):
-            problem = invert.Problem([invert.Term(layer)], self.weights, (1,) + shape, self.config.pooling,
-                                     self.context)
-            start = self.start_images(shape, 1)
-            run = (lambda: invert.lbfgs(problem, start, optimizers.LBFGS(max_steps=2, stop_eps=0.0))) \
-                if self.config.optimizer == "lbfgs" else \
-                (lambda: invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0)))
-            run()  # the first steps also allocate memory and plan the convolutions
-            started = time.perf_counter()
-            steps = run().steps[0]
-            found[(layer, vgg19.flops(layer, *content.size))] = (time.perf_counter() - started) / max(steps, 1)
+        found = {(layer, vgg19.flops(layer, *content.size)): cost.time_step(
+                     [invert.Term(layer)], self.weights, content.array.shape[1:], 1, self.config.pooling, self.context,
+                     self.config.optimizer) for layer in (layers[0], layers[-1])}
         self.progress.calibrated(found)
         log.info("calibration: a step takes %s", ", ".join(f"{seconds:.3g} s at {layer}"
                                                             for (layer, _), seconds in found.items()))

@@ -237,7 +237,7 @@ def make_thumbnails(run, atlas, workers=None):
 
 # --- the build -------------------------------------------------------------------------------------
 
-def _write_if_changed(path, text):
+def write_if_changed(path, text):
     path = Path(path)
     if path.is_file() and read_bytes(path, 1 << 30) == text.encode("utf-8"):
         return False
@@ -250,11 +250,11 @@ def build(run_dir, control_dir=None, workers=None):
     site = Atlas(run_dir, control_dir)
     atlas = ensure_writable_dir(inside(site.run.folder, "atlas"))
     for asset in sorted(ASSETS.iterdir()):
-        _write_if_changed(inside(atlas, "assets", asset.name), asset.read_text(encoding="utf-8"))
+        write_if_changed(inside(atlas, "assets", asset.name), asset.read_text(encoding="utf-8"))
     made, total = make_thumbnails(site.run, atlas, workers)
     pages = site.pages()
-    written = sum(_write_if_changed(inside(atlas, name), text) for name, text in pages.items())
+    written = sum(write_if_changed(inside(atlas, name), text) for name, text in pages.items())
     for key in site.run.cells:
         text = f"fmiAtlasCell({json.dumps(site.cell_data(key, atlas), allow_nan=False)});\n"
-        written += _write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
+        written += write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
     return atlas / "index.html", {"thumbnails_made": made, "cells": total, "files_written": written}

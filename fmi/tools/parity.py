@@ -132,7 +132,7 @@ class Verdict:
 def decode(data):
     import io
 
-    from PIL import Image
+    from PIL import Image  # here, like the others inside functions: --help loads no image library or MXNet
 
     with Image.open(io.BytesIO(data)) as opened:
         return np.asarray(opened.convert("RGB"))
@@ -393,7 +393,7 @@ def check(plan):
 
 def report(plan, verdicts, facts, wall):
     """Write OUTPUT/report.md and OUTPUT/index.html (the atlas's page style); return their paths."""
-    from fmi.tools.atlas import ASSETS, TEMPLATES, _write_if_changed
+    from fmi.tools.atlas import ASSETS, TEMPLATES, write_if_changed  # jinja2, for the report only
 
     agree = sum(verdict.agrees for verdict in verdicts)
     first = (f"{agree} of {len(verdicts)} cases agree with the authors' code on this machine."
@@ -423,7 +423,7 @@ def report(plan, verdicts, facts, wall):
               "vis_invert.py's hard-coded `units = [1]` set to the filter inverted", ""]
     write_text(plan.output / "report.md", "\n".join(lines))
     for asset in sorted(ASSETS.iterdir()):
-        _write_if_changed(plan.output / "assets" / asset.name, asset.read_text(encoding="utf-8"))
+        write_if_changed(plan.output / "assets" / asset.name, asset.read_text(encoding="utf-8"))
     page = TEMPLATES.get_template("parity.html").render(title="fmi beside the authors' code", scripts=[],
                                                         first=first, rows=rows, machine=machine_rows,
                                                         adaptations=ADAPTATIONS)

@@ -18,19 +18,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from fmi import experiments
-from fmi.core import fidelity, optimizers
-from fmi.files import published
+from fmi.core import fidelity, invert, optimizers, preprocessing
+from fmi.files import image_files, published, weight_files
 from fmi.io import write_text
-from fmi.run import progress
+from fmi.run import cost
+from fmi.run import session as sessions
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunView, inside
 from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
 from fmi.run.machine import facts as machine
 from fmi.run.machine import threads
+from fmi.tools import analyze, atlas, compare
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
@@ -64,8 +67,6 @@ class Job:
 
 def plan(args):
     """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
-    from fmi.files import weight_files
-
     variant = "quick" if args.quick else "fast" if args.fast else "paper"
     output = Path(args.output)
     jobs = []
@@ -99,11 +100,9 @@ def _load(module, path, settings):
 
 def stand_ins(config):
     """A bundled image for every paper image the config names, for --stand-ins (offline runs)."""
-    from fmi.run.session import OFFLINE_CONTENT, OFFLINE_STYLES
-
     found = dict(config.fallbacks)
     styles = getattr(config, "styles", []) if getattr(config, "mode", "purposeful") == "purposeful" else []
-    for specs, samples in ((config.content, OFFLINE_CONTENT), (styles, OFFLINE_STYLES)):
+    for specs, samples in ((config.content, sessions.OFFLINE_CONTENT), (styles, sessions.OFFLINE_STYLES)):
         for index, spec in enumerate(specs):
             if spec in published.PAPER_IMAGES:
                 found.setdefault(spec, samples[index % len(samples)])
@@ -113,8 +112,6 @@ def stand_ins(config):
 def check_inputs(jobs, argv):
     """One message naming every file the reproduction needs and misses, with the commands that fetch
     them and the command line that runs it offline; nothing is run before it passes."""
-    from fmi.run import session as sessions
-
     problems = []
     for job in jobs:
         contents = [inputs.locate(spec, job.config.data_dir, job.config.fallbacks) for spec in job.config.content]
@@ -131,17 +128,11 @@ def check_inputs(jobs, argv):
 
 # --- what it costs -----------------------------------------------------------------------------------
 
-LBFGS_ITERATION = 1.3  # an L-BFGS iteration in SGD steps: bench/speed.py, 36 iterations in 4.8 s, 101 steps in 10.5 s
-
-
 def step_times(job, weights, alone=False, repeats=1):
     """(every cell of a job as (key, kind), {kind: (batch, seconds of a step of the batch, seconds of a
     step of one image alone or None)}), a kind being a cell's group (layer or method) and image size,
-    its batch as the run makes them; each time the median of ``repeats`` timings of two steps after a
-    warm-up step. ``alone`` also times one image alone: the last images of a batch step on alone."""
-    from fmi.core import invert, preprocessing
-    from fmi.files import image_files
-
+    its batch as the run makes them (``cost.time_step``, the median of ``repeats`` timings). ``alone``
+    also times one image alone: the last images of a batch step on alone."""
     config, rounding = job.config, fidelity.of(job.config).size_rounding
     sizes = {}
     for spec in config.content:
@@ -151,19 +142,11 @@ def step_times(job, weights, alone=False, repeats=1):
     styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
     keys = [parse_key(key) for figure in job.module.grids(config, names, styles) for key in figure.cells]
     cells = [(key, (key.group, sizes[config.content[names.index(key.content)]])) for key in keys]
-    iteration = LBFGS_ITERATION if config.optimizer == "lbfgs" else 1.0
 
     def timed(group, size, batch):
         terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
-        problem = invert.Problem(terms, weights, (batch, 3) + size, config.pooling)
-        start = invert.initial_images((3,) + size, [0] * batch)
-        invert.sgd(problem, start, optimizers.SGD(max_steps=1, stop_eps=0.0))
-        seconds = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            invert.sgd(problem, start, optimizers.SGD(max_steps=2, stop_eps=0.0))
-            seconds.append((time.perf_counter() - started) / 2 * iteration)
-        return float(np.median(seconds))
+        return cost.time_step(terms, weights, (3,) + size, batch, config.pooling, optimizer=config.optimizer,
+                              repeats=repeats)
 
     times = {}
     for _, kind in cells:
@@ -175,39 +158,12 @@ def step_times(job, weights, alone=False, repeats=1):
     return cells, times
 
 
-def step_seconds(job, weights):
-    """(every cell of a job as (key, kind), {kind: seconds of one image's step in a full batch})."""
-    cells, times = step_times(job, weights)
-    return cells, {kind: together / batch for kind, (batch, together, _) in times.items()}
-
-
-def expected_max(samples, count):
-    """The expected largest of ``count`` draws from the measured ``samples``: how long a batch runs."""
-    values = np.sort(np.asarray(samples, dtype=float))
-    below = (np.arange(values.size + 1) / values.size) ** count
-    return float(values @ np.diff(below))
-
-
-def cell_seconds(samples, batch, together, alone):
-    """Expected seconds of one cell whose steps are like ``samples``, inverted in a batch of ``batch``.
-
-    A step of b images is taken to cost ``fixed + per_image * b``, the line through the timed step of
-    the whole batch and of one image alone: every step of the batch pays ``fixed`` until its slowest
-    image stops, every image pays ``per_image`` for each of its own steps.
-    """
-    if batch == 1:
-        return float(np.mean(samples)) * together
-    per_image = (together - alone) / (batch - 1)
-    fixed = alone - per_image
-    return per_image * float(np.mean(samples)) + fixed * expected_max(samples, batch) / batch
-
-
 def calibrate(job, weights):
     """(cells, estimated seconds) of a job: each kind of cell's step timed here, times the typical steps
     of its optimiser."""
-    cells, seconds = step_seconds(job, weights)
-    typical = min(progress.TYPICAL_STEPS[job.config.optimizer], job.config.steps)
-    return len(cells), sum(seconds[kind] * typical for _, kind in cells)
+    cells, times = step_times(job, weights)
+    typical = cost.typical_steps(job.config.optimizer, job.config.steps)
+    return len(cells), sum(together / batch * typical for _, kind in cells for batch, together, _ in [times[kind]])
 
 
 class Overall:
@@ -226,19 +182,14 @@ class Overall:
         now, _ = self.current.estimate() if self.current else (None, "")
         left = later + (now if now is not None else self.estimates[self.index])
         return (f"reproduction: {self.jobs[self.index].label} ({self.index + 1} of {len(self.jobs)}), elapsed "
-                f"{progress.duration(time.monotonic() - self.started)}, ETA {progress.duration(left)}")
+                f"{cost.duration(time.monotonic() - self.started)}, ETA {cost.duration(left)}")
 
 
 # --- the report ----------------------------------------------------------------------------------------
 
 def beside(theirs_path, ours_path, target):
     """Their published figure beside ours, ours resized to their height, as one PNG."""
-    import cv2
-
-    from fmi.files import image_files
-    from fmi.tools.compare import read_figure
-
-    theirs = read_figure(theirs_path)
+    theirs = compare.read_figure(theirs_path)
     ours = image_files.read_rgb(ours_path)
     height = theirs.shape[0]
     ours = cv2.resize(ours, (max(1, round(ours.shape[1] * height / ours.shape[0])), height),
@@ -308,11 +259,9 @@ def report(jobs, output, results, wall):
         lines.append("")
     markdown = "\n".join(lines)
     write_text(inside(output, "report.md"), markdown)
-    from fmi.tools.atlas import ASSETS, TEMPLATES, _write_if_changed
-
-    for asset in sorted(ASSETS.iterdir()):
-        _write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
-    page = TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
+    for asset in sorted(atlas.ASSETS.iterdir()):
+        atlas.write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
+    page = atlas.TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
                                                         first=first, random=bool(random), sections=sections,
                                                         control=any(job.control for job in jobs),
                                                         wall=f"{wall / 60:.1f} min", machine=threads.machine())
@@ -323,10 +272,6 @@ def report(jobs, output, results, wall):
 # --- the command ---------------------------------------------------------------------------------------
 
 def reproduce(args, argv):
-    from fmi.files import weight_files
-    from fmi.run import session as sessions
-    from fmi.tools import analyze, atlas, compare
-
     jobs = plan(args)
     check_inputs(jobs, argv)
     output = Path(args.output)
@@ -336,10 +281,10 @@ def reproduce(args, argv):
         cells, seconds = calibrate(job, weights if not job.control else weight_files.load("random:0"))
         estimates.append(seconds)
         log.info("%s: %d cells, about %s here (%s; %s steps a cell, as typical)", job.label, cells,
-                 progress.duration(seconds), job.config.output, min(progress.TYPICAL_STEPS[job.config.optimizer],
-                                                                     job.config.steps))
+                 cost.duration(seconds), job.config.output, cost.typical_steps(job.config.optimizer,
+                                                                                       job.config.steps))
     log.info("in all: %d runs, about %s here; the estimate is refined as cells finish", len(jobs),
-             progress.duration(sum(estimates)))
+             cost.duration(sum(estimates)))
     if args.dry_run:
         return
     overall = Overall(jobs, estimates)
