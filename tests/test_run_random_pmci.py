@@ -8,7 +8,7 @@ from conftest import write_image
 
 import run_pmci
 import run_random
-from fmi.core import codes
+from fmi.core import codes, invert
 from fmi.experiments import fig4
 from fmi.experiments import fig5 as fig5_module
 from fmi.files import image_files
@@ -58,15 +58,20 @@ def test_run_random_writes_every_promised_output(tmp_path, images):
     assert len(set(hashes.values())) == 4  # two seeds by two layers: four different vectors
 
 
-def test_random_target_follows_the_recorded_seed(random_weights):
+def test_random_target_is_the_authors_reallocation_of_the_drawn_vector(random_weights):
+    """v drawn from the recorded seed; each channel c of the target is the code's total times v_c / sum(v),
+    spread over the channel's positions as the channel's own code is (utils.py's ModifyCode, random)."""
     content = np.random.default_rng(0).uniform(-50, 50, (1, 3, 16, 16)).astype(np.float32)
-    from fmi.core import invert
-
     code = invert.extract(random_weights, ["relu1_1"], content)["relu1_1"]
     vector = np.random.default_rng(np.random.SeedSequence([9, 0])).normal(3.0, 1000.0, size=64)
     np.testing.assert_array_equal(fig4.channel_weights("relu1_1", 9, "authors"), vector)
-    np.testing.assert_array_equal(codes.random_rescale(code, fig4.channel_weights("relu1_1", 9, "authors")),
-                                  codes.random_rescale(code, vector))
+    target = codes.random_rescale(code, fig4.channel_weights("relu1_1", 9, "authors"))
+    flat = code[0].reshape(64, -1).astype(np.float64)
+    sums = flat.sum(axis=1, keepdims=True)
+    expected = flat.sum() * (vector / vector.sum())[:, None] * np.divide(flat, sums, out=np.zeros_like(flat),
+                                                                         where=sums != 0)
+    np.testing.assert_allclose(target[0].reshape(64, -1), expected, rtol=1e-4, atol=1e-3)
+    assert not np.allclose(target, code)
 
 
 def test_run_random_purposeful_mode(tmp_path, images):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_run, write_image
+from conftest import one_error, tiny_run, write_image
 from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
 
 import run_fmi
@@ -52,18 +52,6 @@ def craft(run, change):
     record = json.loads((run / "record.json").read_text())
     change(record)
     (run / "record.json").write_text(json.dumps(record))
-
-
-def refused(capsys, code, pattern=None):
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, err
-    if pattern:
-        import re
-
-        assert re.search(pattern, errors[0]), errors[0]
-    return errors[0]
 
 
 def tools(run):
@@ -104,7 +92,7 @@ def test_a_crafted_record_is_refused_by_every_tool_in_one_line(run, canary, caps
     image_files.save_png(run.parent / "figure.png", np.zeros((40, 40, 3), np.uint8))
     craft(run, change)
     for name, call in tools(run):
-        line = refused(capsys, call(), r"record.json is not a run record fmi can trust")
+        line = one_error(capsys, call(), r"record.json is not a run record fmi can trust")
         assert entry in line, (name, line)
     assert not (run / "atlas").exists()
 
@@ -136,7 +124,7 @@ def test_a_link_out_of_the_run_folder_is_refused_by_every_writer(run, canary, ti
               "shards": [lambda: run_fmi.main(tiny_run(run, tiny_image, "--shard", "0/2")),
                          lambda: run_fmi.main(tiny_run(run, tiny_image, "--collect"))]}.get(linked, [])
     for call in calls:
-        line = refused(capsys, call())
+        line = one_error(capsys, call())
         assert "leads out of the run folder" in line and "symbolic link" in line, line
 
 
@@ -223,12 +211,12 @@ def test_a_decompression_bomb_or_a_text_file_is_one_line_in_compare_and_the_atla
 
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels in a few kilobytes
-    refused(capsys, commands.compare([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
+    one_error(capsys, commands.compare([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
     (run / "cells" / "tiny" / "relu1_1" / "filter_0.png").write_text("not an image")
     reference = tmp_path / "figure.png"
     image_files.save_png(reference, np.zeros((40, 40, 3), np.uint8))
-    refused(capsys, commands.compare([str(run), str(reference)]))
-    refused(capsys, commands.atlas([str(run)]), r"do not read back as images")
+    one_error(capsys, commands.compare([str(run), str(reference)]))
+    one_error(capsys, commands.atlas([str(run)]), r"do not read back as images")
     assert not list(run.rglob("*.part*"))
 
 
@@ -245,7 +233,7 @@ def test_a_full_disk_under_the_atlas_leaves_no_temporary_file(run, monkeypatch, 
         return real(source, target)
 
     monkeypatch.setattr(io.os, "replace", full)
-    refused(capsys, commands.atlas([str(run)]), r"No space left on device")
+    one_error(capsys, commands.atlas([str(run)]), r"No space left on device")
     monkeypatch.setattr(io.os, "replace", real)
     assert commands.atlas([str(run)]) == 0
     assert not [path for path in run.rglob("*") if ".part" in path.name or path.name.startswith(".fmi-")]
