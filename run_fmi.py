@@ -2,7 +2,7 @@
 """Feature Map Inversion, the paper's Fig. 3: one image per (layer, filter) of VGG-19.
 
 With no arguments it runs configs/fig3_quick.yaml into runs/quickstart, a small run (see
-the README's table of measured times); `--config configs/fig3.yaml` has the paper's
+docs/performance.md's table of measured times); `--config configs/fig3.yaml` has the paper's
 settings.
 
 Sweeps: `--layers all --all-filters` inverts all 5504 filters. Split the work over N

@@ -1,6 +1,6 @@
 """What a full reproduction costs on this machine and on a Slurm array (a benchmark, not a test).
 
-    python bench/cost.py table RUN_DIR...     # the README's cost table
+    python bench/cost.py table RUN_DIR...     # the cost table of docs/performance.md
     python bench/cost.py validate             # predict a small sweep, run it, compare
 
 ``table``: each figure at the paper's settings and the 5504-filter sweep of one image. Measured:

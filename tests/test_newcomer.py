@@ -249,12 +249,12 @@ def test_the_readme_library_example_runs(tmp_path, monkeypatch):
 
 
 def test_the_readme_states_no_test_count():
-    text = (ROOT / "README.md").read_text()
+    text = "\n".join(path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     assert not re.search(r"\b\d+ tests\b", text)
 
 
-def test_the_readme_times_name_the_machine_they_were_measured_on():
-    text = (ROOT / "README.md").read_text()
+def test_the_measured_times_name_the_machine_they_were_measured_on():
+    text = "\n".join((ROOT / page).read_text() for page in ("README.md", "docs/performance.md"))
     table = text[text.index("## Measured times"):].split("\n## ")[0]
     assert "CPU" in table and re.search(r"\d+ cores?", table)
     for vague in ("about a minute", "under a minute", "minutes on a laptop", "a few minutes"):
@@ -265,8 +265,8 @@ def test_the_readme_times_name_the_machine_they_were_measured_on():
         assert "a few minutes" not in config.read_text()
 
 
-def test_commands_in_the_readme_name_real_files():
-    text = (ROOT / "README.md").read_text()
+def test_commands_in_the_readme_and_the_docs_name_real_files():
+    text = "\n".join(path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     for config in re.findall(r"--config (configs/\S+\.yaml)", text):
         assert (ROOT / config).is_file(), config
     for module in set(re.findall(r"python -m (fmi\.\w+)", text)):

@@ -1,7 +1,7 @@
 """fmi/tools/parity.py, the side-by-side check, on a small authors-like tree the tests build: the
 harness's own behaviour (missing files, a wrong commit, a case that differs reported as differing,
 the authors' NaN, the Python 3 adaptations at run time). The real comparison runs against a clone
-of the authors' repository (README, "Parity with the authors' code")."""
+of the authors' repository (docs/differences.md, "Parity with the authors' code")."""
 import json
 import re
 

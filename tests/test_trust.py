@@ -1,6 +1,6 @@
 """The run folder can be trusted: nothing finished is lost, mixed or silently wrong.
 
-One group of tests per promise of the README's "When things go wrong".
+One group of tests per promise of docs/usage.md's "When things go wrong".
 """
 import json
 import os
@@ -53,8 +53,8 @@ def finished(tmp_path, tiny_image):
 # --- 1. a run folder you can trust --------------------------------------------------------------
 
 def readme_example():
-    """The Options example of the README, as a list of arguments after 'python run_fmi.py'."""
-    text = (ROOT / "README.md").read_text()
+    """The Options example of docs/usage.md, as a list of arguments after 'python run_fmi.py'."""
+    text = (ROOT / "docs" / "usage.md").read_text()
     line = next(line for line in text.splitlines() if line.startswith("python run_fmi.py --image"))
     return line.split()[2:]
 

@@ -1,7 +1,7 @@
 """The two fidelity modes: every image-handling choice where the authors' code and fmi differ.
 
 ``paper`` (the default) keeps a deviation from the authors' code only where a measurement
-shows it helps (README, "Differences from the authors' code", with the numbers);
+shows it helps (docs/differences.md, with the numbers);
 ``authors`` does each of these steps the way the authors' code (xzqjack/FeatureMapInversion
 at commit 1811b35) does, so that its cells can be compared with theirs pixel for pixel. The
 network, targets, losses, optimiser, stop rule, start image, TV denoise and purposeful

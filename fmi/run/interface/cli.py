@@ -94,7 +94,7 @@ COMMON_OPTIONS = (
     Option("--seed", ("seed",), "number", "N", "seed of the start image, the same for every cell"),
     Option("--weights", ("weights",), "text", "SPEC", "auto, random, random:SEED, gluon, or a .params path"),
     Option("--fidelity", ("fidelity",), "text", "MODE",
-           "paper (default) or authors: image handling as the authors' code does it (README, 'Differences')"),
+           "paper (default) or authors: image handling as the authors' code does it (docs/differences.md)"),
     Option("--optimizer", ("optimizer",), "text", "NAME", "sgd (the authors', default) or lbfgs"),
     Option("--pooling", ("pooling",), "text", "TYPE", "avg (the authors', default) or max"),
     Option("--output", ("output",), "text", "DIR", "output folder"),
