@@ -133,14 +133,16 @@ def validate(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = cli.ArgumentParser(prog="bench/cost.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
     made = commands.add_parser("table")
     made.add_argument("run_dirs", nargs="+", type=Path, help="run folders whose cells say how many steps cells take")
     commands.add_parser("validate")
     args = parser.parse_args(argv)
-    (table if args.command == "table" else validate)(args)
-    return 0
+    cli.setup_logging()
+    # a folder without a run, a record of another format or one linked out of its folder: one line
+    return cli.run_guarded(lambda: (table if args.command == "table" else validate)(args) or 0, resume_hint=False)
 
 
 if __name__ == "__main__":

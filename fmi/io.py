@@ -55,7 +55,7 @@ def markdown(text):
     """``text`` (a name, a path, a record's value) as inert Markdown: one line, HTML's special
     characters as entities, and a backslash before every character Markdown gives a meaning, so a
     name can never become a heading, a link, an image, raw HTML or a table cell of its own."""
-    one_line = " ".join(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").split())
+    one_line = " ".join(printable(text).split())
     entities = one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return MARKDOWN_SPECIAL.sub(r"\\\1", entities)
 
@@ -136,8 +136,45 @@ def write_bytes(path, data):
         temporary.write_bytes(data)
 
 
+def printable(text):
+    """``text`` (a string or a path) as printable UTF-8: the bytes of a file name that are not UTF-8
+    (which Python reads as the surrogates U+DC80..U+DCFF) are written as \\xNN and any other lone
+    surrogate as \\uXXXX, so logs, records and pages can show any name."""
+    return SURROGATE.sub(_escaped, str(text))
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(match):
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def printable_data(value):
+    """``value`` (nested dicts and lists) with every string made ``printable``."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(key): printable_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(item) for item in value]
+    return value
+
+
+def is_file_name_text(text):
+    """Whether ``text`` can name a file: UTF-8, where a name read from the file system may carry
+    bytes that are not (Python's surrogate escapes); a lone surrogate typed into YAML cannot."""
+    try:
+        str(text).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def write_text(path, text):
-    write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8, whole or not at all; names in other encodings are shown ``printable``."""
+    write_bytes(path, printable(text).encode("utf-8"))
 
 
 def finite_json(value):

@@ -12,6 +12,11 @@ if [ $# -lt 1 ]; then
 fi
 shards="$1"
 shift
+# a count of tasks, checked as text before bash does any arithmetic with it
+if ! [[ "$shards" =~ ^[1-9][0-9]{0,5}$ ]]; then
+  echo "error: N must be a whole number of tasks from 1 to 999999, got '$shards'; usage: slurm/submit.sh N [run_fmi.py options] [-- sbatch options]" >&2
+  exit 2
+fi
 options=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do options+=("$1"); shift; done
 [ $# -gt 0 ] && shift

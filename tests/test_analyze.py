@@ -73,7 +73,7 @@ def test_analyze_writes_all_outputs(fmi_run, capsys):
     assert specificity["filters"] == 3 and specificity["contents"] == ["one", "two"]
     assert 0 <= specificity["same_filter"] <= 1 and 0 <= specificity["different_filter"] <= 1
     text = (fmi_run / "analysis.md").read_text()
-    assert "random weights (seed 0), not ImageNet" in text and "Hasler and Suesstrunk (2003)" in text
+    assert "random weights \\(seed 0\\), not ImageNet" in text and "Hasler and Suesstrunk (2003)" in text
     assert (fmi_run / "analysis_measures.png").stat().st_size > 0
     # the per-group numbers are the means of the per-cell numbers
     values = [cell["colourfulness"] for key, cell in result["cells"].items() if "/relu1_1/" in key]

@@ -9,9 +9,10 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
-from conftest import write_image
+from conftest import tiny_run, write_image
 
 import run_fmi
 import run_pmci
@@ -198,3 +199,16 @@ def test_bad_run_folders_get_one_line(tmp_path, capsys):
     assert commands.atlas([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "record.json: no such file; give the output folder" in err and "Traceback" not in err
+
+
+def test_a_run_folder_named_in_another_encoding_gets_its_atlas(tmp_path, tiny_image, browser):  # noqa: F811
+    """A folder whose name is not UTF-8 (Latin-1 'résultat'): the run and the atlas work, the pages
+    show the name with its odd byte written out."""
+    output = Path(os.fsdecode(bytes(tmp_path) + b"/r\xe9sultat"))
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=1)) == 0
+    assert commands.atlas([str(output)]) == 0
+    index = output / "atlas" / "index.html"
+    assert "r\\xe9sultat" in index.read_text(encoding="utf-8")
+    page = Page(browser)
+    html = page.open(index.as_uri())
+    assert "r\\xe9sultat" in html.inner_text("body") and page.problems == []

@@ -132,3 +132,44 @@ def test_the_authors_figures_are_read_as_their_grids(tmp_path, name, layout, sha
         run = random_run_holding(tmp_path / "run", [[compare.crop(figure, cell) for cell in row] for row in grid])
         results, picture, report = compare.compare(run, SHARED_REFERENCE / name)
         assert all(row["numbers"]["delta_e"] < 1.0 for row in results) and "10 of 10 compared cells agree" in report
+
+
+MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~:<>")
+
+
+def inert(line):
+    """True when every character Markdown gives a meaning is escaped (or an entity) in ``line``."""
+    escaped = False
+    for character in line:
+        if escaped:
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character in MARKDOWN_SPECIAL:
+            return False
+    return True
+
+
+def test_names_that_would_become_markdown_are_escaped_in_compare_md(tmp_path, capsys):
+    """An authors' figure saved under a name with a heading, a link, raw HTML and a table cell of its own."""
+    images = [[texture(10 * r + c) for c in range(5)] for r in range(2)]
+    name = "x](javascript:alert(1)) <img src=x onerror=alert(1)> | `y`\n# pwned"
+    reference = tmp_path / f"{name}.png"
+    draw_composite(images, reference, ["", ""], LAYERS)
+    run = random_run_holding(tmp_path / "run", images)
+    assert commands.compare([str(run), str(reference), "--name", "authors"]) == 0
+    text = (run / "compare.md").read_text()
+    title = text.splitlines()[0]
+    assert title.startswith("# ") and inert(title.removeprefix("# ").replace(" against ", ""))
+    assert not any(line.startswith("# pwned") for line in text.splitlines())
+    assert "<img" not in text and "](javascript" not in text and "&lt;img" in text
+
+
+@pytest.mark.parametrize("text", ["a_b", "[x](javascript:alert(1))", "<img onerror=x>", "# h\n# i", "a | b", "`c`",
+                                  "1. item", "- item", "**bold**", "\\", "r\udce9sultat", "\ud800"])
+def test_markdown_escapes_every_character_markdown_gives_a_meaning(text):
+    from fmi.io import markdown
+
+    escaped = markdown(text)
+    assert "\n" not in escaped and "<" not in escaped and ">" not in escaped
+    assert inert(escaped.replace("&lt;", "").replace("&gt;", "").replace("&amp;", "")), escaped

@@ -4,7 +4,7 @@ import dataclasses
 import json
 
 import pytest
-from conftest import tiny_run
+from conftest import one_error, tiny_run, write_image
 
 import run_fmi
 import run_pmci
@@ -100,3 +100,53 @@ def test_random_runs_say_the_papers_figure(tmp_path, tiny_image, caplog):
     assert run_random.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "24", "--layers", "relu1_1",
                             "--steps", "2", "--output", str(tmp_path / "run")]) == 0
     assert any(message.startswith("settings: differs from the paper's Fig. 4:") for message in caplog.messages)
+
+
+# --- YAML that is legal but odd, and text no file name can hold -------------------------------------
+
+@pytest.mark.parametrize("text, pattern", [
+    ("[a, b]: 1\n", r"line 1, column 1: a key must be a name, got a list or a mapping"),
+    ("{a: 1}: 2\n", r"line 1, column 1: a key must be a name, got a list or a mapping"),
+    ("sgd: {1: 2}\n", r"line 1, column 7: a key must be a name, got '1'"),
+    ("sgd:\n  [x]: 1\n", r"line 2, column 3: a key must be a name"),
+    ("fallbacks: {2: sample:coffee}\n", r"line 1, column 13: a key must be a name, got '2'"),
+    ("fallbacks: {golden_gate: [x]}\n", r"key 'fallbacks.golden_gate': expected a string, got \['x'\]"),
+    ('output: "\\ud800y"\n', r"'\\ud800y' is not text a file name can hold"),
+    ('content: ["a", "\\udfffb"]\n', r"'\\udfffb' is not text a file name can hold"),
+])
+def test_odd_yaml_is_one_line_naming_the_place(tmp_path, capsys, text, pattern):
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    one_error(capsys, run_fmi.main(["--config", str(path), "--output", str(tmp_path / "out")]), pattern)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("setting, pattern", [
+    ("a.b.c=1", r"command line \(--set a\.b\.c\): unknown key 'a'"),
+    ("sgd.nope=1", r"command line \(--set sgd\.nope\): unknown key 'sgd\.nope'"),
+    ('output="\\ud800x"', r"--set output: '\\ud800x' is not text a file name can hold"),
+])
+def test_a_bad_set_is_blamed_on_the_set(tmp_path, capsys, setting, pattern):
+    one_error(capsys, run_fmi.main(["--set", setting, "--output", str(tmp_path / "out")]), pattern)
+
+
+# --- whatever the record would refuse is refused before anything is computed or written ------------
+
+def test_a_draw_seed_the_record_cannot_hold_is_refused_first(tmp_path, tiny_image, capsys):
+    output = tmp_path / "out"
+    code = run_random.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "16", "--layers",
+                            "relu1_1", "--draw-seeds", str(2**32), "--steps", "1", "--output", str(output)])
+    one_error(capsys, code, r"key 'draw_seeds\[0\]': must be at most 2147483647")
+    assert not output.exists()
+
+
+def test_an_image_name_the_record_cannot_hold_is_refused_first(tmp_path, capsys):
+    picture = tmp_path / ("p" * 240 + ".png")
+    write_image(picture, 24, 32)
+    output = tmp_path / "out"
+    code = run_fmi.main(tiny_run(output, picture))
+    one_error(capsys, code, r"would be 240 characters; names of images are at most 200")
+    assert not output.exists()
+    exact = tmp_path / ("q" * 200 + ".png")  # the longest name the record holds runs
+    write_image(exact, 24, 32)
+    assert run_fmi.main(tiny_run(output, exact, steps=1)) == 0

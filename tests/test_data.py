@@ -2,13 +2,16 @@
 recognised as the authors' files by their git blob ids."""
 import http.server
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_PAPER, write_image
+from conftest import SHARED_PAPER, one_error, write_image
 
 import run_fmi
 from fmi.errors import FmiError
@@ -221,3 +224,61 @@ def test_a_changed_byte_is_noticed_and_said(tmp_path, monkeypatch, caplog):
     assert "not the authors' 'the tubingen.jpg'" in lines[1]
     titles = [m for m in caplog.messages if m.startswith("figure titled")]
     assert all("tubingen: not the authors' files" in title for title in titles)
+
+
+# --- special and big files where a regular file is expected -----------------------------------------
+
+@pytest.mark.parametrize("kind, pattern", [("fifo", r"is a FIFO \(named pipe\), not a regular file; remove it"),
+                                           ("device", r"is a character device, not a regular file; remove it")])
+def test_a_special_file_under_a_published_name_is_refused_not_read(tmp_path, served, kind, pattern):
+    """Reading a FIFO or /dev/zero to see whether it is the authors' file would never end."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    target = dest / published.FIGURES[0].local
+    os.mkfifo(target) if kind == "fifo" else os.symlink("/dev/zero", target)
+    done = subprocess.run([sys.executable, "-m", "fmi.data", "download", "--what", "figures", "--from", str(served),
+                           "--dest", str(dest)], capture_output=True, text=True, timeout=60)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and re.search(pattern, errors[0]), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_huge_source_file_is_refused_before_it_is_copied(tmp_path, served, capsys):
+    source = served / published.IMAGES[0].remote
+    with open(source, "r+b") as stream:  # sparse: 1 GiB on paper, nothing on disk
+        stream.truncate(1 << 30)
+    dest = tmp_path / "dest"
+    code = commands.data(["download", "--what", "images", "--from", str(served), "--dest", str(dest)])
+    line = one_error(capsys, code, r"is 1024 MiB, larger than any of the authors' files \(at most 64 MiB\); "
+                                   r"nothing was copied")
+    assert str(source) in line and ".part" not in line
+    assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_a_copy_that_is_no_image_names_its_source_not_a_temporary_file(tmp_path, served, capsys):
+    (served / published.IMAGES[0].remote).write_bytes(b"not an image at all")
+    code = commands.data(["download", "--what", "images", "--from", str(served), "--dest", str(tmp_path / "d")])
+    line = one_error(capsys, code, r"not an image fmi can read")
+    assert str(served) in line and ".fmi-" not in line
+
+
+def test_lookups_by_bytes_are_bounded_cached_and_say_what_they_skipped(tmp_path, monkeypatch):
+    folder = tmp_path / "authors"
+    folder.mkdir()
+    for index in range(published.SCANNED_MAX_FILES):
+        (folder / f"a{index:03d}.png").write_bytes(b"x%d" % index)
+    item = published.FIGURES[0]
+    theirs = folder / "z_theirs.png"  # sorted after the first 200 image files
+    theirs.write_bytes(b"y")
+    hashed = []
+    real = published.git_blob_id
+    monkeypatch.setattr(published, "git_blob_id", lambda path: hashed.append(path) or real(path))
+    assert published.find(folder, item) == folder / item.local  # not found
+    assert "1 beyond the first 200 image files" in published.skipped(folder)
+    count = len(hashed)
+    assert count == published.SCANNED_MAX_FILES
+    published.find(folder, item)
+    assert len(hashed) == count  # the second lookup hashes nothing again
+    os.mkfifo(folder / "a000b.png")
+    published.find(folder, item)
+    assert "1 not regular files" in published.skipped(folder)

@@ -1,4 +1,6 @@
 """reproduce.py: the whole paper in one command, and its report opened in a real Chromium."""
+import html
+import re
 import shutil
 from pathlib import Path
 
@@ -31,9 +33,14 @@ def reproduction(tmp_path_factory):
     return folder / "out", authors
 
 
+def plain(markdown):
+    """Markdown text as a reader sees it: names from records are escaped (backslashes, entities)."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
 def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
     output, authors = reproduction
-    lines = (output / "report.md").read_text().splitlines()
+    lines = plain((output / "report.md").read_text()).splitlines()
     assert lines[0] == "# Reproduction of Xia et al. (2016), Figs. 3-5"
     assert lines[2].startswith("**These figures were made with random weights, not the ImageNet VGG-19, so they "
                                "cannot agree with the paper's:**")
@@ -104,3 +111,40 @@ def test_bad_options_are_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
         commands.reproduce(["--quick", "--fast"])
     one_error(capsys, stopped.value.code, r"not allowed with argument --quick; see 'reproduce.py --help'")
+
+
+def test_weights_outside_model_reach_the_analysis(tmp_path, monkeypatch, random_weights):
+    """With --weights FILE, the three runs and the analysis of Fig. 5's style all use that file."""
+    from fmi.files import weight_files
+
+    monkeypatch.chdir(tmp_path)
+    weights_file = tmp_path / "elsewhere" / "mine.params"
+    weight_files.save_authors_format(random_weights, weights_file)
+    assert commands.reproduce(["--quick", "--size", "24", "--steps", "2", "--weights", str(weights_file),
+                               "--stand-ins", "--output", "out"]) == 0
+    text = plain((tmp_path / "out" / "report.md").read_text())
+    assert text.count("| weights | weights file mine.params (git blob ") == 3
+
+
+def test_a_figure_folder_linked_out_of_the_reproduction_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "fig4").symlink_to(canary)
+    code = commands.reproduce(["--quick", "--size", "24", "--steps", "2", "--weights", "random:0", "--stand-ins",
+                               "--output", "out"])
+    one_error(capsys, code, r"out/fig4 leads out of the run folder out")
+    assert list(canary.iterdir()) == [] and not (tmp_path / "out" / "fig3").exists()
+
+
+def test_after_ctrl_c_it_says_the_command_that_continues(monkeypatch, capsys):
+    from fmi.tools import whole_paper
+
+    def interrupted(args, argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(whole_paper, "reproduce", interrupted)
+    assert commands.reproduce(["--quick"]) == 130
+    err = capsys.readouterr().err
+    assert "run the same command again to continue" in err and "--resume" not in err

@@ -142,8 +142,9 @@ def _authors_file(path, weights, mutate=None):
              r"delete it and run 'python -m fmi.weights download'"),
     ("truncated", r"not an MXNet .params file \(corrupt or truncated\?\)"),
     ("foreign", r"unknown key format \(keys like fc.weight\)"),
-    ("missing", r"missing conv5_4_weight; get a good copy with 'python -m fmi.weights download'"),
-    ("shape", r"wrong shapes: conv1_1_bias is \(3,\), expected \(64,\)"),
+    ("missing", r"missing 1 of the 32 arrays \(conv5_4_weight\); get a good copy with 'python -m fmi.weights "
+                r"download'"),
+    ("shape", r"wrong shapes in 1 \(conv1_1_bias is \(3,\), expected \(64,\)"),
 ])
 def test_bad_weights_files(tmp_path, capsys, tiny_image, random_weights, make, pattern):
     import mxnet as mx

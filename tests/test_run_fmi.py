@@ -4,10 +4,10 @@ import re
 import numpy as np
 import pytest
 import yaml
-from conftest import write_image
+from conftest import tiny_run, write_image
 
 import run_fmi
-from fmi.files import image_files
+from fmi.files import image_files, weight_files
 from fmi.run.interface.config import CONFIG_DIR
 
 
@@ -114,3 +114,13 @@ def test_lbfgs_option_runs_each_cell_alone(tmp_path, tiny_image):
     assert {cell["batch_size"] for cell in record["cells"].values()} == {1}
     assert all(len(cell["loss_history"]) <= 3 for cell in record["cells"].values())
     assert (tmp_path / "out" / "fig3_tiny.png").exists()
+
+
+def test_names_that_matplotlib_or_markdown_would_parse_stay_plain_text(tmp_path, tiny_image, random_weights):
+    """A weights file named like mathtext ('$\\foo{$') once crashed the figure title after every cell had
+    run; titles are plain text, whatever the names in them."""
+    path = tmp_path / "vgg $\\foo{$ x.params"
+    weight_files.save_authors_format(random_weights, path)
+    output = tmp_path / "out"
+    assert run_fmi.main(tiny_run(output, tiny_image, "--weights", str(path), steps=1)) == 0
+    assert (output / "fig3_tiny.png").is_file() and (output / "loss.png").is_file()

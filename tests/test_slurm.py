@@ -148,3 +148,14 @@ def test_a_cancelled_task_is_named_and_its_sbatch_line_reruns_it(job_environment
     wait_for(lambda: jobs_finished(job_environment), 300, "the resubmitted task")
     assert run_fmi.main([*options, "--collect"]) == 0
     assert (split / "fig3_tiny_relu1_1.png").is_file()
+
+
+@pytest.mark.parametrize("count", ["0", "-2", "", "1.5", "PATH[$(touch CANARY)]", "x", "1000000"])
+def test_a_count_that_is_no_number_of_tasks_is_one_line_and_runs_nothing(tmp_path, count):
+    """Checked as text before bash does arithmetic with it: 'PATH[$(...)]' would run the command inside."""
+    count = count.replace("CANARY", str(tmp_path / "canary"))
+    done = subprocess.run(["bash", str(ROOT / "slurm" / "submit.sh"), count, "--config", "configs/fig3_sweep.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
+    assert done.returncode == 2 and done.stderr.startswith("error: N must be a whole number of tasks"), done.stderr
+    assert not (tmp_path / "canary").exists()

@@ -49,7 +49,7 @@ def test_a_key_given_twice_in_a_config_is_refused(tmp_path, tiny_image, capsys):
     config = tmp_path / "twice.yaml"
     config.write_text("seed: 1\nsteps_unused: 2\nseed: 2\n")
     code = run_fmi.main(["--config", str(config), "--image", str(tiny_image), "--output", str(tmp_path / "o")])
-    one_error(capsys, code, r"twice.yaml: YAML syntax error at line 3, column 1: key 'seed' is given twice")
+    one_error(capsys, code, r"twice.yaml: YAML error at line 3, column 1: key 'seed' is given twice")
     assert not (tmp_path / "o").exists()
 
 

@@ -199,8 +199,8 @@ def test_every_check_runs_before_anything_is_written(tmp_path, tiny_image, capsy
     long_name = tmp_path / ("x" * 250 + ".png")
     write_image(long_name, 24, 32)
     code = run_fmi.main(tiny_run(output, long_name))
-    one_error(capsys, code, r"output name 'fig3_x+\.\.\.x+\.png' is 259 bytes, more than the 255 a file name may "
-                            r"have; use shorter image names")
+    one_error(capsys, code, r"its name in the run, 'x+\.\.\.x+', would be 250 characters; names of images are at "
+                            r"most 200 \(they name cells, files and folders\): rename the file")
     assert not output.exists()
 
 

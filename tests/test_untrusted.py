@@ -265,3 +265,15 @@ def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run)
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (run / "atlas" / "assets" / "cell.js").is_file() and (run / "atlas" / "cell.html").is_file()
+
+
+def test_resume_over_a_crafted_record_names_the_file_and_the_entry(tmp_path, tiny_image, capsys):
+    output = tmp_path / "run"
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=1)) == 0
+    record = json.loads((output / "record.json").read_text())
+    record["plan"]["tiny/relu1_1/../../../escape"] = [24, 32]
+    (output / "record.json").write_text(json.dumps(record))
+    line = one_error(capsys, run_fmi.main(tiny_run(output, tiny_image, "--resume", steps=1)),
+                     r"holds an fmi run whose settings cannot be compared \(.*record\.json is not a run record fmi "
+                     r"can trust: 'plan\.tiny/relu1_1/\.\./\.\./\.\./escape\..*'")
+    assert "--overwrite" in line

@@ -1,6 +1,7 @@
 import mxnet as mx
 import numpy as np
 import pytest
+from conftest import one_error
 
 from fmi import weights
 from fmi.core import invert, preprocessing
@@ -116,14 +117,14 @@ def test_gluon_file_maps_its_convolutions_in_order(tmp_path):
 def test_missing_key_is_named(tmp_path, random_weights):
     path = tmp_path / "vgg19.params"
     save_authors_file(path, random_weights.params, drop="conv4_3_bias")
-    with pytest.raises(FmiError, match=r"weights file .*vgg19.params: missing conv4_3_bias;"):
+    with pytest.raises(FmiError, match=r"weights file .*vgg19.params: missing 1 of the 32 arrays \(conv4_3_bias\);"):
         weights.load(str(path))
 
 
 def test_wrong_shape_is_named(tmp_path, random_weights):
     path = tmp_path / "vgg19.params"
     save_authors_file(path, random_weights.params, reshape="conv2_1_weight")
-    with pytest.raises(FmiError, match=r"wrong shapes: conv2_1_weight is \(129, 64, 3, 3\), "
+    with pytest.raises(FmiError, match=r"wrong shapes in 1 \(conv2_1_weight is \(129, 64, 3, 3\), "
                                        r"expected \(128, 64, 3, 3\)"):
         weights.load(str(path))
 
@@ -194,3 +195,21 @@ def test_which_specs_give_random_weights(tmp_path):
     (tmp_path / weight_files.AUTHORS_FILE.name).write_bytes(b"")
     assert not weight_files.is_random("auto", tmp_path)
     assert not weight_files.is_random("gluon") and not weight_files.is_random(tmp_path / "vgg19.params")
+
+
+def test_an_array_name_that_is_not_utf8_is_one_line(tmp_path, random_weights, capsys):
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, random_weights.params)
+    data = path.read_bytes()
+    assert data.count(b"arg:conv5_4_bias") == 1
+    path.write_bytes(data.replace(b"arg:conv5_4_bias", b"arg:conv5_4_bia\xff"))  # the same length, not UTF-8
+    code = weights.main(["check", str(path)])
+    one_error(capsys, code, r"the name of one of its arrays is not UTF-8 text, so it is no weights file fmi reads")
+
+
+def test_a_file_missing_most_arrays_is_named_in_a_short_line(tmp_path, random_weights, capsys):
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, {"conv1_1_weight": random_weights.params["conv1_1_weight"]})
+    line = one_error(capsys, weights.main(["check", str(path)]),
+                     r"missing 31 of the 32 arrays \(conv1_1_bias, conv1_2_weight, conv1_2_bias, \.\.\.\)")
+    assert len(line) < 300

@@ -19,7 +19,7 @@ from fmi.experiments.layout import draw, grid
 from fmi.run import inversion, labels
 from fmi.run import session as sessions
 from fmi.run.folder.keys import draw_item, parse_key, purposeful_item, row_key
-from fmi.run.interface.config import Common, check_layers, check_unique
+from fmi.run.interface.config import Common, Int, check_layers, check_unique
 from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
@@ -31,7 +31,7 @@ PAPER_DRAWS = 2
 class Config(Common):
     layers: list[str] = PAPER_LAYERS
     mode: str = "random"
-    draw_seeds: list[int] = [1, 2]
+    draw_seeds: list[Int] = [1, 2]
     distribution: str = "authors"
     styles: list[str] = []
     output: str = "runs/fig4"

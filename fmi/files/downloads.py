@@ -10,6 +10,7 @@ name, a download that breaks off leaves nothing behind, and its git blob id says
 exactly the authors' file.
 """
 import http.client
+import os
 import shutil
 import sys
 import urllib.parse
@@ -21,6 +22,7 @@ from fmi.files import published, weight_files
 from fmi.files.image_files import read_rgb
 from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int
 
+MAX_FILE_BYTES = 64 << 20  # the authors' images and figures are 0.1 to 2 MB
 SETS = {"images": (published.IMAGES, published.PAPER_DIR), "figures": (published.FIGURES, published.FIGURES_DIR)}
 OFFLINE_HINT = (f"without internet, clone or download github.com/{published.AUTHORS_REPOSITORY} elsewhere and run "
                 f"'python -m fmi.data download --from FOLDER', or copy its input/ files into {published.PAPER_DIR}/ "
@@ -53,17 +55,24 @@ def download_data(destination=None, base_url=published.AUTHORS_BASE_URL, source_
     try:
         for item, folder in _sets(what, destination):
             present = published.find(folder, item)
-            if present.exists():
+            if os.path.lexists(present):
+                _check_present(present)
                 print(f"{present} already present: {verdict(present, item)}", file=progress)
                 continue
             created += _make_folder(folder)
             target = folder / item.local
             with atomic_path(target) as temporary:
                 if source_dir is not None:
-                    _copy_from(Path(source_dir), item, temporary)
+                    origin = _copy_from(Path(source_dir), item, temporary)
                 else:
-                    _fetch(base_url + urllib.parse.quote(item.remote), temporary)
-                read_rgb(temporary)
+                    origin = base_url + urllib.parse.quote(item.remote)
+                    _fetch(origin, temporary)
+                try:
+                    read_rgb(temporary)
+                except FmiError as error:
+                    reason = str(error).rpartition(": ")[2]
+                    raise FmiError(f"{origin}: {reason}; it is not the authors' {item.remote_name!r}; nothing "
+                                   f"was saved") from None
             print(f"saved {target}: {verdict(target, item)}", file=progress)
     finally:
         for folder in reversed(created):
@@ -78,17 +87,32 @@ def _make_folder(folder):
     return list(reversed(missing))
 
 
+def _check_present(path):
+    """A file already under a published file's name must be a regular file of a sane size to be read."""
+    try:
+        check_input_file(path, "file")
+    except FmiError as error:
+        raise FmiError(f"{error}; remove it (or choose another --dest) and run the command again") from None
+    if os.stat(path).st_size > MAX_FILE_BYTES:
+        raise FmiError(f"{path} is {os.stat(path).st_size >> 20} MiB, larger than any of the authors' files "
+                       f"(at most {MAX_FILE_BYTES >> 20} MiB); remove it (or choose another --dest)")
+
+
 def _copy_from(folder, item, temporary):
     """Copy ``item`` from ``folder``: under fmi's name, the authors' name, in a clone of their repository,
-    or any image file there (or in its input/ or output/) that is exactly the authors'."""
+    or any image file there (or in its input/ or output/) that is exactly the authors'. Return its path."""
     for place in (folder, folder / Path(item.remote).parent):
         candidate = published.find(place, item)
-        if candidate.exists():
-            shutil.copyfile(check_input_file(candidate, "image"), temporary)
-            return
+        if os.path.lexists(candidate):
+            check_input_file(candidate, "image")
+            if os.stat(candidate).st_size > MAX_FILE_BYTES:
+                raise FmiError(f"{candidate} is {os.stat(candidate).st_size >> 20} MiB, larger than any of the "
+                               f"authors' files (at most {MAX_FILE_BYTES >> 20} MiB); nothing was copied")
+            shutil.copyfile(candidate, temporary)
+            return candidate
     raise FmiError(f"{folder} has neither {item.local!r} nor {item.remote_name!r} (nor {item.remote!r}, nor "
-                   f"any image file with the authors' exact bytes); give the folder that holds the authors' "
-                   f"files, or a clone of their repository")
+                   f"any image file with the authors' exact bytes){published.skipped(folder)}; give the folder "
+                   f"that holds the authors' files, or a clone of their repository")
 
 
 def _fetch(url, temporary):

@@ -6,6 +6,8 @@ blob id of each file (``git hash-object FILE``, the SHA-1 of ``blob <size>\\0`` 
 A file whose blob id is the published one is exactly the authors' file; any other file may
 still be used (weights get converted, photos re-saved), but fmi never calls it theirs.
 """
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,37 +82,70 @@ def image(name):
 def find(folder, item):
     """The file of ``item`` in ``folder``: under fmi's name, else under the authors' own name, else any
     image file there that is exactly the authors' (its git blob id is theirs, whatever its name),
-    else fmi's name (which may not exist)."""
+    else fmi's name (which may not exist). A name that exists is returned whatever it is (a FIFO, a
+    link to a device): the caller checks it before reading."""
     folder = Path(folder)
     ours, theirs = folder / item.local, folder / item.remote_name
     for candidate in (ours, theirs):
-        if candidate.exists():
+        if os.path.lexists(candidate):
             return candidate
     return _exact_copy(folder, item) or ours
 
 
 SCANNED_SUFFIXES = (".png", ".jpg", ".jpeg")
 SCANNED_MAX_FILES, SCANNED_MAX_BYTES = 200, 64 << 20  # a data folder, not a photo library
+_BLOBS = {}  # (path, device, inode, size, modified) -> git blob id: each file is hashed once per process
+_SKIPPED = {}  # folder -> what its last scan left out, and why
+
+
+def blob_of(path):
+    """The git blob id of the regular file at ``path``, computed once per process while it is unchanged."""
+    status = os.stat(path)
+    key = (os.path.realpath(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    if key not in _BLOBS:
+        _BLOBS[key] = git_blob_id(path)
+    return _BLOBS[key]
 
 
 def _exact_copy(folder, item):
-    """The first image file directly in ``folder`` (sorted by name) whose bytes are exactly ``item``'s."""
+    """The first image file directly in ``folder`` (sorted by name) whose bytes are exactly ``item``'s.
+    Only regular files of at most 64 MiB, the first 200 image files, are compared; ``skipped`` says
+    what was left out."""
     try:
         names = sorted(entry for entry in folder.iterdir() if entry.suffix.lower() in SCANNED_SUFFIXES)
     except OSError:
         return None
+    left_out = {"beyond the first 200 image files": len(names[SCANNED_MAX_FILES:])}
+    found = None
     for path in names[:SCANNED_MAX_FILES]:
         try:
-            if path.is_file() and path.stat().st_size <= SCANNED_MAX_BYTES and git_blob_id(path) == item.blob:
-                return path
+            status = os.stat(path)
         except OSError:
+            left_out["unreadable"] = left_out.get("unreadable", 0) + 1
             continue
-    return None
+        if not stat.S_ISREG(status.st_mode):
+            left_out["not regular files"] = left_out.get("not regular files", 0) + 1
+        elif status.st_size > SCANNED_MAX_BYTES:
+            left_out["larger than 64 MiB"] = left_out.get("larger than 64 MiB", 0) + 1
+        elif found is None and blob_of(path) == item.blob:
+            found = path
+    _SKIPPED[Path(folder)] = {reason: count for reason, count in left_out.items() if count}
+    return found
+
+
+def skipped(folder):
+    """'' or ' (12 files there were not compared by their bytes: 10 beyond the first 200 image files,
+    2 larger than 64 MiB)', for messages that say a file was not found in ``folder``."""
+    left_out = _SKIPPED.get(Path(folder), {})
+    if not left_out:
+        return ""
+    return (f" ({sum(left_out.values())} files there were not compared by their bytes: "
+            + ", ".join(f"{count} {reason}" for reason, count in left_out.items()) + ")")
 
 
 def identify(path):
     """(git blob id of the file at ``path``, the ``Published`` file it is exactly, or None)."""
-    blob = git_blob_id(path)
+    blob = blob_of(path)
     return blob, BY_BLOB.get(blob)
 
 

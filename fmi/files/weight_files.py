@@ -128,11 +128,20 @@ def save_authors_format(weights, path):
         mx.nd.save(str(temporary), {f"arg:{name}": value for name, value in weights.params.items()})
 
 
+MAX_WEIGHTS_BYTES = 2 << 30  # the authors' file is 80 MB, Gluon's VGG-19 550 MB
+
+
 def load_file(path):
     """Load a .params file in the authors' format (``arg:`` keys) or Gluon's (``features.N``)."""
     path = check_input_file(path, "weights file")
+    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise FmiError(f"weights file {path}: {path.stat().st_size >> 20} MiB, more than any VGG-19 weights file "
+                       f"(the authors' is 80 MB); {SPEC_HELP}")
     try:
         saved = mx.nd.load(str(path))
+    except UnicodeDecodeError:
+        raise FmiError(f"weights file {path}: the name of one of its arrays is not UTF-8 text, so it is no weights "
+                       f"file fmi reads; {SPEC_HELP}") from None
     except mx.base.MXNetError:
         raise FmiError(
             f"weights file {path}: not an MXNet .params file (corrupt or truncated?); "
@@ -211,9 +220,10 @@ def check(params, path):
              if name in params and tuple(params[name].shape) != shape]
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append(f"missing {len(missing)} of the {len(expected)} arrays ({', '.join(missing[:3])}"
+                        f"{', ...' if len(missing) > 3 else ''})")
     if wrong:
-        problems.append("wrong shapes: " + "; ".join(wrong))
+        problems.append(f"wrong shapes in {len(wrong)} ({'; '.join(wrong[:2])}{'; ...' if len(wrong) > 2 else ''})")
     if problems:
         raise FmiError(f"weights file {path}: {'; '.join(problems)}; "
                        f"get a good copy with 'python -m fmi.weights download'")

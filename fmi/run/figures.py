@@ -6,6 +6,8 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
+# titles and labels carry file names ('vgg $x$.params'): plain text, never mathtext
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 

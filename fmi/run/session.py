@@ -24,12 +24,13 @@ from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
 from fmi.files import image_files, published, weight_files
 from fmi.files.published import PAPER_IMAGES
-from fmi.io import check_output_names, check_writable_location, sha1_of_file
+from fmi.io import check_output_names, check_writable_location, printable, printable_data, sha1_of_file
 from fmi.run import cost, progress
 from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
     RunRecord,
+    build,
     code_identity,
     fingerprint_of,
     inside,
@@ -198,7 +199,7 @@ def open_session(config, figure, argv, options, found, plan):
     ``plan`` the experiment's ``Plan`` of cells from it."""
     mode = fidelity.of(config)
     paper_config = config_module.load(type(config), figure.paper_config)
-    differences = [inputs.printable_data(difference)  # file names in any encoding
+    differences = [printable_data(difference)  # file names in any encoding
                    for difference in config_module.paper_differences(config, paper_config)]
     log.info("settings: %s", config_module.describe_differences(differences, figure.paper))
     output = shards.folder_of(Path(config.output), options.shard)
@@ -279,7 +280,7 @@ def _log_inputs(everything, located, names, headers, sizes, origins):
         header = headers[item.spec]
         role = "content" if item in located else "style"
         sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
-        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], inputs.printable(item.path), header.height,
+        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], printable(item.path), header.height,
                  header.width, sized,
                  f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
 
@@ -288,9 +289,9 @@ def _record(config, mode, script, argv, options, weights, found, shapes, facts, 
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
-    config_dict = inputs.printable_data(config_module.to_dict(config))  # file names in any encoding
+    config_dict = printable_data(config_module.to_dict(config))  # file names in any encoding
     settings = settings_of(config_dict, weights.identity, hashes)
-    described = {names[item.spec]: {"spec": inputs.printable(item.spec), "path": inputs.printable(item.path.resolve()),
+    described = {names[item.spec]: {"spec": printable(item.spec), "path": printable(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],
                                     "size": [found.headers[item.spec].height, found.headers[item.spec].width],
                                     "role": found.role(item), "substitute": item.substitute,
@@ -298,8 +299,9 @@ def _record(config, mode, script, argv, options, weights, found, shapes, facts, 
                                     "published": found.origins[item.spec][1].remote if found.origins[item.spec][1]
                                     else None}
                  for item in found.everything}
-    return RunRecord(
-        record_format=RECORD_FORMAT, script=script, argv=[inputs.printable(arg) for arg in argv], config=config_dict,
+    return build(
+        RunRecord, "this run", record_format=RECORD_FORMAT, script=script, argv=[printable(arg) for arg in argv],
+        config=config_dict,
         fingerprint=fingerprint_of(settings), settings=settings, code=code_identity(), fidelity=mode.name,
         weights=weights.record(), seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(),
         machine=facts, paper_differences=[{"key": key, "value": value, "paper": paper}

@@ -16,7 +16,7 @@ import numpy as np
 from fmi import experiments
 from fmi.core import vgg19
 from fmi.errors import FmiError
-from fmi.io import check_input_file, sha1_of_file, write_json, write_text
+from fmi.io import check_input_file, markdown, sha1_of_file, write_json, write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
 from fmi.run.folder.keys import parse_key
@@ -271,10 +271,11 @@ def _plots(result, control, folder):
 
 
 def report(result, control):
-    lines = [f"# What the numbers say: {Path(result['run']).name}", "",
-             f"Made by `{result['script']}` with **{result['weights']}**."]
+    lines = [f"# What the numbers say: {markdown(Path(result['run']).name)}", "",
+             f"Made by {markdown(result['script'])} with **{markdown(result['weights'])}**."]
     if control:
-        lines.append(f"Control: `{control['run']}` with **{control['weights']}** (after the slash in the table).")
+        lines.append(f"Control: {markdown(control['run'])} with **{markdown(control['weights'])}** (after the slash "
+                     f"in the table).")
     lines += ["", "## Measures", ""]
     lines += [f"- **{name}**: {note}" for name, note in MEASURE_NOTES.items()]
     lines += ["- **texture distance**: mean of the total-variation distances of a 64-bin RGB histogram "

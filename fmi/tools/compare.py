@@ -29,7 +29,7 @@ import numpy as np
 from fmi import experiments
 from fmi.errors import FmiError
 from fmi.files import image_files
-from fmi.io import write_text
+from fmi.io import markdown, write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save  # the Agg backend, chosen there
 from fmi.run.folder.record import RunView, inside
@@ -237,8 +237,8 @@ def compare(run_dir, reference, layout=None, name=None):
 def _report(results, reference, run):
     compared = [row for row in results if row["numbers"]]
     agreeing = sum(1 for row in compared if row["numbers"]["agree"])
-    lines = [f"# {reference.name} against {run.folder.name}", "",
-             f"Our cells made by {run.script} with {run.label}, fidelity "
+    lines = [f"# {markdown(reference.name)} against {markdown(run.folder.name)}", "",
+             f"Our cells made by {run.script} with {markdown(run.label)}, fidelity "
              f"{run.record.fidelity}. A pair agrees when Delta E < {AGREE['delta_e']:g}, "
              f"histogram distance < {AGREE['histogram']:g} and orientation distance < {AGREE['orientation']:g}.",
              "", f"{agreeing} of {len(compared)} compared cells agree; {len(results) - len(compared)} cells of "
@@ -251,10 +251,11 @@ def _report(results, reference, run):
               "|---|---|---|---|---|---|---|"]
     for row in results:
         numbers = row["numbers"]
+        where = f"| {markdown(row['row'])} / {markdown(row['column'])} | {markdown(row['cell'] or '-')} |"
         if numbers is None:
-            lines.append(f"| {row['row']} / {row['column']} | {row['cell'] or '-'} | - | - | - | - | not in run |")
+            lines.append(f"{where} - | - | - | - | not in run |")
             continue
-        lines.append(f"| {row['row']} / {row['column']} | {row['cell']} | {numbers['delta_e']:.1f} | "
+        lines.append(f"{where} {numbers['delta_e']:.1f} | "
                      f"{numbers['colourfulness_theirs']:.1f} / {numbers['colourfulness_ours']:.1f} | "
                      f"{numbers['histogram']:.2f} | {numbers['orientation']:.2f} | "
                      f"{'yes' if numbers['agree'] else 'no'} |")

@@ -24,7 +24,7 @@ import numpy as np
 from fmi import experiments
 from fmi.core import fidelity, invert, optimizers, preprocessing
 from fmi.files import image_files, published, weight_files
-from fmi.io import write_text
+from fmi.io import markdown, write_text
 from fmi.run import cost
 from fmi.run import session as sessions
 from fmi.run.folder.keys import parse_key
@@ -212,7 +212,8 @@ def report(jobs, output, results, wall):
         section = {"title": f"{job.figure.paper}: {job.figure.title}", "name": job.name,
                    "atlas": f"{job.output.relative_to(output)}/atlas/index.html", "beside": found.get("beside"),
                    "rows": found.get("rows", []),
-                   "theirs": found.get("theirs"), "analysis": found.get("analysis", ""),
+                   "theirs": found.get("theirs"), "missing": found.get("missing", ""),
+                   "analysis": found.get("analysis", ""),
                    "analysis_rows": found.get("analysis_rows"),
                    "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
                                                                     if record.weights.sha1 else "")),
@@ -229,18 +230,19 @@ def report(jobs, output, results, wall):
     first = ("**These figures were made with random weights, not the ImageNet VGG-19, so they cannot agree "
              "with the paper's:** the paper's textures are those of trained filters. Fetch the authors' weights "
              "(`python -m fmi.weights download`) and run again." if random else
-             f"The paper's three figures reproduced with {views[main[0].label].label}.")
+             f"The paper's three figures reproduced with {markdown(views[main[0].label].label)}.")
     lines = ["# Reproduction of Xia et al. (2016), Figs. 3-5", "", first, "",
              f"Made by `python reproduce.py` in {wall / 60:.1f} min on {threads.machine()}.", ""]
     for section in sections:
         lines += [f"## {section['title']}", "", f"Atlas: [{section['atlas']}]({section['atlas']})", ""]
         if section["beside"]:
             lines += [f"![the authors' figure (left) beside ours (right)]({section['beside']})", "",
-                      f"The authors' `{section['theirs']}` (left) beside ours (right), at the same height.", ""]
+                      f"The authors' {markdown(section['theirs'])} (left) beside ours (right), at the same height.", ""]
         else:
             lines += [f"The authors' figure is not in `{published.FIGURES_DIR}/` (`python -m fmi.data download "
-                      f"--what figures`), so there is nothing to compare with.", ""]
-        lines += ["| how it was made | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in section["facts"]]
+                      f"--what figures`), so there is nothing to compare with{markdown(section['missing'])}.", ""]
+        lines += ["| how it was made | |", "|---|---|"] + [f"| {name} | {markdown(value)} |"
+                                                           for name, value in section["facts"]]
         lines += ["", "Deviations from the authors' code in force:", ""]
         lines += [f"- {item}" for item in section["deviations"]] or ["- none"]
         if section["rows"]:
@@ -250,15 +252,15 @@ def report(jobs, output, results, wall):
                       "| cell | run cell | Delta E | histogram | orientation | agree |", "|---|---|---|---|---|---|"]
             for row in section["rows"]:
                 numbers = row["numbers"]
-                lines.append(f"| {row['row']} / {row['column']} | {row['cell'] or '-'} | " + (
+                where = f"| {markdown(row['row'])} / {markdown(row['column'])} | {markdown(row['cell'] or '-')} | "
+                lines.append(where + (
                     f"{numbers['delta_e']:.1f} | {numbers['histogram']:.2f} | {numbers['orientation']:.2f} | "
                     f"{'yes' if numbers['agree'] else 'no'} |" if numbers else "- | - | - | not in the run |"))
         if section["analysis"]:
             lines += ["", "What the numbers say (mean (sd) per group" + (" / the random-weights control" if any(
                 job.control for job in jobs) else "") + "):", "", section["analysis"]]
         lines.append("")
-    markdown = "\n".join(lines)
-    write_text(inside(output, "report.md"), markdown)
+    write_text(inside(output, "report.md"), "\n".join(lines))
     for asset in sorted(atlas.ASSETS.iterdir()):
         atlas.write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
     page = atlas.TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
@@ -275,6 +277,8 @@ def reproduce(args, argv):
     jobs = plan(args)
     check_inputs(jobs, argv)
     output = Path(args.output)
+    for job in jobs:  # every run's folder inside the reproduction's: a link out of it is refused before any work
+        inside(output, job.output.relative_to(output))
     weights = weight_files.load(jobs[0].config.weights, jobs[0].config.model_dir)
     estimates = []
     for job in jobs:
@@ -299,16 +303,17 @@ def reproduce(args, argv):
     for job in [job for job in jobs if not job.control]:
         found = results.setdefault(job.name, {})
         theirs = published.find(published.FIGURES_DIR, job.figure.authors)
+        found["missing"] = published.skipped(published.FIGURES_DIR)
         if theirs.is_file():
             rows, picture, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
             figure = job.output / RunView(job.output).record.figures[0]
             found.update(rows=rows, theirs=theirs.name, beside=str(Path("report") / f"{job.name}_beside_theirs.png"))
             beside(theirs, figure, inside(output, "report", f"{job.name}_beside_theirs.png"))
         control = next((other for other in jobs if other.control and other.name == job.name), None)
-        run, result = analyze.analyze_run(job.output, partial=True)
+        run, result = analyze.analyze_run(job.output, partial=True, weights_spec=job.config.weights)
         other = None
         if control is not None:
-            control_run, other = analyze.analyze_run(control.output, partial=True)
+            control_run, other = analyze.analyze_run(control.output, partial=True, weights_spec=control.config.weights)
             analyze.check_control(run, control_run)
         found["analysis"] = analyze.headline_table(result, other)
         found["analysis_rows"] = analyze.headline_rows(result, other)

@@ -296,6 +296,16 @@ class RunRecord(Strict):
         return self
 
 
+def build(model, what, **fields):
+    """``model(**fields)``, or FmiError naming the entry the schema refuses: the same rule that reads
+    records, applied before one is written (a name, a number or a key fmi would not read back)."""
+    try:
+        return model(**fields)
+    except pydantic.ValidationError as error:
+        raise FmiError(f"{what} would not pass the run record's schema ({_problem(error)}); change the "
+                       f"input or setting it comes from") from None
+
+
 def _problem(error):
     """The first problem pydantic found, as 'entry: what is wrong'."""
     first = error.errors()[0]

@@ -34,6 +34,7 @@ from fmi.errors import FmiError
 from fmi.io import atomic_path, finite_json, write_text, write_yaml
 from fmi.run.folder.record import (
     CellRecord,
+    build,
     cell_fingerprint,
     inside,
     load_cell,
@@ -75,8 +76,8 @@ def _short(value):
 
 
 def inspect(path):
-    """What ``path`` holds: 'absent', 'empty', 'run' (with its checked record), 'unknown-run',
-    'shards' or 'foreign'."""
+    """What ``path`` holds: 'absent', 'empty', 'run' (with its checked record), 'unknown-run' (with why
+    its record is not one: missing, or the entry the schema refused), 'shards' or 'foreign'."""
     path = Path(path)
     if not path.exists():
         return "absent", None
@@ -85,13 +86,14 @@ def inspect(path):
     entries = [entry.name for entry in path.iterdir()]
     if not entries:
         return "empty", None
+    why = "it has no record.json"
     if "record.json" in entries:
         try:
             return "run", load_record(inside(path, "record.json"))
-        except FmiError:
-            pass
+        except FmiError as error:
+            why = str(error)
     if any(name in MARKERS for name in entries):
-        return "unknown-run", None
+        return "unknown-run", why
     if "shards" in entries:
         return "shards", None
     return "foreign", None
@@ -131,9 +133,9 @@ class RunFolder:
             raise FmiError(f"output folder {path} holds the shards of a split run; gather them with --collect, "
                            f"or choose another folder with --output")
         if kind == "unknown-run" and not overwrite:
-            raise FmiError(f"output folder {path} holds an fmi run without a readable record of this fmi version, "
-                           f"so its settings cannot be compared; choose another folder with --output NEW, or add "
-                           f"--overwrite to move the old run aside (nothing is deleted)")
+            raise FmiError(f"output folder {path} holds an fmi run whose settings cannot be compared ({old}); "
+                           f"choose another folder with --output NEW, or add --overwrite to move the old run aside "
+                           f"(nothing is deleted)")
         if kind == "run" and old.fingerprint != record.fingerprint and not overwrite:
             changed = differences(old.settings, record.settings)
             shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
@@ -224,9 +226,9 @@ class RunFolder:
 
     def save_cell(self, key, encoded_image, details):
         """Write a finished cell's image (already encoded) and record, then note it in the run record."""
-        cell = CellRecord(**finite_json(details), key=key, image=self.cell_image_path(key).name,
-                          fingerprint=self.cell_fingerprint, settings_fingerprint=self.fingerprint,
-                          code_fingerprint=self.code_fingerprint)
+        cell = build(CellRecord, f"cell {key}", **finite_json(details), key=key,
+                     image=self.cell_image_path(key).name, fingerprint=self.cell_fingerprint,
+                     settings_fingerprint=self.fingerprint, code_fingerprint=self.code_fingerprint)
         self.write_cell(key, encoded_image, cell)
         if time.monotonic() - self._record_saved > RECORD_INTERVAL_S:
             self.save_record()

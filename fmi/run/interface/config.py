@@ -24,7 +24,7 @@ import yaml
 from fmi.core import vgg19
 from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
 from fmi.errors import FmiError
-from fmi.io import INT_PATTERN, check_input_file, parse_int, quote
+from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, quote
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
@@ -41,8 +41,12 @@ class StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                shown = quote(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a list or a mapping"
+                raise yaml.constructor.ConstructorError(None, None, f"a key must be a name, got {shown}",
+                                                        key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key {quote(key)} is given twice",
                                                         key_node.start_mark)
             seen.add(key)
@@ -85,16 +89,35 @@ StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def parse_yaml(text, where):
-    """Parse YAML ``text`` strictly; errors become one FmiError naming ``where``."""
+    """Parse YAML ``text`` strictly; errors become one FmiError naming ``where``. Every string must
+    be text a file name can hold (no lone surrogate)."""
     try:
-        return yaml.load(text, Loader=StrictLoader)  # noqa: S506  (StrictLoader is a SafeLoader)
+        data = yaml.load(text, Loader=StrictLoader)  # noqa: S506  (StrictLoader is a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise FmiError(f"{where}: YAML syntax error{at}: {problem}") from None
+        kind = "YAML error" if isinstance(error, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise FmiError(f"{where}: {kind}{at}: {problem}") from None
     except RecursionError:
         raise FmiError(f"{where}: YAML nested too deeply") from None
+    bad = _not_text(data)
+    if bad is not None:
+        raise FmiError(f"{where}: {quote(bad)} is not text a file name can hold (a lone surrogate "
+                       f"such as \\ud800); write the characters themselves")
+    return data
+
+
+def _not_text(value):
+    """The first string in ``value`` (nested lists and mappings) that no file name can hold, or None."""
+    if isinstance(value, str):
+        return None if is_file_name_text(value) else value
+    items = list(value.items()) if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items:
+        found = _not_text(item[1] if isinstance(value, dict) else item)
+        if found is not None:
+            return found
+    return None
 
 
 # --- the models ------------------------------------------------------------------------------
@@ -308,6 +331,9 @@ def _field_at(cls, path):
         if part in NESTED and model is not None and part in getattr(model, "model_fields", {}):
             model, annotation = NESTED[part], model.model_fields[part].annotation
             continue
+        if typing.get_origin(annotation) is dict:  # a value of a mapping such as fallbacks
+            annotation, model = typing.get_args(annotation)[1], None
+            continue
         fields = getattr(model, "model_fields", {})
         annotation = fields[part].annotation if part in fields else None
     return model, annotation
@@ -318,7 +344,9 @@ def _message(cls, error, where_of):
     path = tuple(error["loc"])
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
     names = tuple(part for part in path if not isinstance(part, int))
-    where = next((where_of[names[:n]] for n in range(len(names), 0, -1) if names[:n] in where_of), where_of[()])
+    # the command line's --set a.b.c is to blame for an unknown 'a' as for a bad 'a.b.c'
+    where = next((source for given, source in where_of.items() if given and
+                  (names[:len(given)] == given or given[:len(names)] == names)), where_of[()])
     value, kind = error.get("input"), error["type"]
     if kind == "extra_forbidden":
         model, _ = _field_at(cls, names[:-1])

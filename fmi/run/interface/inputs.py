@@ -14,6 +14,8 @@ from pathlib import Path
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.files.published import PAPER_IMAGES
+from fmi.io import printable, quote
+from fmi.run.folder.keys import NAME_PATTERN
 
 SAMPLE_PREFIX = "sample:"
 SAMPLES_HINT = "try sample:grace_hopper, sample:hubble_deep_field or sample:coffee"
@@ -61,24 +63,6 @@ def locate(spec, data_dir, fallbacks=None):
     return Located(spec, path)
 
 
-def printable(text):
-    """``text`` (a string or a path) as printable UTF-8: the bytes of a file name that are not
-    UTF-8 (which Python reads as lone surrogates) are written as \\xNN, so logs, records and pages
-    can show any name."""
-    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def printable_data(value):
-    """``value`` (nested dicts and lists) with every string made ``printable``."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable_data(key): printable_data(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [printable_data(item) for item in value]
-    return value
-
-
 def base_name(spec):
     """The name a spec would have alone: the paper name, the sample name, or the file's stem."""
     spec = str(spec)
@@ -114,6 +98,10 @@ def assign_names(located):
             while name in taken:
                 name, number = f"{candidates[real]}-{number}", number + 1
             taken.add(name)
+            if not NAME_PATTERN.fullmatch(name):
+                raise FmiError(f"image {printable(items[0].path)}: its name in the run, {quote(name)}, would be "
+                               f"{len(name)} characters; names of images are at most 200 (they name cells, files "
+                               f"and folders): rename the file")
             for item in items:
                 names[item.spec] = name
     return names
