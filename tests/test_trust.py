@@ -329,7 +329,7 @@ def test_odd_numbers_and_settings_are_refused(tmp_path, tiny_image, capsys, extr
     ("sgd: {learning_rate: -.inf}\n", r"key 'sgd.learning_rate': must be a finite number, got -inf"),
     ("all_filters: yes\n", r"key 'all_filters': expected true or false, got 'yes'"),
     ("seed: 2020-01-01\n", r"key 'seed': expected an integer, got '2020-01-01'"),
-    ("seed: !!int 0x10\n", r"YAML syntax error.*'0x10' is not a decimal integer"),
+    ("seed: !!int 0x10\n", r"YAML error.*'0x10' is not a decimal integer"),
 ])
 def test_yaml_numbers_follow_the_same_grammar(tmp_path, tiny_image, capsys, text, pattern):
     config = tmp_path / "run.yaml"

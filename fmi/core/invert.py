@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import mxnet as mx
 import numpy as np
+from scipy.optimize import minimize
 
 from fmi.core import losses, vgg19
 from fmi.core.optimizers import LBFGS, SGD
@@ -253,7 +254,6 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
     iteration. ``target_loss`` stops as soon as the loss reaches it (used to time L-BFGS
     against SGD).
     """
-    from scipy.optimize import minimize
 
     if initial.shape[0] != 1 or problem.batch_shape[0] != 1:
         raise ValueError("L-BFGS inverts one image at a time: use a problem of batch 1")

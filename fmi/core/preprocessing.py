@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from skimage.restoration import denoise_tv_chambolle
+from skimage.transform import resize as skimage_resize
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,6 @@ def resize(rgb, height, width, method="opencv"):
     (releases since clip to the input's own range, which changes enlarged edges).
     """
     if method == "skimage":
-        from skimage.transform import resize as skimage_resize
 
         resized = skimage_resize(rgb, (height, width), order=1, mode="constant", cval=0.0, clip=False,
                                  preserve_range=False, anti_aliasing=False)
@@ -100,7 +101,6 @@ def denoise_tv(rgb, weight=0.2):
     array as one 3-D volume instead would smooth across the colour axis and wash colours out
     (docs/method.md, "Images"). A weight of 0 returns the image unchanged.
     """
-    from skimage.restoration import denoise_tv_chambolle
 
     if weight <= 0:
         return rgb

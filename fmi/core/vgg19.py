@@ -5,6 +5,8 @@ position i, ``pool{b}`` after blocks 1-4. Only the graph up to the deepest
 requested layer is built, so a relu1_2 inversion never pays for block 5. The tables load
 without MXNet; ``build`` imports it.
 """
+from fmi.errors import FmiError
+
 # block -> number of convolutions, and the width of each block
 BLOCK_DEPTHS = (2, 2, 4, 4, 4)
 BLOCK_WIDTHS = (64, 128, 256, 512, 512)
@@ -44,8 +46,6 @@ def downsampling(layer):
 def check_input_size(layers, height, width):
     """Raise FmiError unless every layer of ``layers`` keeps at least one position for an input
     of ``height`` x ``width``."""
-    from fmi.errors import FmiError
-
     for layer in layers:
         needed = downsampling(layer)
         if min(height, width) < needed:

@@ -7,6 +7,8 @@ published figure filled with the run's cells. Drawing (``fmi.run.figures``), the
 """
 from dataclasses import dataclass
 
+from fmi.run import figures, labels
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -37,7 +39,6 @@ def draw(session, grid, size, fill=None):
     ``fill(row, column)`` gives the image of a position that holds no cell (Fig. 5's styles).
     The title says how the figure was made and the states of its own cells (``fmi.run.labels``).
     """
-    from fmi.run import figures, labels
 
     images = [[session.cell_image(key) if key else (fill(r, c) if fill else None) for c, key in enumerate(row)]
               for r, row in enumerate(grid.keys)]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mxnet as mx
 import numpy as np
+from mxnet.gluon.model_zoo import model_store
 
 from fmi.core import vgg19
 from fmi.core.preprocessing import CAFFE_RGB, TORCH_RGB, Preprocessing
@@ -169,7 +170,6 @@ def _published_as(sha1, blob):
     """What a weights file is exactly, by its digests: the authors' file, Gluon's, or None."""
     if blob == published.WEIGHTS.blob:
         return f"the authors' {published.WEIGHTS.local}"
-    from mxnet.gluon.model_zoo import model_store
 
     if sha1 == model_store._model_sha1.get("vgg19"):
         return "the Gluon model zoo's vgg19"
@@ -230,7 +230,6 @@ def check(params, path):
 
 
 def _gluon_download(model_dir):
-    from mxnet.gluon.model_zoo import model_store
 
     root = Path.home() / ".mxnet" / "models"
     try:

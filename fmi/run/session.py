@@ -18,7 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import matplotlib
+import mxnet
 import numpy as np
+import PIL
+import skimage
 
 from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
@@ -59,11 +64,6 @@ def package_version():
 
 def versions():
     """Versions of everything that decides a result, for the run record."""
-    import cv2
-    import matplotlib
-    import mxnet
-    import PIL
-    import skimage
 
     return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from fmi import experiments
-from fmi.core import vgg19
+from fmi.core import invert, preprocessing, vgg19
 from fmi.errors import FmiError
+from fmi.files import weight_files
 from fmi.io import check_input_file, markdown, sha1_of_file, write_json, write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
@@ -142,7 +143,6 @@ def style_similarity(run, weights_spec="auto"):
     the record)."""
     if run.figure != "fig5":
         return {}
-    from fmi.core import invert, preprocessing
 
     weights = recorded_weights(run.view.record, weights_spec)
     size = next(iter(run.images.values())).shape[:2]
@@ -189,7 +189,6 @@ def recorded_weights(record, spec="auto"):
     """The weights a run was made with: its random seed, or the file ``spec`` (default
     model/vgg19.params) checked by SHA-1 against the record. A path named by the record itself is
     never opened."""
-    from fmi.files import weight_files
 
     described = record.weights
     if not described.pretrained:

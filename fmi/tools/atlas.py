@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import jinja2
 
 from fmi import experiments
@@ -199,7 +200,6 @@ def _measures(run):
 
 def _make_thumbnail(job):
     """Write one JPEG thumbnail; runs in a worker process. Returns the source if it does not read back."""
-    import cv2
 
     source, target = job
     rgb = read_image(source)

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage.color import rgb2lab
 
 from fmi import experiments
 from fmi.errors import FmiError
@@ -56,7 +59,6 @@ class Cell:
 def read_figure(path):
     """A figure as (H, W, 3) uint8 RGB, transparency composited over white; its header is checked
     first, so a file that is no image or declares more pixels than fmi decodes is refused."""
-    from PIL import Image
 
     image_files.read_header(path)
     try:
@@ -74,7 +76,6 @@ def find_cells(rgb):
     Frames are the rectangles drawn by long horizontal and vertical dark runs; labels and
     image content, which rarely make such runs, are left out.
     """
-    from scipy import ndimage
 
     height, width = rgb.shape[:2]
     dark = rgb.astype(np.float64).mean(axis=2) < DARK
@@ -149,7 +150,6 @@ def crop(rgb, cell):
 # --- the measures ---------------------------------------------------------------------------------
 
 def mean_lab(rgb):
-    from skimage.color import rgb2lab
 
     return rgb2lab(rgb.astype(np.float64) / 255.0).reshape(-1, 3).mean(axis=0)
 

@@ -23,6 +23,7 @@ import pydantic
 
 from fmi.core.vgg19 import RELU_LAYERS
 from fmi.errors import FmiError
+from fmi.files import image_files
 from fmi.io import quote
 from fmi.run.folder.keys import METHODS, NAME, parse_key
 from fmi.run.interface.config import RUN_ONLY_KEYS
@@ -415,7 +416,6 @@ class RunView:
 def read_image(path, size=None):
     """The (H, W, 3) uint8 RGB image at ``path``, or None if it is missing, not a regular file, not
     an image, larger than fmi decodes, or (with ``size``) not ``size`` = [height, width]."""
-    from fmi.files import image_files
 
     try:
         header = image_files.read_header(path)

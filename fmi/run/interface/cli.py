@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fmi.errors import FmiError
 from fmi.run.interface import config as config_module
-from fmi.run.machine import threads
+from fmi.run.machine import device, threads
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -179,7 +179,6 @@ def main(argv, build_parser, load_config, experiment):
     setup_logging(args.verbose)
 
     def action():
-        from fmi.run.machine import device
 
         if threads.override_problem():
             raise FmiError(threads.override_problem())

@@ -109,14 +109,18 @@ def parse_yaml(text, where):
 
 
 def _not_text(value):
-    """The first string in ``value`` (nested lists and mappings) that no file name can hold, or None."""
-    if isinstance(value, str):
-        return None if is_file_name_text(value) else value
-    items = list(value.items()) if isinstance(value, dict) else value if isinstance(value, list) else []
-    for item in items:
-        found = _not_text(item[1] if isinstance(value, dict) else item)
-        if found is not None:
-            return found
+    """The first string in ``value`` (nested lists and mappings) that no file name can hold, or None.
+    Each list or mapping is looked at once: YAML aliases can make a few lines a structure of
+    exponentially many paths."""
+    seen, pending = set(), [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not is_file_name_text(item):
+                return item
+        elif isinstance(item, (dict, list)) and id(item) not in seen:
+            seen.add(id(item))
+            pending.extend(item.values() if isinstance(item, dict) else item)
     return None
 
 

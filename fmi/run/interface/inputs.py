@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
+import skimage.data
+
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.files.published import PAPER_IMAGES
@@ -33,8 +36,6 @@ class Located:
 
 def sample_dirs():
     """Folders of images bundled with matplotlib and scikit-image, present on every install."""
-    import matplotlib
-    import skimage.data
 
     return [Path(matplotlib.get_data_path()) / "sample_data", Path(skimage.data.__file__).parent]
 

@@ -11,6 +11,7 @@ environment once per process; a short child process prints it, and the answer is
 cache file keyed by everything that could change it (the MXNet library, the CPU, the settings).
 """
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -70,8 +71,6 @@ def settings_in_force(environ=None):
 
 def _library():
     """MXNet's shared library, found without importing MXNet."""
-    import importlib.util
-
     spec = importlib.util.find_spec("mxnet")
     if spec is None or not spec.submodule_search_locations:
         return None
