@@ -33,10 +33,23 @@ def write_image(path, height, width, seed=0):
     return rgb
 
 
-def tiny_run(output, image_path, *extra, steps=2):
-    """Arguments of a small run_fmi/run_random run: 32 px, two filters of relu1_1 and relu2_1."""
+def tiny_run(output, image_path, *extra, steps=2, batch=None):
+    """Arguments of a small run_fmi/run_random run: 32 px, two filters of relu1_1 and relu2_1; ``image_path``
+    may be several, comma-separated."""
     return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
-            "--filters", "0,1", "--steps", str(steps), "--output", str(output), *extra]
+            "--filters", "0,1", "--steps", str(steps), *(["--batch-size", str(batch)] if batch else []),
+            "--output", str(output), *extra]
+
+
+def save_authors_file(path, params, change=None):
+    """Write ``params`` as the authors' vgg19.params is laid out (mx.nd.save, 'arg:' keys); ``change``
+    may alter the saved dict first."""
+    import mxnet as mx
+
+    saved = {f"arg:{name}": value for name, value in params.items()}
+    if change:
+        change(saved)
+    mx.nd.save(str(path), saved)
 
 
 def one_error(capsys, code, pattern=None):

@@ -20,10 +20,6 @@ from fmi.run.folder import record
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def small(output, image_path, *extra):
-    return tiny_run(output, image_path, *extra, steps=3)
-
-
 @pytest.fixture
 def captured_figures(monkeypatch):
     """Every grid figure drawn: its title and marks."""
@@ -59,7 +55,7 @@ def test_help_answers_without_loading_mxnet():
     (["--fidelity", "authors", "--size", "31"], ["fidelity: authors", "23x31 px"]),
 ])
 def test_figure_titles_say_how_they_were_made(tmp_path, tiny_image, captured_figures, extra, words):
-    assert run_fmi.main(small(tmp_path / "out", tiny_image, *extra)) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, *extra, steps=3)) == 0
     title = captured_figures[0]["title"]
     for word in words:
         assert word in title, title
@@ -74,7 +70,7 @@ def test_figure_names_follow_one_scheme(tmp_path):
                             "--layers", "relu1_1", "--draw-seeds", "1", "--output", str(tmp_path / "fig4")]) == 0
     assert run_pmci.main(["--image", str(paths[0]), "--style", str(paths[1]), "--weights", "random:0", "--size",
                           "32", "--steps", "2", "--style-layers", "relu1_1", "--output", str(tmp_path / "fig5")]) == 0
-    assert run_fmi.main(small(tmp_path / "fig3", paths[0])) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "fig3", paths[0], steps=3)) == 0
     for figure in ("fig3", "fig4", "fig5"):
         record = json.loads((tmp_path / figure / "record.json").read_text())
         assert record["figures"] == [f"{figure}_content.png", "loss.png"]
@@ -92,7 +88,7 @@ def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, ti
     and relu3_1. Each gets SGD steps like any other filter: relu2_1's 11 switches on and gives a
     texture; relu3_1's 16 stays silent and is marked so."""
     caplog.set_level("INFO")
-    argv = small(tmp_path / "out", tiny_image, "--layers", "relu2_1,relu3_1", "--filters", "11,16")
+    argv = tiny_run(tmp_path / "out", tiny_image, "--layers", "relu2_1,relu3_1", "--filters", "11,16", steps=3)
     argv[argv.index("--steps") + 1] = "30"
     assert run_fmi.main(argv) == 0
     record = json.loads((tmp_path / "out" / "record.json").read_text())
@@ -199,7 +195,7 @@ def test_the_estimate_says_what_it_rests_on_and_counts_from_before():
 def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog, interrupt_batch):
     caplog.set_level("INFO")
     interrupt_batch(2)
-    argv = small(tmp_path / "out", tiny_image, "--log-every", "1")
+    argv = tiny_run(tmp_path / "out", tiny_image, "--log-every", "1", steps=3)
     assert run_fmi.main(argv) == 130
     assert any(re.search(r"tiny relu1_1 filters 0, 1 step 1: .* \| cells 0/4, batches 0 of 2, elapsed \d+ s, "
                          r"ETA \d+ s \(3 steps a cell, as typical\)", m) for m in caplog.messages)
@@ -213,16 +209,16 @@ def test_progress_lines_of_a_run_and_of_its_resume(tmp_path, tiny_image, caplog,
 def test_l_bfgs_plans_and_counts_its_batches_as_it_runs_them(tmp_path, tiny_image, caplog):
     """L-BFGS inverts cells one at a time: the plan says so, and the count agrees with it."""
     caplog.set_level("INFO")
-    assert run_fmi.main(small(tmp_path / "out", tiny_image, "--optimizer", "lbfgs")) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--optimizer", "lbfgs", steps=3)) == 0
     assert "4 batches of 4 cells to run" in caplog.messages
     assert any("cells 4/4, batches 4 of 4" in message for message in caplog.messages)
 
 
 def test_every_key_can_be_set_on_the_command_line(tmp_path, tiny_image):
     output = tmp_path / "out"
-    assert run_fmi.main(small(output, tiny_image, "--pooling", "max", "--log-every", "2", "--set",
+    assert run_fmi.main(tiny_run(output, tiny_image, "--pooling", "max", "--log-every", "2", "--set",
                               "sgd.learning_rate=0.05", "--set", "denoise_weight=0", "--set",
-                              "fallbacks={golden_gate: 'sample:grace_hopper'}")) == 0
+                              "fallbacks={golden_gate: 'sample:grace_hopper'}", steps=3)) == 0
     config = json.loads((output / "record.json").read_text())["config"]
     assert (config["pooling"], config["log_every"], config["sgd"]["learning_rate"], config["denoise_weight"]) == (
         "max", 2, 0.05, 0.0)
@@ -278,6 +274,7 @@ def test_random_weights_cells_differ_from_their_start(tmp_path, tiny_image):
     from fmi.files import image_files
 
     output = tmp_path / "out"
-    assert run_fmi.main(small(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2")) == 0
+    argv = tiny_run(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2", steps=3)
+    assert run_fmi.main(argv) == 0
     cell = image_files.read_rgb(output / "cells" / "tiny" / "relu1_1" / "filter_2.png")
     assert np.std(cell.astype(float)) > 1.0

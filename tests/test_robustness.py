@@ -6,7 +6,7 @@ import re
 import cv2
 import numpy as np
 import pytest
-from conftest import one_error, write_image
+from conftest import one_error, save_authors_file, tiny_run, write_image
 
 import run_fmi
 from fmi import io
@@ -15,18 +15,6 @@ from fmi.files import image_files
 from fmi.run import inversion
 from fmi.run.folder import runfolder
 from fmi.run.machine import memory
-
-
-def base_args(tmp_path, image_path, *extra):
-    return ["--image", str(image_path), "--weights", "random:0", "--size", "32",
-            "--layers", "relu1_1,relu2_1", "--filters", "0,1", "--steps", "3",
-            "--batch-size", "1", "--output", str(tmp_path / "out"), *extra]
-
-
-def fails_with(capsys, argv, pattern):
-    """Run run_fmi.main; expect exit 2 and exactly one 'error:' line matching ``pattern``."""
-    return one_error(capsys, run_fmi.main(argv), pattern)
-
 
 # --- images ----------------------------------------------------------------------------------
 
@@ -45,7 +33,8 @@ def _truncated_jpeg(path):
 def test_bad_image_files(tmp_path, capsys, make, problem):
     path = tmp_path / "photo.jpg"
     make(path)
-    fails_with(capsys, base_args(tmp_path, path), rf"^error: image {re.escape(str(path))}: {problem}")
+    code = run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=1))
+    one_error(capsys, code, rf"^error: image {re.escape(str(path))}: {problem}")
 
 
 @pytest.mark.parametrize("kind", ["gray", "gray16", "rgba"])
@@ -61,18 +50,18 @@ def test_unusual_images_are_converted(tmp_path, caplog, kind):
         bgra[0, :, 3] = 0  # a transparent row: an opaque alpha channel loses nothing and is not said
         cv2.imwrite(str(path), bgra)
     caplog.set_level("INFO")
-    assert run_fmi.main(base_args(tmp_path, path)) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=1)) == 0
     assert any("converted" in message for message in caplog.messages)
 
 
 def test_image_too_small_names_the_minimum(tmp_path, capsys, tiny_image):
-    fails_with(capsys, base_args(tmp_path, tiny_image, "--layers", "relu4_1", "--size", "6"),
-               r"image 4x6 is too small for relu4_1: it needs at least 8 px on each side")
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--layers", "relu4_1", "--size", "6", steps=3, batch=1))
+    one_error(capsys, code, r"image 4x6 is too small for relu4_1: it needs at least 8 px on each side")
 
 
 def test_run_too_large_is_refused_before_any_work(tmp_path, capsys, tiny_image):
-    line = fails_with(capsys, base_args(tmp_path, tiny_image, "--max-memory", "0.1"),
-                      r"needs about 0\.\d GiB, more than the limit of 0\.1 GiB \(--max-memory\)")
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--max-memory", "0.1", steps=3, batch=1))
+    line = one_error(capsys, code, r"needs about 0\.\d GiB, more than the limit of 0\.1 GiB \(--max-memory\)")
     assert "smaller --size or --batch-size" in line
     assert not (tmp_path / "out" / "cells").exists()
 
@@ -96,7 +85,7 @@ def test_memory_estimate_grows_with_size_batch_and_depth():
     ("--filters", ",", r"key 'filters' is empty"),
 ])
 def test_bad_layers_and_filters(tmp_path, capsys, tiny_image, option, value, pattern):
-    fails_with(capsys, base_args(tmp_path, tiny_image, option, value), pattern)
+    one_error(capsys, run_fmi.main(tiny_run(tmp_path / "out", tiny_image, option, value, steps=3, batch=1)), pattern)
 
 
 # --- YAML --------------------------------------------------------------------------------------
@@ -115,24 +104,15 @@ def test_bad_layers_and_filters(tmp_path, capsys, tiny_image, option, value, pat
 def test_bad_yaml(tmp_path, capsys, tiny_image, text, pattern):
     config = tmp_path / "run.yaml"
     config.write_text(text)
-    line = fails_with(capsys, ["--config", str(config), "--image", str(tiny_image)], pattern)
+    line = one_error(capsys, run_fmi.main(["--config", str(config), "--image", str(tiny_image)]), pattern)
     assert str(config) in line
 
 
 def test_missing_config_file(tmp_path, capsys):
-    fails_with(capsys, ["--config", str(tmp_path / "nope.yaml")], r"config .*nope.yaml: no such file")
+    one_error(capsys, run_fmi.main(["--config", str(tmp_path / "nope.yaml")]), r"config .*nope.yaml: no such file")
 
 
 # --- weights -----------------------------------------------------------------------------------
-
-def _authors_file(path, weights, mutate=None):
-    import mxnet as mx
-
-    saved = {f"arg:{name}": value for name, value in weights.params.items()}
-    if mutate:
-        mutate(saved)
-    mx.nd.save(str(path), saved)
-
 
 @pytest.mark.parametrize("make, pattern", [
     (None, r"weights file .*vgg19.params: no such file; run 'python -m fmi.weights download --dest "
@@ -153,17 +133,17 @@ def test_bad_weights_files(tmp_path, capsys, tiny_image, random_weights, make, p
     if make == "html":
         path.write_text("<html>Not Found</html>")
     elif make == "truncated":
-        _authors_file(path, random_weights)
+        save_authors_file(path, random_weights.params)
         path.write_bytes(path.read_bytes()[:5000])
     elif make == "foreign":
         mx.nd.save(str(path), {"fc.weight": mx.nd.zeros((2, 2))})
     elif make == "missing":
-        _authors_file(path, random_weights, lambda saved: saved.pop("arg:conv5_4_weight"))
+        save_authors_file(path, random_weights.params, lambda saved: saved.pop("arg:conv5_4_weight"))
     elif make == "shape":
-        _authors_file(path, random_weights, lambda saved: saved.update({"arg:conv1_1_bias": mx.nd.zeros(3)}))
-    argv = base_args(tmp_path, tiny_image)
+        save_authors_file(path, random_weights.params, lambda saved: saved.update({"arg:conv1_1_bias": mx.nd.zeros(3)}))
+    argv = tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1)
     argv[argv.index("--weights") + 1] = str(path)
-    fails_with(capsys, argv, pattern)
+    one_error(capsys, run_fmi.main(argv), pattern)
 
 
 # --- output, GPU, NaN --------------------------------------------------------------------------
@@ -179,9 +159,9 @@ def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, 
         return real_save(self, key, encoded, cell)
 
     monkeypatch.setattr(runfolder.RunFolder, "save_cell", save_until_full)
-    line = fails_with(capsys, base_args(tmp_path, tiny_image),
-                      r"error: .*filter_0.png: No space left on device; outputs finished "
-                      r"before this are intact, rerun with --resume")
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1))
+    line = one_error(capsys, code, r"error: .*filter_0.png: No space left on device; outputs finished "
+                                   r"before this are intact, rerun with --resume")
     assert "relu2_1" in line
     out = tmp_path / "out"
     for finished in calls[:2]:
@@ -191,8 +171,8 @@ def test_disk_full_mid_run_keeps_finished_outputs(tmp_path, capsys, tiny_image, 
 
 
 def test_gpu_without_cuda_build(tmp_path, capsys, tiny_image):
-    fails_with(capsys, base_args(tmp_path, tiny_image, "--gpu", "0"),
-               r"--gpu 0: this MXNet build sees no GPU; install a CUDA build of MXNet "
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--gpu", "0", steps=3, batch=1))
+    one_error(capsys, code, r"--gpu 0: this MXNet build sees no GPU; install a CUDA build of MXNet "
                r"\(e.g. 'pip install mxnet-cu117==1.9.1' .*\) or drop --gpu to run on the CPU")
 
 
@@ -207,7 +187,7 @@ def test_nan_in_one_cell_stops_only_that_cell(tmp_path, caplog, tiny_image, monk
 
     monkeypatch.setattr(codes, "feature_map", poisoned)
     caplog.set_level("INFO")
-    assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1)) == 0
     record = json.loads((tmp_path / "out" / "record.json").read_text())
     assert record["cells"]["tiny/relu2_1/filter_1"]["stop_reason"] == "non-finite loss at step 1"
     assert record["cells"]["tiny/relu2_1/filter_0"]["steps"] == 3
@@ -234,10 +214,10 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 
 
 def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_image, monkeypatch, interrupt_batch):
-    assert run_fmi.main(base_args(tmp_path / "whole", tiny_image)) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "whole" / "out", tiny_image, steps=3, batch=1)) == 0
     real_invert = inversion.invert_batch
     interrupt_batch(3)
-    argv = base_args(tmp_path / "split", tiny_image)
+    argv = tiny_run(tmp_path / "split" / "out", tiny_image, steps=3, batch=1)
     assert run_fmi.main(argv) == 130
     assert "rerun the same command with --resume" in capsys.readouterr().err
     interrupt_batch(None)
@@ -256,8 +236,8 @@ def test_interrupt_then_resume_gives_the_same_outputs(tmp_path, capsys, tiny_ima
 
 
 def test_snapshots_on_request(tmp_path, tiny_image):
-    argv = base_args(tmp_path, tiny_image, "--save-every", "2", "--steps", "5", "--layers", "relu1_1",
-                     "--filters", "0")
+    argv = tiny_run(tmp_path / "out", tiny_image, "--save-every", "2", "--layers", "relu1_1", "--filters", "0",
+                    steps=5, batch=1)
     assert run_fmi.main(argv) == 0
     snapshots = sorted(p.name for p in (tmp_path / "out" / "snapshots" / "tiny" / "relu1_1" / "filter_0").iterdir())
     assert snapshots == ["step_0002.png", "step_0004.png"]
@@ -269,7 +249,7 @@ def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_ba
     real_write_text = runfolder.write_text
     monkeypatch.setattr(runfolder, "write_text",
                         lambda path, text: (written.append(path.name), real_write_text(path, text)))
-    assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0  # 4 batches of one cell
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1)) == 0  # 4 batches of one cell
     assert written.count("record.json") == 2  # at the start and at the end
     out = tmp_path / "out"
     record = json.loads((out / "record.json").read_text())
@@ -278,7 +258,7 @@ def test_each_cell_has_its_own_record_and_the_run_record_is_not_rewritten_per_ba
 
 
 def test_resume_refuses_another_config(tmp_path, capsys, tiny_image):
-    assert run_fmi.main(base_args(tmp_path, tiny_image)) == 0
-    fails_with(capsys, base_args(tmp_path, tiny_image, "--resume", "--seed", "3"),
-               r"output folder .*out holds a run made with other settings \(seed: 0 there, 3 here\); it is "
-               r"left as it is: choose another folder with --output NEW, or add --overwrite")
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1)) == 0
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--resume", "--seed", "3", steps=3, batch=1))
+    one_error(capsys, code, r"output folder .*out holds a run made with other settings \(seed: 0 there, 3 here\); "
+                            r"it is left as it is: choose another folder with --output NEW, or add --overwrite")

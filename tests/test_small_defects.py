@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import one_error, write_image
+from conftest import one_error, tiny_run, write_image
 
 import run_fmi
 from fmi.errors import FmiError
@@ -20,16 +20,12 @@ from fmi.run.machine import memory
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def small(output, *images):
-    return ["--image", ",".join(map(str, images)), "--weights", "random:0", "--size", "32", "--layers",
-            "relu1_1,relu2_1", "--filters", "0,1", "--steps", "3", "--output", str(output)]
-
-
 def test_each_figure_title_counts_only_its_own_cells(tmp_path, caplog):
     for index, name in enumerate(("one", "two")):
         write_image(tmp_path / f"{name}.png", 24, 32, seed=index)
     caplog.set_level("INFO")
-    assert run_fmi.main(small(tmp_path / "out", tmp_path / "one.png", tmp_path / "two.png")) == 0
+    argv = tiny_run(tmp_path / "out", ",".join(map(str, [tmp_path / "one.png", tmp_path / "two.png"])), steps=3)
+    assert run_fmi.main(argv) == 0
     titles = [message for message in caplog.messages if message.startswith("figure titled: Feature Map")]
     assert len(titles) == 2 and all("of 4 cells:" in title for title in titles), titles  # not "of 8"
 
@@ -55,7 +51,7 @@ def test_a_key_given_twice_in_a_config_is_refused(tmp_path, tiny_image, capsys):
 
 def test_fmi_threads_that_is_not_a_number_is_an_error(tmp_path, tiny_image):
     env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
-    done = subprocess.run([sys.executable, "run_fmi.py", *small(tmp_path / "out", tiny_image)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "run_fmi.py", *tiny_run(tmp_path / "out", tiny_image, steps=3)], cwd=ROOT,
                           env={**env, "FMI_THREADS": "abc"}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(
@@ -91,10 +87,10 @@ def test_unknown_available_memory_is_said(monkeypatch, caplog):
 
 def test_an_empty_cell_image_is_redone_on_resume(tmp_path, tiny_image, caplog):
     output = tmp_path / "out"
-    assert run_fmi.main(small(output, tiny_image)) == 0
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3)) == 0
     (output / "cells" / "tiny" / "relu1_1" / "filter_0.png").write_bytes(b"")
     caplog.set_level("INFO")
-    assert run_fmi.main(small(output, tiny_image) + ["--resume"]) == 0
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3) + ["--resume"]) == 0
     assert any("tiny/relu1_1/filter_0 will be redone: its image filter_0.png does not read back" in message
                for message in caplog.messages)
     assert json.loads((output / "record.json").read_text())["cells"]["tiny/relu1_1/filter_0"]["steps"] == 3

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import one_error, write_image
+from conftest import one_error, save_authors_file, tiny_run, write_image
 from PIL import Image, ImageOps
 
 import run_fmi
@@ -32,11 +32,6 @@ from fmi.tools import commands
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tiny_run(output, image_path, *extra):
-    return ["--image", str(image_path), "--weights", "random:0", "--size", "32", "--layers", "relu1_1,relu2_1",
-            "--filters", "0,1", "--steps", "3", "--batch-size", "2", "--output", str(output), *extra]
-
-
 def snapshot(folder):
     """Every file under ``folder``: its bytes and mode."""
     return {path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mode)
@@ -46,7 +41,7 @@ def snapshot(folder):
 @pytest.fixture
 def finished(tmp_path, tiny_image):
     output = tmp_path / "finished"
-    assert run_fmi.main(tiny_run(output, tiny_image)) == 0
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3, batch=2)) == 0
     return output
 
 
@@ -83,7 +78,7 @@ def test_the_readme_example_writes_to_its_own_folder():
 def test_other_settings_are_refused_with_the_differences_and_the_ways_out(finished, tiny_image, capsys):
     before = snapshot(finished)
     for extra in ([], ["--resume"]):
-        code = run_fmi.main(tiny_run(finished, tiny_image, "--steps", "5", "--seed", "2", *extra))
+        code = run_fmi.main(tiny_run(finished, tiny_image, "--steps", "5", "--seed", "2", *extra, steps=3, batch=2))
         line = one_error(capsys, code, r"holds a run made with other settings \(lbfgs.max_steps: 3 there, 5 here; "
                                        r"seed: 0 there, 2 here; sgd.max_steps: 3 there, 5 here\)")
         assert "--output NEW" in line and "--overwrite" in line
@@ -92,7 +87,7 @@ def test_other_settings_are_refused_with_the_differences_and_the_ways_out(finish
 
 def test_the_same_settings_without_resume_are_refused(finished, tiny_image, capsys):
     before = snapshot(finished)
-    code = run_fmi.main(tiny_run(finished, tiny_image))
+    code = run_fmi.main(tiny_run(finished, tiny_image, steps=3, batch=2))
     one_error(capsys, code, r"already holds 4 finished cell\(s\) of this run; add --resume to continue it, "
                             r"or --overwrite")
     assert snapshot(finished) == before
@@ -101,7 +96,7 @@ def test_the_same_settings_without_resume_are_refused(finished, tiny_image, caps
 def test_overwrite_moves_the_old_run_aside(finished, tiny_image, caplog):
     before = snapshot(finished)
     caplog.set_level("INFO")
-    assert run_fmi.main(tiny_run(finished, tiny_image, "--steps", "2", "--overwrite")) == 0
+    assert run_fmi.main(tiny_run(finished, tiny_image, "--steps", "2", "--overwrite", steps=3, batch=2)) == 0
     moved = [path for path in finished.parent.iterdir() if path.name.startswith("finished.replaced-")]
     assert len(moved) == 1 and snapshot(moved[0]) == before
     assert json.loads((finished / "record.json").read_text())["config"]["sgd"]["max_steps"] == 2
@@ -112,7 +107,7 @@ def test_a_folder_that_is_not_a_run_is_never_written(tmp_path, tiny_image, capsy
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("my notes")
-    code = run_fmi.main(tiny_run(folder, tiny_image, "--overwrite"))
+    code = run_fmi.main(tiny_run(folder, tiny_image, "--overwrite", steps=3, batch=2))
     one_error(capsys, code, r"is not empty and holds no fmi run; choose a new or empty folder")
     assert sorted(path.name for path in folder.iterdir()) == ["notes.txt"]
 
@@ -124,14 +119,14 @@ def _replace_cell(run_dir, key, source_dir):
 
 def test_resume_redoes_cells_made_with_other_steps(tmp_path, tiny_image, caplog):
     other = tmp_path / "other"
-    assert run_fmi.main(tiny_run(other, tiny_image, "--steps", "2")) == 0
+    assert run_fmi.main(tiny_run(other, tiny_image, "--steps", "2", steps=3, batch=2)) == 0
     run_dir = tmp_path / "run"
-    assert run_fmi.main(tiny_run(run_dir, tiny_image, "--steps", "4")) == 0
+    assert run_fmi.main(tiny_run(run_dir, tiny_image, "--steps", "4", steps=3, batch=2)) == 0
     key = "tiny/relu1_1/filter_0"
     _replace_cell(run_dir, key, other)
     kept = (run_dir / "cells" / "tiny" / "relu2_1" / "filter_1.png").stat().st_mtime_ns
     caplog.set_level("INFO")
-    assert run_fmi.main(tiny_run(run_dir, tiny_image, "--steps", "4", "--resume")) == 0
+    assert run_fmi.main(tiny_run(run_dir, tiny_image, "--steps", "4", "--resume", steps=3, batch=2)) == 0
     assert any(f"cell {key} will be redone: it was made with other settings" in m for m in caplog.messages)
     assert json.loads((run_dir / "cells" / f"{key}.json").read_text())["steps"] == 4
     assert json.loads((run_dir / "record.json").read_text())["cells"][key]["steps"] == 4
@@ -146,7 +141,7 @@ def test_a_change_to_the_numerics_code_makes_resume_redo_the_cells(tmp_path, tin
     shutil.copytree(ROOT / "fmi", repo / "fmi", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("run_fmi.py", "configs"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, repo / name)
-    argv = tiny_run(tmp_path / "out", tiny_image)
+    argv = tiny_run(tmp_path / "out", tiny_image, steps=3, batch=2)
 
     def run(*extra):
         done = subprocess.run([sys.executable, "run_fmi.py", *argv, *extra], cwd=repo, capture_output=True,
@@ -184,7 +179,7 @@ def test_a_damaged_cell_is_redone(finished, tiny_image, caplog, damage, reason):
     key = "tiny/relu2_1/filter_0"
     damage(finished / "cells" / f"{key}.png", finished / "cells" / f"{key}.json")
     caplog.set_level("INFO")
-    assert run_fmi.main(tiny_run(finished, tiny_image, "--resume")) == 0
+    assert run_fmi.main(tiny_run(finished, tiny_image, "--resume", steps=3, batch=2)) == 0
     assert any(f"cell {key} will be redone: {reason}" in message for message in caplog.messages)
     assert image_files.read_rgb(finished / "cells" / f"{key}.png").shape == (24, 32, 3)
     assert json.loads((finished / "cells" / f"{key}.json").read_text())["steps"] == 3
@@ -193,12 +188,12 @@ def test_a_damaged_cell_is_redone(finished, tiny_image, caplog, damage, reason):
 def test_every_check_runs_before_anything_is_written(tmp_path, tiny_image, capsys):
     output = tmp_path / "never"
     started = time.monotonic()
-    code = run_fmi.main(tiny_run(output, tiny_image, "--size", "100000"))
+    code = run_fmi.main(tiny_run(output, tiny_image, "--size", "100000", steps=3, batch=2))
     one_error(capsys, code, r"needs about \d+\.\d GiB, more than the limit")
     assert time.monotonic() - started < 10
     long_name = tmp_path / ("x" * 250 + ".png")
     write_image(long_name, 24, 32)
-    code = run_fmi.main(tiny_run(output, long_name))
+    code = run_fmi.main(tiny_run(output, long_name, steps=3, batch=2))
     one_error(capsys, code, r"its name in the run, 'x+\.\.\.x+', would be 250 characters; names of images are at "
                             r"most 200 \(they name cells, files and folders\): rename the file")
     assert not output.exists()
@@ -212,7 +207,7 @@ def test_inputs_with_the_same_stem_get_their_own_cells(tmp_path, caplog):
         write_image(tmp_path / folder / "same.png", 24, 32, seed=index)
     output = tmp_path / "out"
     caplog.set_level("INFO")
-    argv = tiny_run(output, f"{tmp_path / 'a' / 'same.png'},{tmp_path / 'b' / 'same.png'}")
+    argv = tiny_run(output, f"{tmp_path / 'a' / 'same.png'},{tmp_path / 'b' / 'same.png'}", steps=3, batch=2)
     assert run_fmi.main(argv) == 0
     assert sorted(path.name for path in (output / "cells").iterdir()) == ["a-same", "b-same"]
     assert (output / "fig3_a-same.png").exists() and (output / "fig3_b-same.png").exists()
@@ -236,20 +231,11 @@ def test_styles_with_the_same_stem_get_their_own_cells(tmp_path):
 
 
 def test_a_repeated_input_is_refused(tmp_path, tiny_image, capsys):
-    code = run_fmi.main(tiny_run(tmp_path / "out", f"{tiny_image},{tiny_image}"))
+    code = run_fmi.main(tiny_run(tmp_path / "out", f"{tiny_image},{tiny_image}", steps=3, batch=2))
     one_error(capsys, code, r"key 'content' lists '.*tiny.png' twice")
 
 
 # --- 3. non-finite and odd numbers ---------------------------------------------------------------
-
-def _authors_file(path, params, change=None):
-    import mxnet as mx
-
-    saved = {f"arg:{name}": value for name, value in params.items()}
-    if change:
-        change(saved)
-    mx.nd.save(str(path), saved)
-
 
 def test_weights_with_a_nan_are_refused_at_load_and_by_check(tmp_path, tiny_image, random_weights, capsys):
     import mxnet as mx
@@ -261,8 +247,8 @@ def test_weights_with_a_nan_are_refused_at_load_and_by_check(tmp_path, tiny_imag
         values[0, 0, 0, 0] = np.nan
         saved["arg:conv3_1_weight"] = mx.nd.array(values)
 
-    _authors_file(path, random_weights.params, poison)
-    argv = tiny_run(tmp_path / "out", tiny_image)
+    save_authors_file(path, random_weights.params, poison)
+    argv = tiny_run(tmp_path / "out", tiny_image, steps=3, batch=2)
     argv[argv.index("random:0")] = str(path)
     code = run_fmi.main(argv)
     one_error(capsys, code, r"conv3_1_weight has 1 non-finite value\(s\) \(NaN or infinity\)")
@@ -276,7 +262,7 @@ def test_float16_and_float64_weights_become_float32(tmp_path, random_weights, dt
     import mxnet as mx
 
     path = tmp_path / "vgg19.params"
-    _authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype=dtype)
+    save_authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype=dtype)
                          for name, value in random_weights.params.items()})
     caplog.set_level("INFO")
     loaded = weights.load(str(path))
@@ -290,7 +276,7 @@ def test_integer_weights_are_refused(tmp_path, random_weights):
     import mxnet as mx
 
     path = tmp_path / "vgg19.params"
-    _authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype="int32")
+    save_authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype="int32")
                          for name, value in random_weights.params.items()})
     with pytest.raises(FmiError, match=r"conv1_1_weight holds int32 values, not floating point"):
         weights.load(str(path))
@@ -316,7 +302,7 @@ def test_integer_weights_are_refused(tmp_path, random_weights):
     (["--threads", "100000"], r"key 'threads' must be between 1 and 1024, got 100000"),
 ])
 def test_odd_numbers_and_settings_are_refused(tmp_path, tiny_image, capsys, extra, pattern):
-    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, *extra))
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, *extra, steps=3, batch=2))
     one_error(capsys, code, pattern)
     assert not (tmp_path / "out").exists()
 
@@ -363,7 +349,7 @@ def test_records_are_strict_json(tmp_path, tiny_image, monkeypatch):
 
     real = codes.feature_map
     monkeypatch.setattr(codes, "feature_map", lambda code, index: np.full_like(real(code, index), np.inf))
-    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image)) == 0
+    assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=2)) == 0
 
     def refuse(constant):
         raise ValueError(f"bare {constant} in JSON")
@@ -379,7 +365,7 @@ def test_a_fifo_errors_within_seconds(tmp_path, which):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     write_image(tmp_path / "tiny.png", 24, 32)
-    argv = tiny_run(tmp_path / "out", tmp_path / "tiny.png")
+    argv = tiny_run(tmp_path / "out", tmp_path / "tiny.png", steps=3, batch=2)
     if which == "image":
         argv[argv.index("--image") + 1] = str(fifo)
     elif which == "config":
@@ -404,7 +390,7 @@ def test_a_fifo_in_a_run_folder_is_not_read(tmp_path, command):
 
 
 def test_a_device_as_input_is_refused(tmp_path, capsys):
-    code = run_fmi.main(tiny_run(tmp_path / "out", "/dev/zero"))
+    code = run_fmi.main(tiny_run(tmp_path / "out", "/dev/zero", steps=3, batch=2))
     one_error(capsys, code, r"image /dev/zero: is a character device, not a regular file")
 
 
@@ -420,7 +406,7 @@ def test_an_image_with_too_many_pixels_is_refused_from_its_header(tmp_path, caps
     path = tmp_path / "huge.png"
     _png_header_only(path, 40000, 40000)
     started = time.monotonic()
-    code = run_fmi.main(tiny_run(tmp_path / "out", path))
+    code = run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=2))
     one_error(capsys, code, r"image .*huge.png: has more than 178,956,970 pixels, more than fmi decodes")
     assert time.monotonic() - started < 5
 
@@ -484,7 +470,7 @@ def test_a_rotated_photo_is_inverted_upright(tmp_path):
     exif[0x0112] = 6
     Image.fromarray(write_image(tmp_path / "plain.png", 24, 32)).save(path, exif=exif.tobytes())
     output = tmp_path / "out"
-    assert run_fmi.main(tiny_run(output, path, "--layers", "relu1_1", "--filters", "0")) == 0
+    assert run_fmi.main(tiny_run(output, path, "--layers", "relu1_1", "--filters", "0", steps=3, batch=2)) == 0
     assert image_files.read_rgb(output / "cells" / "photo" / "relu1_1" / "filter_0.png").shape == (32, 24, 3)
 
 
@@ -507,7 +493,7 @@ def test_a_multi_frame_file_uses_its_first_frame(tmp_path, caplog):
 def test_outputs_get_the_permissions_of_the_umask(tmp_path, tiny_image, umask, file_mode, folder_mode):
     old = os.umask(umask)
     try:
-        assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image)) == 0
+        assert run_fmi.main(tiny_run(tmp_path / "out", tiny_image, steps=3, batch=2)) == 0
     finally:
         os.umask(old)
     paths = list((tmp_path / "out").rglob("*"))
@@ -519,7 +505,7 @@ def test_tilde_is_expanded_in_yaml_and_on_the_command_line(tmp_path, tiny_image,
     monkeypatch.setenv("HOME", str(tmp_path))
     config = tmp_path / "run.yaml"
     config.write_text("output: ~/from_yaml\n")
-    argv = tiny_run("unused", tiny_image, "--layers", "relu1_1", "--filters", "0")
+    argv = tiny_run("unused", tiny_image, "--layers", "relu1_1", "--filters", "0", steps=3, batch=2)
     argv = argv[:argv.index("--output")]
     assert run_fmi.main(argv + ["--config", str(config)]) == 0
     assert (tmp_path / "from_yaml" / "record.json").exists()
@@ -549,7 +535,7 @@ def test_an_error_reading_an_input_does_not_talk_about_outputs(tmp_path, capsys,
     # root reads every file whatever its mode, so the refusal is simulated for this one path
     monkeypatch.setattr(io.os, "access", lambda path, mode: False if Path(path) == unreadable
                         else real_access(path, mode))
-    code = run_fmi.main(tiny_run(tmp_path / "out", unreadable))
+    code = run_fmi.main(tiny_run(tmp_path / "out", unreadable, steps=3, batch=2))
     line = one_error(capsys, code, r"no permission to read it")
     assert "output" not in line
 
@@ -579,7 +565,7 @@ def test_argument_errors_are_one_line_with_a_help_hint(capsys, argv, pattern):
 def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys, interrupt_batch):
     interrupt_batch(2)
     output = tmp_path / "out"
-    assert run_fmi.main(tiny_run(output, tiny_image)) == 130
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3, batch=2)) == 130
     capsys.readouterr()
     code = commands.analyze([str(output)])
     one_error(capsys, code, r"2 of 4 cells are finished \(first missing: tiny/relu2_1/filter_0\); finish the "
@@ -591,7 +577,7 @@ def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys
 def test_analyze_refuses_a_control_that_differs(tmp_path, tiny_image, finished, capsys):
     control = tmp_path / "control"
     assert run_fmi.main(tiny_run(control, tiny_image, "--weights", "random:1", "--steps", "2",
-                                 "--filters", "0,2")) == 0
+                                 "--filters", "0,2", steps=3, batch=2)) == 0
     capsys.readouterr()
     code = commands.analyze([str(finished), "--control", str(control)])
     one_error(capsys, code, r"is not the same run with other weights: filters: \[0, 1\] here, \[0, 2\] in the "
@@ -607,7 +593,7 @@ def test_analyze_opens_only_the_weights_it_is_given_and_checks_them(tmp_path, ra
         write_image(paths[-1], 24, 32, seed=index)
     weights_file = tmp_path / "weights" / "vgg19.params"
     weights_file.parent.mkdir()
-    _authors_file(weights_file, random_weights.params)
+    save_authors_file(weights_file, random_weights.params)
     output = tmp_path / "pmci"
     assert run_pmci.main(["--image", str(paths[0]), "--style", str(paths[1]), "--weights", str(weights_file),
                           "--size", "32", "--steps", "2", "--style-layers", "relu1_1", "--output", str(output)]) == 0

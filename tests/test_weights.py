@@ -1,25 +1,13 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import one_error
+from conftest import one_error, save_authors_file
 
 from fmi import weights
 from fmi.core import invert, preprocessing
 from fmi.errors import FmiError
 from fmi.files import downloads, weight_files
 from fmi.io import sha1_of_file
-
-
-def save_authors_file(path, params, drop=None, reshape=None):
-    """Write params exactly as the authors' vgg19.params is laid out: mx.nd.save, 'arg:' keys."""
-    saved = {}
-    for name, value in params.items():
-        if name == drop:
-            continue
-        if name == reshape:
-            value = mx.nd.zeros((value.shape[0] + 1,) + value.shape[1:])
-        saved[f"arg:{name}"] = value
-    mx.nd.save(str(path), saved)
 
 
 def test_random_weights_are_seeded_and_labelled():
@@ -116,14 +104,15 @@ def test_gluon_file_maps_its_convolutions_in_order(tmp_path):
 
 def test_missing_key_is_named(tmp_path, random_weights):
     path = tmp_path / "vgg19.params"
-    save_authors_file(path, random_weights.params, drop="conv4_3_bias")
+    save_authors_file(path, random_weights.params, lambda saved: saved.pop("arg:conv4_3_bias"))
     with pytest.raises(FmiError, match=r"weights file .*vgg19.params: missing 1 of the 32 arrays \(conv4_3_bias\);"):
         weights.load(str(path))
 
 
 def test_wrong_shape_is_named(tmp_path, random_weights):
     path = tmp_path / "vgg19.params"
-    save_authors_file(path, random_weights.params, reshape="conv2_1_weight")
+    save_authors_file(path, random_weights.params,
+                      lambda saved: saved.update({"arg:conv2_1_weight": mx.nd.zeros((129, 64, 3, 3))}))
     with pytest.raises(FmiError, match=r"wrong shapes in 1 \(conv2_1_weight is \(129, 64, 3, 3\), "
                                        r"expected \(128, 64, 3, 3\)"):
         weights.load(str(path))
