@@ -1,17 +1,24 @@
-"""Shared fixtures: seeded random weights, tiny images, and the paper images when present."""
+"""Shared fixtures and helpers: seeded random weights, tiny images and runs, one-line errors, the paper
+images when present, run folders to tamper with, and a real headless Chromium for the pages fmi writes."""
+import json
 import os
 import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import run_fmi
 from fmi.files import weight_files
+from fmi.run import figures
 
 # fmi.run.machine.facts keeps what oneDNN says of itself in a cache file: the tests' own, not the user's
 os.environ.setdefault("FMI_CACHE_DIR", tempfile.mkdtemp(prefix="fmi-test-cache-"))
+ROOT = Path(__file__).resolve().parent.parent
 SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
 
 
@@ -89,3 +96,125 @@ def interrupt_batch(monkeypatch):
         monkeypatch.setattr(inversion, "invert_batch", invert if batch else real)
 
     return arm
+
+
+def snapshot(folder):
+    """Every file under ``folder``: its bytes and mode."""
+    return {path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mode)
+            for path in sorted(Path(folder).rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def finished(tmp_path, tiny_image):
+    output = tmp_path / "finished"
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3, batch=2)) == 0
+    return output
+
+
+@pytest.fixture
+def captured_figures(monkeypatch):
+    """Every grid figure drawn: its title and marks."""
+    drawn = []
+    real = figures.grid
+
+    def grid(images, rows, columns, path, title=None, cell_inches=2.4, marks=None):
+        drawn.append({"path": Path(path), "title": title, "marks": marks})
+        return real(images, rows, columns, path, title=title, cell_inches=cell_inches, marks=marks)
+
+    monkeypatch.setattr(figures, "grid", grid)
+    return drawn
+
+
+@pytest.fixture
+def run(tmp_path, tiny_image):
+    output = tmp_path / "run"
+    assert run_fmi.main(tiny_run(output, tiny_image)) == 0
+    return output
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A folder outside every run folder, with a file in it: watched for any change."""
+    folder = tmp_path / "canary"
+    folder.mkdir()
+    (folder / "secret.png").write_bytes(b"not to be read or written")
+
+    def untouched():
+        entries = sorted((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in folder.rglob("*"))
+        return entries
+
+    before = untouched()
+    yield folder
+    assert untouched() == before, "something was written in the canary folder"
+
+
+def craft(run, change):
+    """Rewrite the run's record.json with ``change(record)``."""
+    record = json.loads((run / "record.json").read_text())
+    change(record)
+    (run / "record.json").write_text(json.dumps(record))
+
+
+# --- a real headless Chromium, for the pages fmi writes (atlas, reports) --------------------------
+
+INSTALL_HINT = ("the atlas tests need Chromium: install it with 'apt-get install chromium' (Debian, Ubuntu) or set "
+                "FMI_CHROMIUM to a Chrome or Chromium executable")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def chromium_path():
+    found = os.environ.get("FMI_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
+        or shutil.which("google-chrome")
+    if not found or not os.access(found, os.X_OK):
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the atlas tests need Playwright: pip install -r requirements.txt", pytrace=False)
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A page with its console watched: every error or failed request is kept."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page(viewport={"width": 1200, "height": 900})
+        self.problems = []
+        self.page.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
+        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
+        self.page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url}"))
+
+    def open(self, url):
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def wait_until(self, expression, timeout=10.0):
+        """Wait until the JavaScript ``expression`` is true. Playwright's own wait_for_function polls
+        with eval() inside the page, which the atlas's Content-Security-Policy forbids; evaluate()
+        comes from outside the page and is allowed."""
+        deadline = time.monotonic() + timeout
+        while not self.page.evaluate(expression):
+            assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+            time.sleep(0.05)
+
+    def images_loaded(self):
+        """Scroll through the page so lazy images load, then (count, names of broken images)."""
+        page = self.page
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_timeout(300)
+        self.wait_until("Array.from(document.images).filter(i => !i.closest('[hidden]')).every(i => i.complete)")
+        broken = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]'))"
+                               ".filter(i => i.naturalWidth === 0).map(i => i.src)")
+        count = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]')).length")
+        return count, broken

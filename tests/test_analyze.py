@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import one_error, save_authors_file, tiny_run, write_image
 
 import run_fmi
 import run_pmci
@@ -161,3 +161,52 @@ def test_run_with_missing_cells(fmi_run, capsys):
     assert commands.analyze([str(fmi_run)]) == 2
     err = capsys.readouterr().err
     assert "1 cell image(s) missing or unreadable, e.g. cells/two/relu2_1/filter_1.png" in err
+
+
+def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys, interrupt_batch):
+    interrupt_batch(2)
+    output = tmp_path / "out"
+    assert run_fmi.main(tiny_run(output, tiny_image, steps=3, batch=2)) == 130
+    capsys.readouterr()
+    code = commands.analyze([str(output)])
+    one_error(capsys, code, r"2 of 4 cells are finished \(first missing: tiny/relu2_1/filter_0\); finish the "
+                            r"run with --resume, or add --partial")
+    assert commands.analyze([str(output), "--partial"]) == 0
+    assert "--partial: measuring 2 of 4 cells" in capsys.readouterr().out
+
+
+def test_analyze_refuses_a_control_that_differs(tmp_path, tiny_image, finished, capsys):
+    control = tmp_path / "control"
+    assert run_fmi.main(tiny_run(control, tiny_image, "--weights", "random:1", "--steps", "2",
+                                 "--filters", "0,2", steps=3, batch=2)) == 0
+    capsys.readouterr()
+    code = commands.analyze([str(finished), "--control", str(control)])
+    one_error(capsys, code, r"is not the same run with other weights: filters: \[0, 1\] here, \[0, 2\] in the "
+                            r"control; steps: 3 here, 2 in the control")
+
+
+def test_analyze_opens_only_the_weights_it_is_given_and_checks_them(tmp_path, random_weights, capsys, monkeypatch):
+    """A record names a weights path; analyze never opens it. It takes --weights (default
+    model/vgg19.params in the current folder) and checks its SHA-1 against the record."""
+    paths = []
+    for index, name in enumerate(["content", "style"]):
+        paths.append(tmp_path / f"{name}.png")
+        write_image(paths[-1], 24, 32, seed=index)
+    weights_file = tmp_path / "weights" / "vgg19.params"
+    weights_file.parent.mkdir()
+    save_authors_file(weights_file, random_weights.params)
+    output = tmp_path / "pmci"
+    assert run_pmci.main(["--image", str(paths[0]), "--style", str(paths[1]), "--weights", str(weights_file),
+                          "--size", "32", "--steps", "2", "--style-layers", "relu1_1", "--output", str(output)]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "model").mkdir(parents=True)
+    (elsewhere / "model" / "vgg19.params").write_bytes(b"not the weights")
+    monkeypatch.chdir(elsewhere)
+    one_error(capsys, commands.analyze([str(output)]), r"model/vgg19.params is not the weights file the run used")
+    assert commands.analyze([str(output), "--weights", str(weights_file)]) == 0
+    capsys.readouterr()
+    with open(weights_file, "r+b") as stream:
+        stream.seek(-4, 2)
+        stream.write(b"\x00\x00\x80\x3f")
+    code = commands.analyze([str(output), "--weights", str(weights_file)])
+    one_error(capsys, code, r"is not the weights file the run used \(SHA-1")

@@ -8,77 +8,18 @@ them they fail with a message saying so; they never skip.
 import json
 import os
 import shutil
-import time
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import tiny_run, write_image
+from conftest import ROOT, Page, craft, one_error, tiny_run, write_image
 
 import run_fmi
 import run_pmci
+from fmi.files import image_files
 from fmi.tools import atlas, commands
-
-INSTALL_HINT = ("the atlas tests need Chromium: install it with 'apt-get install chromium' (Debian, Ubuntu) or set "
-                "FMI_CHROMIUM to a Chrome or Chromium executable")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def chromium_path():
-    found = os.environ.get("FMI_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
-        or shutil.which("google-chrome")
-    if not found or not os.access(found, os.X_OK):
-        pytest.fail(INSTALL_HINT, pytrace=False)
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the atlas tests need Playwright: pip install -r requirements.txt", pytrace=False)
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
-
-
-class Page:
-    """A page with its console watched: every error or failed request is kept."""
-
-    def __init__(self, browser):
-        self.page = browser.new_page(viewport={"width": 1200, "height": 900})
-        self.problems = []
-        self.page.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
-        self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-        self.page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url}"))
-
-    def open(self, url):
-        self.page.goto(url)
-        self.page.wait_for_load_state("load")
-        return self.page
-
-    def wait_until(self, expression, timeout=10.0):
-        """Wait until the JavaScript ``expression`` is true. Playwright's own wait_for_function polls
-        with eval() inside the page, which the atlas's Content-Security-Policy forbids; evaluate()
-        comes from outside the page and is allowed."""
-        deadline = time.monotonic() + timeout
-        while not self.page.evaluate(expression):
-            assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
-            time.sleep(0.05)
-
-    def images_loaded(self):
-        """Scroll through the page so lazy images load, then (count, names of broken images)."""
-        page = self.page
-        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-        page.wait_for_timeout(300)
-        self.wait_until("Array.from(document.images).filter(i => !i.closest('[hidden]')).every(i => i.complete)")
-        broken = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]'))"
-                               ".filter(i => i.naturalWidth === 0).map(i => i.src)")
-        count = page.evaluate("Array.from(document.images).filter(i => !i.closest('[hidden]')).length")
-        return count, broken
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +142,7 @@ def test_bad_run_folders_get_one_line(tmp_path, capsys):
     assert "record.json: no such file; give the output folder" in err and "Traceback" not in err
 
 
-def test_a_run_folder_named_in_another_encoding_gets_its_atlas(tmp_path, tiny_image, browser):  # noqa: F811
+def test_a_run_folder_named_in_another_encoding_gets_its_atlas(tmp_path, tiny_image, browser):
     """A folder whose name is not UTF-8 (Latin-1 'résultat'): the run and the atlas work, the pages
     show the name with its odd byte written out."""
     output = Path(os.fsdecode(bytes(tmp_path) + b"/r\xe9sultat"))
@@ -212,3 +153,92 @@ def test_a_run_folder_named_in_another_encoding_gets_its_atlas(tmp_path, tiny_im
     page = Page(browser)
     html = page.open(index.as_uri())
     assert "r\\xe9sultat" in html.inner_text("body") and page.problems == []
+
+
+PAYLOAD = '"><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+
+
+def test_pages_built_from_hostile_text_run_no_script(browser, run, tmp_path):
+    def change(record):
+        record["weights"]["label"] = PAYLOAD
+        record["started"] = PAYLOAD
+        record["versions"]["numpy"] = PAYLOAD
+        record["inputs"]["tiny"]["path"] = "/x/" + PAYLOAD + ".png"
+        for cell in record["cells"].values():
+            cell["stop_reason"] = PAYLOAD
+            cell["weights"] = "javascript:window.pwned=3"
+
+    craft(run, change)
+    for cell_file in (run / "cells").rglob("*.json"):
+        cell = json.loads(cell_file.read_text())
+        cell_file.write_text(json.dumps({**cell, "stop_reason": PAYLOAD}))
+    index, _ = atlas.build(run)
+    (index.parent / "analysis-note.txt").write_text("")
+    page = Page(browser)
+    dialogs = []
+    page.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    for url in (index.as_uri(), (index.parent / "tiny_relu1_1.html").as_uri(),
+                index.parent.as_uri() + "/cell.html#tiny/relu1_1/filter_0",
+                index.parent.as_uri() + "/cell.html#../../canary/x",
+                index.parent.as_uri() + "/cell.html#javascript:window.pwned=4"):
+        html = page.open(url)
+        html.wait_for_timeout(200)
+        assert html.evaluate("window.pwned === undefined"), url
+        if "cell.html#tiny" in url:
+            page.wait_until("document.getElementById('title').textContent === 'tiny/relu1_1/filter_0'")
+            assert PAYLOAD in html.inner_text("#facts")  # shown as text
+    assert dialogs == []
+    text = index.read_text()
+    assert "<script>window.pwned" not in text and "Content-Security-Policy" in text
+    assert all(problem.startswith("failed:") is False for problem in page.problems), page.problems
+
+
+def test_a_decompression_bomb_or_a_text_file_is_one_line_in_compare_and_the_atlas(run, tmp_path, capsys):
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels in a few kilobytes
+    one_error(capsys, commands.compare([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
+    (run / "cells" / "tiny" / "relu1_1" / "filter_0.png").write_text("not an image")
+    reference = tmp_path / "figure.png"
+    image_files.save_png(reference, np.zeros((40, 40, 3), np.uint8))
+    one_error(capsys, commands.compare([str(run), str(reference)]))
+    one_error(capsys, commands.atlas([str(run)]), r"do not read back as images")
+    assert not list(run.rglob("*.part*"))
+
+
+def test_a_full_disk_under_the_atlas_leaves_no_temporary_file(run, monkeypatch, capsys):
+    from fmi import io
+
+    real = io.os.replace
+    calls = []
+
+    def full(source, target):
+        calls.append(target)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(source, target)
+
+    monkeypatch.setattr(io.os, "replace", full)
+    one_error(capsys, commands.atlas([str(run)]), r"No space left on device")
+    monkeypatch.setattr(io.os, "replace", real)
+    assert commands.atlas([str(run)]) == 0
+    assert not [path for path in run.rglob("*") if ".part" in path.name or path.name.startswith(".fmi-")]
+
+
+def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run):
+    source, target = tmp_path / "source", tmp_path / "installed"  # a copy: building leaves build/ behind
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "data", "model", "build", "*.egg-info",
+                                                                "__pycache__", "tests", "docs"))
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in (target / "fmi" / "configs").glob("*.yaml")) == sorted(
+        path.name for path in (ROOT / "fmi" / "configs").glob("*.yaml"))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import fmi.tools.atlas as atlas; "
+            "from fmi.tools import commands; "
+            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(commands.atlas([sys.argv[2]]))")
+    done = subprocess.run([sys.executable, "-c", code, str(target), str(run)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (run / "atlas" / "assets" / "cell.js").is_file() and (run / "atlas" / "cell.html").is_file()

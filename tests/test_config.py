@@ -2,9 +2,12 @@
 which of its settings are not the paper's."""
 import dataclasses
 import json
+import re
+import time
+from pathlib import Path
 
 import pytest
-from conftest import one_error, tiny_run, write_image
+from conftest import ROOT, one_error, tiny_run, write_image
 
 import run_fmi
 import run_pmci
@@ -150,3 +153,137 @@ def test_an_image_name_the_record_cannot_hold_is_refused_first(tmp_path, capsys)
     exact = tmp_path / ("q" * 200 + ".png")  # the longest name the record holds runs
     write_image(exact, 24, 32)
     assert run_fmi.main(tiny_run(output, exact, steps=1)) == 0
+
+
+@pytest.mark.parametrize("extra, pattern", [
+    (["--max-memory", "nan"], r"key 'max_memory_gib': must be a finite number, got nan"),
+    (["--max-memory", "inf"], r"key 'max_memory_gib': must be a finite number, got inf"),
+    (["--set", "denoise_weight=.nan"], r"key 'denoise_weight': must be a finite number, got nan"),
+    (["--set", "sgd.learning_rate=.inf"], r"key 'sgd.learning_rate': must be a finite number, got inf"),
+    (["--size", "\u0661\u0662"], r"key 'max_long_edge': expected an integer, got '\u0661\u0662'"),
+    (["--size", "0x20"], r"key 'max_long_edge': expected an integer, got '0x20'"),
+    (["--size", "1_000"], r"key 'max_long_edge': expected an integer, got '1_000'"),
+    (["--size", "1e3"], r"key 'max_long_edge': expected an integer, got 1000.0"),
+    (["--filters", "0,\u0663"], r"key 'filters\[1\]': expected an integer, got '\u0663'"),
+    (["--seed", "99999999999"], r"key 'seed': must be at most 2147483647 in size"),
+    (["--shard", "\u0661/2"], r"--shard \u0661/2: expected I/N with 0 <= I < N"),
+    (["--output", ""], r"key 'output' is empty; name an output folder"),
+    (["--output", "  "], r"key 'output' is empty; name an output folder"),
+    (["--set", "sgd.momentun=0.5"], r"unknown key 'sgd.momentun'; valid keys are sgd.learning_rate, "),
+    (["--set", "max_long_edge"], r"--set 'max_long_edge': expected KEY=VALUE"),
+    (["--set", "max_long_edge=[1"], r"--set max_long_edge: YAML syntax error"),
+    (["--threads", "100000"], r"key 'threads' must be between 1 and 1024, got 100000"),
+])
+def test_odd_numbers_and_settings_are_refused(tmp_path, tiny_image, capsys, extra, pattern):
+    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, *extra, steps=3, batch=2))
+    one_error(capsys, code, pattern)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("max_long_edge: 0x20\n", r"key 'max_long_edge': expected an integer, got '0x20'"),
+    ("max_long_edge: 1_024\n", r"expected an integer, got '1_024'"),
+    ("seed: 1:20\n", r"key 'seed': expected an integer, got '1:20'"),
+    ("denoise_weight: .NaN\n", r"key 'denoise_weight': must be a finite number, got nan"),
+    ("sgd: {learning_rate: -.inf}\n", r"key 'sgd.learning_rate': must be a finite number, got -inf"),
+    ("all_filters: yes\n", r"key 'all_filters': expected true or false, got 'yes'"),
+    ("seed: 2020-01-01\n", r"key 'seed': expected an integer, got '2020-01-01'"),
+    ("seed: !!int 0x10\n", r"YAML error.*'0x10' is not a decimal integer"),
+])
+def test_yaml_numbers_follow_the_same_grammar(tmp_path, tiny_image, capsys, text, pattern):
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    code = run_fmi.main(["--config", str(config), "--image", str(tiny_image), "--output", str(tmp_path / "o")])
+    one_error(capsys, code, pattern)
+
+
+def test_leading_zeros_are_decimal(tmp_path):
+    from fmi.run.interface import config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("max_long_edge: 010\nseed: +7\n")
+    loaded = config.load(fig3.Config, path)
+    assert (loaded.max_long_edge, loaded.seed) == (10, 7)
+
+
+def test_huge_or_exploding_yaml_is_refused_quickly(tmp_path, tiny_image, capsys):
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    code = run_fmi.main(["--config", str(big), "--image", str(tiny_image)])
+    one_error(capsys, code, r"larger than 1024 KiB")
+    lines = ["fallbacks:", '  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in "bcdefghi":
+        lines.append(f"  {level}: &{level} [" + ",".join([f"*{chr(ord(level) - 1)}"] * 9) + "]")
+    lines.append("content: [*i, *i]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    code = run_fmi.main(["--config", str(bomb), "--image", str(tiny_image)])
+    line = one_error(capsys, code, r"key '(fallbacks.a|content\[0\])': expected a string, got \[")
+    assert time.monotonic() - started < 5 and len(line) < 400
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("content: [" + "[" * 40 + '"x"' + "]" * 40 + "]\n")
+    code = run_fmi.main(["--config", str(deep), "--output", str(tmp_path / "o")])
+    line = one_error(capsys, code, r"key 'content\[0\]': expected a string, got \[\[\[")
+    assert len(line) < 300
+
+
+def test_tilde_is_expanded_in_yaml_and_on_the_command_line(tmp_path, tiny_image, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "run.yaml"
+    config.write_text("output: ~/from_yaml\n")
+    argv = tiny_run("unused", tiny_image, "--layers", "relu1_1", "--filters", "0", steps=3, batch=2)
+    argv = argv[:argv.index("--output")]
+    assert run_fmi.main(argv + ["--config", str(config)]) == 0
+    assert (tmp_path / "from_yaml" / "record.json").exists()
+    assert run_fmi.main(argv + ["--output", "~/from_cli"]) == 0
+    assert (tmp_path / "from_cli" / "record.json").exists()
+    assert not Path("~").exists()
+
+
+@pytest.mark.parametrize("option, value, pattern", [
+    ("--layers", "relu1_1,conv1_1", r"unknown layer 'conv1_1'; valid layers are relu1_1, relu1_2, .*, relu5_4$"),
+    ("--layers", ",", r"key 'layers' is empty; valid layers are relu1_1, .*relu5_4$"),
+    ("--filters", "0,64", r"index 64 is out of range for relu1_1, which has 64 filters \(0\.\.63\)$"),
+    ("--filters", "-1", r"index -1 is out of range for relu1_1, which has 64 filters \(0\.\.63\)$"),
+    ("--filters", ",", r"key 'filters' is empty"),
+])
+def test_bad_layers_and_filters(tmp_path, capsys, tiny_image, option, value, pattern):
+    one_error(capsys, run_fmi.main(tiny_run(tmp_path / "out", tiny_image, option, value, steps=3, batch=1)), pattern)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("sgd: {max_steps: 10\n", r"YAML syntax error at line 2, column 1"),
+    ("layer: [relu1_1]\n", r"unknown key 'layer'; valid keys are content, "),
+    ("sgd: {momentun: 0.5}\n", r"unknown key 'sgd.momentun'; valid keys are sgd.learning_rate, "),
+    ("max_long_edge: big\n", r"key 'max_long_edge': expected an integer, got 'big'"),
+    ("sgd: {max_steps: 2.5}\n", r"key 'sgd.max_steps': expected an integer, got 2.5"),
+    ("sgd: {max_steps: -3}\n", r"key 'sgd.max_steps' must be a positive integer, got -3"),
+    ("sgd: {weight_decay: -0.1}\n", r"key 'sgd.weight_decay' must be 0 or more, got -0.1"),
+    ("denoise_weight: -1\n", r"key 'denoise_weight' must be 0 or more, got -1"),
+    ("content: golden_gate\n", r"key 'content': expected a list of strings, got 'golden_gate'"),
+])
+def test_bad_yaml(tmp_path, capsys, tiny_image, text, pattern):
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    line = one_error(capsys, run_fmi.main(["--config", str(config), "--image", str(tiny_image)]), pattern)
+    assert str(config) in line
+
+
+def test_missing_config_file(tmp_path, capsys):
+    one_error(capsys, run_fmi.main(["--config", str(tmp_path / "nope.yaml")]), r"config .*nope.yaml: no such file")
+
+
+def test_configs_follow_one_naming_scheme():
+    names = sorted(path.stem for path in (ROOT / "configs").glob("*.yaml"))
+    assert all(re.fullmatch(r"fig[345](_(quick|fast|sweep))?", name) for name in names), names
+    for figure in ("fig3", "fig4", "fig5"):
+        assert {figure, f"{figure}_quick", f"{figure}_fast"} <= set(names)
+
+
+def test_a_key_given_twice_in_a_config_is_refused(tmp_path, tiny_image, capsys):
+    config = tmp_path / "twice.yaml"
+    config.write_text("seed: 1\nsteps_unused: 2\nseed: 2\n")
+    code = run_fmi.main(["--config", str(config), "--image", str(tiny_image), "--output", str(tmp_path / "o")])
+    one_error(capsys, code, r"twice.yaml: YAML error at line 3, column 1: key 'seed' is given twice")
+    assert not (tmp_path / "o").exists()

@@ -1,11 +1,19 @@
+import re
+import struct
+import time
+import zlib
+
 import cv2
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import one_error, tiny_run, write_image
+from PIL import Image, ImageOps
 
+import run_fmi
 from fmi.core import preprocessing
 from fmi.errors import FmiError
 from fmi.files import image_files
+from fmi.run import measures
 
 
 @pytest.mark.parametrize("contract", [preprocessing.CAFFE_RGB, preprocessing.TORCH_RGB])
@@ -138,3 +146,111 @@ def test_resolve_specs(tmp_path):
     assert inputs.resolve("x/y.png", tmp_path).as_posix() == "x/y.png"
     assert inputs.base_name("sample:grace_hopper") == "grace_hopper"
     assert inputs.base_name("some/where/photo.jpg") == "photo"
+
+
+def _png_header_only(path, width, height):
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+
+
+def test_an_image_with_too_many_pixels_is_refused_from_its_header(tmp_path, capsys):
+    path = tmp_path / "huge.png"
+    _png_header_only(path, 40000, 40000)
+    started = time.monotonic()
+    code = run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=2))
+    one_error(capsys, code, r"image .*huge.png: has more than 178,956,970 pixels, more than fmi decodes")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    path = tmp_path / "photo.jpg"
+    rgb = write_image(tmp_path / "plain.png", 20, 30)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(path, exif=exif.tobytes(), quality=95)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    np.testing.assert_array_equal(image_files.read_rgb(path), shown)
+    header = image_files.read_header(path)
+    assert (header.height, header.width) == shown.shape[:2]
+
+
+def test_a_rotated_photo_is_inverted_upright(tmp_path):
+    path = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(write_image(tmp_path / "plain.png", 24, 32)).save(path, exif=exif.tobytes())
+    output = tmp_path / "out"
+    assert run_fmi.main(tiny_run(output, path, "--layers", "relu1_1", "--filters", "0", steps=3, batch=2)) == 0
+    assert image_files.read_rgb(output / "cells" / "photo" / "relu1_1" / "filter_0.png").shape == (32, 24, 3)
+
+
+def test_a_multi_frame_file_uses_its_first_frame(tmp_path, caplog):
+    path = tmp_path / "moving.gif"
+    first = np.zeros((10, 12, 3), np.uint8)
+    first[..., 0] = 255
+    second = np.zeros((10, 12, 3), np.uint8)
+    second[..., 2] = 255
+    Image.fromarray(first).save(path, save_all=True, append_images=[Image.fromarray(second)])
+    caplog.set_level("INFO")
+    rgb = image_files.read_rgb(path)
+    assert rgb.shape == (10, 12, 3) and rgb[..., 0].min() > 200 and rgb[..., 2].max() < 50
+    assert any("first of 2 frames used" in message for message in caplog.messages)
+
+
+def _truncated_jpeg(path):
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    path.write_bytes(cv2.imencode(".jpg", rgb)[1].tobytes()[:300])
+
+
+@pytest.mark.parametrize("kind", ["gray", "gray16", "rgba"])
+def test_unusual_images_are_converted(tmp_path, caplog, kind):
+    rgb = write_image(tmp_path / "colour.png", 24, 32)
+    path = tmp_path / f"{kind}.png"
+    if kind == "gray":
+        cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    elif kind == "gray16":
+        cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257)
+    else:
+        bgra = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)
+        bgra[0, :, 3] = 0  # a transparent row: an opaque alpha channel loses nothing and is not said
+        cv2.imwrite(str(path), bgra)
+    caplog.set_level("INFO")
+    assert run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=1)) == 0
+    assert any("converted" in message for message in caplog.messages)
+
+
+def test_a_jpeg_with_data_after_its_end_marker_is_read(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", rgb)
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(data.tobytes() + b"trailer" + bytes(range(256)) * 16)  # 4 KiB after the end marker
+    assert image_files.read_rgb(path).shape == (40, 50, 3)
+    path.write_bytes(data.tobytes()[:-200])  # cut inside the scan: refused as before
+    with pytest.raises(FmiError, match="JPEG is truncated"):
+        image_files.read_header(path)
+
+
+def test_a_failed_png_encoding_is_an_error_not_a_crash(monkeypatch):
+    monkeypatch.setattr(cv2, "imencode", lambda *args: (False, None))
+    with pytest.raises(ValueError, match="could not encode"):
+        measures.png_bytes_per_pixel(np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(FmiError, match="could not encode an image as PNG"):
+        image_files.encode(np.zeros((4, 4, 3), np.uint8))
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.mkdir(), "is a directory, expected a file"),
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: p.write_text("not an image at all"), r"not an image fmi can read \(use JPEG or PNG\)"),
+    (_truncated_jpeg, r"JPEG is truncated"),
+])
+def test_a_bad_image_file_is_one_line_from_the_command(tmp_path, capsys, make, problem):
+    path = tmp_path / "photo.jpg"
+    make(path)
+    code = run_fmi.main(tiny_run(tmp_path / "out", path, steps=3, batch=1))
+    one_error(capsys, code, rf"^error: image {re.escape(str(path))}: {problem}")

@@ -252,3 +252,14 @@ def test_the_kernel_path_check_fails_for_a_training_mode_forward():
     problem = "content relu1_2"
     assert not kernel_path_check(None, [problem], training_mode=True)[problem]["gradient"]
     assert kernel_path_check("AVX2", [problem], training_mode=True)[problem]["gradient"]
+
+
+def test_a_nonfinite_image_stops_its_cell_with_the_last_finite_image(random_weights):
+    shape = (3, 16, 16)
+    start = invert.initial_images(shape, [0])
+    code = invert.extract(random_weights, ["relu1_1"], start * 50)["relu1_1"]
+    problem = invert.Problem([invert.Term("relu1_1")], random_weights, (1,) + shape)
+    problem.set_targets([code])
+    result = invert.sgd(problem, start, invert.SGD(learning_rate=1e38, max_steps=5))
+    assert result.stop_reasons == ["non-finite image at step 1"]
+    np.testing.assert_array_equal(result.images, start)

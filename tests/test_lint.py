@@ -1,9 +1,8 @@
 """The code is linted as part of the tests, so CI keeps it clean: ruff with the rules in pyproject.toml."""
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def test_ruff_finds_nothing():

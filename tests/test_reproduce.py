@@ -5,8 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import one_error
-from test_atlas import Page, browser  # noqa: F401  (the browser fixture)
+from conftest import Page, one_error
 
 from fmi.files import published
 from fmi.tools import commands
@@ -65,7 +64,7 @@ def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
         assert text.count("compared cells agree):") == 3
 
 
-def test_the_report_page_opens_offline_with_every_image(browser, reproduction):  # noqa: F811
+def test_the_report_page_opens_offline_with_every_image(browser, reproduction):
     output, authors = reproduction
     page = Page(browser)
     html = page.open((output / "index.html").as_uri())

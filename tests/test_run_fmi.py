@@ -124,3 +124,36 @@ def test_names_that_matplotlib_or_markdown_would_parse_stay_plain_text(tmp_path,
     output = tmp_path / "out"
     assert run_fmi.main(tiny_run(output, tiny_image, "--weights", str(path), steps=1)) == 0
     assert (output / "fig3_tiny.png").is_file() and (output / "loss.png").is_file()
+
+
+def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, tiny_image, captured_figures, caplog):
+    """With random weights (seed 0) filters 11 and 16 respond nowhere on the tiny image at relu2_1
+    and relu3_1. Each gets SGD steps like any other filter: relu2_1's 11 switches on and gives a
+    texture; relu3_1's 16 stays silent and is marked so."""
+    caplog.set_level("INFO")
+    argv = tiny_run(tmp_path / "out", tiny_image, "--layers", "relu2_1,relu3_1", "--filters", "11,16", steps=3)
+    argv[argv.index("--steps") + 1] = "30"
+    assert run_fmi.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    woken, silent = record["cells"]["tiny/relu2_1/filter_11"], record["cells"]["tiny/relu3_1/filter_16"]
+    for cell in (woken, silent):
+        assert cell["response"]["content"]["max"] == 0.0 and cell["steps"] == 30
+    assert woken["response"]["final"]["max"] > 10.0 and woken["silent"] is False
+    assert silent["response"]["final"]["max"] == 0.0 and silent["silent"] is True
+    texture = image_files.read_rgb(tmp_path / "out" / "cells" / "tiny" / "relu2_1" / "filter_11.png")
+    assert texture.astype(float).std() > 5.0  # not a flat cell
+    assert record["status"]["silent"] == ["tiny/relu3_1/filter_16"]
+    assert captured_figures[0]["marks"][1][1] == "silent"
+    assert any("relu2_1: filter(s) 11 respond nowhere on the content image" in m for m in caplog.messages)
+    assert any("tiny/relu3_1/filter_16: still silent on its final image" in m for m in caplog.messages)
+
+
+def test_random_weights_cells_differ_from_their_start(tmp_path, tiny_image):
+    """The quick run's cells move away from the start noise (a smoke test of the whole path)."""
+    from fmi.files import image_files
+
+    output = tmp_path / "out"
+    argv = tiny_run(output, tiny_image, "--steps", "20", "--layers", "relu1_1", "--filters", "2", steps=3)
+    assert run_fmi.main(argv) == 0
+    cell = image_files.read_rgb(output / "cells" / "tiny" / "relu1_1" / "filter_2.png")
+    assert np.std(cell.astype(float)) > 1.0

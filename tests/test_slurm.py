@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import run_fmi
 
-ROOT = Path(__file__).resolve().parent.parent
 NEEDS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo")
 
 

@@ -1,17 +1,15 @@
 """Sweeps over every filter of a layer, split into shards and collected."""
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, tiny_run
 
 import run_fmi
 from fmi.experiments import fig3
 from fmi.files import image_files
 from fmi.run.interface.config import CONFIG_DIR
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def sweep_args(output, image_path, *extra):
@@ -91,3 +89,30 @@ def test_all_layers_sweep_is_every_filter():
     assert sweep.layers == list(fig3.vgg19.RELU_LAYERS) and sweep.all_filters
     batches = fig3.plan(sweep, ["image"])
     assert sum(len(batch) for _, _, batch in batches) == 5504
+
+
+def test_stray_folders_under_shards_are_named_and_ignored(tmp_path, tiny_image, caplog):
+    output = tmp_path / "sweep"
+    argv = ["--image", str(tiny_image), "--weights", "random:0", "--size", "16", "--layers", "relu1_1",
+            "--all-filters", "--steps", "2", "--batch-size", "32", "--output", str(output)]
+    assert run_fmi.main(argv + ["--shard", "0/2"]) == 0
+    assert run_fmi.main(argv + ["--shard", "1/2"]) == 0
+    (output / "shards" / "notes.txt").write_text("mine")
+    (output / "shards" / "backup").mkdir()
+    (output / "shards" / "5-of-2").mkdir()
+    caplog.set_level("INFO")
+    assert run_fmi.main(argv + ["--collect"]) == 0
+    ignored = [message for message in caplog.messages if message.startswith("ignoring")]
+    assert len(ignored) == 3 and all("not a shard folder" in message for message in ignored)
+    assert len(json.loads((output / "record.json").read_text())["cells"]) == 64
+
+
+def test_collect_ignores_a_shard_folder_linked_from_outside(tmp_path, tiny_image, canary, caplog):
+    output = tmp_path / "split"
+    assert run_fmi.main(tiny_run(output, tiny_image, "--shard", "0/2")) == 0
+    outside = tmp_path / "outside-shard"
+    assert run_fmi.main(tiny_run(outside, tiny_image, "--shard", "1/2")) == 0
+    (output / "shards" / "1-of-2").symlink_to(outside / "shards" / "1-of-2", target_is_directory=True)
+    caplog.set_level("INFO")
+    assert run_fmi.main(tiny_run(output, tiny_image, "--collect")) == 2
+    assert any("ignoring" in m and "leads out of the run folder" in m for m in caplog.messages)

@@ -3,13 +3,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, tiny_run
 
 from fmi.run.machine import threads
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def python(code, **environment):
@@ -71,3 +69,13 @@ def test_fmi_threads_accepts_only_plain_counts(monkeypatch, text):
     monkeypatch.setenv("FMI_THREADS", text)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert threads.configure_default_threads() == threads.usable_cores()
+
+
+def test_fmi_threads_that_is_not_a_number_is_an_error(tmp_path, tiny_image):
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "run_fmi.py", *tiny_run(tmp_path / "out", tiny_image, steps=3)], cwd=ROOT,
+                          env={**env, "FMI_THREADS": "abc"}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "error: FMI_THREADS='abc': expected a whole number of threads from 1 to 1024")
+    assert not (tmp_path / "out").exists()

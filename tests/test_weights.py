@@ -1,8 +1,12 @@
+import shutil
+import subprocess
+
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import one_error, save_authors_file
+from conftest import one_error, save_authors_file, tiny_run
 
+import run_fmi
 from fmi import weights
 from fmi.core import invert, preprocessing
 from fmi.errors import FmiError
@@ -37,8 +41,6 @@ def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weight
 
 
 def _git_hash_object(path):
-    import shutil
-    import subprocess
 
     git = shutil.which("git")
     if git is None:
@@ -202,3 +204,80 @@ def test_a_file_missing_most_arrays_is_named_in_a_short_line(tmp_path, random_we
     line = one_error(capsys, weights.main(["check", str(path)]),
                      r"missing 31 of the 32 arrays \(conv1_1_bias, conv1_2_weight, conv1_2_bias, \.\.\.\)")
     assert len(line) < 300
+
+
+def test_weights_with_a_nan_are_refused_at_load_and_by_check(tmp_path, tiny_image, random_weights, capsys):
+    import mxnet as mx
+
+    path = tmp_path / "vgg19.params"
+
+    def poison(saved):
+        values = saved["arg:conv3_1_weight"].asnumpy()
+        values[0, 0, 0, 0] = np.nan
+        saved["arg:conv3_1_weight"] = mx.nd.array(values)
+
+    save_authors_file(path, random_weights.params, poison)
+    argv = tiny_run(tmp_path / "out", tiny_image, steps=3, batch=2)
+    argv[argv.index("random:0")] = str(path)
+    code = run_fmi.main(argv)
+    one_error(capsys, code, r"conv3_1_weight has 1 non-finite value\(s\) \(NaN or infinity\)")
+    code = weights.main(["check", str(path)])
+    one_error(capsys, code, r"conv3_1_weight has 1 non-finite value")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_float16_and_float64_weights_become_float32(tmp_path, random_weights, dtype, caplog):
+    import mxnet as mx
+
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype=dtype)
+                         for name, value in random_weights.params.items()})
+    caplog.set_level("INFO")
+    loaded = weights.load(str(path))
+    assert {value.dtype for value in loaded.params.values()} == {np.float32}
+    expected = random_weights.params["conv2_1_weight"].asnumpy().astype(dtype).astype(np.float32)
+    np.testing.assert_array_equal(loaded.params["conv2_1_weight"].asnumpy(), expected)
+    assert any(f"converted from {dtype} to float32" in message for message in caplog.messages)
+
+
+def test_integer_weights_are_refused(tmp_path, random_weights):
+    import mxnet as mx
+
+    path = tmp_path / "vgg19.params"
+    save_authors_file(path, {name: mx.nd.array(value.asnumpy(), dtype="int32")
+                         for name, value in random_weights.params.items()})
+    with pytest.raises(FmiError, match=r"conv1_1_weight holds int32 values, not floating point"):
+        weights.load(str(path))
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (None, r"weights file .*vgg19.params: no such file; run 'python -m fmi.weights download --dest "
+           r".*vgg19.params' to fetch it; or run offline with random weights and bundled images: python "
+           r"run_fmi.py .* --weights random:0$"),
+    ("html", r"weights file .*vgg19.params: not an MXNet .params file \(corrupt or truncated\?\); "
+             r"delete it and run 'python -m fmi.weights download'"),
+    ("truncated", r"not an MXNet .params file \(corrupt or truncated\?\)"),
+    ("foreign", r"unknown key format \(keys like fc.weight\)"),
+    ("missing", r"missing 1 of the 32 arrays \(conv5_4_weight\); get a good copy with 'python -m fmi.weights "
+                r"download'"),
+    ("shape", r"wrong shapes in 1 \(conv1_1_bias is \(3,\), expected \(64,\)"),
+])
+def test_bad_weights_files(tmp_path, capsys, tiny_image, random_weights, make, pattern):
+    import mxnet as mx
+
+    path = tmp_path / "vgg19.params"
+    if make == "html":
+        path.write_text("<html>Not Found</html>")
+    elif make == "truncated":
+        save_authors_file(path, random_weights.params)
+        path.write_bytes(path.read_bytes()[:5000])
+    elif make == "foreign":
+        mx.nd.save(str(path), {"fc.weight": mx.nd.zeros((2, 2))})
+    elif make == "missing":
+        save_authors_file(path, random_weights.params, lambda saved: saved.pop("arg:conv5_4_weight"))
+    elif make == "shape":
+        save_authors_file(path, random_weights.params, lambda saved: saved.update({"arg:conv1_1_bias": mx.nd.zeros(3)}))
+    argv = tiny_run(tmp_path / "out", tiny_image, steps=3, batch=1)
+    argv[argv.index("--weights") + 1] = str(path)
+    one_error(capsys, run_fmi.main(argv), pattern)
