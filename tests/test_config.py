@@ -1,6 +1,5 @@
 """fmi/run/interface/config.py: a YAML block given in part keeps the figure's other settings, and a run says
 which of its settings are not the paper's."""
-import dataclasses
 import json
 import re
 import time
@@ -28,7 +27,7 @@ CHANGED = {"sgd": {"learning_rate": 0.25, "momentum": 0.5, "weight_decay": 0.125
 @pytest.mark.parametrize("source", ["yaml", "--set"])
 def test_each_key_of_a_block_merges_into_the_figures_defaults(tmp_path, figure, block, source):
     cls = FIGURES[figure]
-    defaults = dataclasses.asdict(cls.model_fields[block].default)
+    defaults = cls.model_fields[block].default.model_dump()
     for key, value in CHANGED[block].items():
         if source == "yaml":
             path = tmp_path / "config.yaml"
@@ -37,7 +36,7 @@ def test_each_key_of_a_block_merges_into_the_figures_defaults(tmp_path, figure, 
         else:
             loaded = config.load(cls, None, [(f"{block}.{key}", value, f"--set {block}.{key}")])
         expected = dict(defaults, **{key: value})
-        assert dataclasses.asdict(getattr(loaded, block)) == expected, (figure, block, key)
+        assert getattr(loaded, block).model_dump() == expected, (figure, block, key)
 
 
 def test_a_partial_sgd_block_keeps_fig5s_weight_decay_in_a_run(tmp_path, tiny_image):
@@ -139,7 +138,7 @@ def test_a_draw_seed_the_record_cannot_hold_is_refused_first(tmp_path, tiny_imag
     output = tmp_path / "out"
     code = run_random.main(["--image", str(tiny_image), "--weights", "random:0", "--size", "16", "--layers",
                             "relu1_1", "--draw-seeds", str(2**32), "--steps", "1", "--output", str(output)])
-    one_error(capsys, code, r"key 'draw_seeds\[0\]': must be at most 2147483647")
+    one_error(capsys, code, r"key 'draw_seeds\[0\]' must be at most 2147483647")
     assert not output.exists()
 
 
@@ -156,23 +155,23 @@ def test_an_image_name_the_record_cannot_hold_is_refused_first(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("extra, pattern", [
-    (["--max-memory", "nan"], r"key 'max_memory_gib': must be a finite number, got nan"),
-    (["--max-memory", "inf"], r"key 'max_memory_gib': must be a finite number, got inf"),
-    (["--set", "denoise_weight=.nan"], r"key 'denoise_weight': must be a finite number, got nan"),
-    (["--set", "sgd.learning_rate=.inf"], r"key 'sgd.learning_rate': must be a finite number, got inf"),
+    (["--max-memory", "nan"], r"key 'max_memory_gib' must be a finite number, got nan"),
+    (["--max-memory", "inf"], r"key 'max_memory_gib' must be a finite number, got inf"),
+    (["--set", "denoise_weight=.nan"], r"key 'denoise_weight' must be a finite number, got nan"),
+    (["--set", "sgd.learning_rate=.inf"], r"key 'sgd.learning_rate' must be a finite number, got inf"),
     (["--size", "\u0661\u0662"], r"key 'max_long_edge': expected an integer, got '\u0661\u0662'"),
     (["--size", "0x20"], r"key 'max_long_edge': expected an integer, got '0x20'"),
     (["--size", "1_000"], r"key 'max_long_edge': expected an integer, got '1_000'"),
     (["--size", "1e3"], r"key 'max_long_edge': expected an integer, got 1000.0"),
     (["--filters", "0,\u0663"], r"key 'filters\[1\]': expected an integer, got '\u0663'"),
-    (["--seed", "99999999999"], r"key 'seed': must be at most 2147483647 in size"),
+    (["--seed", "99999999999"], r"key 'seed' must be at most 2147483647, got 99999999999"),
     (["--shard", "\u0661/2"], r"--shard \u0661/2: expected I/N with 0 <= I < N"),
     (["--output", ""], r"key 'output' is empty; name an output folder"),
     (["--output", "  "], r"key 'output' is empty; name an output folder"),
     (["--set", "sgd.momentun=0.5"], r"unknown key 'sgd.momentun'; valid keys are sgd.learning_rate, "),
     (["--set", "max_long_edge"], r"--set 'max_long_edge': expected KEY=VALUE"),
     (["--set", "max_long_edge=[1"], r"--set max_long_edge: YAML syntax error"),
-    (["--threads", "100000"], r"key 'threads' must be between 1 and 1024, got 100000"),
+    (["--threads", "100000"], r"key 'threads' must be at most 1024, got 100000"),
 ])
 def test_odd_numbers_and_settings_are_refused(tmp_path, tiny_image, capsys, extra, pattern):
     code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, *extra, steps=3, batch=2))
@@ -184,8 +183,8 @@ def test_odd_numbers_and_settings_are_refused(tmp_path, tiny_image, capsys, extr
     ("max_long_edge: 0x20\n", r"key 'max_long_edge': expected an integer, got '0x20'"),
     ("max_long_edge: 1_024\n", r"expected an integer, got '1_024'"),
     ("seed: 1:20\n", r"key 'seed': expected an integer, got '1:20'"),
-    ("denoise_weight: .NaN\n", r"key 'denoise_weight': must be a finite number, got nan"),
-    ("sgd: {learning_rate: -.inf}\n", r"key 'sgd.learning_rate': must be a finite number, got -inf"),
+    ("denoise_weight: .NaN\n", r"key 'denoise_weight' must be a finite number, got nan"),
+    ("sgd: {learning_rate: -.inf}\n", r"key 'sgd.learning_rate' must be a finite number, got -inf"),
     ("all_filters: yes\n", r"key 'all_filters': expected true or false, got 'yes'"),
     ("seed: 2020-01-01\n", r"key 'seed': expected an integer, got '2020-01-01'"),
     ("seed: !!int 0x10\n", r"YAML error.*'0x10' is not a decimal integer"),
@@ -245,7 +244,7 @@ def test_tilde_is_expanded_in_yaml_and_on_the_command_line(tmp_path, tiny_image,
     ("--layers", "relu1_1,conv1_1", r"unknown layer 'conv1_1'; valid layers are relu1_1, relu1_2, .*, relu5_4$"),
     ("--layers", ",", r"key 'layers' is empty; valid layers are relu1_1, .*relu5_4$"),
     ("--filters", "0,64", r"index 64 is out of range for relu1_1, which has 64 filters \(0\.\.63\)$"),
-    ("--filters", "-1", r"index -1 is out of range for relu1_1, which has 64 filters \(0\.\.63\)$"),
+    ("--filters", "-1", r"key 'filters\[0\]' must be 0 or more, got -1$"),
     ("--filters", ",", r"key 'filters' is empty"),
 ])
 def test_bad_layers_and_filters(tmp_path, capsys, tiny_image, option, value, pattern):

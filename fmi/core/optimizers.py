@@ -1,29 +1,38 @@
 """The optimisers' settings and the authors' learning-rate schedule (docs/method.md, section 7).
 
-Plain dataclasses, free of MXNet, so a config can be read and checked at once; ``fmi.core.invert``
-runs them.
+Typed, bounded and free of MXNet, so a config can be read and checked at once; ``fmi.core.invert``
+runs them. Each setting says its own bounds: a rate is positive, a decay 0 or more, a step count
+a positive integer.
 """
-import dataclasses
+from typing import Annotated
+
+import pydantic
 
 OPTIMIZERS = ("sgd", "lbfgs")
 FACTOR_SCHEDULER_FLOOR = 1e-8  # MXNet's FactorScheduler(stop_factor_lr=1e-8): the rate never falls below it
 MAX_LBFGS_HISTORY = 1000       # scipy keeps 2 x history copies of the image
 NAMES = {"sgd": "the authors' SGD", "lbfgs": "L-BFGS"}  # as logs, titles and pages name them
+INT_LIMIT = 2**31 - 1  # counts and seeds go to MXNet's and numpy's 32-bit code
+
+Positive = Annotated[float, pydantic.Field(gt=0)]
+NonNegative = Annotated[float, pydantic.Field(ge=0)]
+Count = Annotated[int, pydantic.Field(ge=1, le=INT_LIMIT)]
+SETTINGS = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class SGD:
+class SGD(pydantic.BaseModel):
     """The authors' optimiser and stop rule: MXNet's SGD with momentum, weight decay, element-wise
     gradient clipping and a FactorScheduler; stop when ||x_t - x_t-1|| / ||x_t|| < ``stop_eps``."""
 
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    clip_gradient: float = 10.0
-    lr_factor: float = 0.9
-    lr_step: int = 10
-    stop_eps: float = 0.005
-    max_steps: int = 1000
+    model_config = SETTINGS
+    learning_rate: Positive = 0.1
+    momentum: NonNegative = 0.9
+    weight_decay: NonNegative = 5e-4
+    clip_gradient: Positive = 10.0
+    lr_factor: NonNegative = 0.9
+    lr_step: Count = 10
+    stop_eps: NonNegative = 0.005  # 0: run to max_steps
+    max_steps: Count = 1000
 
     def learning_rate_at(self, step):
         """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates,
@@ -34,15 +43,15 @@ class SGD:
         return rate
 
 
-@dataclasses.dataclass(frozen=True)
-class LBFGS:
+class LBFGS(pydantic.BaseModel):
     """scipy's L-BFGS-B on the same objective SGD minimises: the loss + weight_decay/2 ||x||^2.
 
     It stops by the authors' rule (relative change of x below ``stop_eps``), after
     ``max_steps`` iterations, or when scipy finds no further progress.
     """
 
-    max_steps: int = 1000
-    history: int = 10
-    weight_decay: float = 5e-4
-    stop_eps: float = 0.005
+    model_config = SETTINGS
+    max_steps: Count = 1000
+    history: Annotated[int, pydantic.Field(ge=1, le=MAX_LBFGS_HISTORY)] = 10
+    weight_decay: NonNegative = 5e-4
+    stop_eps: NonNegative = 0.005

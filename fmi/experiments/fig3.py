@@ -25,7 +25,7 @@ from fmi.run import inversion, labels
 from fmi.run import session as sessions
 from fmi.run.folder import shards
 from fmi.run.folder.keys import filter_key, parse_key
-from fmi.run.interface.config import Common, Int, check_layers, check_unique
+from fmi.run.interface.config import Common, Index, check_layers, check_unique
 from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
@@ -37,7 +37,7 @@ PAPER_FILTERS = [0, 1, 2, 3, 4]
 class Config(Common):
     content: list[str] = ["golden_gate", "tubingen"]
     layers: list[str] = PAPER_LAYERS
-    filters: list[Int] = PAPER_FILTERS
+    filters: list[Index] = PAPER_FILTERS
     all_filters: bool = False
     output: str = "runs/fig3"
 

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import logging
 import typing
+from typing import Literal
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from fmi.experiments.layout import draw, grid
 from fmi.run import inversion, labels
 from fmi.run import session as sessions
 from fmi.run.folder.keys import draw_item, parse_key, purposeful_item, row_key
-from fmi.run.interface.config import Common, Int, check_layers, check_unique
+from fmi.run.interface.config import Common, Index, check_layers, check_unique
 from fmi.run.session import chunks
 
 log = logging.getLogger("fmi")
@@ -30,9 +31,9 @@ PAPER_DRAWS = 2
 
 class Config(Common):
     layers: list[str] = PAPER_LAYERS
-    mode: str = "random"
-    draw_seeds: list[Int] = [1, 2]
-    distribution: str = "authors"
+    mode: Literal[MODES] = "random"
+    draw_seeds: list[Index] = [1, 2]
+    distribution: Literal[codes.RANDOM_DISTRIBUTIONS] = "authors"
     styles: list[str] = []
     output: str = "runs/fig4"
 
@@ -40,16 +41,9 @@ class Config(Common):
         super().check(where)
         check_layers(self.layers, where)
         check_unique(self.layers, where, "layers")
-        if self.mode not in MODES:
-            raise FmiError(f"{where}: key 'mode' must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.distribution not in codes.RANDOM_DISTRIBUTIONS:
-            raise FmiError(f"{where}: key 'distribution' must be one of "
-                           f"{', '.join(codes.RANDOM_DISTRIBUTIONS)}, got {self.distribution!r}")
         if self.mode == "random" and not self.draw_seeds:
             raise FmiError(f"{where}: key 'draw_seeds' is empty; give at least one seed")
         check_unique(self.draw_seeds, where, "draw_seeds")
-        if any(seed < 0 for seed in self.draw_seeds):
-            raise FmiError(f"{where}: key 'draw_seeds': seeds must be 0 or more")
         if self.mode == "purposeful" and not self.styles:
             raise FmiError(f"{where}: mode purposeful needs a style image: set 'styles' or --style")
         check_unique(self.styles, where, "styles")

@@ -6,29 +6,27 @@ in YAML and on the command line alike: integers are ASCII digits with an optiona
 ``0x``, ``1_000``, ``010`` as octal or ``1:20`` as sexagesimal), every number must be finite,
 and only ``true``/``false`` are booleans (``no`` stays a string). Command-line values (named
 options and ``--set KEY=VALUE``) are parsed like YAML and merged into the file's mapping
-before one validation. The optimisers' settings are ``fmi.core.optimizers``' dataclasses,
-checked through models made from their fields.
+before one validation. Every bound is part of a setting's type (here, and in
+``fmi.core.optimizers`` for the optimisers), so one message builder says them all.
 
 Importing this module does not load MXNet, so ``--help`` and config errors are instant.
 """
-import dataclasses
 import os
 import re
 import typing
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import pydantic
 import yaml
 
 from fmi.core import vgg19
-from fmi.core.optimizers import LBFGS, MAX_LBFGS_HISTORY, OPTIMIZERS, SGD
+from fmi.core.optimizers import INT_LIMIT, LBFGS, OPTIMIZERS, SGD, Count, NonNegative, Positive
 from fmi.errors import FmiError
 from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, quote
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
-INT_LIMIT = 2**31 - 1  # seeds go to MXNet's and numpy's 32-bit generators
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                            r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
 FIDELITIES = ("paper", "authors")
@@ -126,30 +124,10 @@ def _not_text(value):
 
 # --- the models ------------------------------------------------------------------------------
 
-Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
-
-
-def _settings_of(cls):
-    """A strict model of a settings dataclass's fields, and a type that validates a mapping with
-    it into the dataclass itself (so a config's ``sgd`` is a ``fmi.core.optimizers.SGD``)."""
-    hints = typing.get_type_hints(cls)
-    fields = {field.name: (Int if hints[field.name] is int else hints[field.name], field.default)
-              for field in dataclasses.fields(cls)}
-    model = pydantic.create_model(cls.__name__, __config__=STRICT, **fields)
-
-    def validate(value):
-        if isinstance(value, cls):
-            return value
-        return cls(**model.model_validate(value).model_dump())
-
-    return model, Annotated[cls, pydantic.PlainValidator(validate, json_schema_input_type=model),
-                            pydantic.PlainSerializer(dataclasses.asdict)]
-
-
-SGD_MODEL, SGDSettings = _settings_of(SGD)
-LBFGS_MODEL, LBFGSSettings = _settings_of(LBFGS)
-NESTED = {"sgd": SGD_MODEL, "lbfgs": LBFGS_MODEL}
+Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
+Index = Annotated[int, pydantic.Field(ge=0, le=INT_LIMIT)]  # a seed, a GPU, a filter
+NESTED = {"sgd": SGD, "lbfgs": LBFGS}
 
 
 def check_layers(layers, where, key="layers"):
@@ -169,30 +147,6 @@ def check_unique(items, where, key):
         seen.add(item)
 
 
-def _check_sgd(sgd, where):
-    for name in ("learning_rate", "clip_gradient", "stop_eps"):
-        if getattr(sgd, name) <= 0:
-            raise FmiError(f"{where}: key 'sgd.{name}' must be positive, got {getattr(sgd, name)}")
-    for name in ("momentum", "weight_decay", "lr_factor"):
-        if getattr(sgd, name) < 0:
-            raise FmiError(f"{where}: key 'sgd.{name}' must be 0 or more, got {getattr(sgd, name)}")
-    for name in ("max_steps", "lr_step"):
-        if getattr(sgd, name) < 1:
-            raise FmiError(f"{where}: key 'sgd.{name}' must be a positive integer, got {getattr(sgd, name)}")
-
-
-def _check_lbfgs(lbfgs, where):
-    for name in ("max_steps", "history"):
-        if getattr(lbfgs, name) < 1:
-            raise FmiError(f"{where}: key 'lbfgs.{name}' must be a positive integer, got {getattr(lbfgs, name)}")
-    if lbfgs.history > MAX_LBFGS_HISTORY:
-        raise FmiError(f"{where}: key 'lbfgs.history' must be at most {MAX_LBFGS_HISTORY}, got {lbfgs.history}")
-    if lbfgs.weight_decay < 0:
-        raise FmiError(f"{where}: key 'lbfgs.weight_decay' must be 0 or more, got {lbfgs.weight_decay}")
-    if lbfgs.stop_eps < 0:
-        raise FmiError(f"{where}: key 'lbfgs.stop_eps' must be 0 or more, got {lbfgs.stop_eps}")
-
-
 class Common(pydantic.BaseModel):
     """Settings every experiment shares (docs/method.md explains each number)."""
 
@@ -201,27 +155,27 @@ class Common(pydantic.BaseModel):
     content: list[str] = ["golden_gate"]
     fallbacks: dict[str, str] = {}
     data_dir: str = "data/paper"
-    max_long_edge: Int = 512
-    fidelity: str = "paper"
+    max_long_edge: Count = 512
+    fidelity: Literal[FIDELITIES] = "paper"
     weights: str = "auto"
     model_dir: str = "model"
-    pooling: str = "avg"
-    seed: Int = 0
-    batch_size: Int = 5
-    denoise_weight: float = 0.2
-    stuck_fraction: float = 0.01
-    log_every: Int = 10
+    pooling: Literal[vgg19.POOLING_TYPES] = "avg"
+    seed: Index = 0
+    batch_size: Count = 5
+    denoise_weight: NonNegative = 0.2
+    stuck_fraction: Annotated[float, pydantic.Field(ge=0, lt=1)] = 0.01
+    log_every: Count = 10
     output: str = "runs/out"
-    gpu: Optional[Int] = None
-    threads: Optional[Int] = None
-    max_memory_gib: Optional[float] = None
-    save_every: Int = 0
-    optimizer: str = "sgd"
-    sgd: SGDSettings = SGD()
-    lbfgs: LBFGSSettings = LBFGS()
+    gpu: Optional[Index] = None
+    threads: Optional[Annotated[int, pydantic.Field(ge=1, le=1024)]] = None
+    max_memory_gib: Optional[Positive] = None
+    save_every: Index = 0
+    optimizer: Literal[OPTIMIZERS] = "sgd"
+    sgd: SGD = SGD()
+    lbfgs: LBFGS = LBFGS()
 
     def check(self, where):
-        """Raise FmiError on the first bad value; expand ``~`` in path settings."""
+        """Raise FmiError on the first bad value the types cannot say; expand ``~`` in path settings."""
         if not self.content:
             raise FmiError(f"{where}: key 'content' is empty; name at least one image")
         check_unique(self.content, where, "content")
@@ -229,33 +183,6 @@ class Common(pydantic.BaseModel):
             raise FmiError(f"{where}: key 'output' is empty; name an output folder")
         for key in ("output", "data_dir", "model_dir", "weights"):
             setattr(self, key, expand_path(getattr(self, key)))
-        positive = {"max_long_edge": self.max_long_edge, "batch_size": self.batch_size,
-                    "log_every": self.log_every}
-        for key, value in positive.items():
-            if value < 1:
-                raise FmiError(f"{where}: key {key!r} must be a positive integer, got {value}")
-        if self.threads is not None and not 1 <= self.threads <= 1024:
-            raise FmiError(f"{where}: key 'threads' must be between 1 and 1024, got {self.threads}")
-        if self.gpu is not None and self.gpu < 0:
-            raise FmiError(f"{where}: key 'gpu' must be 0 or more (a GPU index), got {self.gpu}")
-        if self.save_every < 0:
-            raise FmiError(f"{where}: key 'save_every' must be 0 (off) or a number of steps, got {self.save_every}")
-        if self.max_memory_gib is not None and self.max_memory_gib <= 0:
-            raise FmiError(f"{where}: key 'max_memory_gib' must be positive, got {self.max_memory_gib}")
-        if self.seed < 0:
-            raise FmiError(f"{where}: key 'seed' must be 0 or more, got {self.seed}")
-        if self.denoise_weight < 0:
-            raise FmiError(f"{where}: key 'denoise_weight' must be 0 or more, got {self.denoise_weight}")
-        if not 0 <= self.stuck_fraction < 1:
-            raise FmiError(f"{where}: key 'stuck_fraction' must be at least 0 and below 1, "
-                           f"got {self.stuck_fraction}")
-        choices = {"pooling": vgg19.POOLING_TYPES, "fidelity": FIDELITIES, "optimizer": OPTIMIZERS}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise FmiError(f"{where}: key {key!r} must be one of {', '.join(allowed)}, "
-                               f"got {quote(getattr(self, key))}")
-        _check_sgd(self.sgd, where)
-        _check_lbfgs(self.lbfgs, where)
 
     @property
     def steps(self):
@@ -343,6 +270,20 @@ def _field_at(cls, path):
     return model, annotation
 
 
+def _bound(kind, limits):
+    """What a value breaking a bound must be, in words ('positive', '0 or more', ...), or None."""
+    if kind == "finite_number":
+        return "a finite number"
+    if kind == "literal_error":
+        return "one of " + limits["expected"].replace("'", "").replace(" or ", ", ")
+    limit = next(iter(limits.values()), None)
+    return {("greater_than", 0): "positive", ("greater_than_equal", 0): "0 or more",
+            ("greater_than_equal", 1): "a positive integer", ("less_than_equal", INT_LIMIT): f"at most {INT_LIMIT}",
+            ("greater_than_equal", -INT_LIMIT): f"at least {-INT_LIMIT}"}.get(
+        (kind, limit), f"below {limit}" if kind == "less_than" else f"at most {limit}"
+        if kind == "less_than_equal" else None)
+
+
 def _message(cls, error, where_of):
     """One line for the first error pydantic found, naming where it came from, the key and the value."""
     path = tuple(error["loc"])
@@ -357,10 +298,9 @@ def _message(cls, error, where_of):
         prefix = "".join(f"{part}." for part in names[:-1])
         valid = ", ".join(prefix + name for name in model.model_fields)
         return f"{where}: unknown key {quote(key)}; valid keys are {valid}"
-    if kind == "finite_number":
-        return f"{where}: key {key!r}: must be a finite number, got {value}"
-    if kind in ("less_than_equal", "greater_than_equal"):
-        return f"{where}: key {key!r}: must be at most {INT_LIMIT} in size, got {quote(value)}"
+    bound = _bound(kind, error.get("ctx", {}))
+    if bound:
+        return f"{where}: key {key!r} must be {bound}, got {quote(value)}"
     _, annotation = _field_at(cls, path)
     if isinstance(path[-1], int):
         annotation = typing.get_args(annotation)[0] if annotation is not None else None
@@ -376,8 +316,8 @@ def with_defaults(cls, mapping):
     merged = dict(mapping)
     for name in NESTED:
         given, field = merged.get(name), cls.model_fields.get(name)
-        if isinstance(given, dict) and field is not None and dataclasses.is_dataclass(field.default):
-            merged[name] = {**dataclasses.asdict(field.default), **given}
+        if isinstance(given, dict) and field is not None and isinstance(field.default, pydantic.BaseModel):
+            merged[name] = {**field.default.model_dump(), **given}
     return merged
 
 
