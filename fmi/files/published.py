@@ -94,6 +94,7 @@ def find(folder, item):
 
 SCANNED_SUFFIXES = (".png", ".jpg", ".jpeg")
 SCANNED_MAX_FILES, SCANNED_MAX_BYTES = 200, 64 << 20  # a data folder, not a photo library
+SCANNED_BUDGET = 512 << 20  # bytes hashed in one folder's scan, at most
 _BLOBS = {}  # (path, device, inode, size, modified) -> git blob id: each file is hashed once per process
 _SKIPPED = {}  # folder -> what its last scan left out, and why
 
@@ -109,14 +110,14 @@ def blob_of(path):
 
 def _exact_copy(folder, item):
     """The first image file directly in ``folder`` (sorted by name) whose bytes are exactly ``item``'s.
-    Only regular files of at most 64 MiB, the first 200 image files, are compared; ``skipped`` says
-    what was left out."""
+    Only regular files of at most 64 MiB, the first 200 image files and 512 MiB in all, are compared;
+    ``skipped`` says what was left out."""
     try:
         names = sorted(entry for entry in folder.iterdir() if entry.suffix.lower() in SCANNED_SUFFIXES)
     except OSError:
         return None
     left_out = {"beyond the first 200 image files": len(names[SCANNED_MAX_FILES:])}
-    found = None
+    found, budget = None, SCANNED_BUDGET
     for path in names[:SCANNED_MAX_FILES]:
         try:
             status = os.stat(path)
@@ -127,8 +128,13 @@ def _exact_copy(folder, item):
             left_out["not regular files"] = left_out.get("not regular files", 0) + 1
         elif status.st_size > SCANNED_MAX_BYTES:
             left_out["larger than 64 MiB"] = left_out.get("larger than 64 MiB", 0) + 1
-        elif found is None and blob_of(path) == item.blob:
-            found = path
+        elif status.st_size > budget:
+            left_out["past the 512 MiB compared in one folder"] = left_out.get(
+                "past the 512 MiB compared in one folder", 0) + 1
+        elif found is None:
+            budget -= status.st_size
+            if blob_of(path) == item.blob:
+                found = path
     _SKIPPED[Path(folder)] = {reason: count for reason, count in left_out.items() if count}
     return found
 

@@ -113,7 +113,8 @@ def missing_files(config, located, style_located):
     missing_images = [item for item in located + style_located if not item.path.exists()]
     paper = [item for item in missing_images if item.spec in PAPER_IMAGES]
     if paper:
-        problems.append((", ".join(str(item.path) for item in paper), f"run '{inputs.FETCH_PAPER_IMAGES}'"))
+        problems.append((", ".join(str(item.path) for item in paper),
+                         f"run '{inputs.FETCH_PAPER_IMAGES}'{published.skipped(config.data_dir)}"))
     problems += [(f"image {item.path}", "no such file") for item in missing_images if item not in paper]
     return problems
 
