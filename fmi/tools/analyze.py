@@ -1,4 +1,4 @@
-"""Measure the paper's claims on a run folder of run_fmi.py, run_random.py or run_pmci.py.
+"""Measure the paper's claims on the run folder of any of the three figures.
 
     python -m fmi.analyze RUN_DIR
     python -m fmi.analyze --control RUN_DIR_RANDOM_WEIGHTS RUN_DIR

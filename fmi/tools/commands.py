@@ -39,9 +39,9 @@ def atlas(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        import webbrowser
+        import webbrowser  # after the options are read: --help stays instant
 
-        from fmi.tools import atlas as tool
+        from fmi.tools import atlas as tool  # after the options are read: --help stays instant
 
         index, done = tool.build(args.run_dir, args.control)
         print(f"wrote {index} ({done['thumbnails_made']} new thumbnails for {done['cells']} cells, "
@@ -65,7 +65,7 @@ def compare(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        from fmi.tools import compare as tool
+        from fmi.tools import compare as tool  # after the options are read: --help stays instant
 
         _, picture, report = tool.compare(args.run_dir, args.reference, args.layout, args.name)
         print(report, end="")
@@ -88,7 +88,7 @@ def analyze(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        from fmi.tools import analyze as tool
+        from fmi.tools import analyze as tool  # after the options are read: --help stays instant
 
         for line in tool.analyze_and_write(args.run_dir, args.control, args.partial, args.weights):
             print(line)
@@ -112,7 +112,7 @@ def data(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        from fmi.files import downloads
+        from fmi.files import downloads  # after the options are read: --help stays instant
 
         downloads.download_data(args.dest, args.url, args.source_dir, what=args.what)
         return 0
@@ -133,7 +133,7 @@ def weights(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        from fmi.files import downloads, weight_files
+        from fmi.files import downloads, weight_files  # after the options are read: --help stays instant
 
         if args.command == "download":
             downloads.download_weights(args.dest, args.url)
@@ -177,7 +177,7 @@ def parity(argv=None):
     args = parser.parse_args(argv)
 
     def action():
-        from fmi.tools import parity as tool
+        from fmi.tools import parity as tool  # after the options are read: --help stays instant
 
         return tool.parity(args)
 
@@ -207,7 +207,7 @@ def reproduce(argv=None):
         signal.signal(signal.SIGTERM, cli.interrupt)
 
     def action():
-        from fmi.tools import whole_paper
+        from fmi.tools import whole_paper  # after the options are read: --help stays instant
 
         whole_paper.reproduce(args, argv)
         return 0

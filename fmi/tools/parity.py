@@ -130,7 +130,7 @@ class Verdict:
 
 
 def decode(data):
-    import io
+    import io  # inside functions below: --help loads no image library or MXNet
 
     from PIL import Image  # here, like the others inside functions: --help loads no image library or MXNet
 
@@ -184,7 +184,7 @@ def locate_image(spec, authors, role):
     if not path.is_file():
         raise FmiError(f"{role} image {spec}: {path} is not a file; name one of the paper's images "
                        f"({', '.join(item.name for item in published.IMAGES)}) or give a path")
-    from fmi.files import image_files
+    from fmi.files import image_files  # OpenCV: not for --help
 
     image_files.read_header(path)  # an image fmi can read
     return name, path
@@ -260,7 +260,7 @@ def their_argv(plan, case):
 
 def prepare_inputs(plan, folder):
     """The weights (in their format) and the images under the names their scripts accept, shared by every run."""
-    from fmi.files import weight_files
+    from fmi.files import weight_files  # not for --help (MXNet, OpenCV)
 
     folder.mkdir(parents=True, exist_ok=True)
     weight_files.save_authors_format(plan.weights, folder / THEIR_WEIGHTS.name)
@@ -455,8 +455,8 @@ def build_plan(args):
                        f"(0..{vgg19.channels(layers['fmi']) - 1})")
     content = locate_image(args.image, authors, "content")
     style = locate_image(args.style, authors, "style")
-    from fmi.core import preprocessing
-    from fmi.files import image_files
+    from fmi.core import preprocessing  # OpenCV: not for --help
+    from fmi.files import image_files  # not for --help (MXNet, OpenCV)
 
     header = image_files.read_header(content[1])
     size = preprocessing.content_size(header.height, header.width, args.size, "floor")  # as their int() sizes it
@@ -465,8 +465,8 @@ def build_plan(args):
         if min(size) < vgg19.downsampling(deepest):
             raise FmiError(f"--size {args.size} is too small for {deepest}: the content image becomes "
                            f"{size[0]}x{size[1]} px and {deepest} needs {vgg19.downsampling(deepest)} on each side")
-    from fmi.files import weight_files
-    from fmi.run.machine import device
+    from fmi.files import weight_files  # not for --help (MXNet, OpenCV)
+    from fmi.run.machine import device  # not for --help (MXNet, OpenCV)
 
     device.require_mxnet()
     weights = weight_files.load(args.weights)

@@ -30,11 +30,11 @@ ADAPTATIONS = (
 
 def adapt_authors_code():
     """Make the 2016 calls of the authors' code work as they did then (``ADAPTATIONS``)."""
-    import skimage.io
-    import skimage.restoration
-    import skimage.transform
-    import skimage.util
-    from PIL import Image
+    import skimage.io  # here: adapted before the authors' code imports it
+    import skimage.restoration  # each side loads only what it runs
+    import skimage.transform  # each side loads only what it runs
+    import skimage.util  # each side loads only what it runs
+    from PIL import Image  # each side loads only what it runs
 
     builtins.xrange = range
     denoise = skimage.restoration.denoise_tv_chambolle
@@ -74,7 +74,7 @@ def nudged(array, direction):
 def run_authors(spec):
     """Run their script in ``spec["workdir"]`` (their relative paths: model/, output/, the images)."""
     adapt_authors_code()
-    import mxnet as mx
+    import mxnet as mx  # each side loads only what it runs
 
     if spec["perturb"]:
         draw = mx.random.uniform
@@ -99,11 +99,11 @@ def run_authors(spec):
 
 def run_fmi(spec):
     """Run fmi's experiment on ``spec["config"]``, as its script would."""
-    from fmi import experiments
-    from fmi.core import invert
-    from fmi.run.interface import cli
-    from fmi.run.interface import config as config_module
-    from fmi.run.session import Options
+    from fmi import experiments  # each side loads only what it runs
+    from fmi.core import invert  # each side loads only what it runs
+    from fmi.run.interface import cli  # each side loads only what it runs
+    from fmi.run.interface import config as config_module  # each side loads only what it runs
+    from fmi.run.session import Options  # each side loads only what it runs
 
     if spec["perturb"]:
         initial = invert.initial_images

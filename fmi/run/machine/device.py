@@ -9,12 +9,12 @@ def require_mxnet():
     """Import MXNet, or raise FmiError saying what to install: it is missing, or it meets a
     numpy it cannot work with (1.24 and later removed names MXNet 1.9 uses)."""
     try:
-        import mxnet
+        import mxnet  # here, to say what is wrong when it cannot load
     except ImportError as error:
         raise FmiError(f"MXNet could not be loaded ({error}); install the pinned packages with "
                        f"'pip install -r requirements.txt'") from None
     except AttributeError as error:
-        import numpy
+        import numpy  # only to name the version MXNet cannot work with
 
         raise FmiError(f"MXNet 1.9 cannot work with numpy {numpy.__version__} ({error}); it needs numpy < 1.24: "
                        f"'pip install -r requirements.txt'") from None

@@ -122,7 +122,7 @@ def onednn(environ=None):
 
 def facts(device="cpu"):
     """What makes a result on this machine, for run and cell records (MXNet must be importable)."""
-    import mxnet
+    import mxnet  # here: parity's --help reads this module without MXNet
 
     model, flags = cpu()
     features = mxnet.runtime.Features()
