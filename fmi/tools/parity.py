@@ -14,6 +14,7 @@ separate executors, so the last bits differ) must agree within what that one ste
 side by itself. It writes OUTPUT/report.md and OUTPUT/index.html, and exits 0 only when every
 case agrees, 1 when one differs.
 """
+import io
 import json
 import logging
 import os
@@ -119,6 +120,9 @@ class Comparison:
 
 @dataclass
 class Verdict:
+    """A case's outcome on both sides, how far apart they are and how far each moves by itself, and
+    whether they agree, in words."""
+
     case: Case
     settings: str
     theirs: Outcome
@@ -130,9 +134,8 @@ class Verdict:
 
 
 def decode(data):
-    import io  # inside functions below: --help loads no image library or MXNet
-
-    from PIL import Image  # here, like the others inside functions: --help loads no image library or MXNet
+    """A saved JPEG's bytes as an (H, W, 3) uint8 array."""
+    from PIL import Image  # here, as the others inside functions: --help loads no image library or MXNet
 
     with Image.open(io.BytesIO(data)) as opened:
         return np.asarray(opened.convert("RGB"))
