@@ -439,7 +439,7 @@ def report(plan, verdicts, facts, wall):
 # --- the command ----------------------------------------------------------------------------------
 
 def build_plan(args):
-    authors = Path(args.authors).expanduser()
+    authors = Path(args.authors).expanduser().absolute()
     check_authors(authors, args.any_commit)
     cases = [CASES[name] for name in parse_cases(args.cases)]
     layers = dict(DEFAULT_LAYERS)
@@ -473,7 +473,7 @@ def build_plan(args):
 
     device.require_mxnet()
     weights = weight_files.load(args.weights)
-    output = Path(args.output).expanduser()
+    output = Path(args.output).expanduser().absolute()  # the authors' scripts run in folders of their own
     if output.exists() and any(output.iterdir()) and not (output / "parity.json").is_file():
         raise FmiError(f"output folder {output} holds something other than an fmi.parity report; choose another "
                        f"with --output")
