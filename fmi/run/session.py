@@ -43,7 +43,7 @@ from fmi.run.folder.record import (
     settings_of,
     status_counts,
 )
-from fmi.run.folder.runfolder import RunFolder
+from fmi.run.folder.runfolder import open_run_folder
 from fmi.run.interface import config as config_module
 from fmi.run.interface import inputs
 from fmi.run.machine import device, memory, threads
@@ -221,8 +221,8 @@ def open_session(config, figure, argv, options, found, plan):
                       for content in contents}
     shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in plan.cells.items()}
     record = _record(config, mode, figure.script, argv, options, weights, found, shapes, facts, differences)
-    folder = RunFolder.open(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
-                            or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
+    folder = open_run_folder(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
+                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
     for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
         image_files.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)

@@ -116,49 +116,6 @@ class RunFolder:
         self.cells = record.cells
         self._record_saved = 0.0
 
-    # --- opening -------------------------------------------------------------------------------
-
-    @classmethod
-    def open(cls, path, record, cell_format="png", resume=False, overwrite=False, shards_allowed=False):
-        """Open ``path`` for the run described by ``record`` (a ``RunRecord``), after deciding
-        whether that is allowed; then write its config and record."""
-        path = Path(path)
-        for name in WRITTEN:  # a link out of the folder is refused before anything is written
-            inside(path, name)
-        kind, old = inspect(path)
-        if kind == "foreign":
-            raise FmiError(f"output folder {path} is not empty and holds no fmi run; choose a new or empty "
-                           f"folder with --output")
-        if kind == "shards" and not shards_allowed:
-            raise FmiError(f"output folder {path} holds the shards of a split run; gather them with --collect, "
-                           f"or choose another folder with --output")
-        if kind == "unknown-run" and not overwrite:
-            raise FmiError(f"output folder {path} holds an fmi run whose settings cannot be compared ({old}); "
-                           f"choose another folder with --output NEW, or add --overwrite to move the old run aside "
-                           f"(nothing is deleted)")
-        if kind == "run" and old.fingerprint != record.fingerprint and not overwrite:
-            changed = differences(old.settings, record.settings)
-            shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
-            raise FmiError(f"output folder {path} holds a run made with other settings ({shown}); it is left "
-                           f"as it is: choose another folder with --output NEW, or add --overwrite to move the "
-                           f"old run aside (nothing is deleted)")
-        folder = cls(path, record, cell_format)
-        if kind == "run" and not overwrite:
-            finished = folder.find_finished()
-            if finished and not resume:
-                raise FmiError(f"output folder {path} already holds {len(finished)} finished cell(s) of this run; "
-                               f"add --resume to continue it, or --overwrite to start again (the old run is moved "
-                               f"aside, nothing is deleted)")
-            folder.cells.update(finished)
-            record.started = old.started
-            record.resumed = old.resumed + [_now()] if resume else old.resumed
-            if resume:
-                log.info("resuming: %d finished cell(s) found in %s", len(finished), path)
-        elif kind in ("run", "unknown-run") and overwrite:
-            moved = move_aside(path)
-            log.info("--overwrite: the old run in %s was moved to %s", path, moved)
-        folder.start()
-        return folder
 
     def start(self):
         """Create the folder and write the config and the record (the only writes before work starts)."""
@@ -254,6 +211,48 @@ class RunFolder:
 
     def finish(self, **extra):
         self.save_record(finished=_now(), **extra)
+
+
+def open_run_folder(path, record, cell_format="png", resume=False, overwrite=False, shards_allowed=False):
+    """Open ``path`` for the run described by ``record`` (a ``RunRecord``), after deciding
+    whether that is allowed; then write its config and record."""
+    path = Path(path)
+    for name in WRITTEN:  # a link out of the folder is refused before anything is written
+        inside(path, name)
+    kind, old = inspect(path)
+    if kind == "foreign":
+        raise FmiError(f"output folder {path} is not empty and holds no fmi run; choose a new or empty "
+                       f"folder with --output")
+    if kind == "shards" and not shards_allowed:
+        raise FmiError(f"output folder {path} holds the shards of a split run; gather them with --collect, "
+                       f"or choose another folder with --output")
+    if kind == "unknown-run" and not overwrite:
+        raise FmiError(f"output folder {path} holds an fmi run whose settings cannot be compared ({old}); "
+                       f"choose another folder with --output NEW, or add --overwrite to move the old run aside "
+                       f"(nothing is deleted)")
+    if kind == "run" and old.fingerprint != record.fingerprint and not overwrite:
+        changed = differences(old.settings, record.settings)
+        shown = "; ".join(changed[:6]) + (f"; and {len(changed) - 6} more" if len(changed) > 6 else "")
+        raise FmiError(f"output folder {path} holds a run made with other settings ({shown}); it is left "
+                       f"as it is: choose another folder with --output NEW, or add --overwrite to move the "
+                       f"old run aside (nothing is deleted)")
+    folder = RunFolder(path, record, cell_format)
+    if kind == "run" and not overwrite:
+        finished = folder.find_finished()
+        if finished and not resume:
+            raise FmiError(f"output folder {path} already holds {len(finished)} finished cell(s) of this run; "
+                           f"add --resume to continue it, or --overwrite to start again (the old run is moved "
+                           f"aside, nothing is deleted)")
+        folder.cells.update(finished)
+        record.started = old.started
+        record.resumed = old.resumed + [_now()] if resume else old.resumed
+        if resume:
+            log.info("resuming: %d finished cell(s) found in %s", len(finished), path)
+    elif kind in ("run", "unknown-run") and overwrite:
+        moved = move_aside(path)
+        log.info("--overwrite: the old run in %s was moved to %s", path, moved)
+    folder.start()
+    return folder
 
 
 def move_aside(path):
