@@ -37,7 +37,7 @@ from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunView
 from fmi.run.interface import cli
 from fmi.run.interface import config as config_module
-from fmi.run.machine import threads
+from fmi.run.machine import facts as machine
 from fmi.tools import whole_paper
 
 ARRAY = 16
@@ -89,7 +89,7 @@ def hours(seconds):
 def table(args):
     steps = measured_steps(args.run_dirs)
     weights = weight_files.load("random:0")
-    print(f"machine: {threads.machine()}; steps measured on {sum(map(len, steps.values()))} cells")
+    print(f"machine: {machine.name()}; steps measured on {sum(map(len, steps.values()))} cells")
     print(f"| run | cells | steps a cell | this machine | {ARRAY}-task array |")
     print("|---|---|---|---|---|")
     jobs = [job for job in whole_paper.plan(argparse.Namespace(quick=False, fast=False, control=False, output="/tmp",
@@ -129,7 +129,7 @@ def validate(args):
         measured = time.perf_counter() - started
         shutil.rmtree(Path(folder) / "sweep", ignore_errors=True)
     print(f"sweep of {cells} cells ({', '.join(layers)}, 64 px): predicted {predicted:.0f} s, measured "
-          f"{measured:.0f} s, ratio {predicted / measured:.2f} on {threads.machine()}")
+          f"{measured:.0f} s, ratio {predicted / measured:.2f} on {machine.name()}")
 
 
 def main(argv=None):

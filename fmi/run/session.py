@@ -67,8 +67,7 @@ def versions():
 
     return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform(),
-            "machine": threads.machine()}
+            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
 
 
 @dataclass

@@ -32,7 +32,6 @@ from fmi.run.folder.record import RunView, inside
 from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
 from fmi.run.machine import facts as machine
-from fmi.run.machine import threads
 from fmi.tools import analyze, atlas, compare
 
 log = logging.getLogger("fmi")
@@ -224,7 +223,7 @@ def report(jobs, output, results, wall):
                              ("wall time", f"{record.wall_s:.0f} s" if record.wall_s is not None else "-"),
                              ("machine", machine.describe(record.machine.model_dump())),
                              ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
-                                                    if name not in ("platform", "machine")))],
+                                                    if name != "platform"))],
                    "deviations": fidelity.deviations(fidelity.MODES[record.fidelity])}
         sections.append(section)
     first = ("**These figures were made with random weights, not the ImageNet VGG-19, so they cannot agree "
@@ -232,7 +231,7 @@ def report(jobs, output, results, wall):
              "(`python -m fmi.weights download`) and run again." if random else
              f"The paper's three figures reproduced with {markdown(views[main[0].label].label)}.")
     lines = ["# Reproduction of Xia et al. (2016), Figs. 3-5", "", first, "",
-             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {threads.machine()}.", ""]
+             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {machine.name()}.", ""]
     for section in sections:
         lines += [f"## {section['title']}", "", f"Atlas: [{section['atlas']}]({section['atlas']})", ""]
         if section["beside"]:
@@ -266,7 +265,7 @@ def report(jobs, output, results, wall):
     page = atlas.TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
                                                         first=first, random=bool(random), sections=sections,
                                                         control=any(job.control for job in jobs),
-                                                        wall=f"{wall / 60:.1f} min", machine=threads.machine())
+                                                        wall=f"{wall / 60:.1f} min", machine=machine.name())
     write_text(inside(output, "index.html"), page)
     return output / "report.md", output / "index.html"
 

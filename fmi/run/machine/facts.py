@@ -57,6 +57,11 @@ def cpu():
     return fields.get("model name") or platform.processor() or "unknown CPU", [f for f in SIMD_FLAGS if f in flags]
 
 
+def name():
+    """The CPU and the cores this process may use: 'AMD EPYC, 2 cores'."""
+    return f"{cpu()[0]}, {threads.usable_cores()} cores"
+
+
 def isa_levels(flags=None):
     """The values of DNNL_MAX_CPU_ISA this CPU can run, lowest first: every kernel path it offers."""
     flags = set(cpu()[1] if flags is None else flags)

@@ -9,24 +9,12 @@ MXNet has loaded needs a fresh process, which ``apply`` starts when run as a scr
 """
 import logging
 import os
-import platform
 import sys
-from pathlib import Path
 
 from fmi import THREADS_VARIABLE as OVERRIDE_VARIABLE
 from fmi import configure_default_threads, usable_cores, wanted_threads
 
 log = logging.getLogger("fmi")
-
-
-def machine():
-    """The CPU, as /proc/cpuinfo names it, and the cores this process may use."""
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {usable_cores()} cores"
 
 
 def override_problem():
