@@ -8,6 +8,7 @@ before it is opened, so a FIFO or a device gives a clear error instead of a read
 returns.
 """
 import contextlib
+import datetime
 import hashlib
 import json
 import math
@@ -46,18 +47,6 @@ def parse_int(text):
 def quote(value):
     """``repr(value)`` cut to a readable length, in bounded time whatever its size or nesting."""
     return _QUOTE.repr(value)
-
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
-
-
-def markdown(text):
-    """``text`` (a name, a path, a record's value) as inert Markdown: one line, HTML's special
-    characters as entities, and a backslash before every character Markdown gives a meaning, so a
-    name can never become a heading, a link, an image, raw HTML or a table cell of its own."""
-    one_line = " ".join(printable(text).split())
-    entities = one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return MARKDOWN_SPECIAL.sub(r"\\\1", entities)
 
 
 def file_mode():
@@ -111,24 +100,29 @@ def atomic_path(path):
             os.unlink(temporary)
 
 
-def sha1_of_file(path):
-    """The SHA-1 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha1()
+def sha1_of_file(path: Path, prefix: bytes = b"") -> str:
+    """The SHA-1 of ``prefix`` and a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha1(prefix)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def git_blob_id(path):
+def git_blob_id(path: Path) -> str:
     """The git blob id of a file, as ``git hash-object`` prints it: the SHA-1 of ``blob <size>\\0``
     followed by the file's bytes."""
-    path = Path(path)
-    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha1_of_file(path, b"blob %d\0" % Path(path).stat().st_size)
+
+
+def digest_of_bytes(data: bytes) -> str:
+    """The SHA-1 of ``data``, as fingerprints and records spell it."""
+    return hashlib.sha1(data).hexdigest()
+
+
+def timestamp() -> str:
+    """Now, as records and logs write it: local time with its offset, to the second."""
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def write_bytes(path, data):

@@ -181,8 +181,8 @@ def test_analyze_refuses_a_control_that_differs(tmp_path, tiny_image, finished, 
                                  "--filters", "0,2", steps=3, batch=2)) == 0
     capsys.readouterr()
     code = commands.analyze([str(finished), "--control", str(control)])
-    one_error(capsys, code, r"is not the same run with other weights: filters: \[0, 1\] here, \[0, 2\] in the "
-                            r"control; steps: 3 here, 2 in the control")
+    one_error(capsys, code, r"is not the same run with other weights: sgd.max_steps: 3 here, 2 in the control; "
+                            r"filters: \[0, 1\] here, \[0, 2\] in the control")
 
 
 def test_analyze_opens_only_the_weights_it_is_given_and_checks_them(tmp_path, random_weights, capsys, monkeypatch):

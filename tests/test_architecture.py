@@ -69,7 +69,7 @@ def test_the_paper_lives_in_core_and_every_layer_has_its_place():
     names = {module for module, _ in modules()}
     core = sorted(module for module in names if module.startswith("fmi.core."))
     assert core == [f"fmi.core.{name}" for name in ("codes", "fidelity", "invert", "losses", "optimizers",
-                                                     "preprocessing", "vgg19")]
+                                                     "preprocessing", "terms", "vgg19")]
     front = sorted(module for module in names if layer_of(module) == FRONT)
     assert front == ["fmi.analyze", "fmi.atlas", "fmi.compare", "fmi.data", "fmi.parity", "fmi.weights"]
     for module, path in modules():  # the front doors are thin
@@ -90,4 +90,4 @@ def test_importing_a_core_module_runs_nothing_else_of_fmi():
     done = subprocess.run([sys.executable, "-c", "import sys, fmi.core.losses; "
                            "print(sorted(name for name in sys.modules if name.startswith('fmi')))"],
                           capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.split() == ["['fmi',", "'fmi.core',", "'fmi.core.losses']"]
+    assert done.stdout.split() == ["['fmi',", "'fmi.core',", "'fmi.core.losses',", "'fmi.core.terms']"]

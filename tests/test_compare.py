@@ -168,7 +168,7 @@ def test_names_that_would_become_markdown_are_escaped_in_compare_md(tmp_path, ca
 @pytest.mark.parametrize("text", ["a_b", "[x](javascript:alert(1))", "<img onerror=x>", "# h\n# i", "a | b", "`c`",
                                   "1. item", "- item", "**bold**", "\\", "r\udce9sultat", "\ud800"])
 def test_markdown_escapes_every_character_markdown_gives_a_meaning(text):
-    from fmi.io import markdown
+    from fmi.tools.pages import markdown
 
     escaped = markdown(text)
     assert "\n" not in escaped and "<" not in escaped and ">" not in escaped

@@ -77,12 +77,12 @@ def test_a_setting_that_is_not_the_papers_is_named_at_the_start_in_the_record_an
 def test_the_papers_own_configs_differ_in_nothing(tmp_path):
     for name, cls in FIGURES.items():
         paper = config.load(cls, config.CONFIG_DIR / f"{name}.yaml")
-        assert config.paper_differences(paper, paper) == []
+        assert config.differences(paper, paper) == []
         assert config.describe_differences([], "Fig. 9") == "the paper's settings of Fig. 9"
     # the quick config of Fig. 4 differs in size and steps, and only in settings that decide a result
     quick = config.load(fig4.Config, config.CONFIG_DIR / "fig4_quick.yaml")
     paper = config.load(fig4.Config, config.CONFIG_DIR / "fig4.yaml")
-    keys = [key for key, _, _ in config.paper_differences(quick, paper)]
+    keys = [key for key, _, _ in config.differences(quick, paper)]
     assert "max_long_edge" in keys and "sgd.max_steps" in keys
     assert not set(keys) & {"output", "batch_size", "seed", "weights", "draw_seeds", "fallbacks"}
     assert not any(key.startswith("lbfgs.") for key in keys)  # the optimiser not in use

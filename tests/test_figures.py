@@ -1,5 +1,6 @@
 """fmi/run/figures.py and labels.py: titles that say how a figure was made, marks on cells, file names."""
 import json
+from types import SimpleNamespace
 
 import pytest
 from conftest import tiny_run, write_image
@@ -48,7 +49,8 @@ def test_figure_names_follow_one_scheme(tmp_path):
     ({"stop_reason": "converged", "initial_loss": 100.0, "final_loss": 10.0}, ""),
 ])
 def test_cell_marks(cell, mark):
-    assert record.cell_status(cell, 0.01) == mark
+    found = None if cell is None else SimpleNamespace(**{"silent": False, **cell})
+    assert record.cell_status(found, 0.01) == mark
 
 
 def test_each_figure_title_counts_only_its_own_cells(tmp_path, caplog):

@@ -44,9 +44,9 @@ def _cell_key_is(key):
 @pytest.mark.parametrize("change, entry", [
     (_cell_key_is("/tmp/../../canary/secret"), "is not content/group/item"),
     (_cell_key_is("../../canary/relu1_1/filter_0"), "is not content/group/item"),
-    (_cell_key_is("tiny/../filter_0"), "neither a relu layer nor a method"),
+    (_cell_key_is("tiny/../filter_0"), "is not a name of letters, digits"),
     (_cell_key_is("javascript:alert(1)/relu1_1/filter_0"), "is not an image name"),
-    (_cell_key_is("tiny/relu9_9/filter_0"), "neither a relu layer nor a method"),
+    (_cell_key_is("tiny/relu9_9/filter_0"), "is not a cell its config plans"),
     (lambda record: record["cells"]["tiny/relu1_1/filter_1"].update(image="/tmp/canary/secret.png"), "image"),
     (lambda record: record["cells"]["tiny/relu1_1/filter_1"].update(image="../../x.png"), "image"),
     (lambda record: record["cells"]["tiny/relu1_1/filter_1"].update(steps="<script>alert(1)</script>"), "steps"),

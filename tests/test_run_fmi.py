@@ -7,8 +7,10 @@ import yaml
 from conftest import tiny_run, write_image
 
 import run_fmi
+from fmi import experiments
 from fmi.files import image_files, weight_files
 from fmi.run.interface.config import CONFIG_DIR
+from fmi.tools import commands
 
 
 def quick_args(tmp_path, image_path, *extra):
@@ -42,7 +44,7 @@ def test_main_writes_every_promised_output(tmp_path, tiny_image):
 
 
 def test_default_config_is_the_quickstart():
-    parser = run_fmi.build_parser()
+    parser = commands.figure_parser(experiments.BY_NAME["fig3"])
     assert parser.parse_args([]).config.name == "fig3_quick.yaml"
     assert parser.parse_args([]).config.exists()
 
@@ -137,9 +139,9 @@ def test_a_filter_silent_on_the_content_is_inverted_and_switches_on(tmp_path, ti
     record = json.loads((tmp_path / "out" / "record.json").read_text())
     woken, silent = record["cells"]["tiny/relu2_1/filter_11"], record["cells"]["tiny/relu3_1/filter_16"]
     for cell in (woken, silent):
-        assert cell["response"]["content"]["max"] == 0.0 and cell["steps"] == 30
-    assert woken["response"]["final"]["max"] > 10.0 and woken["silent"] is False
-    assert silent["response"]["final"]["max"] == 0.0 and silent["silent"] is True
+        assert cell["details"]["response"]["content"]["max"] == 0.0 and cell["steps"] == 30
+    assert woken["details"]["response"]["final"]["max"] > 10.0 and woken["silent"] is False
+    assert silent["details"]["response"]["final"]["max"] == 0.0 and silent["silent"] is True
     texture = image_files.read_rgb(tmp_path / "out" / "cells" / "tiny" / "relu2_1" / "filter_11.png")
     assert texture.astype(float).std() > 5.0  # not a flat cell
     assert record["status"]["silent"] == ["tiny/relu3_1/filter_16"]

@@ -48,13 +48,13 @@ def test_run_random_writes_every_promised_output(tmp_path, images):
     record = read_record(tmp_path)
     assert record["weights"]["label"] == "random weights (seed 0), not ImageNet"
     cell = record["cells"]["content/relu2_1/random_draw_9"]
-    draw = cell["draw"]
-    assert cell["draw_seed"] == 9 and draw["seed"] == 9 and draw["distribution"] == "authors"
+    draw = cell["details"]["draw"]
+    assert cell["details"]["draw_seed"] == 9 and draw["seed"] == 9 and draw["distribution"] == "authors"
     assert draw["channels"] == 128 and len(cell["loss_history"]) == 3
     vector = np.random.default_rng(np.random.SeedSequence([9, 2])).normal(3.0, 1000.0, size=128)  # relu2_1: layer 2
     assert draw["negative_entries"] == int((vector < 0).sum())
     assert draw["sha1_float32"] == hashlib.sha1(vector.astype(np.float32).tobytes()).hexdigest()
-    hashes = {key: cell["draw"]["sha1_float32"] for key, cell in record["cells"].items()}
+    hashes = {key: cell["details"]["draw"]["sha1_float32"] for key, cell in record["cells"].items()}
     assert len(set(hashes.values())) == 4  # two seeds by two layers: four different vectors
 
 
@@ -80,7 +80,7 @@ def test_run_random_purposeful_mode(tmp_path, images):
     assert run_random.main(argv) == 0
     cells = read_record(tmp_path)["cells"]
     assert sorted(cells) == ["content/relu1_1/purposeful_style_a", "content/relu1_1/purposeful_style_b"]
-    assert cells["content/relu1_1/purposeful_style_b"]["style"] == "style_b"
+    assert cells["content/relu1_1/purposeful_style_b"]["details"]["style"] == "style_b"
 
 
 def test_run_pmci_writes_every_promised_output(tmp_path, images):
@@ -96,7 +96,7 @@ def test_run_pmci_writes_every_promised_output(tmp_path, images):
     record = read_record(tmp_path)
     assert record["config"]["content_weight"] == 10.0 and record["config"]["sgd"]["weight_decay"] == 0.005
     cell = record["cells"]["content/pmci/style_b"]
-    assert cell["method"] == "pmci" and cell["style"] == "style_b"
+    assert cell["details"]["method"] == "pmci" and cell["details"]["style"] == "style_b"
     assert len(cell["term_history"][0]) == 3  # content + two style layers, logged every step
     np.testing.assert_allclose([sum(t) for t in cell["term_history"]], cell["loss_history"], rtol=1e-5)
 

@@ -87,8 +87,8 @@ def test_all_layers_sweep_is_every_filter():
 
     sweep = config.load(fig3.Config, CONFIG_DIR / "fig3_sweep.yaml")
     assert sweep.layers == list(fig3.vgg19.RELU_LAYERS) and sweep.all_filters
-    batches = fig3.plan(sweep, ["image"])
-    assert sum(len(batch) for _, _, batch in batches) == 5504
+    batches = fig3.EXPERIMENT.plan(sweep, ["image"], [])
+    assert sum(len(batch.items) for batch in batches) == 5504
 
 
 def test_stray_folders_under_shards_are_named_and_ignored(tmp_path, tiny_image, caplog):

@@ -13,18 +13,7 @@ from scipy.optimize import minimize
 
 from fmi.core import losses, vgg19
 from fmi.core.optimizers import LBFGS, SGD
-
-
-@dataclass(frozen=True)
-class Term:
-    """One loss term: compare ``layer``'s code with a target by ``kind``, times ``weight``."""
-
-    layer: str
-    kind: str = "content"
-    weight: float = 1.0
-    normalise: bool = False
-
-
+from fmi.core.terms import Term as Term  # where the library example finds it: invert.Term
 
 
 @dataclass

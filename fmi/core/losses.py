@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import mxnet as mx
 import numpy as np
 
-LOSS_KINDS = ("content", "channel_sum", "gram")
+from fmi.core.terms import LOSS_KINDS
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,15 @@ class SGD(pydantic.BaseModel):
     gradient clipping and a FactorScheduler; stop when ||x_t - x_t-1|| / ||x_t|| < ``stop_eps``."""
 
     model_config = SETTINGS
-    learning_rate: Positive = 0.1
-    momentum: NonNegative = 0.9
-    weight_decay: NonNegative = 5e-4
-    clip_gradient: Positive = 10.0
-    lr_factor: NonNegative = 0.9
-    lr_step: Count = 10
-    stop_eps: NonNegative = 0.005  # 0: run to max_steps
-    max_steps: Count = 1000
+    learning_rate: Positive = pydantic.Field(0.1, description="learning rate of the first steps")
+    momentum: NonNegative = pydantic.Field(0.9, description="momentum")
+    weight_decay: NonNegative = pydantic.Field(5e-4, description="weight decay (an L2 pull of the image to 0)")
+    clip_gradient: Positive = pydantic.Field(10.0, description="each gradient element is clipped to this size")
+    lr_factor: NonNegative = pydantic.Field(0.9, description="the learning rate is multiplied by this ...")
+    lr_step: Count = pydantic.Field(10, description="... every this many steps")
+    stop_eps: NonNegative = pydantic.Field(0.005, description="stop when the image changes by less than this "
+                                                               "fraction in one step; 0: run to max_steps")
+    max_steps: Count = pydantic.Field(1000, description="step limit of every cell")
 
     def learning_rate_at(self, step):
         """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates,
@@ -51,7 +52,9 @@ class LBFGS(pydantic.BaseModel):
     """
 
     model_config = SETTINGS
-    max_steps: Count = 1000
-    history: Annotated[int, pydantic.Field(ge=1, le=MAX_LBFGS_HISTORY)] = 10
-    weight_decay: NonNegative = 5e-4
-    stop_eps: NonNegative = 0.005
+    max_steps: Count = pydantic.Field(1000, description="iteration limit of every cell")
+    history: Annotated[int, pydantic.Field(ge=1, le=MAX_LBFGS_HISTORY)] = pydantic.Field(
+        10, description="corrections L-BFGS keeps")
+    weight_decay: NonNegative = pydantic.Field(5e-4, description="weight decay, as SGD's")
+    stop_eps: NonNegative = pydantic.Field(0.005, description="stop when the image changes by less than this "
+                                                              "fraction in one iteration")

@@ -3,30 +3,28 @@
 Both minimise a content term at ``content_layers`` plus a style term at ``style_layers``,
 scaled as the authors' gradients are (docs/method.md, "Losses"):
 
-| method | content term | style term |
-|---|---|---|
-| gatys | alpha/2 ||F - F_c||^2 | beta/4 ||F F^T - G_s||^2 / (C^2 HW) |
-| pmci  | alpha/2 ||F - F_c||^2 / HW | beta/2 ||F 1 - t_s||^2 / (C HW) |
+    method   content term              style term
+    gatys    alpha/2 ||F - F_c||^2      beta/4 ||F F^T - G_s||^2 / (C^2 HW)
+    pmci     alpha/2 ||F - F_c||^2 / HW beta/2 ||F 1 - t_s||^2 / (C HW)
 """
-import logging
 import string
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from fmi import experiments
-from fmi.core.invert import Term
+from fmi.core import vgg19
 from fmi.core.optimizers import SGD, NonNegative
+from fmi.core.terms import Term
 from fmi.errors import FmiError
-from fmi.experiments.layout import draw, grid
-from fmi.run import inversion, labels
-from fmi.run import session as sessions
-from fmi.run.folder.keys import style_key
-from fmi.run.interface.config import Common, check_layers, check_unique
-from fmi.run.session import chunks
+from fmi.files import published
+from fmi.run import measures
+from fmi.run.experiment import Batch, Experiment, Finding, Finished, Grid, Images, Problem, chunks, grid
+from fmi.run.folder.keys import cell_key, parse_key
+from fmi.run.folder.record import Name, Strict
+from fmi.run.interface.cli import Option
+from fmi.run.interface.config import Common, check_layers, check_unique, paper, run_only
 
-log = logging.getLogger("fmi")
-
+Method = Literal["gatys", "pmci"]
 # method -> (content term normalised by HW?, style loss kind); style terms are always normalised
 METHODS = {"gatys": (False, "gram"), "pmci": (True, "channel_sum")}
 METHOD_TITLES = {"gatys": "Gatys", "pmci": "PMCI"}
@@ -35,17 +33,17 @@ PAPER_CONTENTS = 2
 
 
 class Config(Common):
-    content: list[str] = ["golden_gate", "tubingen"]
-    styles: list[str] = ["frida_kahlo", "seated_nude", "starry_night", "the_scream"]
-    methods: list[Literal[tuple(METHODS)]] = ["gatys", "pmci"]
-    content_layers: list[str] = ["relu2_2"]
-    style_layers: list[str] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    content_weight: NonNegative = 10.0
-    style_weight: NonNegative = 1.0
-    sgd: SGD = SGD(weight_decay=5e-3)
-    output: str = "runs/fig5"
+    content: list[str] = paper(["golden_gate", "tubingen"], Common.model_fields["content"].description)
+    styles: list[str] = paper(["frida_kahlo", "seated_nude", "starry_night", "the_scream"], "style images")
+    methods: list[Method] = paper(["gatys", "pmci"], "gatys, pmci or both")
+    content_layers: list[str] = paper(["relu2_2"], "content relu layers")
+    style_layers: list[str] = paper(["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], "style relu layers")
+    content_weight: NonNegative = paper(10.0, "alpha, the content term's weight")
+    style_weight: NonNegative = paper(1.0, "beta, the style term's weight")
+    sgd: SGD = paper(SGD(weight_decay=5e-3), "the authors' SGD and stop rule")
+    output: str = run_only("runs/fig5", "output folder")
 
-    def check(self, where):
+    def check(self, where: str) -> None:
         super().check(where)
         check_layers(self.content_layers, where, "content_layers")
         check_layers(self.style_layers, where, "style_layers")
@@ -57,95 +55,132 @@ class Config(Common):
             raise FmiError(f"{where}: key 'methods' is empty; use gatys, pmci or both")
 
 
-def terms(config, method):
-    """The loss terms of ``method``: content terms first, then one style term per style layer."""
+class Details(Strict):
+    """What a style transfer cell adds to its record."""
 
-    content_normalised, style_kind = METHODS[method]
-    return ([Term(layer, "content", config.content_weight, content_normalised)
-             for layer in config.content_layers]
-            + [Term(layer, style_kind, config.style_weight, True) for layer in config.style_layers])
-
-
-# --- the figure's layout --------------------------------------------------------------------------
+    content: Name
+    method: Method
+    style: Name
+    layers: list[str]
 
 
-
-def row_label(index, style):
+def row_label(index: int, style: str) -> str:
     """'A: frida_kahlo', 'B: ...', ..., then 'A2: ...': the paper's letters, with the style named."""
     letter = string.ascii_uppercase[index % 26]
     return f"{letter if index < 26 else f'{letter}{index // 26 + 1}'}: {style}"
 
 
-def grids(config, contents, styles=()):
-    """The one figure: a row per style image; columns the style, then Gatys and PMCI per content image."""
-    return [_grid(config, f"fig5_{'+'.join(contents)}.png", contents, config.methods, list(styles))]
+class StyleTransfer(Experiment):
+    name, script, title, paper = "fig5", "run_pmci.py", "PMCI beside Gatys", "Fig. 5"
+    authors = published.FIGURES[2]
+    Config, Details = Config, Details
+    options = (Option("--style", ("styles",), "texts", "IMAGES"),
+               Option("--methods", ("methods",), "texts", "METHODS"),
+               Option("--content-layers", ("content_layers",), "texts", "LAYERS"),
+               Option("--style-layers", ("style_layers",), "texts", "LAYERS"),
+               Option("--content-weight", ("content_weight",), "number", "ALPHA"),
+               Option("--style-weight", ("style_weight",), "number", "BETA"))
+    loss_title = "Style transfer loss"
 
+    def images(self, config: Any) -> tuple[list[str], list[str]]:
+        return list(config.content), list(config.styles)
 
-def paper_grid(config, contents, styles=()):
-    """The authors' Fig. 5 (four styles by style, Gatys and PMCI for two contents) with this run's cells."""
-    contents = (list(contents) + [None] * PAPER_CONTENTS)[:PAPER_CONTENTS]
-    styles = (list(styles) + [None] * PAPER_STYLES)[:PAPER_STYLES]
-    return _grid(config, "fig5_paper.png", contents, list(METHODS), styles)
+    def terms(self, config: Any, group: str) -> list[Term]:
+        """The loss terms of method ``group``: content terms first, then one style term per style layer."""
+        content_normalised, style_kind = METHODS[group]
+        return ([Term(layer, "content", config.content_weight, content_normalised) for layer in config.content_layers]
+                + [Term(layer, style_kind, config.style_weight, True) for layer in config.style_layers])
 
+    def plan(self, config: Any, contents: list[str], styles: list[str]) -> list[Batch]:
+        deepest = max(config.content_layers + config.style_layers, key=vgg19.RELU_LAYERS.index)
+        return [Batch(name, method, tuple(chunk), deepest) for name in contents for method in config.methods
+                for chunk in chunks(styles, config.batch_size)]
 
-def _grid(config, file, contents, methods, styles):
-    columns = ["style"] + [f"{METHOD_TITLES[method]}\n({content})" for content in contents for method in methods]
-    keys = [[None] + [style_key(content, method, style) if content and style and method in config.methods else None
-                      for content in contents for method in methods] for style in styles]
-    what = (f"Style transfer: content {', '.join(config.content_layers)}, style {', '.join(config.style_layers)}, "
-            f"alpha={config.content_weight:g}, beta={config.style_weight:g}")
-    return grid(file, what, [row_label(index, style or "-") for index, style in enumerate(styles)], columns, keys)
+    def grids(self, config: Any, contents: list[str], styles: list[str]) -> list[Grid]:
+        """The one figure: a row per style image; columns the style, then Gatys and PMCI per content image."""
+        return [self._grid(config, f"fig5_{'+'.join(contents)}.png", contents, config.methods, styles)]
 
+    def paper_grid(self, config: Any, contents: list[str], styles: list[str]) -> Grid:
+        """The authors' Fig. 5 (four styles by style, Gatys and PMCI for two contents) with this run's cells."""
+        return self._grid(config, "fig5_paper.png", (list(contents) + [""] * PAPER_CONTENTS)[:PAPER_CONTENTS],
+                          list(METHODS), (list(styles) + [""] * PAPER_STYLES)[:PAPER_STYLES])
 
-# --- the run --------------------------------------------------------------------------------------
+    def _grid(self, config: Any, file: str, contents: list[str], methods: list[str], styles: list[str]) -> Grid:
+        columns = ["style"] + [f"{METHOD_TITLES[method]}\n({content or 'None'})" for content in contents
+                               for method in methods]
+        keys = [[None] + [cell_key(content, method, style) if content and style and method in config.methods else None
+                          for content in contents for method in methods] for style in styles]
+        what = (f"Style transfer: content {', '.join(config.content_layers)}, style {', '.join(config.style_layers)}, "
+                f"alpha={config.content_weight:g}, beta={config.style_weight:g}")
+        return grid(file, what, [row_label(index, style or "-") for index, style in enumerate(styles)], columns, keys,
+                    pictures=[[style or None] + [None] * (len(columns) - 1) for style in styles])
 
-def run(config, argv, started, options):
-    """Run every (content, method, style) cell; write cells, the styles x columns figure and the record."""
+    def loss_panels(self, config: Any, contents: list[str], styles: list[str]) -> dict[str, dict[str, str]]:
+        return {f"{name} {METHOD_TITLES[method]}": {style: cell_key(name, method, style) for style in styles}
+                for name in contents for method in config.methods}
 
-    layers = list(dict.fromkeys(config.content_layers + config.style_layers))
-    found = sessions.check_inputs(config, experiments.of_config(config), argv, layers=layers,
-                                  batch=min(config.batch_size, len(config.styles)), styles=config.styles)
-    style_names = found.style_names
-    cells = {style_key(name, method, style): name for name in found.content_names for method in config.methods
-             for style in style_names}
-    plan = sessions.Plan(cells, [grids(config, found.content_names, style_names)[0].file, "loss.png"])
-    session = sessions.open_session(config, experiments.of_config(config), argv, options, found, plan)
-    with session.recording():
-        session.planned([chunk for content in session.contents for method in config.methods
-                                  for chunk in chunks([style_key(content.name, method, style) for style in style_names
-                                                       if not session.is_done(style_key(content.name, method, style))],
-                                                      config.batch_size)])
-        loss_groups = {}
-        for content in session.contents:
-            styles = session.styles[content.name]
-            content_codes = session.extract(config.content_layers, content.array)
-            style_codes = [(style.name, session.extract(config.style_layers, style.array)) for style in styles]
-            for method in config.methods:
-                keys = invert_method(session, config, method, content, content_codes, style_codes)
-                loss_groups[f"{content.name} {METHOD_TITLES[method]}"] = {
-                    style_name: key for (style_name, _), key in zip(style_codes, keys)}
-        first = session.contents[0]
-        style_pictures = session.styles[first.name]  # shown at the first content image's size
-        figure = grids(config, [content.name for content in session.contents], style_names)[0]
-        written = [draw(session, figure, first.size, fill=lambda row, column: style_pictures[row].rgb),
-                   labels.loss_figure(session, loss_groups, "Style transfer loss")]
-        session.finish(started, written)
-    return written
+    def prepare(self, config: Any, session: Any, content: Any) -> tuple[str, dict[str, Images], dict[str, Any]]:
+        return (content.name, session.extract(config.content_layers, content.array),
+                {style.name: session.extract(config.style_layers, style.array)
+                 for style in session.styles[content.name]})
 
-
-def invert_method(session, config, method, content, content_codes, style_codes):
-    """Invert one content image with ``method`` against every style (batched); return the cell keys."""
-
-    method_terms = terms(config, method)
-    layers = list(dict.fromkeys(term.layer for term in method_terms))
-    keys = [style_key(content.name, method, style_name) for style_name, _ in style_codes]
-    pending = [i for i, key in enumerate(keys) if not session.is_done(key)]
-    for batch in chunks(pending, config.batch_size):
-        targets = [np.concatenate([content_codes[term.layer]] * len(batch)) if term.kind == "content"
-                   else np.concatenate([style_codes[i][1][term.layer] for i in batch])
+    def problem(self, config: Any, prepared: tuple[str, dict[str, Images], dict[str, Any]], batch: Batch) -> Problem:
+        name, content_codes, style_codes = prepared
+        method_terms = self.terms(config, batch.group)
+        layers = list(dict.fromkeys(term.layer for term in method_terms))
+        targets = [np.concatenate([content_codes[term.layer]] * len(batch.items)) if term.kind == "content"
+                   else np.concatenate([style_codes[style][term.layer] for style in batch.items])
                    for term in method_terms]
-        inversion.invert_batch(session, [keys[i] for i in batch], method_terms, targets, content.array.shape[1:],
-                               label=f"{content.name} {method} {', '.join(style_codes[i][0] for i in batch)}",
-                               details=[{"content": content.name, "method": method, "style": style_codes[i][0],
-                                         "layers": layers} for i in batch])
-    return keys
+        details = [{"content": name, "method": batch.group, "style": style, "layers": layers} for style in batch.items]
+        return Problem(method_terms, targets, details, f"{name} {batch.group} {', '.join(batch.items)}")
+
+    def findings(self, run: Finished, weights: str) -> list[Finding]:
+        """Style as channel sums: the cosine similarity of channel-sum vectors and of Gram matrices (averaged
+        over the style layers) between every style image and every output, through the run's weights."""
+        from fmi.core import preprocessing  # OpenCV: loaded for the analysis, never for --help
+
+        size = next(iter(run.images.values())).shape[:2]
+        items = {f"style {name}": run.input_image(name) for name in run.styles}
+        style_of = {}
+        for key, rgb in run.images.items():
+            where = parse_key(key)
+            style_of[f"{where.group} {where.content} {where.item}"] = f"style {where.item}"
+            items[f"{where.group} {where.content} {where.item}"] = rgb
+        items = {name: preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size)) for name, rgb in items.items()}
+        layers = run.config.style_layers
+        summaries = {}
+        for name, rgb in items.items():
+            found = run.codes(layers, rgb)
+            summaries[name] = [(code[0].sum(axis=(1, 2)), gram(code[0])) for code in found.values()]
+        names = list(items)
+        matrices = {kind: [[float(np.mean([measures.cosine_similarity(a[layer][index], b[layer][index])
+                                           for layer in range(len(layers))]))
+                            for b in (summaries[n] for n in names)] for a in (summaries[n] for n in names)]
+                    for index, kind in enumerate(("channel_sums", "gram"))}
+        styles = [name for name in names if name.startswith("style ")]
+        own_style, rows = {}, []
+        for name, style in style_of.items():
+            row = names.index(name)
+            own_style[name] = {kind: {"own_style": matrices[kind][row][names.index(style)],
+                                      "other_styles": float(np.mean([matrices[kind][row][names.index(other)]
+                                                                     for other in styles if other != style]))
+                                      if len(styles) > 1 else None} for kind in matrices}
+            rows.append([name] + [number(own_style[name][kind][part]) for kind in matrices
+                                  for part in ("own_style", "other_styles")])
+        numbers = {"items": names, "layers": layers, "matrices": matrices, "own_style": own_style}
+        return [Finding("style", numbers, "Style as channel sums",
+                        "Similarity of each output to its own style image and (mean) to the other styles.",
+                        ["output", "channel sums: own", "others", "Gram: own", "others"], rows, matrices=numbers)]
+
+
+def gram(code: Images) -> Images:
+    """The Gram matrix F F^T of one image's code (C, h, w), in float64."""
+    flat = code.reshape(code.shape[0], -1).astype(np.float64)
+    return flat @ flat.T
+
+
+def number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+EXPERIMENT = StyleTransfer()

@@ -6,19 +6,23 @@ result, the experiment's details and what the experiment measures on the final i
 """
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from fmi.core import invert, preprocessing
 from fmi.files import image_files
 from fmi.run import measures
+from fmi.run.experiment import Images, Problem
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import inside
+from fmi.run.session import Session
 
 log = logging.getLogger("fmi")
 
 
-def output_image(session, array, before_denoise=False):
+def output_image(session: Session, array: Images, before_denoise: bool = False) -> Any:
     """Network-space image -> denoised RGB uint8, as the paper's figures show it (with
     ``before_denoise``, also the 8-bit image before the denoise: (denoised, raw)).
 
@@ -31,38 +35,37 @@ def output_image(session, array, before_denoise=False):
     return (denoised, rgb) if before_denoise else denoised
 
 
-def invert_batch(session, keys, terms, target_codes, shape, label, details=None, measure=None):
-    """Invert one batch (one image per key) and save each cell; return their RGB images.
-
-    ``target_codes`` holds one (N, C, h, w) array per term; ``shape`` is (3, H, W);
-    ``details`` optionally adds one dict per key to the cells' records, and
-    ``measure(final images (N, 3, H, W), details)`` one more dict per key, computed from the
-    inverted images. L-BFGS inverts one image at a time, so its batches are split.
-    """
+def invert_batch(session: Session, keys: list[str], problem: Problem, shape: tuple[int, ...]) -> None:
+    """Invert one batch (one image per key) of ``problem``'s terms and targets and save each cell, its
+    record carrying the problem's details and what ``problem.measure`` measures on the final images.
+    ``shape`` is (3, H, W). L-BFGS inverts one image at a time, so its batches are split."""
     config = session.config
-    details = details or [{} for _ in keys]
     if config.optimizer == "lbfgs" and len(keys) > 1:
-        return [rgb for index, key in enumerate(keys) for rgb in invert_batch(
-            session, [key], terms, [codes[index:index + 1] for codes in target_codes], shape,
-            label=f"{label} [{key}]", details=details[index:index + 1], measure=measure)]
-    problem = invert.Problem(terms, session.weights, (len(keys),) + tuple(shape), config.pooling, session.context)
-    problem.set_targets(target_codes)
+        for index, key in enumerate(keys):
+            alone = Problem(problem.terms, [target[index:index + 1] for target in problem.targets],
+                            problem.details[index:index + 1], f"{problem.label} [{key}]",
+                            problem.measure, [problem.positions[index]])
+            invert_batch(session, [key], alone, shape)
+        return
+    network = invert.Problem(problem.terms, session.weights, (len(keys),) + tuple(shape), config.pooling,
+                             session.context)
+    network.set_targets(problem.targets)
     initial = session.start_images(shape, len(keys))
-    session.progress.batch_started(keys, label)
+    session.progress.batch_started(keys, problem.label)
     callbacks = [session.progress.step_callback(keys, config.log_every)]
     if config.save_every:
         callbacks.append(_snapshot_saver(session, keys))
     started = time.perf_counter()
     if config.optimizer == "lbfgs":
-        result = invert.lbfgs(problem, initial, config.lbfgs, callbacks=callbacks)
+        result = invert.lbfgs(network, initial, config.lbfgs, callbacks=callbacks)
     else:
-        result = invert.sgd(problem, initial, config.sgd, callbacks=callbacks)
+        result = invert.sgd(network, initial, config.sgd, callbacks=callbacks)
     wall = time.perf_counter() - started
-    measured = measure(result.images, details) if measure else [{} for _ in keys]
-    images = []
+    measured = problem.measure(result.images, problem.positions) if problem.measure else [({}, False) for _ in keys]
     for index, key in enumerate(keys):
         rgb, raw = output_image(session, result.images[index], before_denoise=True)
         losses = result.losses[index]
+        added, silent = measured[index]
         session.folder.save_cell(key, image_files.encode(rgb, session.fidelity.cell_format), {
             "steps": result.steps[index], "stop_reason": result.stop_reasons[index],
             "initial_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
@@ -70,23 +73,22 @@ def invert_batch(session, keys, terms, target_codes, shape, label, details=None,
             "wall_s": round(wall / len(keys), 3), "batch_wall_s": round(wall, 3), "batch_size": len(keys),
             "weights": session.weights.label, "seed": config.seed, "optimizer": config.optimizer,
             "max_steps": config.steps, "fidelity": session.fidelity.name, "size": list(shape[1:]),
-            "machine": session.machine, "before_denoise": measures.all_of(raw), **details[index], **measured[index],
+            "machine": session.machine, "before_denoise": measures.all_of(raw), "silent": silent,
+            "details": {**problem.details[index], **added},
         })
-        images.append(rgb)
         if result.stop_reasons[index].startswith("non-finite"):
-            layers = ", ".join(dict.fromkeys(term.layer for term in terms))
+            layers = ", ".join(dict.fromkeys(term.layer for term in problem.terms))
             log.warning("%s: %s (layer %s); this cell stopped there, the other cells go on",
                         key, result.stop_reasons[index], layers)
     session.progress.batch_done(keys, wall, result.steps)
-    return images
 
 
-def _snapshot_saver(session, keys):
+def _snapshot_saver(session: Session, keys: list[str]) -> Callable[[Any], None]:
     """A callback that saves the images in flight every ``save_every`` steps; an image that is no
     longer finite (its cell is stopping) is skipped, so one diverging cell never stops the run."""
     every = session.config.save_every
 
-    def save(state):
+    def save(state: Any) -> None:
         if state.step % every:
             return
         images = state.images

@@ -4,12 +4,18 @@ Each reads the cells' states from ``fmi.run.folder.record.cell_status``, the one
 figure's badges, its title, the log and the record cannot disagree.
 """
 import logging
+from typing import Any
 
 from fmi.core import optimizers
 from fmi.run import figures
 from fmi.run.folder.record import CELL_STATES, cell_status, status_counts
 
 log = logging.getLogger("fmi")
+
+
+def optimiser(config: Any) -> str:
+    """The optimiser of a config and its step limit, as every title and page says it."""
+    return f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"
 
 
 def marks(session, keys):
@@ -23,8 +29,7 @@ def title(session, what, size, keys):
     finished = [key for key in keys if key and key in session.folder.cells]
     counts = status_counts(session.folder.cells, finished, config.stuck_fraction)
     lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
-             f"{session.label}; {optimizers.NAMES[config.optimizer]}, at most {config.steps} steps; "
-             f"fidelity: {session.fidelity.name}"]
+             f"{session.label}; {optimiser(config)}; fidelity: {session.fidelity.name}"]
     if session.settings_line:
         lines.append(session.settings_line)
     if session.not_theirs:

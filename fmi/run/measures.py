@@ -2,7 +2,6 @@
 
 Each takes an (H, W, 3) uint8 RGB image (or a pair) and returns a float.
 """
-import cv2
 import numpy as np
 
 
@@ -49,6 +48,8 @@ def spectral_entropy(rgb):
 def png_bytes_per_pixel(rgb):
     """Size of the image as a losslessly compressed PNG, in bytes per pixel: a proxy for
     how much structure the image holds that a generic coder cannot predict."""
+    import cv2  # here: the experiments' measures load with their settings, and --help loads no OpenCV
+
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:

@@ -1,22 +1,22 @@
-"""What the three figure scripts share: checking every input, then a session that inverts cells.
+"""What every experiment's run shares: checking every input, then a session that inverts cells.
 
-``check_inputs`` and ``open_session`` run every check that can fail on the inputs (the config
-was checked when it was loaded; then the files, image headers, sizes, memory, weights, output
-names and the pixels themselves) before the run folder is opened, which is the first write;
-between them the experiment plans its cells from the inputs' names. ``open_session`` returns
+``check_inputs``, ``check_fits`` and ``open_session`` run every check that can fail on the inputs
+(the config was checked when it was loaded; then the files, image headers, sizes, memory, weights,
+output names and the pixels themselves) before the run folder is opened, which is the first write;
+between them the experiment plans its batches from the inputs' names. ``open_session`` returns
 the ``Session``: the checked inputs as the network sees them, the weights and device, the
-run folder, and progress. ``fmi.run.inversion`` inverts batches of cells in a session;
-``fmi.run.labels`` makes the figures' titles and marks.
+run folder, and progress. ``fmi.run.driver`` runs an experiment in a session.
 """
 import contextlib
-import datetime
 import importlib.metadata
 import logging
 import platform
 import shlex
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 import cv2
 import matplotlib
@@ -29,8 +29,16 @@ from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
 from fmi.files import image_files, published, weight_files
 from fmi.files.published import PAPER_IMAGES
-from fmi.io import check_output_names, check_writable_location, printable, printable_data, sha1_of_file
+from fmi.io import (
+    check_output_names,
+    check_writable_location,
+    printable,
+    printable_data,
+    sha1_of_file,
+    timestamp,
+)
 from fmi.run import cost, progress
+from fmi.run.experiment import Batch, Experiment, Picture
 from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
@@ -39,11 +47,10 @@ from fmi.run.folder.record import (
     code_identity,
     fingerprint_of,
     inside,
-    parse_key,
     settings_of,
     status_counts,
 )
-from fmi.run.folder.runfolder import open_run_folder
+from fmi.run.folder.runfolder import RunFolder, open_run_folder
 from fmi.run.interface import config as config_module
 from fmi.run.interface import inputs
 from fmi.run.machine import device, memory, threads
@@ -76,33 +83,28 @@ class Options:
 
     resume: bool = False
     overwrite: bool = False
-    shard: tuple = None
+    shard: Optional[tuple[int, int]] = None
     collect: bool = False
-    overall: object = None  # a larger job this run belongs to (fmi.tools.whole_paper): told of progress
-
-
-@dataclass
-class Picture:
-    """One input image, ready: its run name, 8-bit RGB as resized, and the network's input (1, 3, H, W)."""
-
-    name: str
-    rgb: np.ndarray
-    array: np.ndarray
-
-    @property
-    def size(self):
-        return tuple(self.array.shape[2:])
+    overall: Any = None  # a larger job this run belongs to (fmi.tools.whole_paper): told of progress
 
 
 @dataclass
 class Plan:
-    """What a run will write: {cell key: content name} in running order, and its figure files."""
+    """What a run will write: its batches of cells in running order, and its figure files."""
 
-    cells: dict
-    figures: list = field(default_factory=list)
+    batches: list[Batch]
+    figures: list[str] = field(default_factory=list)
+
+    @property
+    def cells(self) -> dict[str, Batch]:
+        """{cell key: the batch it is planned in}, in running order."""
+        return {key: batch for batch in self.batches for key in batch.keys}
 
 
-def missing_files(config, located, style_located):
+Problems = list[tuple[str, str]]
+
+
+def missing_files(config: Any, located: list[inputs.Located], style_located: list[inputs.Located]) -> Problems:
     """(what is missing, how to get it) for the weights file and every input image that is not there;
     the paper's images are named together, fetched by one command."""
     expected = weight_files.expected_file(config.weights, config.model_dir)
@@ -118,7 +120,8 @@ def missing_files(config, located, style_located):
     return problems
 
 
-def missing_message(problems, offline_command, what="this run", same="the same config"):
+def missing_message(problems: Problems, offline_command: str, what: str = "this run",
+                    same: str = "the same config") -> FmiError:
     """One error for every missing file, with the commands that fetch them and the command line that
     runs the same thing offline."""
     if len(problems) == 1 and "," not in problems[0][0]:
@@ -130,16 +133,7 @@ def missing_message(problems, offline_command, what="this run", same="the same c
                     + f"\nto run {same} offline, with random weights and bundled images:\n  {offline_command}")
 
 
-def _missing_inputs(config, located, argv, script, style_located):
-    """The error for the missing weights and paper images of a run, or None; other missing images are
-    left to the checks that name each one."""
-    problems = missing_files(config, located, style_located)
-    if all(fix == "no such file" for _, fix in problems):  # nothing that a download fetches
-        return None
-    return missing_message(problems, shlex.join(["python", script, *_offline_argv(argv, located, style_located)]))
-
-
-def _offline_argv(argv, located, style_located):
+def _offline_argv(argv: list[str], located: list[inputs.Located], style_located: list[inputs.Located]) -> list[str]:
     """``argv`` with random weights and bundled images in place of the missing ones."""
     offline = list(argv)
     for option in ("--weights", "--image", "--style"):
@@ -157,51 +151,78 @@ def _offline_argv(argv, located, style_located):
 
 @dataclass
 class Inputs:
-    """Every input image of a run, located, named, its header read and its origin known."""
+    """Every input image of a run, located, named, its header read, its size once resized and its origin known."""
 
-    contents: list
-    styles: list
-    names: dict
-    headers: dict
-    sizes: dict
-    origins: dict
+    contents: list[inputs.Located]
+    styles: list[inputs.Located]
+    names: dict[str, str]
+    headers: dict[str, image_files.Header]
+    sizes: dict[str, tuple[int, int]]
+    origins: dict[str, tuple[str, Optional[published.Published]]]
 
     @property
-    def everything(self):
+    def everything(self) -> list[inputs.Located]:
         return self.contents + self.styles
 
     @property
-    def content_names(self):
+    def content_names(self) -> list[str]:
         return [self.names[item.spec] for item in self.contents]
 
     @property
-    def style_names(self):
+    def style_names(self) -> list[str]:
         return [self.names[item.spec] for item in self.styles]
 
-    def role(self, item):
+    def role(self, item: inputs.Located) -> str:
         return "content" if item in self.contents else "style"
 
 
-def check_inputs(config, figure, argv, *, layers, batch, styles=()):
-    """Every check that can fail on a run's input images before any pixel is decoded; return the
-    ``Inputs`` with their names in the run, from which the experiment plans its cells.
+def check_inputs(config: Any, script: str, argv: list[str], contents: list[str], styles: list[str]) -> Inputs:
+    """The input checklist, before any pixel is decoded: every file there (or one message naming all that
+    are missing, with the command line that runs ``script`` offline), each image's header read, its size
+    once resized, its name in the run, and whether it is exactly the authors' file."""
+    mode = fidelity.of(config)
+    located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in contents]
+    style_located = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
+    problems = missing_files(config, located, style_located)
+    if any(fix != "no such file" for _, fix in problems):  # something a download fetches
+        raise missing_message(problems, shlex.join(["python", script, *_offline_argv(argv, located, style_located)]))
+    everything = located + style_located
+    headers = {item.spec: image_files.read_header(item.path) for item in everything}
+    sizes = {item.spec: preprocessing.content_size(headers[item.spec].height, headers[item.spec].width,
+                                                   config.max_long_edge, mode.size_rounding) for item in located}
+    names = inputs.assign_names(everything)
+    origins = {item.spec: published.identify(item.path) for item in everything}
+    for item in everything:
+        header, role = headers[item.spec], "content" if item in located else "style"
+        sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
+        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], printable(item.path), header.height,
+                 header.width, sized, f", standing in for {item.spec}" if item.substitute else "",
+                 _origin(item, origins[item.spec]))
+    return Inputs(located, style_located, names, headers, sizes, origins)
 
-    ``figure`` is the ``fmi.experiments.Figure`` the run makes; ``layers`` are the deepest layers
-    any batch reaches and ``batch`` the largest batch, for the memory check; ``styles`` are the
-    style image specs (resized to each content image).
-    """
-    return _locate_inputs(config, fidelity.of(config), figure.script, argv, styles, layers, batch)
+
+def check_fits(config: Any, found: Inputs, batches: list[Batch]) -> None:
+    """Each content image, once resized, is large enough for the deepest layer the batches reach, and
+    inverting the largest batch (and decoding the largest input) fits in memory."""
+    deepest = max((batch.layer for batch in batches), key=vgg19.RELU_LAYERS.index)
+    largest = max(len(batch.items) for batch in batches)
+    decode_bytes = max(header.decode_bytes for header in found.headers.values())
+    for item in found.contents:
+        vgg19.check_input_size([deepest], *found.sizes[item.spec])
+        memory.check([deepest], largest, *found.sizes[item.spec], limit_gib=config.max_memory_gib,
+                     decode_bytes=decode_bytes)
 
 
-def open_session(config, figure, argv, options, found, plan):
+def open_session(config: Any, experiment: Experiment, argv: list[str], options: Options, found: Inputs,
+                 plan: Plan) -> "Session":
     """Check what is left (the paper's settings, output names, weights, device, pixels), then open
     the run folder, the first write; return the ``Session``. ``found`` is ``check_inputs``' answer,
-    ``plan`` the experiment's ``Plan`` of cells from it."""
+    ``plan`` the experiment's batches from it."""
     mode = fidelity.of(config)
-    paper_config = config_module.load(type(config), figure.paper_config)
+    paper_config = config_module.load(type(config), experiment.paper_config)
     differences = [printable_data(difference)  # file names in any encoding
-                   for difference in config_module.paper_differences(config, paper_config)]
-    log.info("settings: %s", config_module.describe_differences(differences, figure.paper))
+                   for difference in config_module.differences(config, paper_config)]
+    log.info("settings: %s", config_module.describe_differences(differences, experiment.paper))
     output = shards.folder_of(Path(config.output), options.shard)
     check_writable_location(output)
     suffix = image_files.CELL_SUFFIXES[mode.cell_format]
@@ -215,58 +236,25 @@ def open_session(config, figure, argv, options, found, plan):
     pixels = {item.spec: image_files.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
     contents = [_picture(found.names[item.spec], pixels[item.spec], *found.sizes[item.spec], weights, mode,
                          mode.content_scale) for item in found.contents]
-    style_pictures = {content.name: [_picture(found.names[item.spec], pixels[item.spec], *content.size, weights,
-                                              mode, mode.style_scale) for item in found.styles]
-                      for content in contents}
-    shapes = {key: list(next(c.size for c in contents if c.name == content)) for key, content in plan.cells.items()}
-    record = _record(config, mode, figure.script, argv, options, weights, found, shapes, facts, differences)
-    folder = open_run_folder(output, record, mode.cell_format, resume=options.resume or bool(options.shard)
-                             or options.collect, overwrite=options.overwrite, shards_allowed=options.collect)
-    for picture in contents + style_pictures[contents[0].name]:  # as the run sees them, for the tools
+    styles = {content.name: [_picture(found.names[item.spec], pixels[item.spec], *content.size, weights, mode,
+                                      mode.style_scale) for item in found.styles] for content in contents}
+    sizes = {content.name: list(content.size) for content in contents}
+    shapes = {key: sizes[batch.content] for key, batch in plan.cells.items()}
+    record = _record(config, experiment.script, argv, options, weights, found, shapes, facts, differences)
+    folder = open_run_folder(output, record, experiment.Details, mode.cell_format,
+                             resume=options.resume or bool(options.shard) or options.collect,
+                             overwrite=options.overwrite, shards_allowed=options.collect)
+    for picture in contents + styles[contents[0].name]:  # as the run sees them, for the tools
         image_files.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
-    return Session(config, mode, weights, context, folder, contents, style_pictures, plan, not_theirs,
-                   options.overall, facts, config_module.describe_differences(differences, figure.paper,
-                                                                              config_module.SHOWN_DIFFERENCES))
+    line = config_module.describe_differences(differences, experiment.paper, config_module.SHOWN_DIFFERENCES)
+    return Session(config, mode, weights, context, folder, contents, styles, plan, not_theirs, options.overall,
+                   facts, line)
 
 
-def _locate_inputs(config, mode, script, argv, styles, layers, batch):
-    """The input checklist: every file there (or one message naming all that are missing), each
-    image's header read, its size once resized checked against the layers and the memory, its
-    name, and whether it is exactly the authors' file; nothing decoded yet."""
-    contents = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in config.content]
-    style_items = [inputs.locate(spec, config.data_dir, config.fallbacks) for spec in styles]
-    missing = _missing_inputs(config, contents, argv, script, style_items)
-    if missing:
-        raise missing
-    everything = contents + style_items
-    headers = {item.spec: image_files.read_header(item.path) for item in everything}
-    sizes = _content_sizes(config, mode, contents, headers, layers, batch)
-    names = inputs.assign_names(everything)
-    origins = {item.spec: published.identify(item.path) for item in everything}
-    _log_inputs(everything, contents, names, headers, sizes, origins)
-    return Inputs(contents, style_items, names, headers, sizes, origins)
-
-
-def _content_sizes(config, mode, located, headers, layers, batch):
-    """{spec: (height, width)} of each content image once resized, after checking it is large
-    enough for the deepest layer and that inverting it (and decoding the largest input) fits
-    in memory: all from the image headers, before any pixel is decoded."""
-    deepest = max(layers, key=vgg19.RELU_LAYERS.index)
-    decode_bytes = max(header.decode_bytes for header in headers.values())
-    sizes = {}
-    for item in located:
-        header = headers[item.spec]
-        sizes[item.spec] = preprocessing.content_size(header.height, header.width, config.max_long_edge,
-                                               mode.size_rounding)
-        vgg19.check_input_size([deepest], *sizes[item.spec])
-        memory.check(layers, batch, *sizes[item.spec], limit_gib=config.max_memory_gib, decode_bytes=decode_bytes)
-    return sizes
-
-
-def _origin(item, origin):
+def _origin(item: inputs.Located, origin: tuple[str, Optional[published.Published]]) -> str:
     """Whose file an input is, by its git blob id: the authors' exactly, or (for a paper image that
     is not theirs) not theirs."""
     blob, found = origin
@@ -274,56 +262,42 @@ def _origin(item, origin):
     return published.describe(blob, found, expected)
 
 
-def _log_inputs(everything, located, names, headers, sizes, origins):
-    """One line per input image: its name in this run, its file, its size (and resized size), whose file it is."""
-    for item in everything:
-        header = headers[item.spec]
-        role = "content" if item in located else "style"
-        sized = f" -> {sizes[item.spec][0]}x{sizes[item.spec][1]}" if item.spec in sizes else ""
-        log.info("%s %s: %s (%dx%d%s)%s; %s", role, names[item.spec], printable(item.path), header.height,
-                 header.width, sized,
-                 f", standing in for {item.spec}" if item.substitute else "", _origin(item, origins[item.spec]))
-
-
-def _record(config, mode, script, argv, options, weights, found, shapes, facts, differences):
+def _record(config: Any, script: str, argv: list[str], options: Options, weights: weight_files.Weights,
+            found: Inputs, shapes: dict[str, list[int]], facts: dict[str, Any],
+            differences: list[Any]) -> RunRecord:
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
-    config_dict = printable_data(config_module.to_dict(config))  # file names in any encoding
-    settings = settings_of(config_dict, weights.identity, hashes)
+    settings = settings_of(printable_data(config_module.counted(config)), weights.identity, hashes)
     described = {names[item.spec]: {"spec": printable(item.spec), "path": printable(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],
                                     "size": [found.headers[item.spec].height, found.headers[item.spec].width],
                                     "role": found.role(item), "substitute": item.substitute,
                                     "git_blob": found.origins[item.spec][0],
-                                    "published": found.origins[item.spec][1].remote if found.origins[item.spec][1]
-                                    else None}
+                                    "published": origin.remote if (origin := found.origins[item.spec][1]) else None}
                  for item in found.everything}
     return build(
         RunRecord, "this run", record_format=RECORD_FORMAT, script=script, argv=[printable(arg) for arg in argv],
-        config=config_dict,
-        fingerprint=fingerprint_of(settings), settings=settings, code=code_identity(), fidelity=mode.name,
-        weights=weights.record(), seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(),
-        machine=facts, paper_differences=[{"key": key, "value": value, "paper": paper}
-                                          for key, value, paper in differences],
-        versions=versions(), started=now(), shard=list(options.shard) if options.shard else None)
+        config=printable_data(config_module.to_dict(config)), fingerprint=fingerprint_of(settings),
+        settings=settings, code=code_identity(), fidelity=fidelity.of(config).name, weights=weights.record(),
+        seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(), machine=facts,
+        paper_differences=[{"key": key, "value": value, "paper": paper} for key, value, paper in differences],
+        versions=versions(), started=timestamp(), shard=list(options.shard) if options.shard else None)
 
 
-def now():
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _picture(name, rgb, height, width, weights, mode, scale):
+def _picture(name: str, rgb: Any, height: int, width: int, weights: weight_files.Weights, mode: fidelity.Fidelity,
+             scale: float) -> Picture:
     unit = preprocessing.resize(rgb, height, width, mode.resize)
     return Picture(name, preprocessing.unit_to_uint8(unit), weights.preprocessing.preprocess(unit * scale))
 
 
 class Session:
     """One experiment's checked inputs as the network sees them, its weights and device, its run
-    folder, and its progress; ``fmi.run.inversion`` inverts batches of cells in it."""
+    folder, and its progress; ``fmi.run.driver`` inverts batches of cells in it."""
 
-    def __init__(self, config, mode, weights, context, folder, contents, styles, plan, not_theirs=(), overall=None,
-                 facts=None, settings_line=""):
+    def __init__(self, config: Any, mode: fidelity.Fidelity, weights: weight_files.Weights, context: Any,
+                 folder: RunFolder, contents: list[Picture], styles: dict[str, list[Picture]], plan: Plan,
+                 not_theirs: list[str], overall: Any, facts: dict[str, Any], settings_line: str) -> None:
         self.config = config
         self.fidelity = mode
         self.weights = weights
@@ -336,24 +310,29 @@ class Session:
         self.output = folder.path
         self.machine = facts  # what computes the cells: fmi.run.machine.facts
         self.settings_line = settings_line  # how the settings differ from the paper's, for figure titles
+        sizes = {content.name: content.size for content in contents}
         self.progress = progress.Progress(
-            {key: (parse_key(key).group, _cell_cost(plan, key, contents)) for key in plan.cells},
+            {key: (batch.group, vgg19.flops(batch.layer, *sizes[batch.content])) for key, batch in plan.cells.items()},
             {key: cell.steps for key, cell in folder.cells.items()}, log, config.steps, config.optimizer)
         if overall is not None:
             overall.attach(self.progress)
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.weights.label
 
-    def is_done(self, key):
+    def is_done(self, key: str) -> bool:
         return self.folder.is_done(key)
 
-    def cell_image(self, key):
+    def cell_image(self, key: str) -> Any:
         return self.folder.cell_image(key)
 
+    def picture(self, name: str) -> Picture:
+        """The content image called ``name``, as the network sees it."""
+        return next(content for content in self.contents if content.name == name)
+
     @contextlib.contextmanager
-    def recording(self):
+    def recording(self) -> Iterator["Session"]:
         """Keep the record up to date if the block fails or is interrupted; a failed write
         becomes one line saying that the finished cells are safe."""
         try:
@@ -370,11 +349,11 @@ class Session:
                                f"rerun with --resume once fixed") from None
             raise
 
-    def planned(self, batches):
+    def planned(self, batches: list[list[str]]) -> None:
         """Say what is left to run: ``batches`` of pending cell keys (L-BFGS inverts them one by one)."""
         self.progress.planned(batches, one_at_a_time=self.config.optimizer == "lbfgs")
 
-    def calibrate(self, layers):
+    def calibrate(self, layers: list[str]) -> None:
         """Time two steps at the shallowest and the deepest of ``layers`` on the first content image, so
         the first estimate of the time left has two points to draw its line through."""
         layers = sorted(set(layers), key=vgg19.RELU_LAYERS.index)
@@ -388,31 +367,20 @@ class Session:
         log.info("calibration: a step takes %s", ", ".join(f"{seconds:.3g} s at {layer}"
                                                             for (layer, _), seconds in found.items()))
 
-    def extract(self, layers, array):
+    def extract(self, layers: list[str], array: Any) -> dict[str, Any]:
         return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
 
-    def start_images(self, shape, count):
+    def start_images(self, shape: tuple[int, ...], count: int) -> Any:
         """The start image of every cell, (count, 3, H, W): the same seeded noise for each."""
         return invert.initial_images(shape, [self.config.seed] * count)
 
-    def finish(self, started, written):
+    def finish(self, started: float, written: list[Path]) -> None:
         """Note the run finished: its wall time, figures and the cells in each state, in the record and the log."""
         wall = time.perf_counter() - started
-        status = status_counts(self.folder.cells, self.plan.cells, self.config.stuck_fraction)
+        status = status_counts(self.folder.cells, list(self.plan.cells), self.config.stuck_fraction)
         self.folder.finish(wall_s=round(wall, 1), figures=[Path(path).name for path in written], status=status)
         for mark, keys in status.items():
             log.info("%d cell(s) marked '%s': %s%s", len(keys), mark, ", ".join(keys[:5]),
                      ", ..." if len(keys) > 5 else "")
         log.info("finished in %.1f s; outputs in %s: %s", wall, self.output,
                  ", ".join(Path(path).name for path in written))
-
-
-def _cell_cost(plan, key, contents):
-    """Relative work of one step of a cell: the forward FLOPs to its layer at its image size."""
-    size = next(content.size for content in contents if content.name == plan.cells[key])
-    group = parse_key(key).group
-    return vgg19.flops(group if group in vgg19.RELU_LAYERS else "relu5_1", *size)  # Fig. 5: every cell alike
-
-
-def chunks(items, size):
-    return [items[start:start + size] for start in range(0, len(items), size)]

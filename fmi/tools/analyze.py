@@ -1,27 +1,34 @@
-"""Measure the paper's claims on the run folder of any of the three figures.
+"""Measure the paper's claims on the run folder of any experiment.
 
     python -m fmi.analyze RUN_DIR
     python -m fmi.analyze --control RUN_DIR_RANDOM_WEIGHTS RUN_DIR
 
 Writes analysis.md (tables), analysis.json (every number) and PNG plots into RUN_DIR and
-prints the headline table. The control run (same settings, random weights) is measured
+prints the headline table. Every run's cells get the image measures below, per group of cells;
+each experiment adds its own (``Experiment.findings``: whether filters extract specific textures,
+how close outputs are to their styles). The control run (same settings, random weights) is measured
 the same way and drawn on the same axes, so trends that come from training separate from
 those the architecture alone produces.
 """
-import itertools
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from fmi import experiments
-from fmi.core import invert, preprocessing, vgg19
+from fmi.core import invert, vgg19
 from fmi.errors import FmiError
 from fmi.files import weight_files
-from fmi.io import check_input_file, markdown, sha1_of_file, write_json, write_text
+from fmi.io import check_input_file, sha1_of_file, write_json, write_text
 from fmi.run import measures
+from fmi.run.experiment import Finding, Finished
 from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
 from fmi.run.folder.keys import parse_key
-from fmi.run.folder.record import RunView, inside, read_image
+from fmi.run.folder.record import RunRecord, inside, read_image
+from fmi.run.interface import config as config_module
+from fmi.tools import pages
 
 MEASURE_NOTES = {
     "colourfulness": "Hasler and Suesstrunk (2003), M = sigma_rgyb + 0.3 mu_rgyb on 0..255 RGB "
@@ -32,22 +39,24 @@ MEASURE_NOTES = {
                         "to 0..1 (0: one frequency or flat, 1: white noise).",
     "png_bytes_per_pixel": "bytes per pixel of the image as a PNG at maximum compression: "
                            "structure a generic lossless coder cannot predict.",
+    "texture distance": "mean of the total-variation distances of a 64-bin RGB histogram and a "
+                        "magnitude-weighted 8-bin gradient-orientation histogram (0 identical, 1 disjoint).",
+    "style similarity": "cosine similarity of per-layer channel-sum vectors and of Gram matrices of VGG-19 "
+                        "codes (the run's weights), averaged over the style layers.",
 }
+Image = npt.NDArray[np.uint8]
 
 
 class RunData:
-    """A run folder (read through ``fmi.run.folder.record.RunView``) and, per finished cell, its group and
-    its image.
+    """A run folder (read through ``fmi.experiments.view``) and, per finished cell, its group and its image.
 
     A run with unfinished cells is refused unless ``partial``; silent cells (the filter responds
     nowhere on the cell's final image) are left out of the measures and counted.
     """
 
-    def __init__(self, folder, partial=False):
-        view = RunView(folder)
+    def __init__(self, folder: Path, partial: bool = False) -> None:
+        self.experiment, view, self.config = experiments.view(folder)
         self.view, self.folder, self.script, self.label = view, view.folder, view.script, view.label
-        self.figure = experiments.of_script(view.script).name
-        self.config = experiments.config_of(view)
         cells = view.cells
         if not cells:
             raise FmiError(f"{self.folder}: the run has no finished cells; finish it first "
@@ -70,21 +79,39 @@ class RunData:
             raise FmiError(f"{self.folder}: every finished cell is silent (its filter responds nowhere on its "
                            f"final image); nothing to measure")
         self.before_denoise = {key: cells[key].before_denoise for key in self.images}
+        self.findings: list[Finding] = []  # what the experiment measures of its own, once analysed
 
-    def group_of(self, key):
-        """The layer of a Fig. 3/4 cell, the method of a Fig. 5 cell."""
-        return parse_key(key).group
+    def groups(self) -> list[str]:
+        """The groups of the measured cells: layers shallow to deep, other groups in the plan's order."""
+        found = list(dict.fromkeys(parse_key(key).group for key in self.view.plan if key in self.images))
+        return sorted(found, key=vgg19.RELU_LAYERS.index) if set(found) <= set(vgg19.RELU_LAYERS) else found
 
-    def groups(self):
-        found = list(dict.fromkeys(self.group_of(key) for key in self.images))
-        return sorted(found, key=vgg19.RELU_LAYERS.index) if self.figure != "fig5" else found
+    def finished_run(self, weights_spec: str) -> Finished:
+        """What the experiment's own findings measure: the images, details, and codes through the run's weights."""
+        loaded: list[weight_files.Weights] = []
+
+        def codes(layers: list[str], rgb: Image) -> dict[str, Any]:
+            if not loaded:
+                loaded.append(recorded_weights(self.view.record, weights_spec))
+            weights = loaded[0]
+            return invert.extract(weights, layers, weights.preprocessing.preprocess(rgb), self.config.pooling)
+
+        def input_image(name: str) -> Image:
+            rgb = read_image(inside(self.folder, "inputs", f"{name}.png"))
+            if rgb is None:
+                raise FmiError(f"{self.folder / 'inputs' / (name + '.png')}: the run's copy of input image {name} "
+                               f"is missing or unreadable; rerun the run to measure it")
+            return rgb
+
+        images = {key: rgb for key, rgb in self.images.items() if rgb is not None}
+        return Finished(self.folder, self.config, images, self.view.details, self.view.styles, codes, input_image)
 
 
-def _group_statistics(run, values):
+def _group_statistics(run: RunData, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per group of ``run``: the mean, standard deviation and count of each measure in ``values``."""
     groups = {}
     for group in run.groups():
-        members = [values[key] for key in values if run.group_of(key) == group]
+        members = [values[key] for key in values if parse_key(key).group == group]
         if members:
             groups[group] = {name: {"mean": float(np.mean([v[name] for v in members])),
                                     "std": float(np.std([v[name] for v in members])), "n": len(members)}
@@ -92,155 +119,72 @@ def _group_statistics(run, values):
     return groups
 
 
-def image_measures(run):
-    """Every measure of every cell's saved (TV-denoised) image, and of the same image before the
-    denoise (kept in each cell's record when it was made); per group, the mean, sd and count of each."""
-    cells = {key: measures.all_of(rgb) for key, rgb in run.images.items()}
-    before = {key: value for key, value in run.before_denoise.items() if value is not None}
-    for key, value in before.items():
-        cells[key]["before_denoise"] = value.model_dump()
-    return cells, _group_statistics(run, cells), _group_statistics(run, {key: cells[key]["before_denoise"]
-                                                                         for key in before})
-
-
-def specificity(run):
-    """Per layer of an FMI run with two or more content images: texture distance of the same
-    filter's images across content images, against that of different filters' images."""
-    if run.figure != "fig3":
-        return {}
-    by_layer = {}
-    for key in run.images:
-        cell_key = parse_key(key)
-        by_layer.setdefault(cell_key.group, {}).setdefault(cell_key.item, {})[cell_key.content] = run.images[key]
-    result = {}
-    for layer in run.groups():
-        items = by_layer[layer]
-        contents = sorted(set.intersection(*(set(images) for images in items.values())))
-        if len(contents) < 2 or len(items) < 2:
-            continue
-        same, different, wins = [], [], 0
-        names = sorted(items)
-        for item in names:
-            own = [measures.texture_distance(items[item][a], items[item][b])
-                   for a, b in itertools.combinations(contents, 2)]
-            others = [measures.texture_distance(items[item][a], items[other][b])
-                      for other in names if other != item
-                      for a, b in itertools.permutations(contents, 2)]
-            same += own
-            different += others
-            wins += int(np.mean(own) < np.mean(others))
-        result[layer] = {"same_filter": float(np.mean(same)), "different_filter": float(np.mean(different)),
-                         "ratio": float(np.mean(same) / np.mean(different)) if np.mean(different) else None,
-                         "filters_closer_to_themselves": wins, "filters": len(names),
-                         "contents": contents}
-    return result
-
-
-def style_similarity(run, weights_spec="auto"):
-    """For a Fig. 5 run: cosine similarity of channel-sum vectors and of Gram matrices (averaged
-    over the style layers) between every style image (as the run saved it in ``inputs/``) and
-    every output, through the weights the run was made with (``weights_spec``, checked against
-    the record)."""
-    if run.figure != "fig5":
-        return {}
-
-    weights = recorded_weights(run.view.record, weights_spec)
-    size = next(iter(run.images.values())).shape[:2]
-    items, style_item, style_of = {}, {}, {}
-    for name in run.view.styles:
-        rgb = read_image(inside(run.folder, "inputs", f"{name}.png"))
-        if rgb is None:
-            raise FmiError(f"{run.folder / 'inputs' / (name + '.png')}: the run's copy of style image {name} is "
-                           f"missing or unreadable; rerun the run to measure style similarity")
-        style_item[name] = f"style {name}"
-        items[style_item[name]] = preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size))
-    for key, rgb in run.images.items():
-        cell_key = parse_key(key)
-        name = f"{cell_key.group} {cell_key.content} {cell_key.item}"
-        style_of[name] = style_item[cell_key.item]
-        items[name] = preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size))
-    layers = run.config.style_layers
-    summaries = {}
-    for name, rgb in items.items():
-        codes = invert.extract(weights, layers, weights.preprocessing.preprocess(rgb), run.config.pooling)
-        summaries[name] = [(code[0].sum(axis=(1, 2)),
-                            (lambda flat: flat @ flat.T)(code[0].reshape(code.shape[1], -1).astype(np.float64)))
-                           for code in codes.values()]
-    names = list(items)
-    matrices = {}
-    for index, kind in enumerate(("channel_sums", "gram")):
-        matrices[kind] = [[float(np.mean([measures.cosine_similarity(a[layer][index], b[layer][index])
-                                          for layer in range(len(layers))]))
-                           for b in (summaries[n] for n in names)] for a in (summaries[n] for n in names)]
-    own_style = {}
-    styles = list(style_item.values())
-    for name, style in style_of.items():
-        row = names.index(name)
-        own_style[name] = {
-            kind: {"own_style": matrices[kind][row][names.index(style)],
-                   "other_styles": float(np.mean([matrices[kind][row][names.index(other)]
-                                                  for other in styles if other != style]))
-                   if len(styles) > 1 else None}
-            for kind in matrices}
-    return {"items": names, "layers": layers, "matrices": matrices, "own_style": own_style}
-
-
-def recorded_weights(record, spec="auto"):
+def recorded_weights(record: RunRecord, spec: str = "auto") -> weight_files.Weights:
     """The weights a run was made with: its random seed, or the file ``spec`` (default
     model/vgg19.params) checked by SHA-1 against the record. A path named by the record itself is
     never opened."""
-
     described = record.weights
     if not described.pretrained:
-        return weight_files.random_weights(described.seed)
+        return weight_files.random_weights(described.seed or 0)
     path = Path(weight_files.AUTHORS_FILE if spec == "auto" else spec)
     if not path.is_file():
         raise FmiError(f"the run was made with {described.label}; give that file with --weights FILE (not found: "
-                       f"{path}) to measure style similarity")
+                       f"{path}) to measure it")
     digest = sha1_of_file(check_input_file(path, "weights file"))
     if digest != described.sha1:
         raise FmiError(f"{path} is not the weights file the run used (SHA-1 {digest[:12]}, the record's "
-                       f"{described.sha1[:12]}); give that file with --weights FILE")
+                       f"{(described.sha1 or '')[:12]}); give that file with --weights FILE")
     return weight_files.load_file(path)
 
 
-CONTROL_KEYS = ("layers", "filters", "all_filters", "draw_seeds", "mode", "styles", "methods",
-                "content_layers", "style_layers", "optimizer")
-
-
-def check_control(run, control):
-    """Raise FmiError naming every difference that makes ``control`` not the same run with other weights."""
+def check_control(run: RunData, control: RunData) -> None:
+    """Raise FmiError naming every difference that makes ``control`` not the same run with other weights:
+    its script, any setting that decides a cell, or its image sizes."""
     problems = []
     if run.script != control.script:
         problems.append(f"script: {run.script} here, {control.script} in the control")
-    ours, theirs = run.config.model_dump(), control.config.model_dump()
-    for key in CONTROL_KEYS:
-        if ours.get(key) != theirs.get(key):
-            problems.append(f"{key}: {ours.get(key)} here, {theirs.get(key)} in the control")
-    if run.config.steps != control.config.steps:
-        problems.append(f"steps: {run.config.steps} here, {control.config.steps} in the control")
+    problems += [f"{key}: {config_module.shown(ours)} here, {config_module.shown(theirs)} in the control"
+                 for key, ours, theirs in config_module.differences(run.config, control.config, ("paper", "method"))]
     sizes = [sorted({tuple(size) for size in data.view.plan.values()}) for data in (run, control)]
     if sizes[0] != sizes[1]:
         problems.append(f"image size: {sizes[0]} here, {sizes[1]} in the control")
     if problems:
-        raise FmiError(f"--control {control.folder} is not the same run with other weights: "
-                       + "; ".join(problems))
+        raise FmiError(f"--control {control.folder} is not the same run with other weights: " + "; ".join(problems))
 
 
-def analyze_run(folder, partial=False, weights_spec="auto"):
+def analyze_run(folder: Path, partial: bool = False, weights_spec: str = "auto") -> tuple[RunData, dict[str, Any]]:
+    """A run measured: (its data, every number as plain data for analysis.json)."""
     run = RunData(folder, partial)
-    cells, groups, groups_before = image_measures(run)
+    cells = {key: measures.all_of(rgb) for key, rgb in run.images.items() if rgb is not None}
+    before = {key: value for key, value in run.before_denoise.items() if value is not None}
+    for key, value in before.items():
+        cells[key]["before_denoise"] = value.model_dump()
+    findings = run.findings = run.experiment.findings(run.finished_run(weights_spec), weights_spec)
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
                  "finished": run.finished, "planned": run.planned, "silent": run.silent,
                  "measured_on": "each cell's saved image, after the TV denoise",
-                 "groups": groups, "groups_before_denoise": groups_before,
-                 "cells": cells, "specificity": specificity(run),
-                 "style": style_similarity(run, weights_spec)}
+                 "groups": _group_statistics(run, cells),
+                 "groups_before_denoise": _group_statistics(run, {key: cells[key]["before_denoise"] for key in before}),
+                 "cells": cells, **{finding.name: finding.numbers for finding in findings},
+                 "findings": [finding_table(finding) for finding in findings]}
 
 
-def headline_rows(result, control=None, which="groups"):
-    """(header, rows): per group, the mean (sd) of each measure, the control's mean beside it;
-    ``which`` is "groups" (the saved, denoised images) or "groups_before_denoise"."""
+def finding_table(finding: Finding) -> dict[str, Any]:
+    return {"name": finding.name, "title": finding.title, "note": finding.note, "header": finding.header,
+            "rows": finding.rows}
+
+
+@dataclass
+class Table:
+    """A table for people: its header and rows of text."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+
+def headline(result: dict[str, Any], control: Optional[dict[str, Any]] = None, which: str = "groups") -> Table:
+    """Per group, the mean (sd) of each measure, the control's mean beside it; ``which`` is "groups" (the
+    saved, denoised images) or "groups_before_denoise"."""
     names = list(measures.IMAGE_MEASURES)
     theirs = (control or {}).get(which) or {}
     rows = []
@@ -249,75 +193,11 @@ def headline_rows(result, control=None, which="groups"):
         if group in theirs:
             cells = [f"{c} / {theirs[group][n]['mean']:.3g}" for c, n in zip(cells, names)]
         rows.append([group, str(stats[names[0]]["n"]), *cells])
-    return ["group", "n", *names], rows
+    return Table(["group", "n", *names], rows)
 
 
-def headline_table(result, control=None, which="groups"):
-    """The rows of ``headline_rows`` as a Markdown table."""
-    header, rows = headline_rows(result, control, which)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def _plots(result, control, folder):
-
-    written = [inside(folder, "analysis_measures.png")]
-    measure_plot(result, control, written[0])
-    if result["style"]:
-        written.append(inside(folder, "analysis_style_similarity.png"))
-        similarity_matrices(result["style"], written[1], title=result["weights"])
-    return written
-
-
-def report(result, control):
-    lines = [f"# What the numbers say: {markdown(Path(result['run']).name)}", "",
-             f"Made by {markdown(result['script'])} with **{markdown(result['weights'])}**."]
-    if control:
-        lines.append(f"Control: {markdown(control['run'])} with **{markdown(control['weights'])}** (after the slash "
-                     f"in the table).")
-    lines += ["", "## Measures", ""]
-    lines += [f"- **{name}**: {note}" for name, note in MEASURE_NOTES.items()]
-    lines += ["- **texture distance**: mean of the total-variation distances of a 64-bin RGB histogram "
-              "and a magnitude-weighted 8-bin gradient-orientation histogram (0 identical, 1 disjoint).",
-              "- **style similarity**: cosine similarity of per-layer channel-sum vectors and of Gram "
-              "matrices of VGG-19 codes (the run's weights), averaged over the style layers.",
-              "", "## Per group: mean (sd)" + (" / control mean" if control else ""), "",
-              "Measured on each cell's saved image, after the total-variation denoise:", "",
-              headline_table(result, control), ""]
-    if result["groups_before_denoise"]:
-        lines += ["The same measures on each cell's image before the denoise (what the inversion itself "
-                  "made; recorded with the cell):", "", headline_table(result, control, "groups_before_denoise"), ""]
-    if result["specificity"]:
-        lines += ["## Does every filter extract a specific texture?", "",
-                  "Texture distance between the FMI images of different content images: for the same "
-                  "filter, against different filters. If the claim holds, same-filter pairs are closer "
-                  "(ratio below 1).", "",
-                  "| layer | same filter | different filters | ratio | filters closer to themselves |",
-                  "|---|---|---|---|---|"]
-        for layer, s in result["specificity"].items():
-            ratio = f"{s['ratio']:.2f}" if s["ratio"] is not None else "n/a"
-            lines.append(f"| {layer} | {s['same_filter']:.3f} | {s['different_filter']:.3f} | {ratio} | "
-                         f"{s['filters_closer_to_themselves']} of {s['filters']} |")
-        lines.append("")
-    if result["style"]:
-        lines += ["## Style as channel sums", "",
-                  "Similarity of each output to its own style image and (mean) to the other styles.", "",
-                  "| output | channel sums: own | others | Gram: own | others |", "|---|---|---|---|---|"]
-        def number(value):
-            return "n/a" if value is None else f"{value:.3f}"
-
-        for name, s in result["style"]["own_style"].items():
-            lines.append(f"| {name} | {number(s['channel_sums']['own_style'])} | "
-                         f"{number(s['channel_sums']['other_styles'])} | {number(s['gram']['own_style'])} | "
-                         f"{number(s['gram']['other_styles'])} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-
-# --- plots ---------------------------------------------------------------------------------------
-
-def analyze_and_write(run_dir, control_dir=None, partial=False, weights_spec="auto"):
+def analyze_and_write(run_dir: Path, control_dir: Optional[Path] = None, partial: bool = False,
+                      weights_spec: str = "auto") -> list[str]:
     """Measure the run in ``run_dir`` (beside its random-weights control), write analysis.md,
     analysis.json and the plots into it; return the lines to print."""
     run, result = analyze_run(run_dir, partial, weights_spec)
@@ -325,21 +205,19 @@ def analyze_and_write(run_dir, control_dir=None, partial=False, weights_spec="au
     if control_dir:
         control_run, control = analyze_run(control_dir, partial, "auto")
         check_control(run, control_run)
-    lines = []
-    if result["finished"] < result["planned"]:
-        lines.append(f"--partial: measuring {result['finished']} of {result['planned']} cells")
-    if result["silent"]:
-        lines.append(f"{len(result['silent'])} silent cell(s) left out (their filter responds nowhere on their "
-                     f"final image)")
-    written = _plots(result, control, run.folder)
+    written = [inside(run.folder, "analysis_measures.png")]
+    measure_plot(result, control, written[0])
+    for finding in run.findings:
+        if finding.matrices:
+            written.append(inside(run.folder, f"analysis_{finding.name}_similarity.png"))
+            similarity_matrices(finding.matrices, written[-1], title=result["weights"])
     write_json(inside(run.folder, "analysis.json"), {**result, "control": control})
-    write_text(inside(run.folder, "analysis.md"), report(result, control) + "\n")
-    lines += [f"{result['weights']}" + (f" (control: {control['weights']})" if control else ""),
-              "measured on each cell's saved image, after the TV denoise:", headline_table(result, control)]
-    if result["groups_before_denoise"]:
-        lines += ["the same before the denoise:", headline_table(result, control, "groups_before_denoise")]
-    lines.append(f"wrote {Path(run_dir) / 'analysis.md'}, analysis.json, {', '.join(path.name for path in written)}")
-    return lines
+    tables = {"after": headline(result, control),
+              "before": headline(result, control, "groups_before_denoise") if result["groups_before_denoise"] else None}
+    write_text(inside(run.folder, "analysis.md"), pages.render(
+        "analysis.md", run=Path(result["run"]).name, result=result, control=control, notes=MEASURE_NOTES, **tables))
+    return [pages.render("summary.md", result=result, control=control, written=[path.name for path in written],
+                         folder=str(run_dir), **tables).rstrip("\n")]
 
 
 def measure_plot(result, control, path):

@@ -30,24 +30,21 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 import cv2
-import jinja2
 
 from fmi import experiments
-from fmi.core import optimizers
 from fmi.errors import FmiError
-from fmi.io import ensure_writable_dir, write_bytes, write_text
+from fmi.io import ensure_writable_dir, write_bytes
+from fmi.run.experiment import Grid
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunView, inside, read_bytes, read_image
-from fmi.run.machine import facts as machine
+from fmi.tools import pages
 
-ASSETS = Path(__file__).resolve().parent / "atlas_assets"
-TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-                               autoescape=True, undefined=jinja2.StrictUndefined)
 THUMB_HEIGHT = 72
 THUMB_WIDTH = 96
-STRIP = 8  # sample thumbnails per layer on the overview
+STRIP = 8  # sample thumbnails per page on the overview
 LOSS_POINTS = 400  # a loss curve is drawn from at most this many points
 MEASURES = ("colourfulness", "gradient_magnitude", "spectral_entropy", "png_bytes_per_pixel")
 MAX_ANALYSIS_BYTES = 256 << 20
@@ -61,96 +58,62 @@ class Thumb:
     label: str
     finished: bool
     mark: str = ""
-    measures: dict = field(default_factory=dict)
+    measures: dict[str, str] = field(default_factory=dict)
 
 
 class Atlas:
     """The atlas of one run: its view, its experiment, and the pages each cell belongs to."""
 
-    def __init__(self, run_dir, control_dir=None):
-        self.run = RunView(run_dir)
+    def __init__(self, run_dir: Path, control_dir: Optional[Path] = None) -> None:
+        self.experiment, self.run, self.config = experiments.view(run_dir)
         self.control = RunView(control_dir) if control_dir else None
         if self.control is not None and self.control.script != self.run.script:
             raise FmiError(f"--control {self.control.folder} was made by {self.control.script}, this run by "
                            f"{self.run.script}; the control must be the same kind of run")
-        self.figure = experiments.of_script(self.run.script)
-        self.experiment = self.figure.experiment
-        self.config = experiments.config_of(self.run)
         self.measures = _measures(self.run)
-        self.page_of = {}
+        self.page_of: dict[str, str] = {}
 
-    def thumb(self, key, label):
+    def thumb(self, key: str, label: str) -> Thumb:
         return Thumb(key, label, key in self.run.cells, self.run.status(key), self.measures.get(key, {}))
 
-    def pages(self):
-        """{page file: its HTML} and the overview's entries: a page per layer of a Fig. 3 run, a page
-        per figure (the experiment's grid) otherwise."""
-        pages, entries = {}, []
-        if self.figure.name == "fig3":  # a page per layer of filters
-            for (content, layer), keys in self._layers().items():
-                page = f"{content}_{layer}.html"
-                cells = [self.thumb(key, str(parse_key(key).filter)) for key in keys]
-                pages[page] = TEMPLATES.get_template("layer.html").render(
-                    title=f"{content} {layer}", scripts=[], content=content, layer=layer, cells=cells,
-                    finished=sum(cell.finished for cell in cells), weights=self.run.label,
-                    sortable=[name.replace("_", "-") for name in MEASURES
-                              if any(name.replace("_", "-") in cell.measures for cell in cells)])
-                entries.append(self._entry(f"{content} {layer}", page, keys))
-        else:
-            figures = self.experiment.grids(self.config, self.run.contents, self.run.styles)
-            for figure in figures:
-                page = Path(figure.file).stem + ".html"
-                shown = [column for column in range(len(figure.columns))
-                         if any(row[column] for row in figure.keys)]
-                columns = [figure.columns[column].replace("\n", " ") for column in shown]
-                rows = [(label, [self.thumb(row[column], label) for column, label in zip(shown, columns)])
-                        for label, row in zip(figure.rows, figure.keys)]
-                pages[page] = TEMPLATES.get_template("grid.html").render(
-                    title=figure.what, scripts=[], heading=figure.what, weights=self.run.label,
-                    columns=columns, rows=rows)
-                entries.append(self._entry(figure.what, page, figure.cells))
-        pages["index.html"] = TEMPLATES.get_template("index.html").render(
-            title=f"atlas: {self.run.folder.name}", scripts=[], run_name=self.run.folder.name,
-            experiment=f"{self.figure.title} ({self.figure.paper})", facts=self._facts(), entries=entries,
+    def pages(self) -> dict[str, str]:
+        """{page file: its HTML}: the overview, a page per grid the experiment wants in its atlas (a sheet
+        of thumbnails to sort and jump in, or a table laid out as the figure is), and the cell view."""
+        written, entries = {}, []
+        for grid in self.experiment.atlas_grids(self.config, self.run.contents, self.run.styles):
+            page = Path(grid.file).stem + ".html"
+            if grid.sheet:
+                title = f"{parse_key(grid.cells[0]).content} {grid.rows[0]}"
+                cells = [self.thumb(key, label) for key, label in zip(grid.keys[0], grid.columns) if key]
+                sortable = [name for name in (measure.replace("_", "-") for measure in MEASURES)
+                            if any(name in cell.measures for cell in cells)]
+                written[page] = pages.render("layer.html", title=title, scripts=[], cells=cells, sortable=sortable,
+                                             finished=sum(cell.finished for cell in cells), weights=self.run.label)
+            else:
+                title = grid.what
+                shown = [column for column in range(len(grid.columns)) if any(row[column] for row in grid.keys)]
+                columns = [grid.columns[column].replace("\n", " ") for column in shown]
+                rows = [(label, [self.thumb(row[column], label) if row[column] else None
+                                 for column, label in zip(shown, columns)]) for label, row in zip(grid.rows, grid.keys)]
+                written[page] = pages.render("grid.html", title=title, scripts=[], weights=self.run.label,
+                                             columns=columns, rows=rows)
+            entries.append(self._entry(title, page, grid))
+        written["index.html"] = pages.render(
+            "index.html", title=f"atlas: {self.run.folder.name}", scripts=[], run_name=self.run.folder.name,
+            experiment=f"{self.experiment.title} ({self.experiment.paper})", entries=entries,
+            facts=pages.made(self.run, self.experiment, self.config, experiments.settings_line(self.run)),
             figures=[name for name in self.run.record.figures if inside(self.run.folder, name).is_file()])
-        pages["cell.html"] = TEMPLATES.get_template("cell.html").render(title="cell", scripts=["assets/cell.js"])
-        return pages
+        written["cell.html"] = pages.render("cell.html", title="cell", scripts=["assets/cell.js"])
+        return written
 
-    def _layers(self):
-        """{(content, layer): [filter keys in filter order]} of a Feature Map Inversion run's plan."""
-        groups = {}
-        for key in self.run.plan:
-            cell_key = parse_key(key)
-            groups.setdefault((cell_key.content, cell_key.group), []).append(key)
-        return {group: sorted(keys, key=lambda key: parse_key(key).filter or 0) for group, keys in groups.items()}
-
-    def _entry(self, title, page, keys):
-        for key in keys:
+    def _entry(self, title: str, page: str, grid: Grid) -> dict[str, Any]:
+        for key in grid.cells:
             self.page_of.setdefault(key, page)
-        finished = [key for key in keys if key in self.run.cells]
-        return {"title": title, "page": page, "count": len(keys), "done": len(finished),
-                "strip": [self.thumb(key, parse_key(key).item.removeprefix("filter_")) for key in finished[:STRIP]]}
+        finished = [key for key in grid.cells if key in self.run.cells]
+        return {"title": title, "page": page, "count": len(grid.cells), "done": len(finished),
+                "strip": [self.thumb(key, grid.label(key)) for key in finished[:STRIP]]}
 
-    def _facts(self):
-        record, config = self.run.record, self.config
-        sizes = sorted({f"{height}x{width}" for height, width in record.plan.values()})
-        inputs = ", ".join(f"{name} ({item.role}: {Path(item.path).name}, {item.size[0]}x{item.size[1]}"
-                           f"{', the authors' + chr(39) + ' file' if item.published else ''})"
-                           for name, item in record.inputs.items())
-        return [("made by", f"{record.script}: {self.figure.title} ({self.figure.paper})"),
-                ("weights", record.weights.label),
-                ("images", inputs),
-                ("inverted at", ", ".join(sizes) + " px (h x w)"),
-                ("optimiser", f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"),
-                ("fidelity", record.fidelity),
-                ("settings", experiments.settings_line(self.run)),
-                ("machine", machine.describe(record.machine.model_dump())),
-                ("cells", f"{len(self.run.cells)} of {len(self.run.plan)} finished"),
-                ("started", f"{record.started}; finished {record.finished or 'not yet'}"),
-                ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
-                                       if name != "platform"))]
-
-    def cell_data(self, key, atlas):
+    def cell_data(self, key: str, atlas: Path) -> dict[str, Any]:
         """What the cell view shows of ``key``, as plain data for its script file."""
         cell, cell_key = self.run.cells[key], parse_key(key)
         losses = cell.loss_history
@@ -160,10 +123,12 @@ class Atlas:
             shown.append(losses[-1])
         siblings = [cell_key.of_content(other) for other in self.run.contents
                     if other != cell_key.content and cell_key.of_content(other) in self.run.cells]
+        details = [[name, ", ".join(map(str, value)) if isinstance(value, list) else value]
+                   for name, value in cell.details.items() if isinstance(value, (str, int, float, list))]
         data = {"key": key, "content": cell_key.content, "group": cell_key.group, "item": cell_key.item,
                 "image": _relative(self.run.image_path(key), atlas), "page": self.page_of.get(key, "index.html"),
                 "steps": cell.steps, "stop_reason": cell.stop_reason, "wall_s": cell.wall_s,
-                "mark": self.run.status(key), "layer": cell.layer or cell_key.group, "filter": cell.filter,
+                "mark": self.run.status(key), "details": details,
                 "weights": cell.weights, "fidelity": cell.fidelity, "loss": shown, "loss_stride": stride,
                 "siblings": [{"label": f"{parse_key(other).content} {cell_key.group} {cell_key.item}", "key": other}
                              for other in siblings],
@@ -176,11 +141,11 @@ class Atlas:
         return data
 
 
-def _relative(path, atlas):
+def _relative(path: Path, atlas: Path) -> str:
     return os.path.relpath(path, atlas).replace(os.sep, "/")
 
 
-def _measures(run):
+def _measures(run: RunView) -> dict[str, dict[str, str]]:
     """{cell key: {measure: value}} from the run's analysis.json, if there is a readable one; only
     finished cells' finite numbers are taken from it."""
     data = read_bytes(inside(run.folder, "analysis.json"), MAX_ANALYSIS_BYTES)
@@ -198,7 +163,7 @@ def _measures(run):
 
 # --- thumbnails ------------------------------------------------------------------------------------
 
-def _make_thumbnail(job):
+def _make_thumbnail(job: tuple[str, str]) -> Optional[str]:
     """Write one JPEG thumbnail; runs in a worker process. Returns the source if it does not read back."""
 
     source, target = job
@@ -216,7 +181,7 @@ def _make_thumbnail(job):
     return None
 
 
-def make_thumbnails(run, atlas, workers=None):
+def make_thumbnails(run: RunView, atlas: Path, workers: Optional[int] = None) -> tuple[int, int]:
     """Thumbnails of every finished cell whose image is newer than its thumbnail; returns (made, total)."""
     jobs = []
     for key in run.cells:
@@ -237,24 +202,15 @@ def make_thumbnails(run, atlas, workers=None):
 
 # --- the build -------------------------------------------------------------------------------------
 
-def write_if_changed(path, text):
-    path = Path(path)
-    if path.is_file() and read_bytes(path, 1 << 30) == text.encode("utf-8"):
-        return False
-    write_text(path, text)
-    return True
-
-
-def build(run_dir, control_dir=None, workers=None):
+def build(run_dir: Path, control_dir: Optional[Path] = None,
+          workers: Optional[int] = None) -> tuple[Path, dict[str, int]]:
     """Write (or bring up to date) ``RUN_DIR/atlas``; return its index page and what was done."""
     site = Atlas(run_dir, control_dir)
     atlas = ensure_writable_dir(inside(site.run.folder, "atlas"))
-    for asset in sorted(ASSETS.iterdir()):
-        write_if_changed(inside(atlas, "assets", asset.name), asset.read_text(encoding="utf-8"))
+    pages.copy_assets(atlas)
     made, total = make_thumbnails(site.run, atlas, workers)
-    pages = site.pages()
-    written = sum(write_if_changed(inside(atlas, name), text) for name, text in pages.items())
+    written = sum(pages.write_if_changed(inside(atlas, name), text) for name, text in site.pages().items())
     for key in site.run.cells:
         text = f"fmiAtlasCell({json.dumps(site.cell_data(key, atlas), allow_nan=False)});\n"
-        written += write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
+        written += pages.write_if_changed(inside(atlas, "data", "cells", *parse_key(key).file(".js")), text)
     return atlas / "index.html", {"thumbnails_made": made, "cells": total, "files_written": written}

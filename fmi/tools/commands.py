@@ -1,5 +1,6 @@
-"""The command lines behind ``python -m fmi.atlas``, ``fmi.compare``, ``fmi.analyze``, ``fmi.data``,
-``fmi.weights``, ``fmi.parity`` and ``reproduce.py``: options, help, and one-line errors.
+"""The command lines behind the figure scripts (``run_fmi.py``, ...), ``python -m fmi.atlas``,
+``fmi.compare``, ``fmi.analyze``, ``fmi.data``, ``fmi.weights``, ``fmi.parity`` and ``reproduce.py``:
+options, help, and one-line errors.
 
 Each command parses its options first and imports the module that does the work only then, so
 ``--help`` and a mistyped option answer at once (the tools load MXNet, OpenCV or matplotlib:
@@ -10,11 +11,67 @@ import ast
 import importlib.util
 import signal
 import sys
+import time
 from pathlib import Path
+from typing import Optional
 
+from fmi import experiments
+from fmi.errors import FmiError
 from fmi.files import published
+from fmi.run.experiment import Experiment
 from fmi.run.interface import cli
-from fmi.run.machine import threads
+from fmi.run.interface import config as config_module
+from fmi.run.machine import device, threads
+
+
+def figure_parser(experiment: Experiment) -> cli.ArgumentParser:
+    """The options of ``experiment``'s script; its help starts with the experiment module's docstring."""
+    description = (sys.modules[type(experiment).__module__].__doc__ or experiment.title) + (
+        f"\nWith no arguments it runs configs/{experiment.name}_quick.yaml, a small run; --config "
+        f"configs/{experiment.name}.yaml has the paper's settings. --print-config shows every setting with its "
+        f"description, and --set KEY=VALUE changes any of them.")
+    return cli.parser(experiment.script, description, f"{experiment.name}_quick.yaml", experiment.Config,
+                      experiment.options)
+
+
+def figure(name: str, argv: Optional[list[str]] = None) -> int:
+    """The command line of the script of figure ``name`` (``argv=None``: the script's own, run as a
+    script): load and check the config, then print it (``--print-config``) or run the experiment.
+
+    Run as a script, a ``threads`` setting other than the count MXNet started with restarts the
+    script with that count, and a job scheduler's SIGTERM stops it like Ctrl-C.
+    """
+    experiment = experiments.BY_NAME[name]
+    restart_argv = sys.argv if argv is None else None
+    if restart_argv is not None:
+        signal.signal(signal.SIGTERM, cli.interrupt)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = figure_parser(experiment)
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.verbose)
+
+    def action() -> int:
+        if threads.override_problem():
+            raise FmiError(str(threads.override_problem()))
+        given = cli.overrides(args, parser.options)
+        config = config_module.load(experiment.Config, args.config.expanduser(), given)
+        if args.print_config:
+            source = f"{args.config}" + (" + command line" if given else "")
+            print(config_module.commented_yaml(config, f"the settings of {experiment.script}: {source}"), end="")
+            return 0
+        if args.shard and args.collect:
+            raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")
+        threads.apply(config.threads, restart_argv)
+        device.require_mxnet()
+        from fmi.run import driver, session  # MXNet loads with them: only once the options are read and checked
+        from fmi.run.folder.shards import parse_shard
+
+        options = session.Options(resume=args.resume, overwrite=args.overwrite, collect=args.collect,
+                                  shard=parse_shard(args.shard) if args.shard else None)
+        driver.run(experiment, config, argv, time.perf_counter(), options)
+        return 0
+
+    return cli.run_guarded(action)
 
 
 def _parser(prog, module):
@@ -58,7 +115,7 @@ def compare(argv=None):
     parser.add_argument("run_dir", type=Path, help="output folder of a run")
     parser.add_argument("reference", type=Path,
                         help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
-    parser.add_argument("--layout", choices=("fig3", "fig4", "fig5"),
+    parser.add_argument("--layout", choices=[figure.name for figure in experiments.FIGURES],
                         help="the figure's layout (default: from the run's script)")
     parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png "
                                        "(default: the reference's)")

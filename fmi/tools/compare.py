@@ -22,6 +22,7 @@ cells of the same figure 43 (4 %) agree.
 """
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -32,10 +33,11 @@ from skimage.color import rgb2lab
 from fmi import experiments
 from fmi.errors import FmiError
 from fmi.files import image_files
-from fmi.io import markdown, write_text
+from fmi.io import write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save  # the Agg backend, chosen there
-from fmi.run.folder.record import RunView, inside
+from fmi.run.folder.record import inside
+from fmi.tools import pages
 
 AGREE = {"delta_e": 8.0, "histogram": 0.6, "orientation": 0.25}
 LINE_FRACTION = 0.03  # a frame side is a dark run at least this fraction of the figure's size
@@ -193,18 +195,19 @@ def compare_pair(theirs, ours):
 
 # --- pairing a run's cells with the figure's ------------------------------------------------------
 
-def compare(run_dir, reference, layout=None, name=None):
+def compare(run_dir: Path, reference: Path, layout: Optional[str] = None,
+            name: Optional[str] = None) -> tuple[list[dict[str, Any]], Path, str]:
     """Compare and write ``compare_<name>.png`` and ``compare.md`` into ``run_dir``; return the rows.
 
     The run's experiment lays out the authors' figure (its ``paper_grid``) with the run's cells,
     so each framed image of theirs is paired with the run's cell at the same position.
     """
-    run, reference = RunView(run_dir), Path(reference)
-    figure = experiments.of_script(run.script)
-    if layout is not None and layout != figure.name:
+    experiment, run, config = experiments.view(run_dir)
+    reference = Path(reference)
+    if layout is not None and layout != experiment.name:
         raise FmiError(f"layout {layout} is for runs of {experiments.BY_NAME[layout].script}; this run was made by "
                        f"{run.script}; choose the layout with --layout")
-    grid = figure.experiment.paper_grid(experiments.config_of(run), run.contents, run.styles)
+    grid = experiment.paper_grid(config, run.contents, run.styles)
     figure = read_figure(reference)
     framed = find_cells(figure)
     if (len(framed), len(framed[0])) != (len(grid.rows), len(grid.columns)):
@@ -220,47 +223,18 @@ def compare(run_dir, reference, layout=None, name=None):
                 if ours is None:
                     raise FmiError(f"{run.image_path(key)}: the image of cell {key} does not read back; rerun the "
                                    f"run with --resume to redo it")
-            label = f"{grid.rows[r]} / {grid.columns[c]}".replace("\n", " ")
             numbers = compare_pair(theirs, ours) if ours is not None else None
             results.append({"row": grid.rows[r], "column": grid.columns[c].replace("\n", " "), "cell": key,
                             "numbers": numbers})
-            shown.append((label, theirs, ours, numbers))
-    name = name or reference.stem
-    picture = inside(run.folder, f"compare_{name}.png")
+            shown.append((f"{grid.rows[r]} / {grid.columns[c]}".replace("\n", " "), theirs, ours, numbers))
+    picture = inside(run.folder, f"compare_{name or reference.stem}.png")
     side_by_side(shown, len(grid.rows), len(grid.columns), picture,
-                         title=f"{reference.name} (theirs, left) beside {run.folder.name} (ours, right); {run.label}")
-    report = _report(results, reference, run)
+                 title=f"{reference.name} (theirs, left) beside {run.folder.name} (ours, right); {run.label}")
+    report = pages.render("compare.md", reference=reference.name, run=run, rows=results, agree=AGREE,
+                          agreeing=sum(1 for row in results if row["numbers"] and row["numbers"]["agree"]),
+                          compared=sum(1 for row in results if row["numbers"]))
     write_text(inside(run.folder, "compare.md"), report)
     return results, picture, report
-
-
-def _report(results, reference, run):
-    compared = [row for row in results if row["numbers"]]
-    agreeing = sum(1 for row in compared if row["numbers"]["agree"])
-    lines = [f"# {markdown(reference.name)} against {markdown(run.folder.name)}", "",
-             f"Our cells made by {run.script} with {markdown(run.label)}, fidelity "
-             f"{run.record.fidelity}. A pair agrees when Delta E < {AGREE['delta_e']:g}, "
-             f"histogram distance < {AGREE['histogram']:g} and orientation distance < {AGREE['orientation']:g}.",
-             "", f"{agreeing} of {len(compared)} compared cells agree; {len(results) - len(compared)} cells of "
-             f"the figure have no counterpart in the run.", ""]
-    if not run.record.weights.pretrained:
-        lines += ["Our cells were made with random weights, the authors' with the ImageNet VGG-19: the textures "
-                  "are not expected to agree. Download the weights (python -m fmi.weights download) and rerun.", ""]
-    lines += ["| cell | run cell | Delta E (mean Lab) | colourfulness theirs / ours | histogram | orientation "
-              "| agree |",
-              "|---|---|---|---|---|---|---|"]
-    for row in results:
-        numbers = row["numbers"]
-        where = f"| {markdown(row['row'])} / {markdown(row['column'])} | {markdown(row['cell'] or '-')} |"
-        if numbers is None:
-            lines.append(f"{where} - | - | - | - | not in run |")
-            continue
-        lines.append(f"{where} {numbers['delta_e']:.1f} | "
-                     f"{numbers['colourfulness_theirs']:.1f} / {numbers['colourfulness_ours']:.1f} | "
-                     f"{numbers['histogram']:.2f} | {numbers['orientation']:.2f} | "
-                     f"{'yes' if numbers['agree'] else 'no'} |")
-    return "\n".join(lines) + "\n"
-
 
 
 def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):

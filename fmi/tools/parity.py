@@ -26,13 +26,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fmi.core import vgg19
 from fmi.errors import FmiError
 from fmi.files import published
-from fmi.io import check_input_file, git_blob_id, markdown, quote, write_json, write_text, write_yaml
+from fmi.io import check_input_file, git_blob_id, quote, write_json, write_text, write_yaml
 from fmi.run.folder.keys import parse_key
 from fmi.run.machine import facts as machine
 from fmi.tools.parity_child import ADAPTATIONS
@@ -394,9 +395,9 @@ def check(plan):
 
 # --- the report -----------------------------------------------------------------------------------
 
-def report(plan, verdicts, facts, wall):
+def report(plan: Plan, verdicts: list[Verdict], facts: dict[str, Any], wall: float) -> tuple[Path, Path]:
     """Write OUTPUT/report.md and OUTPUT/index.html (the atlas's page style); return their paths."""
-    from fmi.tools.atlas import ASSETS, TEMPLATES, write_if_changed  # jinja2, for the report only
+    from fmi.tools import pages  # jinja2, for the report only
 
     agree = sum(verdict.agrees for verdict in verdicts)
     first = (f"{agree} of {len(verdicts)} cases agree with the authors' code on this machine."
@@ -407,30 +408,16 @@ def report(plan, verdicts, facts, wall):
              "between": verdict.between.text() if verdict.between else "-",
              "moves": "; ".join(f"{name}: {move.text()}" for name, move in verdict.own_moves.items()) or "-",
              "verdict": verdict.says, "agrees": verdict.agrees} for verdict in verdicts]
-    machine_rows = [("machine", machine.describe(facts)), ("CPU flags", " ".join(facts["cpu_flags"]) or "-"),
-                    ("MXNet features", " ".join(facts["mxnet_features"])),
-                    ("settings in force", ", ".join(f"{k}={v}" for k, v in facts["settings"].items()) or "-"),
-                    ("the authors' code", f"{plan.authors} (scripts checked against commit "
-                                          f"{published.AUTHORS_COMMIT[:7]})"),
-                    ("wall time", f"{wall:.0f} s, {plan.jobs} run(s) at a time, one thread each")]
-    lines = ["# fmi beside the authors' code", "", first, "",
-             "| case | settings | steps fmi / theirs | fmi against theirs | each against itself, start nudged by one "
-             "float32 step | verdict |", "|---|---|---|---|---|---|"]
-    # names (images, folders) and what a failed run printed are escaped; the rest is fmi's own text
-    lines += [f"| {row['case']} | {markdown(row['settings'])} | {row['steps']} | {row['between']} | {row['moves']} | "
-              f"{markdown(row['verdict'])} |" for row in rows]
-    lines += ["", "| made on | |", "|---|---|"] + [f"| {name} | {markdown(value)} |" for name, value in machine_rows]
-    lines += ["", "What their code needed to run on Python 3 with today's packages (nothing of their method "
-              "changed):", ""] + [f"- `{call}`: {markdown(how)}" for call, how in ADAPTATIONS]
-    lines += ["- their start image and random draw, unseeded in their code, seeded with fmi's seeds; "
-              "vis_invert.py's hard-coded `units = [1]` set to the filter inverted", ""]
-    write_text(plan.output / "report.md", "\n".join(lines))
-    for asset in sorted(ASSETS.iterdir()):
-        write_if_changed(plan.output / "assets" / asset.name, asset.read_text(encoding="utf-8"))
-    page = TEMPLATES.get_template("parity.html").render(title="fmi beside the authors' code", scripts=[],
-                                                        first=first, rows=rows, machine=machine_rows,
-                                                        adaptations=ADAPTATIONS)
-    write_text(plan.output / "index.html", page)
+    made = [("machine", machine.describe(facts)), ("CPU flags", " ".join(facts["cpu_flags"]) or "-"),
+            ("MXNet features", " ".join(facts["mxnet_features"])),
+            ("settings in force", ", ".join(f"{k}={v}" for k, v in facts["settings"].items()) or "-"),
+            ("the authors' code", f"{plan.authors} (scripts checked against commit {published.AUTHORS_COMMIT[:7]})"),
+            ("wall time", f"{wall:.0f} s, {plan.jobs} run(s) at a time, one thread each")]
+    data = {"first": first, "rows": rows, "made": made, "adaptations": ADAPTATIONS}
+    write_text(plan.output / "report.md", pages.render("parity.md", **data))
+    pages.copy_assets(plan.output)
+    write_text(plan.output / "index.html", pages.render("parity.html", title="fmi beside the authors' code",
+                                                        scripts=[], **data))
     write_json(plan.output / "parity.json", {"cases": [{**row, "name": verdict.case.name} for row, verdict
                                                        in zip(rows, verdicts)], "machine": facts})
     return plan.output / "report.md", plan.output / "index.html"

@@ -15,24 +15,26 @@ whole reproduction stands.
 import logging
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 import cv2
 import numpy as np
 
 from fmi import experiments
-from fmi.core import fidelity, invert, optimizers, preprocessing
+from fmi.core import fidelity, preprocessing
 from fmi.files import image_files, published, weight_files
-from fmi.io import markdown, write_text
-from fmi.run import cost
+from fmi.io import write_text
+from fmi.run import cost, driver
 from fmi.run import session as sessions
-from fmi.run.folder.keys import parse_key
+from fmi.run.experiment import Experiment
+from fmi.run.folder.keys import CellKey, parse_key
 from fmi.run.folder.record import RunView, inside
 from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
 from fmi.run.machine import facts as machine
-from fmi.tools import analyze, atlas, compare
+from fmi.tools import analyze, atlas, compare, pages
 
 log = logging.getLogger("fmi")
 VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
@@ -42,80 +44,73 @@ VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"
 class Job:
     """One run of the reproduction: a figure (or its random-weights control), its config and folder."""
 
-    figure: experiments.Figure
-    config: object
-    argv: list
+    figure: Experiment
+    config: Any
+    argv: list[str]
     control: bool = False
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.figure.name
 
     @property
-    def module(self):
-        return self.figure.experiment
-
-    @property
-    def output(self):
+    def output(self) -> Path:
         return Path(self.config.output)
 
     @property
-    def label(self):
+    def label(self) -> str:
         return f"{self.name} control" if self.control else self.name
 
 
-def plan(args):
+def plan(args: Any) -> list[Job]:
     """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
     variant = "quick" if args.quick else "fast" if args.fast else "paper"
     output = Path(args.output)
     jobs = []
     for control in (False, True) if args.control else (False,):
         for figure in experiments.FIGURES:
-            name, module = figure.name, figure.experiment
-            path = cli.CONFIG_DIR / VARIANTS[variant].format(name)
-            settings = [("output", str(output / ("control" if control else "") / name))]
+            path = cli.CONFIG_DIR / VARIANTS[variant].format(figure.name)
+            settings: list[tuple[str, Any]] = [("output", str(output / ("control" if control else "") / figure.name))]
             for key, value in (("max_long_edge", args.size), ("sgd.max_steps", args.steps),
                                ("lbfgs.max_steps", args.steps)):
                 if value is not None:
                     settings.append((key, value))
             if args.weights:
                 settings.append(("weights", args.weights))
-            config = _load(module, path, settings)
+            config = _load(figure, path, settings)
             if control:  # random weights, other than the run's own when those are random already
                 random = weight_files.is_random(config.weights, config.model_dir)
                 settings.append(("weights", "random:1" if random else "random:0"))
-                config = _load(module, path, settings)
+                config = _load(figure, path, settings)
             if args.stand_ins:
-                config.fallbacks = stand_ins(config)
+                config.fallbacks = stand_ins(figure, config)
             argv = ["--config", str(path)] + [f"--set={key}={value}" for key, value in settings]
             jobs.append(Job(figure, config, argv, control))
     return jobs
 
 
-def _load(module, path, settings):
+def _load(figure: Experiment, path: Path, settings: list[tuple[str, Any]]) -> Any:
     """The config at ``path`` with ``settings`` [(key, value)] put over it, as --set would."""
-    return config_module.load(module.Config, path, [(key, value, f"reproduce.py {key}") for key, value in settings])
+    return config_module.load(figure.Config, path, [(key, value, f"reproduce.py {key}") for key, value in settings])
 
 
-def stand_ins(config):
+def stand_ins(figure: Experiment, config: Any) -> dict[str, str]:
     """A bundled image for every paper image the config names, for --stand-ins (offline runs)."""
     found = dict(config.fallbacks)
-    styles = getattr(config, "styles", []) if getattr(config, "mode", "purposeful") == "purposeful" else []
-    for specs, samples in ((config.content, sessions.OFFLINE_CONTENT), (styles, sessions.OFFLINE_STYLES)):
+    for specs, samples in zip(figure.images(config), (sessions.OFFLINE_CONTENT, sessions.OFFLINE_STYLES)):
         for index, spec in enumerate(specs):
             if spec in published.PAPER_IMAGES:
                 found.setdefault(spec, samples[index % len(samples)])
     return found
 
 
-def check_inputs(jobs, argv):
+def check_inputs(jobs: list[Job], argv: list[str]) -> None:
     """One message naming every file the reproduction needs and misses, with the commands that fetch
     them and the command line that runs it offline; nothing is run before it passes."""
-    problems = []
+    problems: list[tuple[str, str]] = []
     for job in jobs:
-        contents = [inputs.locate(spec, job.config.data_dir, job.config.fallbacks) for spec in job.config.content]
-        styles = [inputs.locate(spec, job.config.data_dir, job.config.fallbacks)
-                  for spec in getattr(job.config, "style_specs", getattr(job.config, "styles", []))]
+        contents, styles = ([inputs.locate(spec, job.config.data_dir, job.config.fallbacks) for spec in specs]
+                            for specs in job.figure.images(job.config))
         problems += [problem for problem in sessions.missing_files(job.config, contents, styles)
                      if problem not in problems and problem[1] != "no such file"]
     if problems:
@@ -127,27 +122,31 @@ def check_inputs(jobs, argv):
 
 # --- what it costs -----------------------------------------------------------------------------------
 
-def step_times(job, weights, alone=False, repeats=1):
+Kind = tuple[str, tuple[int, int]]  # a cell's group and its image size
+
+
+def step_times(job: Job, weights: weight_files.Weights, alone: bool = False,
+               repeats: int = 1) -> tuple[list[tuple[CellKey, Kind]], dict[Kind, tuple[int, float, Optional[float]]]]:
     """(every cell of a job as (key, kind), {kind: (batch, seconds of a step of the batch, seconds of a
-    step of one image alone or None)}), a kind being a cell's group (layer or method) and image size,
-    its batch as the run makes them (``cost.time_step``, the median of ``repeats`` timings). ``alone``
-    also times one image alone: the last images of a batch step on alone."""
+    step of one image alone or None)}), a kind being a cell's group and image size, its batch as the
+    run makes them (``cost.time_step``, the median of ``repeats`` timings). ``alone`` also times one
+    image alone: the last images of a batch step on alone."""
     config, rounding = job.config, fidelity.of(job.config).size_rounding
+    contents, styles = job.figure.images(config)
     sizes = {}
-    for spec in config.content:
+    for spec in contents:
         header = image_files.read_header(inputs.locate(spec, config.data_dir, config.fallbacks).path)
         sizes[spec] = preprocessing.content_size(header.height, header.width, config.max_long_edge, rounding)
-    names = [f"c{index}" for index in range(len(config.content))]
-    styles = [f"s{index}" for index in range(len(getattr(config, "styles", []) or []))]
-    keys = [parse_key(key) for figure in job.module.grids(config, names, styles) for key in figure.cells]
-    cells = [(key, (key.group, sizes[config.content[names.index(key.content)]])) for key in keys]
+    names = [f"c{index}" for index in range(len(contents))]
+    keys = [parse_key(key) for batch in job.figure.plan(config, names, [f"s{i}" for i in range(len(styles))])
+            for key in batch.keys]
+    cells = [(key, (key.group, sizes[contents[names.index(key.content)]])) for key in keys]
 
-    def timed(group, size, batch):
-        terms = job.module.terms(config, group) if job.name == "fig5" else [invert.Term(group)]
-        return cost.time_step(terms, weights, (3,) + size, batch, config.pooling, optimizer=config.optimizer,
-                              repeats=repeats)
+    def timed(group: str, size: tuple[int, int], batch: int) -> float:
+        return cost.time_step(job.figure.terms(config, group), weights, (3,) + size, batch, config.pooling,
+                              optimizer=config.optimizer, repeats=repeats)
 
-    times = {}
+    times: dict[Kind, tuple[int, float, Optional[float]]] = {}
     for _, kind in cells:
         if kind in times:
             continue
@@ -157,7 +156,7 @@ def step_times(job, weights, alone=False, repeats=1):
     return cells, times
 
 
-def calibrate(job, weights):
+def calibrate(job: Job, weights: weight_files.Weights) -> tuple[int, float]:
     """(cells, estimated seconds) of a job: each kind of cell's step timed here, times the typical steps
     of its optimiser."""
     cells, times = step_times(job, weights)
@@ -168,15 +167,15 @@ def calibrate(job, weights):
 class Overall:
     """Where the whole reproduction stands, put before every progress line of its runs."""
 
-    def __init__(self, jobs, estimates):
+    def __init__(self, jobs: list[Job], estimates: list[float]) -> None:
         self.jobs, self.estimates = jobs, estimates
         self.index, self.current, self.started = 0, None, time.monotonic()
 
-    def attach(self, run_progress):
+    def attach(self, run_progress: Any) -> None:
         self.current = run_progress
         run_progress.overall = self.line
 
-    def line(self):
+    def line(self) -> str:
         later = sum(self.estimates[index] for index in range(self.index + 1, len(self.jobs)))
         now, _ = self.current.estimate() if self.current else (None, "")
         left = later + (now if now is not None else self.estimates[self.index])
@@ -186,7 +185,7 @@ class Overall:
 
 # --- the report ----------------------------------------------------------------------------------------
 
-def beside(theirs_path, ours_path, target):
+def beside(theirs_path: Path, ours_path: Path, target: Path) -> Path:
     """Their published figure beside ours, ours resized to their height, as one PNG."""
     theirs = compare.read_figure(theirs_path)
     ours = image_files.read_rgb(ours_path)
@@ -198,86 +197,80 @@ def beside(theirs_path, ours_path, target):
     return target
 
 
-def report(jobs, output, results, wall):
+@dataclass
+class Section:
+    """One figure of the report: its run, beside the authors' figure, and what the numbers say."""
+
+    name: str
+    title: str
+    atlas: str
+    facts: list[tuple[str, str]]
+    deviations: list[str]
+    theirs: Optional[str] = None         # the authors' figure's file name, when it is there
+    beside: Optional[str] = None         # the picture of theirs beside ours
+    missing: str = ""                    # what the look for their figure left out
+    rows: list[dict[str, Any]] = field(default_factory=list)  # cell by cell against theirs
+    analysis: Optional[analyze.Table] = None
+
+
+@dataclass
+class Report:
+    """The whole reproduction, for report.md and index.html."""
+
+    random: bool
+    weights: str
+    control: bool
+    wall: str
+    machine: str
+    figures_dir: str
+    sections: list[Section]
+
+
+def section(job: Job, output: Path, control: Optional[Job]) -> Section:
+    """Compare a figure's run with the authors' figure (when it is there) and measure it (beside its control)."""
+    figure, view, config = experiments.view(job.output)
+    found = Section(job.name, f"{figure.paper}: {figure.title}", f"{job.output.relative_to(output)}/atlas/index.html",
+                    pages.made(view, figure, config, experiments.settings_line(view)),
+                    fidelity.deviations(fidelity.MODES[view.record.fidelity]))
+    theirs = published.find(published.FIGURES_DIR, figure.authors)
+    found.missing = published.skipped(published.FIGURES_DIR)
+    if theirs.is_file():
+        found.rows, _, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
+        found.theirs, found.beside = theirs.name, f"report/{job.name}_beside_theirs.png"
+        beside(theirs, job.output / view.record.figures[0], inside(output, "report", f"{job.name}_beside_theirs.png"))
+    run, result = analyze.analyze_run(job.output, partial=True, weights_spec=job.config.weights)
+    other = None
+    if control is not None:
+        control_run, other = analyze.analyze_run(control.output, partial=True, weights_spec=control.config.weights)
+        analyze.check_control(run, control_run)
+    found.analysis = analyze.headline(result, other)
+    return found
+
+
+def report(jobs: list[Job], output: Path, wall: float) -> tuple[Path, Path]:
     """Write OUTPUT/report.md and OUTPUT/index.html; return their paths."""
     main = [job for job in jobs if not job.control]
-    views = {job.label: RunView(job.output) for job in jobs}
-    random = [job for job in main if not views[job.label].record.weights.pretrained]
-    sections = []
-    for job in main:
-        view = views[job.label]
-        record, config = view.record, experiments.config_of(view)
-        found = results.get(job.name, {})
-        section = {"title": f"{job.figure.paper}: {job.figure.title}", "name": job.name,
-                   "atlas": f"{job.output.relative_to(output)}/atlas/index.html", "beside": found.get("beside"),
-                   "rows": found.get("rows", []),
-                   "theirs": found.get("theirs"), "missing": found.get("missing", ""),
-                   "analysis": found.get("analysis", ""),
-                   "analysis_rows": found.get("analysis_rows"),
-                   "facts": [("weights", f"{record.weights.label}" + (f" (SHA-1 {record.weights.sha1})"
-                                                                    if record.weights.sha1 else "")),
-                             ("fidelity", record.fidelity), ("settings", experiments.settings_line(view)),
-                             ("optimiser", f"{optimizers.NAMES[config.optimizer]}, "
-                                                                          f"at most {config.steps} steps"),
-                             ("cells", f"{len(view.cells)} of {len(view.plan)} finished"),
-                             ("wall time", f"{record.wall_s:.0f} s" if record.wall_s is not None else "-"),
-                             ("machine", machine.describe(record.machine.model_dump())),
-                             ("versions", ", ".join(f"{name} {version}" for name, version in record.versions.items()
-                                                    if name != "platform"))],
-                   "deviations": fidelity.deviations(fidelity.MODES[record.fidelity])}
-        sections.append(section)
-    first = ("**These figures were made with random weights, not the ImageNet VGG-19, so they cannot agree "
-             "with the paper's:** the paper's textures are those of trained filters. Fetch the authors' weights "
-             "(`python -m fmi.weights download`) and run again." if random else
-             f"The paper's three figures reproduced with {markdown(views[main[0].label].label)}.")
-    lines = ["# Reproduction of Xia et al. (2016), Figs. 3-5", "", first, "",
-             f"Made by `python reproduce.py` in {wall / 60:.1f} min on {machine.name()}.", ""]
-    for section in sections:
-        lines += [f"## {section['title']}", "", f"Atlas: [{section['atlas']}]({section['atlas']})", ""]
-        if section["beside"]:
-            lines += [f"![the authors' figure (left) beside ours (right)]({section['beside']})", "",
-                      f"The authors' {markdown(section['theirs'])} (left) beside ours (right), at the same height.", ""]
-        else:
-            lines += [f"The authors' figure is not in `{published.FIGURES_DIR}/` (`python -m fmi.data download "
-                      f"--what figures`), so there is nothing to compare with{markdown(section['missing'])}.", ""]
-        lines += ["| how it was made | |", "|---|---|"] + [f"| {name} | {markdown(value)} |"
-                                                           for name, value in section["facts"]]
-        lines += ["", "Deviations from the authors' code in force:", ""]
-        lines += [f"- {item}" for item in section["deviations"]] or ["- none"]
-        if section["rows"]:
-            agree = sum(1 for row in section["rows"] if row["numbers"] and row["numbers"]["agree"])
-            compared = sum(1 for row in section["rows"] if row["numbers"])
-            lines += ["", f"Cell by cell against theirs ({agree} of {compared} compared cells agree):", "",
-                      "| cell | run cell | Delta E | histogram | orientation | agree |", "|---|---|---|---|---|---|"]
-            for row in section["rows"]:
-                numbers = row["numbers"]
-                where = f"| {markdown(row['row'])} / {markdown(row['column'])} | {markdown(row['cell'] or '-')} | "
-                lines.append(where + (
-                    f"{numbers['delta_e']:.1f} | {numbers['histogram']:.2f} | {numbers['orientation']:.2f} | "
-                    f"{'yes' if numbers['agree'] else 'no'} |" if numbers else "- | - | - | not in the run |"))
-        if section["analysis"]:
-            lines += ["", "What the numbers say (mean (sd) per group" + (" / the random-weights control" if any(
-                job.control for job in jobs) else "") + "):", "", section["analysis"]]
-        lines.append("")
-    write_text(inside(output, "report.md"), "\n".join(lines))
-    for asset in sorted(atlas.ASSETS.iterdir()):
-        atlas.write_if_changed(inside(output, "assets", asset.name), asset.read_text(encoding="utf-8"))
-    page = atlas.TEMPLATES.get_template("report.html").render(title="Reproduction of Xia et al. (2016)", scripts=[],
-                                                        first=first, random=bool(random), sections=sections,
-                                                        control=any(job.control for job in jobs),
-                                                        wall=f"{wall / 60:.1f} min", machine=machine.name())
-    write_text(inside(output, "index.html"), page)
+    views = {job.label: RunView(job.output) for job in main}
+    sections = [section(job, output, next((other for other in jobs if other.control and other.name == job.name),
+                                          None)) for job in main]
+    data = Report(any(not view.record.weights.pretrained for view in views.values()), views[main[0].label].label,
+                  any(job.control for job in jobs), f"{wall / 60:.1f} min", machine.name(),
+                  str(published.FIGURES_DIR), sections)
+    write_text(inside(output, "report.md"), pages.render("report.md", report=data))
+    pages.copy_assets(output)
+    write_text(inside(output, "index.html"), pages.render("report.html", title="Reproduction of Xia et al. (2016)",
+                                                          scripts=[], report=data))
     return output / "report.md", output / "index.html"
 
 
 # --- the command ---------------------------------------------------------------------------------------
 
-def reproduce(args, argv):
+def reproduce(args: Any, argv: list[str]) -> None:
     jobs = plan(args)
     check_inputs(jobs, argv)
     output = Path(args.output)
     for job in jobs:  # every run's folder inside the reproduction's: a link out of it is refused before any work
-        inside(output, job.output.relative_to(output))
+        inside(output, str(job.output.relative_to(output)))
     weights = weight_files.load(jobs[0].config.weights, jobs[0].config.model_dir)
     estimates = []
     for job in jobs:
@@ -285,7 +278,7 @@ def reproduce(args, argv):
         estimates.append(seconds)
         log.info("%s: %d cells, about %s here (%s; %s steps a cell, as typical)", job.label, cells,
                  cost.duration(seconds), job.config.output, cost.typical_steps(job.config.optimizer,
-                                                                                       job.config.steps))
+                                                                               job.config.steps))
     log.info("in all: %d runs, about %s here; the estimate is refined as cells finish", len(jobs),
              cost.duration(sum(estimates)))
     if args.dry_run:
@@ -295,26 +288,8 @@ def reproduce(args, argv):
     for index, job in enumerate(jobs):
         overall.index, overall.current = index, None
         log.info("reproduction: %s (%d of %d) into %s", job.label, index + 1, len(jobs), job.output)
-        job.module.run(job.config, job.argv, time.perf_counter(),
-                       sessions.Options(resume=True, overwrite=args.overwrite, overall=overall))
+        driver.run(job.figure, job.config, job.argv, time.perf_counter(),
+                   sessions.Options(resume=True, overwrite=args.overwrite, overall=overall))
         atlas.build(job.output)
-    results = {}
-    for job in [job for job in jobs if not job.control]:
-        found = results.setdefault(job.name, {})
-        theirs = published.find(published.FIGURES_DIR, job.figure.authors)
-        found["missing"] = published.skipped(published.FIGURES_DIR)
-        if theirs.is_file():
-            rows, picture, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
-            figure = job.output / RunView(job.output).record.figures[0]
-            found.update(rows=rows, theirs=theirs.name, beside=str(Path("report") / f"{job.name}_beside_theirs.png"))
-            beside(theirs, figure, inside(output, "report", f"{job.name}_beside_theirs.png"))
-        control = next((other for other in jobs if other.control and other.name == job.name), None)
-        run, result = analyze.analyze_run(job.output, partial=True, weights_spec=job.config.weights)
-        other = None
-        if control is not None:
-            control_run, other = analyze.analyze_run(control.output, partial=True, weights_spec=control.config.weights)
-            analyze.check_control(run, control_run)
-        found["analysis"] = analyze.headline_table(result, other)
-        found["analysis_rows"] = analyze.headline_rows(result, other)
-    paths = report(jobs, output, results, time.perf_counter() - started)
+    paths = report(jobs, output, time.perf_counter() - started)
     log.info("wrote %s and %s", *paths)

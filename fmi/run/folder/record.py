@@ -1,47 +1,37 @@
 """The run record: one typed schema, with a version, that writes and reads ``record.json`` and
-every cell's own record; cell keys parsed in one place; one read-only view of a run folder.
+every cell's own record; one read-only view of a run folder.
 
 A run folder may come from someone else (a collaborator's sweep, shards copied between
 machines), so everything read from it is data, never instructions. It passes through this
 module: the record and each cell record are checked against the schema below (names from a
 fixed alphabet, keys by their grammar, numbers that are numbers, hex digests that are hex),
 every path is built from checked names and resolved inside the run folder, and a symbolic
-link that leads out of the folder is refused. A cell that fails is left out with a log line
-where the rest of the run is usable; a record that fails is refused with one line naming the
-file and the entry.
+link that leads out of the folder is refused. What an experiment adds to its cells, ``details``,
+is checked here as plain JSON and by the experiment's own model where it is read. A cell that
+fails is left out with a log line where the rest of the run is usable; a record that fails is
+refused with one line naming the file and the entry.
 """
-import hashlib
 import json
-import logging
 import os
 import re
 import stat
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pydantic
 
-from fmi.core.vgg19 import RELU_LAYERS
 from fmi.errors import FmiError
-from fmi.files import image_files
-from fmi.io import quote
-from fmi.run.folder.keys import METHODS, NAME, parse_key
-from fmi.run.interface.config import RUN_ONLY_KEYS
+from fmi.io import digest_of_bytes, quote
+from fmi.run.folder.keys import NAME, parse_key
 
-log = logging.getLogger("fmi")
-
-RECORD_FORMAT = 4
-SCRIPT = r"^run_[a-z]{1,20}\.py$"  # a figure script's name (fmi.experiments.FIGURES lists them)
+RECORD_FORMAT = 5
 MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories is about 200 MB
 MAX_CELL_RECORD_BYTES = 16 << 20
 MAX_SIDE = 100_000                # pixels on a side: more than any image fmi can decode
-
 SHARD_PATTERN = re.compile(r"([0-9]{1,6})-of-([0-9]{1,6})")
-
-
-def _key(text):
-    parse_key(text)
-    return text
+Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
 # --- cell states ----------------------------------------------------------------------------------
@@ -56,101 +46,80 @@ CELL_STATES = {
 }
 
 
-def cell_status(cell, stuck_fraction):
-    """The state of a finished cell (a ``CellRecord`` or its dict): one of ``CELL_STATES``, or ''
-    for a cell that stopped by the rule, or for no cell."""
-    if not cell:
-        return ""
-    cell = cell if isinstance(cell, dict) else cell.model_dump()
-    if str(cell.get("stop_reason", "")).startswith("non-finite"):
-        return "non-finite"
-    if cell.get("silent"):
-        return "silent"
-    first, last = cell.get("initial_loss"), cell.get("final_loss")
-    if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
-        return "stuck"
-    if cell.get("stop_reason") == "max_steps":
-        return "step limit"
-    return ""
-
-
-def status_counts(cells, keys, stuck_fraction):
-    """{state: [keys]} of the finished cells among ``keys`` that are in a state other than ''."""
-    found = {}
-    for key in keys:
-        state = cell_status(cells.get(key), stuck_fraction)
-        if state:
-            found.setdefault(state, []).append(key)
-    return found
-
-
 # --- fingerprints ---------------------------------------------------------------------------------
 
 PACKAGE = Path(__file__).resolve().parent.parent.parent
 # the modules whose code decides a cell's numbers: the paper's mathematics, the image decoder and the
-# weights (random ones are drawn there), the three experiments that assemble targets and terms, and
-# the run modules that prepare pictures and post-process cells
-NUMERICS = ("core/*.py", "files/image_files.py", "files/weight_files.py", "experiments/*.py", "run/session.py",
-            "run/inversion.py")
+# weights (random ones are drawn there), the experiments that assemble targets and terms, and the run
+# modules that batch cells, prepare pictures and post-process cells
+NUMERICS = ("core/*.py", "files/image_files.py", "files/weight_files.py", "experiments/*.py", "run/driver.py",
+            "run/session.py", "run/inversion.py")
 
 
-def settings_of(config_dict, weights_identity, input_hashes):
-    """The settings that decide a cell's result, as plain data."""
-    config = {key: value for key, value in config_dict.items() if key not in RUN_ONLY_KEYS}
+def settings_of(config: dict[str, Any], weights_identity: object, input_hashes: dict[str, str]) -> dict[str, Any]:
+    """The settings that decide a cell's result, as plain data: the config's keys that count (its
+    run-only keys left out by the caller), the weights and the inputs' SHA-1."""
     return {"config": config, "weights": weights_identity, "inputs": input_hashes}
 
 
-def fingerprint_of(settings):
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
+def fingerprint_of(settings: object) -> str:
+    return digest_of_bytes(json.dumps(settings, sort_keys=True).encode("utf-8"))
 
 
-def code_identity(package=PACKAGE):
+def code_identity(package: Path = PACKAGE) -> dict[str, Any]:
     """{"modules": {path: SHA-1 of its bytes}, "fingerprint": SHA-1 of them all} of the numerics
     modules as they are on disk now."""
-    package = Path(package)
-    files = sorted(path for pattern in NUMERICS for path in package.glob(pattern))
-    modules = {path.relative_to(package).as_posix(): hashlib.sha1(path.read_bytes()).hexdigest() for path in files}
+    files = sorted(path for pattern in NUMERICS for path in Path(package).glob(pattern))
+    modules = {path.relative_to(package).as_posix(): digest_of_bytes(path.read_bytes()) for path in files}
     return {"modules": modules, "fingerprint": fingerprint_of(modules)}
 
 
-def cell_fingerprint(settings_fingerprint, code_fingerprint):
+def cell_fingerprint(settings_fingerprint: str, code_fingerprint: str) -> str:
     """What a cell carries: its run's settings and the code that computed it, in one SHA-1."""
     return fingerprint_of({"settings": settings_fingerprint, "code": code_fingerprint})
 
 
 # --- the schema -----------------------------------------------------------------------------------
 
+def worded(pattern: str, words: str) -> pydantic.AfterValidator:
+    """A check that a string matches ``pattern``, refused in words ("'a b.png' is not a file name of
+    letters ...") rather than by the pattern itself."""
+    compiled = re.compile(pattern)
+
+    def check(text: str) -> str:
+        if not compiled.fullmatch(text):
+            raise ValueError(f"{quote(text)} is not {words}")
+        return text
+
+    return pydantic.AfterValidator(check)
+
+
+def _key(text: str) -> str:
+    try:
+        parse_key(text)
+    except FmiError as error:
+        raise ValueError(str(error)) from None
+    return text
+
+
+NAMED = "letters, digits, '.', '_' and '-', starting with a letter or digit"
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-Hex40 = Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{40}$")]
-Name = Annotated[str, pydantic.StringConstraints(pattern=rf"^{NAME}$")]
+Hex40 = Annotated[str, worded(r"[0-9a-f]{40}", "a SHA-1 (40 hexadecimal digits)")]
+Name = Annotated[str, worded(NAME, f"an image name ({NAMED}, at most 200)")]
 Key = Annotated[str, pydantic.AfterValidator(_key)]
 Text = Annotated[str, pydantic.StringConstraints(max_length=1000)]
 LongText = Annotated[str, pydantic.StringConstraints(max_length=8192)]
-FileName = Annotated[str, pydantic.StringConstraints(pattern=rf"^{NAME}\.(png|jpg)$")]
+FileName = Annotated[str, worded(rf"{NAME}\.(png|jpg)", f"a cell's file name ({NAMED}, ending in .png or .jpg)")]
 Count = Annotated[int, pydantic.Field(ge=0, le=2**31 - 1)]
 Side = Annotated[int, pydantic.Field(ge=1, le=MAX_SIDE)]
 Size = Annotated[list[Side], pydantic.Field(min_length=2, max_length=2)]
 Seconds = Annotated[float, pydantic.Field(ge=0)]
-Layer = Literal[RELU_LAYERS]
 Loss = Optional[float]
+ShardName = Annotated[str, worded(SHARD_PATTERN.pattern, "a shard folder's name, I-of-N")]
 
 
 class Strict(pydantic.BaseModel):
     model_config = STRICT
-
-
-class Response(Strict):
-    max: float
-    sum: float
-
-
-class Draw(Strict):
-    seed: Count
-    distribution: Literal["authors", "positive"]
-    generator: Text
-    channels: Count
-    negative_entries: Count
-    sha1_float32: Hex40
 
 
 class Measures(Strict):
@@ -184,7 +153,8 @@ class PaperDifference(Strict):
 
 
 class CellRecord(Strict):
-    """A finished cell: how it was made, its losses, why it stopped, and what it is."""
+    """A finished cell: how it was made, its losses, why it stopped, what it is, and what its
+    experiment adds (``details``, checked by the experiment's own model)."""
 
     key: Key
     image: FileName
@@ -205,23 +175,14 @@ class CellRecord(Strict):
     size: Size
     machine: MachineRecord
     before_denoise: Optional[Measures] = None
+    silent: bool = False  # the filter the cell inverts responds nowhere on its final image
+    details: dict[Text, pydantic.JsonValue] = {}
     fingerprint: Hex40
     settings_fingerprint: Hex40
     code_fingerprint: Hex40
-    # what the experiment adds (Fig. 3: layer, filter, response, silent; Fig. 4: draw or style; Fig. 5: method)
-    layer: Optional[Layer] = None
-    filter: Optional[Count] = None
-    response: Optional[dict[Literal["content", "final"], Response]] = None
-    silent: Optional[bool] = None
-    draw_seed: Optional[Count] = None
-    draw: Optional[Draw] = None
-    style: Optional[Name] = None
-    content: Optional[Name] = None
-    method: Optional[Literal[METHODS]] = None
-    layers: Optional[list[Layer]] = None
 
     @pydantic.model_validator(mode="after")
-    def _image_belongs_to_key(self):
+    def _image_belongs_to_key(self) -> "CellRecord":
         item = parse_key(self.key).item
         if self.image not in (f"{item}.png", f"{item}.jpg"):
             raise ValueError(f"image {self.image!r} is not the image of cell {self.key!r}")
@@ -259,8 +220,8 @@ class CodeRecord(Strict):
 class RunRecord(Strict):
     """How a run was made, what it plans, and every finished cell."""
 
-    record_format: Literal[RECORD_FORMAT]
-    script: Annotated[str, pydantic.StringConstraints(pattern=SCRIPT)]
+    record_format: Literal[RECORD_FORMAT]  # type: ignore[valid-type]
+    script: Annotated[str, worded(r"run_[a-z]{1,20}\.py", "a figure script's name (run_fmi.py, ...)")]
     argv: list[LongText]
     config: dict[Text, Any]
     fingerprint: Hex40
@@ -281,12 +242,12 @@ class RunRecord(Strict):
     finished: Optional[Text] = None
     resumed: list[Text] = []
     figures: list[FileName] = []
-    status: dict[Literal[tuple(CELL_STATES)], list[Key]] = {}
+    status: dict[Literal[tuple(CELL_STATES)], list[Key]] = {}  # type: ignore[misc]
     wall_s: Optional[Seconds] = None
-    collected_from: list[Annotated[str, pydantic.StringConstraints(pattern=SHARD_PATTERN.pattern)]] = []
+    collected_from: list[ShardName] = []
 
     @pydantic.model_validator(mode="after")
-    def _cells_are_planned(self):
+    def _cells_are_planned(self) -> "RunRecord":
         contents = {name for name, item in self.inputs.items() if item.role == "content"}
         for key in self.plan:
             if parse_key(key).content not in contents:
@@ -297,76 +258,100 @@ class RunRecord(Strict):
         return self
 
 
-def build(model, what, **fields):
+def cell_status(cell: Optional[CellRecord], stuck_fraction: float) -> str:
+    """The state of a finished cell: one of ``CELL_STATES``, or '' for a cell that stopped by the rule,
+    or for no cell."""
+    if cell is None:
+        return ""
+    if cell.stop_reason.startswith("non-finite"):
+        return "non-finite"
+    if cell.silent:
+        return "silent"
+    first, last = cell.initial_loss, cell.final_loss
+    if first is not None and last is not None and first > 0 and (first - last) < stuck_fraction * first:
+        return "stuck"
+    return "step limit" if cell.stop_reason == "max_steps" else ""
+
+
+def status_counts(cells: dict[str, CellRecord], keys: list[str], stuck_fraction: float) -> dict[str, list[str]]:
+    """{state: [keys]} of the finished cells among ``keys`` that are in a state other than ''."""
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        state = cell_status(cells.get(key), stuck_fraction)
+        if state:
+            found.setdefault(state, []).append(key)
+    return found
+
+
+def build(model: type[Model], what: str, **fields: Any) -> Model:
     """``model(**fields)``, or FmiError naming the entry the schema refuses: the same rule that reads
     records, applied before one is written (a name, a number or a key fmi would not read back)."""
     try:
         return model(**fields)
     except pydantic.ValidationError as error:
-        raise FmiError(f"{what} would not pass the run record's schema ({_problem(error)}); change the "
+        raise FmiError(f"{what} would not pass the run record's schema ({problem_of(error)}); change the "
                        f"input or setting it comes from") from None
 
 
-def _problem(error):
-    """The first problem pydantic found, as 'entry: what is wrong'."""
+def problem_of(error: pydantic.ValidationError) -> str:
+    """The first problem pydantic found, as 'entry: what is wrong', in words."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "the top level"
-    return f"{quote(where)}: {first['msg']}"
+    return f"{quote(where)}: {first['msg'].removeprefix('Value error, ')}"
 
 
 # --- reading --------------------------------------------------------------------------------------
 
-def read_file(path, limit):
+def read_file(path: Path, limit: int) -> tuple[Optional[bytes], Optional[str]]:
     """(the bytes of the regular file at ``path``, None), or (None, why not): missing, not a regular
     file (a FIFO would block the read), unreadable (with the system's reason) or larger than ``limit``."""
+    too_large = f"is larger than the {limit // 2**20} MiB fmi reads"
     try:
         status = os.stat(path)
         if not stat.S_ISREG(status.st_mode):
             return None, "is not a regular file"
         if status.st_size > limit:
-            return None, f"is larger than the {limit // 2**20} MiB fmi reads"
+            return None, too_large
         with open(path, "rb") as stream:
             data = stream.read(limit + 1)
     except FileNotFoundError:
         return None, "no such file"
     except OSError as error:
         return None, f"cannot be read ({error.strerror or error})"
-    if len(data) > limit:
-        return None, f"is larger than the {limit // 2**20} MiB fmi reads"
-    return data, None
+    return (None, too_large) if len(data) > limit else (data, None)
 
 
-def read_bytes(path, limit):
+def read_bytes(path: Path, limit: int) -> Optional[bytes]:
     """The bytes of the regular file at ``path`` (at most ``limit``), or None if they cannot be had."""
     return read_file(path, limit)[0]
 
 
-def load_record(path):
+def load_record(path: Path) -> RunRecord:
     """The ``RunRecord`` in ``path``; FmiError naming the file and the entry if it is not one."""
     data, problem = read_file(path, MAX_RECORD_BYTES)
-    if problem:
+    if data is None:
         raise FmiError(f"{path}: {problem}; give the output folder of a run")
     try:
         return RunRecord.model_validate_json(data)
     except pydantic.ValidationError as error:
-        raise FmiError(f"{path} is not a run record fmi can trust: {_problem(error)}") from None
+        raise FmiError(f"{path} is not a run record fmi can trust: {problem_of(error)}") from None
 
 
-def load_cell(path, key):
+def load_cell(path: Path, key: str) -> tuple[Optional[CellRecord], Optional[str]]:
     """The ``CellRecord`` of ``key`` in ``path``, or (None, why not)."""
     data, problem = read_file(path, MAX_CELL_RECORD_BYTES)
-    if problem:
+    if data is None:
         return None, "its record is missing" if problem == "no such file" else f"its record {problem}"
     try:
         cell = CellRecord.model_validate_json(data)
     except pydantic.ValidationError as error:
-        return None, f"its record is damaged ({_problem(error)})"
+        return None, f"its record is damaged ({problem_of(error)})"
     if cell.key != key:
         return None, f"its record is the record of {quote(cell.key)}"
     return cell, None
 
 
-def inside(folder, *parts):
+def inside(folder: Path, *parts: str) -> Path:
     """``folder`` joined with ``parts``, refused unless it resolves inside ``folder`` (a symbolic
     link along the way may point elsewhere inside the folder, never out of it)."""
     root = Path(folder).resolve()
@@ -379,10 +364,11 @@ def inside(folder, *parts):
 
 
 class RunView:
-    """A run folder as data: its record checked against the schema, and its cells' paths resolved
-    inside the folder. Read-only: the tools and the run folder share it."""
+    """A run folder as data: its record checked against the schema, its cells' paths resolved inside
+    the folder, and, once ``read_details`` is given the experiment's model, each cell's details.
+    Read-only: the tools and the run folder share it."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FmiError(f"{self.folder}: no such folder; give the output folder of a run")
@@ -395,27 +381,43 @@ class RunView:
         self.styles = [name for name, item in self.record.inputs.items() if item.role == "style"]
         stuck = self.config.get("stuck_fraction", 0.01)
         self.stuck_fraction = stuck if isinstance(stuck, float) and 0 <= stuck < 1 else 0.01
+        self.details: dict[str, Any] = {}
+
+    def read_details(self, model: type[pydantic.BaseModel]) -> None:
+        """Check every cell's details by its experiment's ``model``, and keep them typed in ``details``."""
+        self.details = {key: check_details(model, cell, self.folder / "record.json")
+                        for key, cell in self.cells.items()}
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.record.weights.label
 
-    def image_path(self, key):
+    def image_path(self, key: str) -> Path:
         """Where the image of finished cell ``key`` lies, inside the run folder."""
         cell_key = parse_key(key)
         return inside(self.folder, "cells", cell_key.content, cell_key.group, self.cells[key].image)
 
-    def status(self, key):
+    def status(self, key: str) -> str:
         return cell_status(self.cells.get(key), self.stuck_fraction)
 
-    def read_image(self, key):
+    def read_image(self, key: str) -> Optional[npt.NDArray[np.uint8]]:
         """The RGB image of finished cell ``key``, or None if it is missing or does not decode."""
         return read_image(self.image_path(key), self.plan.get(key))
 
 
-def read_image(path, size=None):
+def check_details(model: type[Model], cell: CellRecord, where: Path) -> Model:
+    """The details of ``cell`` as the experiment's ``model``; FmiError naming the record and the entry."""
+    try:
+        return model.model_validate(cell.details)
+    except pydantic.ValidationError as error:
+        raise FmiError(f"{where}: cell {cell.key}: its details are not what its experiment records "
+                       f"({problem_of(error)})") from None
+
+
+def read_image(path: Path, size: Optional[list[int]] = None) -> Optional[npt.NDArray[np.uint8]]:
     """The (H, W, 3) uint8 RGB image at ``path``, or None if it is missing, not a regular file, not
     an image, larger than fmi decodes, or (with ``size``) not ``size`` = [height, width]."""
+    from fmi.files import image_files  # OpenCV: the experiments' settings load this schema, and --help no OpenCV
 
     try:
         header = image_files.read_header(path)

@@ -29,17 +29,24 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import numpy.typing as npt
+import pydantic
 
 from fmi.errors import FmiError
-from fmi.io import atomic_path, finite_json, write_text, write_yaml
+from fmi.io import atomic_path, finite_json, timestamp, write_text, write_yaml
+from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import (
     CellRecord,
+    RunRecord,
     build,
     cell_fingerprint,
+    check_details,
     inside,
     load_cell,
     load_record,
-    parse_key,
     read_image,
 )
 
@@ -50,7 +57,7 @@ WRITTEN = ("record.json", "config.yaml", "cells", "inputs", "snapshots", "shards
 REDO_LOG_LIMIT = 10
 
 
-def _flatten(value, prefix=""):
+def _flatten(value: object, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         flat = {}
         for key, item in value.items():
@@ -59,7 +66,7 @@ def _flatten(value, prefix=""):
     return {prefix[:-1]: value}
 
 
-def differences(theirs, ours):
+def differences(theirs: Optional[dict[str, Any]], ours: dict[str, Any]) -> list[str]:
     """'key: theirs -> ours' for every setting that differs, config keys without their prefix."""
     old, new = _flatten(theirs or {}), _flatten(ours)
     lines = []
@@ -70,12 +77,12 @@ def differences(theirs, ours):
     return lines
 
 
-def _short(value):
+def _short(value: object) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def inspect(path):
+def inspect(path: Path) -> tuple[str, Any]:
     """What ``path`` holds: 'absent', 'empty', 'run' (with its checked record), 'unknown-run' (with why
     its record is not one: missing, or the entry the schema refused), 'shards' or 'foreign'."""
     path = Path(path)
@@ -102,12 +109,15 @@ def inspect(path):
 class RunFolder:
     """An opened run folder: its ``RunRecord``, the finished cells, and atomic writes into it.
 
-    ``plan`` maps every cell key this run may write to its image's [height, width].
+    ``plan`` maps every cell key this run may write to its image's [height, width]; ``details`` is the
+    experiment's model of what its cells add to their records.
     """
 
-    def __init__(self, path, record, cell_format="png"):
+    def __init__(self, path: Path, record: RunRecord, details: type[pydantic.BaseModel],
+                 cell_format: str = "png") -> None:
         self.path = Path(path)
         self.record = record
+        self.details = details
         self.fingerprint = record.fingerprint
         self.code_fingerprint = record.code.fingerprint
         self.cell_fingerprint = cell_fingerprint(self.fingerprint, self.code_fingerprint)
@@ -116,8 +126,7 @@ class RunFolder:
         self.cells = record.cells
         self._record_saved = 0.0
 
-
-    def start(self):
+    def start(self) -> None:
         """Create the folder and write the config and the record (the only writes before work starts)."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -129,21 +138,25 @@ class RunFolder:
 
     # --- cells -----------------------------------------------------------------------------------
 
-    def cell_path(self, folder, key, suffix):
+    def cell_path(self, folder: Path, key: str, suffix: str) -> Path:
         """Where cell ``key``'s file with ``suffix`` lies in ``folder`` (this run's, or a shard's)."""
         return inside(folder, "cells", *parse_key(key).file(suffix))
 
-    def cell_image_path(self, key):
+    def cell_image_path(self, key: str) -> Path:
         return self.cell_path(self.path, key, self.suffix)
 
-    def is_done(self, key):
+    def is_done(self, key: str) -> bool:
         return key in self.cells
 
-    def check_cell(self, folder, key):
+    def check_cell(self, folder: Path, key: str) -> tuple[Optional[CellRecord], Optional[str]]:
         """(the cell record, None) if ``folder`` holds a good cell ``key`` of this run, else (None, why not)."""
         cell, problem = load_cell(self.cell_path(folder, key, ".json"), key)
-        if problem:
+        if cell is None:
             return None, problem
+        try:
+            check_details(self.details, cell, self.cell_path(folder, key, ".json"))
+        except FmiError:
+            return None, "its record's details are not what this experiment records"
         if cell.fingerprint != self.cell_fingerprint:
             if cell.settings_fingerprint == self.fingerprint:
                 return None, (f"it was computed by other numerics code (code fingerprint "
@@ -162,7 +175,7 @@ class RunFolder:
                           f"{self.plan[key][0]}x{self.plan[key][1]}")
         return cell, None
 
-    def find_finished(self, folder=None):
+    def find_finished(self, folder: Optional[Path] = None) -> dict[str, CellRecord]:
         """{key: cell record} of the planned cells that ``folder`` (default: this one) holds in good order."""
         folder = Path(folder or self.path)
         found, redone = {}, []
@@ -181,9 +194,11 @@ class RunFolder:
             log.info("... and %d more cells will be redone", len(redone) - REDO_LOG_LIMIT)
         return found
 
-    def save_cell(self, key, encoded_image, details):
-        """Write a finished cell's image (already encoded) and record, then note it in the run record."""
-        cell = build(CellRecord, f"cell {key}", **finite_json(details), key=key,
+    def save_cell(self, key: str, encoded_image: bytes, fields: dict[str, Any]) -> CellRecord:
+        """Write a finished cell's image (already encoded) and record, then note it in the run record;
+        its ``details`` are checked by the experiment's model first."""
+        build(self.details, f"cell {key}", **finite_json(fields.get("details", {})))
+        cell = build(CellRecord, f"cell {key}", **finite_json(fields), key=key,
                      image=self.cell_image_path(key).name, fingerprint=self.cell_fingerprint,
                      settings_fingerprint=self.fingerprint, code_fingerprint=self.code_fingerprint)
         self.write_cell(key, encoded_image, cell)
@@ -191,29 +206,30 @@ class RunFolder:
             self.save_record()
         return cell
 
-    def write_cell(self, key, encoded_image, cell):
+    def write_cell(self, key: str, encoded_image: bytes, cell: CellRecord) -> None:
         with atomic_path(self.cell_image_path(key)) as temporary:
             temporary.write_bytes(encoded_image)
         write_text(self.cell_path(self.path, key, ".json"), cell.model_dump_json(indent=2) + "\n")
         self.cells[key] = cell
 
-    def cell_image(self, key):
+    def cell_image(self, key: str) -> Optional[npt.NDArray[np.uint8]]:
         """The saved RGB image of a finished cell, or None."""
         return read_image(self.cell_image_path(key)) if key in self.cells else None
 
     # --- the record ------------------------------------------------------------------------------
 
-    def save_record(self, **extra):
+    def save_record(self, **extra: Any) -> None:
         for name, value in extra.items():
             setattr(self.record, name, value)
         write_text(inside(self.path, "record.json"), self.record.model_dump_json(indent=2) + "\n")
         self._record_saved = time.monotonic()
 
-    def finish(self, **extra):
-        self.save_record(finished=_now(), **extra)
+    def finish(self, **extra: Any) -> None:
+        self.save_record(finished=timestamp(), **extra)
 
 
-def open_run_folder(path, record, cell_format="png", resume=False, overwrite=False, shards_allowed=False):
+def open_run_folder(path: Path, record: RunRecord, details: type[pydantic.BaseModel], cell_format: str = "png",
+                    resume: bool = False, overwrite: bool = False, shards_allowed: bool = False) -> RunFolder:
     """Open ``path`` for the run described by ``record`` (a ``RunRecord``), after deciding
     whether that is allowed; then write its config and record."""
     path = Path(path)
@@ -236,7 +252,7 @@ def open_run_folder(path, record, cell_format="png", resume=False, overwrite=Fal
         raise FmiError(f"output folder {path} holds a run made with other settings ({shown}); it is left "
                        f"as it is: choose another folder with --output NEW, or add --overwrite to move the "
                        f"old run aside (nothing is deleted)")
-    folder = RunFolder(path, record, cell_format)
+    folder = RunFolder(path, record, details, cell_format)
     if kind == "run" and not overwrite:
         finished = folder.find_finished()
         if finished and not resume:
@@ -245,7 +261,7 @@ def open_run_folder(path, record, cell_format="png", resume=False, overwrite=Fal
                            f"aside, nothing is deleted)")
         folder.cells.update(finished)
         record.started = old.started
-        record.resumed = old.resumed + [_now()] if resume else old.resumed
+        record.resumed = old.resumed + [timestamp()] if resume else old.resumed
         if resume:
             log.info("resuming: %d finished cell(s) found in %s", len(finished), path)
     elif kind in ("run", "unknown-run") and overwrite:
@@ -255,7 +271,7 @@ def open_run_folder(path, record, cell_format="png", resume=False, overwrite=Fal
     return folder
 
 
-def move_aside(path):
+def move_aside(path: Path) -> Path:
     """Rename the run folder ``path`` to ``<name>.replaced-<time>`` beside it; return the new path."""
     path = Path(path)
     resolved = path.resolve()
@@ -268,7 +284,3 @@ def move_aside(path):
         target, number = path.with_name(f"{path.name}.replaced-{stamp}-{number}"), number + 1
     os.rename(path, target)
     return target
-
-
-def _now():
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")

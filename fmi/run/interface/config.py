@@ -14,16 +14,18 @@ Importing this module does not load MXNet, so ``--help`` and config errors are i
 import os
 import re
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import pydantic
 import yaml
+from pydantic.fields import FieldInfo
 
 from fmi.core import vgg19
 from fmi.core.optimizers import INT_LIMIT, LBFGS, OPTIMIZERS, SGD, Count, NonNegative, Positive
 from fmi.errors import FmiError
-from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, quote
+from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, printable_data, quote
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
@@ -128,9 +130,34 @@ STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, v
 Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
 Index = Annotated[int, pydantic.Field(ge=0, le=INT_LIMIT)]  # a seed, a GPU, a filter
 NESTED = {"sgd": SGD, "lbfgs": LBFGS}
+# A setting's role: the paper sets it (a run that differs says so), the method needs it though the paper
+# does not set it (a seed, the batching), or only the run uses it (where it writes, how it logs: left out
+# of the fingerprint, so such a change never makes a run's cells another run's).
+ROLES = {"paper": "the paper's", "method": "a setting of the method", "run": "of this run only"}
 
 
-def check_layers(layers, where, key="layers"):
+def paper(default: Any, description: str) -> Any:
+    """A setting the paper itself sets: ``name: type = paper(default, "what it is")``."""
+    return pydantic.Field(default, description=description, json_schema_extra={"role": "paper"})
+
+
+def run_only(default: Any, description: str) -> Any:
+    """A setting of the run alone, which no cell's numbers depend on."""
+    return pydantic.Field(default, description=description, json_schema_extra={"role": "run"})
+
+
+def role_of(field: FieldInfo) -> str:
+    """A field's role: "paper", "run", or, for a field declared without one, "method"."""
+    extra = field.json_schema_extra
+    return str(extra.get("role", "method")) if isinstance(extra, dict) else "method"
+
+
+def keys_with(model: type[pydantic.BaseModel], *roles: str) -> tuple[str, ...]:
+    """The top-level keys of ``model`` whose role is one of ``roles``."""
+    return tuple(name for name, field in model.model_fields.items() if role_of(field) in roles)
+
+
+def check_layers(layers: list[str], where: str, key: str = "layers") -> None:
     if not layers:
         raise FmiError(f"{where}: key {key!r} is empty; valid layers are {', '.join(vgg19.RELU_LAYERS)}")
     for layer in layers:
@@ -139,7 +166,7 @@ def check_layers(layers, where, key="layers"):
                            f"valid layers are {', '.join(vgg19.RELU_LAYERS)}")
 
 
-def check_unique(items, where, key):
+def check_unique(items: Sequence[object], where: str, key: str) -> None:
     seen = set()
     for item in items:
         if item in seen:
@@ -152,29 +179,33 @@ class Common(pydantic.BaseModel):
 
     model_config = STRICT
 
-    content: list[str] = ["golden_gate"]
-    fallbacks: dict[str, str] = {}
-    data_dir: str = "data/paper"
-    max_long_edge: Count = 512
-    fidelity: Literal[FIDELITIES] = "paper"
-    weights: str = "auto"
-    model_dir: str = "model"
-    pooling: Literal[vgg19.POOLING_TYPES] = "avg"
-    seed: Index = 0
-    batch_size: Count = 5
-    denoise_weight: NonNegative = 0.2
-    stuck_fraction: Annotated[float, pydantic.Field(ge=0, lt=1)] = 0.01
-    log_every: Count = 10
-    output: str = "runs/out"
-    gpu: Optional[Index] = None
-    threads: Optional[Annotated[int, pydantic.Field(ge=1, le=1024)]] = None
-    max_memory_gib: Optional[Positive] = None
-    save_every: Index = 0
-    optimizer: Literal[OPTIMIZERS] = "sgd"
-    sgd: SGD = SGD()
-    lbfgs: LBFGS = LBFGS()
+    content: list[str] = paper(["golden_gate"], "content image(s): paper names (golden_gate), sample:NAME, or paths")
+    fallbacks: dict[str, str] = run_only({}, "a stand-in for each paper image that is missing: {name: image}")
+    data_dir: str = run_only("data/paper", "the folder of the paper's images")
+    max_long_edge: Count = paper(512, "long edge of the content image in pixels")
+    fidelity: Literal[FIDELITIES] = paper(  # type: ignore[valid-type]
+        "paper", "paper, or authors: image handling as the authors' code does it (docs/differences.md)")
+    weights: str = run_only("auto", "auto, random, random:SEED, gluon, or a .params path")
+    model_dir: str = run_only("model", "the folder of the weights files")
+    pooling: Literal[vgg19.POOLING_TYPES] = paper("avg", "avg (the authors') or max")  # type: ignore[valid-type]
+    seed: Index = pydantic.Field(0, description="seed of the start image, the same for every cell")
+    batch_size: Count = pydantic.Field(5, description="cells inverted together in one executor")
+    denoise_weight: NonNegative = paper(0.2, "weight of the total-variation denoise of each cell's image")
+    stuck_fraction: Annotated[float, pydantic.Field(ge=0, lt=1)] = run_only(
+        0.01, "a cell whose loss fell by less than this fraction of its first value is marked stuck")
+    log_every: Count = run_only(10, "log the losses and progress every this many steps")
+    output: str = run_only("runs/out", "output folder")
+    gpu: Optional[Index] = run_only(None, "run on this GPU (needs a CUDA build of MXNet); null: the CPU")
+    threads: Optional[Annotated[int, pydantic.Field(ge=1, le=1024)]] = run_only(
+        None, "CPU threads for MXNet; null: every usable core")
+    max_memory_gib: Optional[Positive] = run_only(
+        None, "refuse runs estimated to need more memory (GiB); null: 80 % of what is available")
+    save_every: Index = run_only(0, "save snapshots of the images in flight every this many steps; 0: none")
+    optimizer: Literal[OPTIMIZERS] = paper("sgd", "sgd (the authors') or lbfgs")  # type: ignore[valid-type]
+    sgd: SGD = paper(SGD(), "the authors' SGD and stop rule")
+    lbfgs: LBFGS = paper(LBFGS(), "L-BFGS on the same objective, used with optimizer lbfgs")
 
-    def check(self, where):
+    def check(self, where: str) -> None:
         """Raise FmiError on the first bad value the types cannot say; expand ``~`` in path settings."""
         if not self.content:
             raise FmiError(f"{where}: key 'content' is empty; name at least one image")
@@ -185,7 +216,7 @@ class Common(pydantic.BaseModel):
             setattr(self, key, expand_path(getattr(self, key)))
 
     @property
-    def steps(self):
+    def steps(self) -> int:
         """The step limit of the optimiser in use."""
         return self.lbfgs.max_steps if self.optimizer == "lbfgs" else self.sgd.max_steps
 
@@ -349,39 +380,40 @@ def to_dict(config):
 
 # --- the paper's settings -------------------------------------------------------------------------
 
-# keys that change how a run goes or what it is called, never a cell's numbers
-RUN_ONLY_KEYS = ("output", "threads", "gpu", "max_memory_gib", "save_every", "log_every", "stuck_fraction",
-                 "data_dir", "model_dir", "fallbacks", "weights")
-# keys the paper does not set: the order of the work, and the seeds of fmi's draws (the authors' code is unseeded)
-NOT_THE_PAPERS = RUN_ONLY_KEYS + ("batch_size", "seed", "draw_seeds")
 SHOWN_DIFFERENCES = 4  # in a figure title; the log and the record name them all
 
 
-def _flat(data, prefix=""):
+def counted(config: Common) -> dict[str, Any]:
+    """The config's settings that decide a cell (all but the run-only ones), as plain data."""
+    run = keys_with(type(config), "run")
+    return {key: value for key, value in to_dict(config).items() if key not in run}
+
+
+def _flat(data: object, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict):
         return {key: value for name, item in data.items() for key, value in _flat(item, f"{prefix}{name}.").items()}
     return {prefix[:-1]: data}
 
 
-def paper_differences(config, paper):
-    """[(dotted key, value here, the paper's value)] for each setting of ``config`` that decides a
-    result and is not the paper's (``paper``, the figure's paper config); the settings of the
-    optimiser not in use are left out."""
+def differences(config: Common, other: Common, roles: tuple[str, ...] = ("paper",)) -> list[tuple[str, Any, Any]]:
+    """[(dotted key, value in ``config``, value in ``other``)] for each setting of one of ``roles`` in which
+    the two differ (by default the paper's settings, ``other`` being the figure's paper config); the
+    settings of the optimiser not in use are left out."""
     idle = "lbfgs." if config.optimizer == "sgd" else "sgd."
-    ours, theirs = _flat(to_dict(config)), _flat(to_dict(paper))
+    keys = keys_with(type(config), *roles)
+    ours, theirs = _flat(to_dict(config)), _flat(to_dict(other))
     return [(key, ours.get(key), theirs.get(key)) for key in dict.fromkeys([*ours, *theirs])
-            if key.split(".")[0] not in NOT_THE_PAPERS and not key.startswith(idle)
-            and ours.get(key) != theirs.get(key)]
+            if key.split(".")[0] in keys and not key.startswith(idle) and ours.get(key) != theirs.get(key)]
 
 
-def shown(value):
+def shown(value: object) -> str:
     """A setting's value as a config spells it: 0.005, relu1_1, [golden_gate, tubingen]."""
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown(item) for item in value) + "]"
     return "true" if value is True else "false" if value is False else str(value)
 
 
-def describe_differences(differences, figure, limit=None):
+def describe_differences(differences: Sequence[tuple[str, Any, Any]], figure: str, limit: Optional[int] = None) -> str:
     """'differs from the paper's Fig. 5: sgd.weight_decay 0.0005 (paper 0.005); ...', or 'the paper's
     settings of Fig. 5'; with ``limit``, at most that many named and the rest counted."""
     if not differences:
@@ -393,6 +425,66 @@ def describe_differences(differences, figure, limit=None):
             + (f"; and {more} more (record.json)" if more else ""))
 
 
-def expand_path(text):
+def expand_path(text: str) -> str:
     """A path setting with ``~`` expanded, as a shell would."""
     return os.path.expanduser(text) if text.startswith("~") else text
+
+
+# --- showing a config -----------------------------------------------------------------------------
+
+def words(annotation: object, metadata: Sequence[object] = ()) -> str:
+    """What a value of ``annotation`` (with the constraints in ``metadata``) may be, in words:
+    'an integer, 1 or more', 'one of avg, max', 'a list of integers, each 0 or more'."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return words(arguments[0], [*metadata, *arguments[1:]])
+    if origin is typing.Union:
+        return words(next(a for a in arguments if a is not type(None)), metadata) + ", or null"
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, arguments))
+    if origin is list:
+        inner = words(arguments[0])
+        kind, _, limits = inner.partition(", ")
+        return f"a list of {kind.removeprefix('an ').removeprefix('a ')}s" + (f", each {limits}" if limits else "")
+    if origin is dict:
+        return "a mapping of names to strings"
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return "a block of settings"
+    limits = [limit for item in metadata for limit in _limits(item)]
+    kinds = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return ", ".join([kinds.get(annotation, "a value"), *limits])  # type: ignore[call-overload]
+
+
+def _limits(item: object) -> list[str]:
+    """The bounds a constraint object of pydantic (``Field(ge=0)``'s metadata) sets, in words."""
+    if isinstance(item, FieldInfo):
+        return [limit for inner in item.metadata for limit in _limits(inner)]
+    found = []
+    for name, text in (("gt", "more than {}"), ("ge", "{} or more"), ("lt", "less than {}"), ("le", "at most {}")):
+        value = getattr(item, name, None)
+        if value is not None:
+            found.append(text.format(value))
+    return found
+
+
+def _commented(model: pydantic.BaseModel, indent: str = "") -> list[str]:
+    """YAML lines of ``model``'s settings, each key after a comment with its description, what it may
+    be and its role."""
+    lines = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        lines.append(f"{indent}# {field.description or name}; {words(field.annotation, field.metadata)} "
+                     f"[{ROLES[role_of(field)]}]")
+        if isinstance(value, pydantic.BaseModel):
+            lines += [f"{indent}{name}:", *_commented(value, indent + "  ")]
+            continue
+        dumped = yaml.safe_dump({name: printable_data(value)}, default_flow_style=None, sort_keys=False,
+                                allow_unicode=True, width=1 << 20)
+        lines += [indent + line for line in dumped.rstrip("\n").split("\n")]
+    return lines
+
+
+def commented_yaml(config: Common, heading: str) -> str:
+    """The resolved ``config`` as YAML that loads back as it is, each key with its description, what it
+    may be and its role as a comment; ``heading`` says where it came from."""
+    return "\n".join([f"# {heading}", "", *_commented(config)]) + "\n"

@@ -74,9 +74,8 @@ function show(data) {
   document.getElementById("back").textContent = data.content + " " + data.group;
   var facts = document.getElementById("facts");
   facts.innerHTML = "";
-  [["layer", data.layer], ["filter", data.filter === null || data.filter === undefined ? "-" : data.filter],
-   ["steps", data.steps], ["stop reason", data.stop_reason], ["wall time", data.wall_s + " s"],
-   ["marked", data.mark || "-"]].forEach(function (row) {
+  (data.details || []).concat([["steps", data.steps], ["stop reason", data.stop_reason], ["wall time", data.wall_s + " s"],
+   ["marked", data.mark || "-"]]).forEach(function (row) {
     var tr = element("tr");
     tr.appendChild(element("th", row[0]));
     tr.appendChild(element("td", String(row[1])));
