@@ -2,10 +2,14 @@
 which of its settings are not the paper's."""
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pydantic
 import pytest
+import yaml
 from conftest import ROOT, one_error, tiny_run, write_image
 
 import run_fmi
@@ -286,3 +290,54 @@ def test_a_key_given_twice_in_a_config_is_refused(tmp_path, tiny_image, capsys):
     code = run_fmi.main(["--config", str(config), "--image", str(tiny_image), "--output", str(tmp_path / "o")])
     one_error(capsys, code, r"twice.yaml: YAML error at line 3, column 1: key 'seed' is given twice")
     assert not (tmp_path / "o").exists()
+
+
+# --- a setting's one home -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("script, figure", [(run_fmi, "fig3"), (run_random, "fig4"), (run_pmci, "fig5")])
+def test_print_config_says_every_key_and_reads_back_as_the_same_config(tmp_path, capsys, script, figure):
+    assert script.main(["--print-config", "--size", "40", "--set", "sgd.momentum=0.5"]) == 0
+    printed = capsys.readouterr().out
+    cls = FIGURES[figure]
+    for name, field in cls.model_fields.items():  # each key after a comment with its description and role
+        comment = next(line for line in printed.splitlines() if line.startswith(f"# {field.description};"))
+        assert comment.endswith("]") and printed.split(comment + "\n", 1)[1].startswith(f"{name}:")
+    assert ("# long edge of the content image in pixels; an integer, 1 or more, at most 2147483647 [the paper's]"
+            in printed)
+    assert "  # momentum; a number, 0 or more [the paper's]\n  momentum: 0.5" in printed
+    assert "# output folder; a string [of this run only]" in printed
+    (tmp_path / "printed.yaml").write_text(printed)
+    again = config.load(cls, tmp_path / "printed.yaml")
+    assert again == config.load(cls, config.CONFIG_DIR / f"{figure}_quick.yaml",
+                                [("max_long_edge", 40, "--size"), ("sgd.momentum", 0.5, "--set")])
+
+
+def test_print_config_loads_no_mxnet():
+    code = ("import sys, contextlib, io, run_pmci\n"
+            "with contextlib.redirect_stdout(io.StringIO()): assert run_pmci.main(['--print-config']) == 0\n"
+            "print(sorted(m for m in ('mxnet', 'cv2', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_setting_declared_in_one_line_reaches_every_door(tmp_path, tiny_image, monkeypatch, capsys):
+    """A field added to Fig. 3's settings the plain pydantic way shows in --print-config with its
+    description, is read from YAML and --set, lands in config.yaml and record.json, counts in the
+    fingerprint (a method setting: not the paper's), and --resume with another value refuses, naming it."""
+    class Probed(fig3.Config):
+        probe: int = pydantic.Field(7, description="how deep the probe goes")
+
+    monkeypatch.setattr(fig3.EXPERIMENT, "Config", Probed)
+    assert run_fmi.main(["--print-config", "--set", "probe=9"]) == 0
+    assert "# how deep the probe goes; an integer [a setting of the method]\nprobe: 9\n" in capsys.readouterr().out
+    (tmp_path / "probe.yaml").write_text("probe: 11\n")
+    assert config.load(Probed, tmp_path / "probe.yaml").probe == 11
+    output = tmp_path / "out"
+    assert run_fmi.main(tiny_run(output, tiny_image, "--set", "probe=9", steps=2)) == 0
+    assert yaml.safe_load((output / "config.yaml").read_text())["probe"] == 9
+    record = json.loads((output / "record.json").read_text())
+    assert record["config"]["probe"] == 9 and record["settings"]["config"]["probe"] == 9
+    assert "probe" not in [item["key"] for item in record["paper_differences"]]
+    capsys.readouterr()
+    code = run_fmi.main(tiny_run(output, tiny_image, "--set", "probe=8", "--resume", steps=2))
+    one_error(capsys, code, r"holds a run made with other settings \(probe: 9 there, 8 here\)")

@@ -111,7 +111,7 @@ def test_style_transfer_terms_weigh_as_the_paper_says(random_weights, method):
     config = fig5_module.Config(style_layers=["relu1_1", "relu2_1"])
     rng = np.random.default_rng(4)
     content, style, x = (rng.uniform(-60, 60, (1, 3, 16, 20)).astype(np.float32) for _ in range(3))
-    terms = fig5_module.terms(config, method)
+    terms = fig5_module.EXPERIMENT.terms(config, method)
     layers = ["relu2_2", "relu1_1", "relu2_1"]
     codes = {name: invert.extract(random_weights, layers, array) for name, array in
              (("content", content), ("style", style), ("x", x))}

@@ -29,8 +29,8 @@ class SGD(pydantic.BaseModel):
     momentum: NonNegative = pydantic.Field(0.9, description="momentum")
     weight_decay: NonNegative = pydantic.Field(5e-4, description="weight decay (an L2 pull of the image to 0)")
     clip_gradient: Positive = pydantic.Field(10.0, description="each gradient element is clipped to this size")
-    lr_factor: NonNegative = pydantic.Field(0.9, description="the learning rate is multiplied by this ...")
-    lr_step: Count = pydantic.Field(10, description="... every this many steps")
+    lr_factor: NonNegative = pydantic.Field(0.9, description="factor of the learning rate every lr_step steps")
+    lr_step: Count = pydantic.Field(10, description="steps between two multiplications by lr_factor")
     stop_eps: NonNegative = pydantic.Field(0.005, description="stop when the image changes by less than this "
                                                                "fraction in one step; 0: run to max_steps")
     max_steps: Count = pydantic.Field(1000, description="step limit of every cell")

@@ -101,6 +101,7 @@ def run_fmi(spec):
     """Run fmi's experiment on ``spec["config"]``, as its script would."""
     from fmi import experiments  # each side loads only what it runs
     from fmi.core import invert  # each side loads only what it runs
+    from fmi.run import driver  # each side loads only what it runs
     from fmi.run.interface import cli  # each side loads only what it runs
     from fmi.run.interface import config as config_module  # each side loads only what it runs
     from fmi.run.session import Options  # each side loads only what it runs
@@ -109,9 +110,9 @@ def run_fmi(spec):
         initial = invert.initial_images
         invert.initial_images = lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"])
     cli.setup_logging()
-    module = experiments.BY_NAME[spec["figure"]].experiment
-    config = config_module.load(module.Config, spec["config"])
-    module.run(config, ["--config", spec["config"]], time.perf_counter(), Options())
+    experiment = experiments.BY_NAME[spec["figure"]]
+    config = config_module.load(experiment.Config, spec["config"])
+    driver.run(experiment, config, ["--config", spec["config"]], time.perf_counter(), Options())
 
 
 def main(argv=None):

@@ -467,20 +467,19 @@ def _limits(item: object) -> list[str]:
     return found
 
 
-def _commented(model: pydantic.BaseModel, indent: str = "") -> list[str]:
+def _commented(model: pydantic.BaseModel, indent: str = "", role: Optional[str] = None) -> list[str]:
     """YAML lines of ``model``'s settings, each key after a comment with its description, what it may
-    be and its role."""
+    be and its role (a nested block's settings have the block's)."""
     lines = []
     for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
-        lines.append(f"{indent}# {field.description or name}; {words(field.annotation, field.metadata)} "
-                     f"[{ROLES[role_of(field)]}]")
+        value, own = getattr(model, name), role or role_of(field)
+        lines.append(f"{indent}# {field.description or name}; {words(field.annotation, field.metadata)} [{ROLES[own]}]")
         if isinstance(value, pydantic.BaseModel):
-            lines += [f"{indent}{name}:", *_commented(value, indent + "  ")]
+            lines += [f"{indent}{name}:", *_commented(value, indent + "  ", own)]
             continue
-        dumped = yaml.safe_dump({name: printable_data(value)}, default_flow_style=None, sort_keys=False,
-                                allow_unicode=True, width=1 << 20)
-        lines += [indent + line for line in dumped.rstrip("\n").split("\n")]
+        flow = yaml.safe_dump({name: printable_data(value)}, default_flow_style=True, allow_unicode=True,
+                              width=1 << 20)
+        lines.append(indent + flow.rstrip("\n")[1:-1])  # {name: value} on one line, without the braces
     return lines
 
 
