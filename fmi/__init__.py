@@ -16,13 +16,16 @@ Below them all, ``fmi.errors`` and ``fmi.io``. ``python -m fmi.weights``, ``fmi.
 ``from fmi import codes, image, inputs, invert, preprocessing, weights`` loads those modules
 on first use, so importing fmi never loads MXNet.
 
-Importing fmi does one thing: MXNet reads OMP_NUM_THREADS once, when it is first imported, and
-without it uses only half the cores (3.43 s against 1.78 s a VGG-19 step at 384 x 512 on a
-2-core AMD EPYC, bench/speed.py), so fmi sets it to every core this process may run on, or to
-FMI_THREADS, before MXNet loads, whatever the environment says.
+Importing fmi readies MXNet, before anything can load it, in two ways. MXNet reads OMP_NUM_THREADS
+once, when it is first imported, and without it uses only half the cores (3.43 s against 1.78 s a
+VGG-19 step at 384 x 512 on a 2-core AMD EPYC, bench/speed.py), so fmi sets it to every core this
+process may run on, or to FMI_THREADS, whatever the environment says. And MXNet 1.9.1 still uses the
+aliases of Python's types that numpy 1.24 removed (``np.bool``, ``np.int``, ...), so fmi sets those
+back where they are missing, and changes nothing else of numpy.
 """
 import importlib
 import os
+import warnings
 
 THREADS_VARIABLE = "FMI_THREADS"
 
@@ -53,7 +56,25 @@ def configure_default_threads():
     return count
 
 
+# the aliases numpy 1.20 deprecated and 1.24 removed, which MXNet 1.9.1 uses: the builtins they stood for
+REMOVED_ALIASES = {"bool": bool, "int": int, "float": float, "complex": complex, "object": object, "str": str}
+
+
+def restore_numpy_aliases() -> list[str]:
+    """Set back each alias of ``REMOVED_ALIASES`` that this numpy lacks (numpy 1.23 still has them,
+    with a deprecation warning); return the names set."""
+    import numpy  # here: after the thread settings, which OpenBLAS reads when numpy loads
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        missing = [name for name in REMOVED_ALIASES if not hasattr(numpy, name)]
+    for name in missing:
+        setattr(numpy, name, REMOVED_ALIASES[name])
+    return missing
+
+
 configure_default_threads()
+restore_numpy_aliases()
 
 LIBRARY = {"codes": "fmi.core.codes", "image": "fmi.files.image_files", "preprocessing": "fmi.core.preprocessing",
            "invert": "fmi.core.invert", "losses": "fmi.core.losses", "vgg19": "fmi.core.vgg19",

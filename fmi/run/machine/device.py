@@ -1,27 +1,48 @@
 """Loading MXNet, and choosing its context: CPU by default, a CUDA device with ``--gpu N``."""
+import platform
+import sys
+from typing import Any, Optional
+
 from fmi.errors import FmiError
 
 CUDA_HINT = ("install a CUDA build of MXNet (e.g. 'pip install mxnet-cu117==1.9.1' for CUDA 11.7) "
              "or drop --gpu to run on the CPU")
 
 
-def require_mxnet():
-    """Import MXNet, or raise FmiError saying what to install: it is missing, or it meets a
-    numpy it cannot work with (1.24 and later removed names MXNet 1.9 uses)."""
+SUPPORTED_PYTHON = ((3, 10), (3, 13))  # from, up to but not including
+SUPPORTED_ENVIRONMENT = ("fmi runs on CPython 3.10 to 3.12 with numpy 1.x (MXNet 1.9.1 needs numpy < 2); make such "
+                         "an environment with uv, which fetches a supported Python: 'uv venv --python 3.12 .venv && "
+                         ". .venv/bin/activate && uv pip install -r requirements.txt'")
+
+
+def environment_problem(python: Optional[tuple[int, ...]] = None, numpy_version: Optional[str] = None) -> Optional[str]:
+    """What keeps MXNet 1.9.1 from this Python or numpy (by default, the running ones), or None."""
+    import numpy  # only to read its version
+
+    python = tuple(sys.version_info[:2]) if python is None else python
+    numpy_version = numpy.__version__ if numpy_version is None else numpy_version
+    if not SUPPORTED_PYTHON[0] <= python[:2] < SUPPORTED_PYTHON[1]:
+        return f"this is Python {'.'.join(map(str, python))}; {SUPPORTED_ENVIRONMENT}"
+    if not numpy_version.startswith("1."):
+        return f"this is numpy {numpy_version} (on Python {platform.python_version()}); {SUPPORTED_ENVIRONMENT}"
+    return None
+
+
+def require_mxnet() -> Any:
+    """Import MXNet, or raise FmiError saying what to install: this Python or numpy is one MXNet 1.9.1
+    cannot work with, or MXNet is missing."""
+    problem = environment_problem()
+    if problem:
+        raise FmiError(problem)
     try:
         import mxnet  # here, to say what is wrong when it cannot load
     except ImportError as error:
         raise FmiError(f"MXNet could not be loaded ({error}); install the pinned packages with "
                        f"'pip install -r requirements.txt'") from None
-    except AttributeError as error:
-        import numpy  # only to name the version MXNet cannot work with
-
-        raise FmiError(f"MXNet 1.9 cannot work with numpy {numpy.__version__} ({error}); it needs numpy < 1.24: "
-                       f"'pip install -r requirements.txt'") from None
     return mxnet
 
 
-def context(gpu=None):
+def context(gpu: Optional[int] = None) -> Any:
     """``mx.cpu()`` for ``gpu=None``, else ``mx.gpu(gpu)`` after checking it exists."""
     mx = require_mxnet()
     if gpu is None:
