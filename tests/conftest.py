@@ -1,10 +1,13 @@
 """Shared fixtures and helpers: seeded random weights, tiny images and runs, one-line errors, the paper
 images when present, run folders to tamper with, and a real headless Chromium for the pages fmi writes."""
+import functools
+import http.server
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +99,28 @@ def interrupt_batch(monkeypatch):
         monkeypatch.setattr(inversion, "invert_batch", invert if batch else real)
 
     return arm
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """``serve(folder)`` serves ``folder`` over HTTP on localhost and returns its base URL (ending in /)."""
+    servers = []
+
+    def start(folder):
+        handler = functools.partial(QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
 
 
 def snapshot(folder):

@@ -9,6 +9,9 @@ fmi/core/losses.py in MXNet's float32 operators: equal bits there mean equal cod
 object: per problem, whether the loss and the gradient are equal bit for bit, and the largest
 gradient difference. With ``--training-mode`` fmi's evaluation uses a training-mode forward (what
 fmi did before), to show that the check can fail."""
+import fmi  # noqa: F401  (first: it sets back the numpy aliases MXNet 1.9.1 needs)
+
+# isort: split
 import json
 import sys
 

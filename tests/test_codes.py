@@ -58,9 +58,9 @@ def test_random_rescale_matches_formula_with_a_dead_channel():
 
 def test_random_rescale_rejects_bad_weights():
     code = np.ones((1, 3, 2, 2))
-    with pytest.raises(ValueError, match="expected 3 weights, got 2"):
+    with pytest.raises(FmiError, match="expected 3 weights, got 2"):
         codes.random_rescale(code, [1.0, 2.0])
-    with pytest.raises(ValueError, match="sum to 0"):
+    with pytest.raises(FmiError, match="sum to 0"):
         codes.random_rescale(code, [1.0, -1.0, 0.0])
 
 
@@ -116,5 +116,5 @@ def test_purposeful_with_tied_sums_and_a_dead_channel():
 
 
 def test_purposeful_needs_matching_channels():
-    with pytest.raises(ValueError, match="content has 3 channels, style has 4"):
+    with pytest.raises(FmiError, match="content has 3 channels, style has 4"):
         codes.purposeful(np.ones((1, 3, 2, 2)), np.ones((1, 4, 2, 2)))

@@ -192,7 +192,7 @@ def test_lbfgs_minimises_loss_plus_weight_decay(random_weights, content):
 
 def test_lbfgs_needs_batch_one(random_weights):
     problem = invert.Problem([invert.Term("relu1_1")], random_weights, (2,) + SHAPE)
-    with pytest.raises(ValueError, match="one image at a time"):
+    with pytest.raises(FmiError, match="one image at a time"):
         invert.lbfgs(problem, invert.initial_images(SHAPE, [0, 0]))
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fmi.core import invert, losses
+from fmi.errors import FmiError
 
 N, C, H, W = 2, 3, 4, 5
 WEIGHT = 2.5
@@ -98,7 +99,7 @@ def test_target_summaries():
     np.testing.assert_allclose(losses.target_of("channel_sum", code), code.sum(axis=(2, 3)), rtol=1e-6)
     flat = code[0].reshape(3, 4)
     np.testing.assert_allclose(losses.target_of("gram", code)[0], flat @ flat.T, rtol=1e-6)
-    with pytest.raises(ValueError, match="unknown loss kind"):
+    with pytest.raises(FmiError, match="unknown loss kind"):
         losses.target_of("histogram", code)
 
 

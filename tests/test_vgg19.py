@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from fmi.core import vgg19
+from fmi.errors import FmiError
 
 
 def infer_output_shapes(symbol, data_shape):
@@ -38,9 +39,9 @@ def test_all_parameters_and_filter_count():
 
 
 def test_unknown_layer_names_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown layer 'relu6_1'; valid layers are relu1_1, relu1_2, .*relu5_4"):
+    with pytest.raises(FmiError, match=r"unknown layer 'relu6_1'; valid layers are relu1_1, relu1_2, .*relu5_4"):
         vgg19.build(["relu6_1"])
-    with pytest.raises(ValueError, match="no layers requested"):
+    with pytest.raises(FmiError, match="no layers requested"):
         vgg19.build([])
 
 
@@ -54,7 +55,7 @@ def _pool_types(symbol):
 def test_pooling_type_is_honoured():
     assert _pool_types(vgg19.build(["relu3_1"])) == ["avg", "avg"]
     assert _pool_types(vgg19.build(["relu3_1"], pooling="max")) == ["max", "max"]
-    with pytest.raises(ValueError, match="unknown pooling"):
+    with pytest.raises(FmiError, match="unknown pooling"):
         vgg19.build(["relu3_1"], pooling="median")
 
 

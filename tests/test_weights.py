@@ -62,14 +62,16 @@ def test_a_weights_file_is_the_authors_only_when_its_git_blob_id_is_theirs(tmp_p
     assert converted.label == f"weights file vgg19.params (git blob {blob[:8]}), not the authors'"
     assert weights.main(["check", str(path)]) == 0
     said = capsys.readouterr().out
-    assert f"its git blob id {blob[:8]} is not the authors' 9dfbe2ed" in said and "every key, shape and value" in said
+    assert f"not the authors' 'vgg19.params' (git blob {blob[:8]}, theirs 9dfbe2ed)" in said
+    assert "every key, shape and value" in said
     # the same bytes, were they the published ones: recognised, and only then called theirs
     monkeypatch.setattr(published, "WEIGHTS", dataclasses.replace(published.WEIGHTS, blob=blob))
+    monkeypatch.setitem(published.BY_BLOB, blob, published.WEIGHTS)
     theirs = weights.load(str(path))
     assert theirs.label == "ImageNet VGG-19, the authors' vgg19.params"
     assert theirs.record()["git_blob"] == blob and theirs.record()["published"] == "the authors' vgg19.params"
     assert weights.main(["check", str(path)]) == 0
-    assert capsys.readouterr().out.startswith(f"exactly the authors' vgg19.params (git blob {blob[:8]})")
+    assert capsys.readouterr().out.startswith(f"exactly the authors' 'vgg19.params' (git blob {blob[:8]})")
     changed = bytearray(path.read_bytes())
     changed[len(changed) // 2] ^= 0x01  # one bit of one weight
     path.write_bytes(bytes(changed))
@@ -136,18 +138,20 @@ def test_missing_authors_file_says_how_to_get_it(tmp_path):
             weights.load(spec)
 
 
-def test_download_checks_the_file_before_naming_it(tmp_path, random_weights):
-    source = tmp_path / "served.params"
+def test_download_checks_the_file_before_naming_it(tmp_path, random_weights, serve):
+    served = tmp_path / "served"
+    served.mkdir()
+    source = served / "served.params"
     save_authors_file(source, random_weights.params)
     destination = tmp_path / "model" / "vgg19.params"
-    downloads.download_weights(destination, url=source.as_uri(), progress=open("/dev/null", "w"))
+    url = serve(served)
+    downloads.download_weights(destination, url=url + "served.params", progress=open("/dev/null", "w"))
     assert weights.load(str(destination)).sha1 == sha1_of_file(source)
 
-    broken = tmp_path / "broken.params"
-    broken.write_bytes(source.read_bytes()[:1000])
+    (served / "broken.params").write_bytes(source.read_bytes()[:1000])
     bad_destination = tmp_path / "other" / "vgg19.params"
-    with pytest.raises(FmiError, match="not an MXNet .params file"):
-        downloads.download_weights(bad_destination, url=broken.as_uri(), progress=open("/dev/null", "w"))
+    with pytest.raises(FmiError, match=r"broken.params: not an MXNet .params file .*; nothing was saved$"):
+        downloads.download_weights(bad_destination, url=url + "broken.params", progress=open("/dev/null", "w"))
     assert list(bad_destination.parent.iterdir()) == []
 
 

@@ -1,2 +1,2 @@
-"""The paper's mathematics: network, weights, preprocessing, target codes, losses, optimisers,
-fidelity modes and image measures. Imports nothing from fmi but ``fmi.errors`` and ``fmi.io``."""
+"""The paper's mathematics: the network, preprocessing, target codes, loss terms and losses, inversion,
+optimisers and fidelity modes. Imports nothing of fmi but ``fmi.errors``."""

@@ -4,31 +4,36 @@ Each function is pure numpy and returns a new float32 array of F's shape (docs/m
 "Code modifications"). Sums are taken in float32 over F viewed as (C, HW), as the authors'
 code takes them, so a target is the authors' to the last bit.
 """
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from fmi.errors import FmiError
+
+Code = npt.NDArray[np.float32]  # a layer's code (N, C, H, W)
 
 RANDOM_DISTRIBUTIONS = ("authors", "positive")
 
 
-def _check_code(code):
+def _check_code(code: npt.ArrayLike) -> Code:
     code = np.asarray(code, dtype=np.float32)
     if code.ndim != 4 or code.shape[0] != 1:
-        raise ValueError(f"expected a code shaped (1, C, H, W), got {code.shape}")
+        raise FmiError(f"expected a code shaped (1, C, H, W), got {code.shape}")
     return code
 
 
-def _flat(code):
+def _flat(code: Code) -> Code:
     """A (1, C, H, W) code as the contiguous (C, HW) matrix F."""
     return np.ascontiguousarray(code[0].reshape(code.shape[1], -1))
 
 
-def original(code):
+def original(code: npt.ArrayLike) -> Code:
     """The identity: invert the code as it is."""
     return np.array(code, dtype=np.float32)
 
 
-def feature_map(code, index):
+def feature_map(code: npt.ArrayLike, index: int) -> Code:
     """Feature Map Inversion target for filter ``index``.
 
     Channel ``index`` holds the sum over all channels at each position; every other
@@ -44,7 +49,7 @@ def feature_map(code, index):
     return target
 
 
-def draw_rescale_weights(channels, generator, distribution="authors"):
+def draw_rescale_weights(channels: int, generator: Any, distribution: str = "authors") -> npt.NDArray[np.float64]:
     """Draw the channel weight vector v for ``random_rescale``.
 
     ``authors``: Normal(mean 3, std 1000), as the authors' code does (entries may be
@@ -58,7 +63,7 @@ def draw_rescale_weights(channels, generator, distribution="authors"):
                    f"{', '.join(RANDOM_DISTRIBUTIONS)}")
 
 
-def random_rescale(code, weights):
+def random_rescale(code: npt.ArrayLike, weights: npt.ArrayLike) -> Code:
     """Redistribute the code's total among channels by ``weights`` (length C).
 
     With v = weights / sum(weights), S the total of F and s_k the sum of channel k:
@@ -68,9 +73,9 @@ def random_rescale(code, weights):
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     channels = code.shape[1]
     if weights.shape != (channels,):
-        raise ValueError(f"expected {channels} weights, got {weights.shape[0]}")
+        raise FmiError(f"expected {channels} weights, got {weights.shape[0]}")
     if weights.sum() == 0:
-        raise ValueError("the weights sum to 0 and cannot be normalised")
+        raise FmiError("the weights sum to 0 and cannot be normalised")
     share = weights / weights.sum()
     flat = _flat(code)
     channel_sums = flat.sum(axis=1)  # float32, as the authors sum
@@ -81,7 +86,7 @@ def random_rescale(code, weights):
     return target.reshape(code.shape).astype(np.float32)
 
 
-def purposeful(code, style_code):
+def purposeful(code: npt.ArrayLike, style_code: npt.ArrayLike) -> Code:
     """Rank-match the content code's channels to the style code's, then take the style's means.
 
     Channels of both codes are ranked by their sums; the content channel of rank r moves to
@@ -92,7 +97,7 @@ def purposeful(code, style_code):
     """
     code, style_code = _check_code(code), _check_code(style_code)
     if code.shape[1] != style_code.shape[1]:
-        raise ValueError(f"content has {code.shape[1]} channels, style has {style_code.shape[1]}")
+        raise FmiError(f"content has {code.shape[1]} channels, style has {style_code.shape[1]}")
     channels = code.shape[1]
     content = code[0].reshape(channels, -1).astype(np.float32)   # (C, HW)
     style = style_code[0].reshape(channels, -1).astype(np.float32)

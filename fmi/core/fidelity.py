@@ -8,6 +8,7 @@ network, targets, losses, optimiser, stop rule, start image, TV denoise and purp
 rank matching are the same in both.
 """
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Fidelity:
                             #   "legacy" (RandomState(draw seed), the same stream for every layer)
 
     @property
-    def size_rounding(self):
+    def size_rounding(self) -> str:
         """How a resized image's size is rounded: floored as the authors' int() does, or rounded."""
         return "floor" if self.resize == "skimage" else "round"
 
@@ -37,7 +38,7 @@ AUTHORS = Fidelity("authors", content_scale=256.0, style_scale=255.0, resize="sk
 MODES = {mode.name: mode for mode in (PAPER, AUTHORS)}
 
 
-def of(config):
+def of(config: Any) -> Fidelity:
     """The Fidelity of a config."""
     return MODES[config.fidelity]
 
@@ -55,7 +56,7 @@ ALWAYS = ("dead channels of a random re-weighting kept at 0 (the authors' code d
           "filters inverted in batches, each image stopping on its own (the same images)")
 
 
-def deviations(mode):
+def deviations(mode: Fidelity) -> list[str]:
     """The departures from the authors' code in force in ``mode``, one sentence each."""
     return [f"{ours} (the authors: {theirs})" for field, (theirs, ours) in STEPS.items()
             if getattr(mode, field) != getattr(AUTHORS, field)] + list(ALWAYS)

@@ -5,26 +5,34 @@ A ``Problem`` binds one MXNet executor for a batch of N images and a list of los
 image on its own by the relative-change rule. Nothing here prints or saves: progress
 and snapshots are callbacks.
 """
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import mxnet as mx
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 
 from fmi.core import losses, vgg19
 from fmi.core.optimizers import LBFGS, SGD
-from fmi.core.terms import Term as Term  # where the library example finds it: invert.Term
+from fmi.core.terms import Term
+from fmi.errors import FmiError
+
+Array = npt.NDArray[np.float32]
+Losses = list[Optional[float]]
+Weights = Any  # fmi.files.weight_files.Weights: its params (name -> NDArray), read here only by name
 
 
 @dataclass
 class Result:
     """Inverted images (N, 3, H, W), and per image: its loss history, steps taken, why it stopped."""
 
-    images: np.ndarray
-    losses: list
-    steps: list
-    stop_reasons: list
-    term_losses: list = field(default_factory=list)
+    images: Array
+    losses: list[list[float]]
+    steps: list[int]
+    stop_reasons: list[str]
+    term_losses: list[list[list[float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -37,25 +45,26 @@ class StepState:
     """
 
     step: int
-    images: object
-    loss: np.ndarray
-    change: np.ndarray
-    active: np.ndarray
-    running: np.ndarray
+    images: Any
+    loss: npt.NDArray[np.float64]
+    change: npt.NDArray[np.float64]
+    active: npt.NDArray[np.bool_]
+    running: npt.NDArray[np.int64]
 
 
-def _bind_params(weights, context, names):
+def _bind_params(weights: Weights, context: Any, names: Sequence[str]) -> dict[str, Any]:
     return {name: weights.params[name].as_in_context(context) for name in names}
 
 
-def extract(weights, layers, images, pooling="avg", context=None):
+def extract(weights: Weights, layers: Sequence[str], images: npt.ArrayLike, pooling: str = "avg",
+            context: Any = None) -> dict[str, Array]:
     """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
     context = context or mx.cpu()
-    images = np.asarray(images, dtype=np.float32)
-    vgg19.check_input_size(layers, *images.shape[2:])
+    array = np.asarray(images, dtype=np.float32)
+    vgg19.check_input_size(layers, *array.shape[2:])
     symbol = vgg19.build(layers, pooling)
     args = _bind_params(weights, context, [n for n in symbol.list_arguments() if n != "data"])
-    args["data"] = mx.nd.array(images, ctx=context)
+    args["data"] = mx.nd.array(array, ctx=context)
     executor = symbol.bind(context, args, grad_req="null")
     outputs = executor.forward(is_train=False)
     return {layer: output.asnumpy() for layer, output in zip(layers, outputs)}
@@ -64,68 +73,69 @@ def extract(weights, layers, images, pooling="avg", context=None):
 class Problem:
     """The loss and its image gradient for a batch of images, in one executor."""
 
-    def __init__(self, terms, weights, batch_shape, pooling="avg", context=None):
+    def __init__(self, terms: Sequence[Term], weights: Weights, batch_shape: Sequence[int], pooling: str = "avg",
+                 context: Any = None) -> None:
         self.terms = list(terms)
         if not self.terms:
-            raise ValueError("an inversion needs at least one loss term")
+            raise FmiError("an inversion needs at least one loss term")
         for term in self.terms:
             if term.kind not in losses.LOSS_FUNCTIONS:
-                raise ValueError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
+                raise FmiError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
         self.weights, self.pooling, self.context = weights, pooling, context or mx.cpu()
         layers = list(dict.fromkeys(term.layer for term in self.terms))
         vgg19.check_input_size(layers, *batch_shape[2:])
         self.target_names = [f"target{index}" for index in range(len(self.terms))]
         self._bind(tuple(batch_shape))
 
-    def _bind(self, batch_shape):
+    def _bind(self, batch_shape: tuple[int, ...]) -> None:
         """Build the objective for a batch of ``batch_shape`` (N, 3, H, W) and bind its executor."""
         self.batch_shape = batch_shape
-        batch, height, width = batch_shape[0], *batch_shape[2:]
+        batch, height, width = batch_shape[0], batch_shape[2], batch_shape[3]
         layers = list(dict.fromkeys(term.layer for term in self.terms))
         features = dict(zip(layers, vgg19.build(layers, self.pooling)))
-        built, self.target_shapes = [], {}
+        built: list[losses.TermSymbols] = []
+        self.target_shapes: dict[str, tuple[int, ...]] = {}
         for name, term in zip(self.target_names, self.terms):
             shape = (vgg19.channels(term.layer),) + vgg19.output_size(term.layer, height, width)
             extra = {"batch": batch} if term.kind == "gram" else {}
-            built.append(losses.LOSS_FUNCTIONS[term.kind](features[term.layer], mx.sym.Variable(name),
-                                                          weight=term.weight, normalise=term.normalise,
-                                                          shape=shape, **extra))
+            built.append(losses.LOSS_FUNCTIONS[term.kind](features[term.layer], mx.sym.Variable(name), shape,
+                                                          weight=term.weight, normalise=term.normalise, **extra))
             self.target_shapes[name] = {"content": (batch,) + shape, "channel_sum": (batch, shape[0]),
                                         "gram": (batch, shape[0], shape[0])}[term.kind]
         self.symbol = losses.objective(built, [features[term.layer] for term in self.terms])
         args = _bind_params(self.weights, self.context, [
             name for name in self.symbol.list_arguments() if name != "data" and name not in self.target_shapes])
         args["data"] = mx.nd.zeros(batch_shape, ctx=self.context)
-        for name, shape in self.target_shapes.items():
-            args[name] = mx.nd.zeros(shape, ctx=self.context)
+        for name, target_shape in self.target_shapes.items():
+            args[name] = mx.nd.zeros(target_shape, ctx=self.context)
         self.gradient = mx.nd.zeros(batch_shape, ctx=self.context)
         grad_req = {name: "null" for name in args}
         grad_req["data"] = "write"
         self.executor = self.symbol.bind(self.context, args, args_grad={"data": self.gradient}, grad_req=grad_req)
 
-    def keep(self, rows):
+    def keep(self, rows: npt.ArrayLike) -> None:
         """Shrink the batch to ``rows`` (indices into the current batch), keeping their targets.
 
         The objective is built again for the smaller batch (the Gram term splits it image by image).
         """
-        rows = np.asarray(rows)
-        targets = {name: self.executor.arg_dict[name].asnumpy()[rows] for name in self.target_names}
-        self._bind((rows.size,) + self.batch_shape[1:])
+        kept = np.asarray(rows)
+        targets = {name: self.executor.arg_dict[name].asnumpy()[kept] for name in self.target_names}
+        self._bind((kept.size,) + self.batch_shape[1:])
         for name, value in targets.items():
             self.executor.arg_dict[name][:] = value
 
-    def set_targets(self, codes):
+    def set_targets(self, codes: Sequence[npt.ArrayLike]) -> None:
         """Set the targets from one target code (N, C, h, w) per term, in term order."""
         if len(codes) != len(self.terms):
-            raise ValueError(f"expected {len(self.terms)} target codes, got {len(codes)}")
+            raise FmiError(f"expected {len(self.terms)} target codes, got {len(codes)}")
         for name, term, code in zip(self.target_names, self.terms, codes):
             target = losses.target_of(term.kind, code)
             if target.shape != self.target_shapes[name]:
-                raise ValueError(f"target for {term.layer} ({term.kind}) has shape {target.shape}, "
+                raise FmiError(f"target for {term.layer} ({term.kind}) has shape {target.shape}, "
                                  f"expected {self.target_shapes[name]}")
             self.executor.arg_dict[name][:] = target
 
-    def evaluate(self, images):
+    def evaluate(self, images: Any) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], Any]:
         """Loss per image (N,), each term's loss (terms, N), and the gradient NDArray (N, 3, H, W).
 
         The gradient array is reused by the next call. The forward pass runs in inference mode,
@@ -141,21 +151,22 @@ class Problem:
         return total, terms, self.gradient
 
 
-def initial_images(shape, seeds):
+def initial_images(shape: Sequence[int], seeds: Sequence[int]) -> Array:
     """One image of ``shape`` (3, H, W) per seed, uniform in [-0.1, 0.1]: (N, 3, H, W).
 
     Each is drawn on the CPU by MXNet's generator after ``mx.random.seed(seed)``, as the
     authors' ``mx.rnd.uniform(-0.1, 0.1, img.shape)`` draws it (their code leaves the seed
     unset; seeding theirs gives this start exactly).
     """
-    def draw(seed):
+    def draw(seed: int) -> Array:
         mx.random.seed(seed)
         return mx.nd.random.uniform(-0.1, 0.1, shape=(1,) + tuple(shape), ctx=mx.cpu()).asnumpy()[0]
 
     return np.stack([draw(seed).astype(np.float32) for seed in seeds])
 
 
-def sgd(problem, initial, optimizer=SGD(), callbacks=()):
+def sgd(problem: Problem, initial: Array, optimizer: SGD = SGD(),
+        callbacks: Sequence[Callable[[StepState], None]] = ()) -> Result:
     """Run the authors' SGD from ``initial`` (N, 3, H, W) until every image has stopped.
 
     An image stops when ||x_t - x_{t-1}|| / ||x_t|| < ``stop_eps``, after ``max_steps``, or
@@ -172,8 +183,8 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
     running = np.arange(count)  # the run's index of each row of the current batch
     images = mx.nd.array(initial, ctx=context)
     velocity = mx.nd.zeros(images.shape, ctx=context)
-    histories = [[] for _ in range(count)]
-    term_histories = [[] for _ in range(count)]
+    histories: list[list[float]] = [[] for _ in range(count)]
+    term_histories: list[list[list[float]]] = [[] for _ in range(count)]
     steps = [0] * count
     reasons = ["max_steps"] * count
 
@@ -216,7 +227,9 @@ def sgd(problem, initial, optimizer=SGD(), callbacks=()):
     return Result(final, histories, steps, reasons, term_histories)
 
 
-def _notify(callbacks, step, images, loss, change, stopping, running, count):
+def _notify(callbacks: Sequence[Callable[[StepState], None]], step: int, images: Any, loss: npt.NDArray[Any],
+            change: npt.NDArray[Any], stopping: npt.NDArray[np.bool_], running: npt.NDArray[np.int64],
+            count: int) -> None:
     """Call each callback with this step's state, spread over the run's images."""
     if not callbacks:
         return
@@ -229,14 +242,15 @@ def _notify(callbacks, step, images, loss, change, stopping, running, count):
         callback(state)
 
 
-def _norms(array):
+def _norms(array: Any) -> npt.NDArray[np.float32]:
     """Euclidean norm of each image of a (N, ...) NDArray, as numpy float32 (N,), each taken over
     the whole (1, ...) image as the authors' ``mx.nd.norm(img)`` takes it."""
     return np.array([mx.nd.norm(array[row:row + 1]).asscalar() for row in range(array.shape[0])],
                     dtype=np.float32)
 
 
-def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
+def lbfgs(problem: Problem, initial: Array, settings: LBFGS = LBFGS(),
+          callbacks: Sequence[Callable[[StepState], None]] = (), target_loss: Optional[float] = None) -> Result:
     """Run L-BFGS-B from ``initial`` (1, 3, H, W); returns a ``Result`` like ``sgd``.
 
     The loss history holds the network loss (without the weight-decay term) after each
@@ -245,29 +259,31 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
     """
 
     if initial.shape[0] != 1 or problem.batch_shape[0] != 1:
-        raise ValueError("L-BFGS inverts one image at a time: use a problem of batch 1")
+        raise FmiError("L-BFGS inverts one image at a time: use a problem of batch 1")
     shape = initial.shape
     decay = settings.weight_decay
-    last = {}
+    last: dict[str, Any] = {}
 
-    def objective(flat):
+    def objective(flat: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
         total, terms, gradient = problem.evaluate(flat.reshape(shape).astype(np.float32))
         last.update(loss=float(total[0]), terms=terms[:, 0].tolist())
         value = last["loss"] + 0.5 * decay * float(flat @ flat)
         return value, gradient.asnumpy().astype(np.float64).ravel() + decay * flat
 
-    history, term_history, reason = [], [], ["max_steps"]
+    history: list[float] = []
+    term_history: list[list[float]] = []
+    reason = ["max_steps"]
     previous = initial.astype(np.float64).ravel()
     last_good = previous.copy()
 
-    def after_iteration(flat):
+    def after_iteration(xk: npt.NDArray[np.float64]) -> None:  # scipy names the iterate xk
         history.append(last["loss"])
         term_history.append(last["terms"])
-        change = np.linalg.norm(flat - previous) / max(np.linalg.norm(flat), 1e-30)
-        previous[:] = flat
-        if np.isfinite(flat).all() and np.isfinite(last["loss"]):
-            last_good[:] = flat
-        if not np.isfinite(flat).all():
+        change = float(np.linalg.norm(xk - previous)) / max(float(np.linalg.norm(xk)), 1e-30)
+        previous[:] = xk
+        if np.isfinite(xk).all() and np.isfinite(last["loss"]):
+            last_good[:] = xk
+        if not np.isfinite(xk).all():
             reason[0] = f"non-finite image at step {len(history)}"
         elif not np.isfinite(last["loss"]):
             reason[0] = f"non-finite loss at step {len(history)}"
@@ -276,7 +292,7 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
         elif change < settings.stop_eps:
             reason[0] = "converged"
         stopping = reason[0] != "max_steps"
-        state = StepState(len(history), flat.reshape(shape), np.array([last["loss"]]),
+        state = StepState(len(history), xk.reshape(shape), np.array([last["loss"]]),
                           np.array([change]), np.array([not stopping]), np.array([0]))
         for callback in callbacks:
             callback(state)
@@ -284,8 +300,7 @@ def lbfgs(problem, initial, settings=LBFGS(), callbacks=(), target_loss=None):
             raise StopIteration  # scipy ends the run and returns this iterate
 
     outcome = minimize(objective, previous.copy(), jac=True, method="L-BFGS-B", callback=after_iteration,
-                       options={"maxiter": settings.max_steps, "maxcor": settings.history,
-                                "ftol": 0.0, "gtol": 0.0})
+                       options={"maxiter": settings.max_steps, "maxcor": settings.history, "ftol": 0.0, "gtol": 0.0})
     if reason[0] == "max_steps" and len(history) < settings.max_steps:
         reason[0] = "no further progress"
     final = outcome.x if np.isfinite(outcome.x).all() and not reason[0].startswith("non-finite") else last_good

@@ -17,28 +17,34 @@ bit. ``objective`` feeds each gradient to the network through sum(F * BlockGrad(
 whose derivative with respect to F is that gradient exactly. The gradients are those of the
 losses in the table (tests/test_losses.py checks them against finite differences).
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mxnet as mx
 import numpy as np
+import numpy.typing as npt
 
 from fmi.core.terms import LOSS_KINDS
+from fmi.errors import FmiError
+
+Shape = tuple[int, int, int]  # a layer's (C, H, W)
 
 
 @dataclass(frozen=True)
 class TermSymbols:
     """One term of the objective: its loss per image (N,) and its gradient with respect to F (N, C, H, W)."""
 
-    loss: object
-    gradient: object
+    loss: mx.sym.Symbol
+    gradient: mx.sym.Symbol
 
 
-def _size(shape, channel_power):
+def _size(shape: Shape, channel_power: int) -> float:
     channels, height, width = shape
     return float(channels ** channel_power * height * width)
 
 
-def _authors_scaling(gradient, weight, normalise, shape, channel_power):
+def _authors_scaling(gradient: mx.sym.Symbol, weight: float, normalise: bool, shape: Shape,
+                     channel_power: int) -> mx.sym.Symbol:
     """``gradient`` divided by the layer's size (if ``normalise``), then times ``weight``, in the
     authors' order; a weight of 1 multiplies nothing, as their ``*= 1`` changes nothing."""
     if normalise:
@@ -46,18 +52,20 @@ def _authors_scaling(gradient, weight, normalise, shape, channel_power):
     return gradient * float(weight) if float(weight) != 1.0 else gradient
 
 
-def _loss_scale(weight, normalise, shape, channel_power, half):
+def _loss_scale(weight: float, normalise: bool, shape: Shape, channel_power: int, half: float) -> float:
     return half * float(weight) / (_size(shape, channel_power) if normalise else 1.0)
 
 
-def content_loss(feature, target, weight=1.0, normalise=False, shape=None):
+def content_loss(feature: mx.sym.Symbol, target: mx.sym.Symbol, shape: Shape, weight: float = 1.0,
+                 normalise: bool = False) -> TermSymbols:
     """w/2 ||F - T||^2, divided by HW if ``normalise``; ``target`` is (N, C, H, W)."""
     residual = feature - target
     loss = mx.sym.sum(mx.sym.square(residual), axis=(1, 2, 3)) * _loss_scale(weight, normalise, shape, 0, 0.5)
     return TermSymbols(loss, _authors_scaling(residual, weight, normalise, shape, 0))
 
 
-def channel_sum_loss(feature, target, weight=1.0, normalise=False, shape=None):
+def channel_sum_loss(feature: mx.sym.Symbol, target: mx.sym.Symbol, shape: Shape, weight: float = 1.0,
+                     normalise: bool = False) -> TermSymbols:
     """w/2 ||F 1 - t||^2, divided by C HW if ``normalise``; ``target`` is (N, C).
 
     F 1 is a matrix product with a column of ones, as the authors' ``mx.nd.dot(F, ones)``; their
@@ -74,13 +82,14 @@ def channel_sum_loss(feature, target, weight=1.0, normalise=False, shape=None):
                        _authors_scaling(spread, weight, normalise, shape, 1))
 
 
-def gram(flat, channels):
+def gram(flat: mx.sym.Symbol, channels: int) -> mx.sym.Symbol:
     """The Gram matrix F F^T of one image's code viewed as (C, HW), by FullyConnected as the authors
     compute it (the code is both the data and the weight)."""
     return mx.sym.FullyConnected(data=flat, weight=flat, num_hidden=channels, no_bias=True)
 
 
-def gram_loss(feature, target, weight=1.0, normalise=False, shape=None, batch=1):
+def gram_loss(feature: mx.sym.Symbol, target: mx.sym.Symbol, shape: Shape, weight: float = 1.0,
+              normalise: bool = False, batch: int = 1) -> TermSymbols:
     """w/4 ||F F^T - G||^2, divided by C^2 HW if ``normalise``; ``target`` is (N, C, C).
 
     FullyConnected works on one image at a time, so a batch of ``batch`` images is split. The
@@ -106,7 +115,7 @@ def gram_loss(feature, target, weight=1.0, normalise=False, shape=None, batch=1)
 LOSS_FUNCTIONS = {"content": content_loss, "channel_sum": channel_sum_loss, "gram": gram_loss}
 
 
-def target_of(kind, code):
+def target_of(kind: str, code: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """What a term compares against, from a target code (N, C, H, W), each image's computed with the
     authors' MXNet operators in float32: the code itself, its channel sums (N, C) (their
     ``mx.nd.sum`` over axes 0, 2, 3), or its Gram matrices (N, C, C) (their FullyConnected)."""
@@ -114,7 +123,7 @@ def target_of(kind, code):
     if kind == "content":
         return code
     if kind not in LOSS_FUNCTIONS:
-        raise ValueError(f"unknown loss kind {kind!r}; use one of {', '.join(LOSS_KINDS)}")
+        raise FmiError(f"unknown loss kind {kind!r}; use one of {', '.join(LOSS_KINDS)}")
     summaries = []
     for image in code:
         image = mx.nd.array(image[np.newaxis])
@@ -126,7 +135,7 @@ def target_of(kind, code):
     return np.stack(summaries)
 
 
-def objective(terms, features):
+def objective(terms: Sequence[TermSymbols], features: Sequence[mx.sym.Symbol]) -> mx.sym.Symbol:
     """The network's objective from ``terms`` (``TermSymbols``) at ``features`` (their layers' symbols).
 
     Outputs: [the objective differentiated (N,), the total loss (N,), term_0 (N,), term_1 (N,), ...].

@@ -35,7 +35,7 @@ class SGD(pydantic.BaseModel):
                                                                "fraction in one step; 0: run to max_steps")
     max_steps: Count = pydantic.Field(1000, description="step limit of every cell")
 
-    def learning_rate_at(self, step):
+    def learning_rate_at(self, step: int) -> float:
         """Learning rate of update ``step`` (1-based): times ``lr_factor`` every ``lr_step`` updates,
         multiplied step by step and never below 1e-8, as MXNet's ``FactorScheduler`` does it."""
         rate = self.learning_rate

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from skimage.restoration import denoise_tv_chambolle
 from skimage.transform import resize as skimage_resize
+
+Image = npt.NDArray[np.uint8]  # (H, W, 3) RGB
 
 
 @dataclass(frozen=True)
@@ -19,22 +22,22 @@ class Preprocessing:
     """Per-channel affine map between RGB 0..255 and the network's input space."""
 
     scale: float
-    mean: tuple
-    std: tuple
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
     name: str
 
-    def _mean_std(self):
+    def _mean_std(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         mean = np.asarray(self.mean, dtype=np.float64).reshape(1, 3, 1, 1)
         std = np.asarray(self.std, dtype=np.float64).reshape(1, 3, 1, 1)
         return mean, std
 
-    def preprocess(self, rgb):
+    def preprocess(self, rgb: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """(H, W, 3) RGB on the 0..255 scale (uint8 or float) -> (1, 3, H, W) float32 network input."""
         mean, std = self._mean_std()
         chw = np.asarray(rgb, dtype=np.float64).transpose(2, 0, 1)[np.newaxis]
         return ((chw * self.scale - mean) / std).astype(np.float32)
 
-    def deprocess(self, x, to_uint8="round"):
+    def deprocess(self, x: npt.ArrayLike, to_uint8: str = "round") -> Image:
         """(1, 3, H, W) or (3, H, W) network input -> (H, W, 3) uint8 RGB, clipped to 0..255.
 
         ``to_uint8`` is "round" (nearest value) or "truncate" (drop the fraction, as the
@@ -58,7 +61,7 @@ TORCH_RGB = Preprocessing(scale=1.0 / 255.0, mean=(0.485, 0.456, 0.406), std=(0.
                           name="rgb 0..1 minus mean (0.485, 0.456, 0.406) over std (0.229, 0.224, 0.225)")
 
 
-def content_size(height, width, long_edge, rounding="round"):
+def content_size(height: int, width: int, long_edge: int, rounding: str = "round") -> tuple[int, int]:
     """The size of a content image resized so its longer side is ``long_edge`` pixels.
 
     ``rounding`` is "round" (nearest) or "floor" (the authors' ``int()``).
@@ -68,7 +71,7 @@ def content_size(height, width, long_edge, rounding="round"):
     return max(1, to_int(height * factor)), max(1, to_int(width * factor))
 
 
-def resize(rgb, height, width, method="opencv"):
+def resize(rgb: Image, height: int, width: int, method: str = "opencv") -> npt.NDArray[np.float64]:
     """Resize uint8 RGB to exactly ``height`` x ``width``; return it on the 0..1 scale (float64).
 
     "opencv": area averaging when shrinking, bicubic when enlarging, on 8-bit values.
@@ -86,12 +89,12 @@ def resize(rgb, height, width, method="opencv"):
     return cv2.resize(rgb, (width, height), interpolation=interpolation).astype(np.float64) / 255.0
 
 
-def unit_to_uint8(unit):
+def unit_to_uint8(unit: npt.ArrayLike) -> Image:
     """An image on 0..1 as 8-bit values, rounded (what a viewer of the resized image sees)."""
     return np.clip(np.rint(np.asarray(unit) * 255.0), 0, 255).astype(np.uint8)
 
 
-def denoise_tv(rgb, weight=0.2):
+def denoise_tv(rgb: Image, weight: float = 0.2) -> Image:
     """Chambolle total-variation denoise of uint8 RGB, each channel alone, as the authors did.
 
     The authors' ``denoise_tv_chambolle(out, weight=0.2, multichannel=True)`` denoises the

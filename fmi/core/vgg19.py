@@ -5,7 +5,13 @@ position i, ``pool{b}`` after blocks 1-4. Only the graph up to the deepest
 requested layer is built, so a relu1_2 inversion never pays for block 5. The tables load
 without MXNet; ``build`` imports it.
 """
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from fmi.errors import FmiError
+
+if TYPE_CHECKING:  # for the checker only: MXNet loads in build, when a network is built
+    import mxnet as mx
 
 # block -> number of convolutions, and the width of each block
 BLOCK_DEPTHS = (2, 2, 4, 4, 4)
@@ -20,30 +26,30 @@ CONV_LAYERS = tuple(name.replace("relu", "conv") for name in RELU_LAYERS)
 POOLING_TYPES = ("avg", "max")
 
 
-def check_layer(layer):
-    """Raise ValueError unless ``layer`` is one of VGG-19's relu outputs."""
+def check_layer(layer: str) -> None:
+    """Raise FmiError unless ``layer`` is one of VGG-19's relu outputs."""
     if layer not in RELU_LAYERS:
-        raise ValueError(
+        raise FmiError(
             f"unknown layer {layer!r}; valid layers are {', '.join(RELU_LAYERS)}"
         )
 
 
-def _block_of(layer):
+def _block_of(layer: str) -> int:
     check_layer(layer)
     return int(layer[len("relu")])
 
 
-def channels(layer):
+def channels(layer: str) -> int:
     """Number of channels (filters) of a relu layer, e.g. 512 for relu4_2."""
     return BLOCK_WIDTHS[_block_of(layer) - 1]
 
 
-def downsampling(layer):
+def downsampling(layer: str) -> int:
     """How many times the input is halved before ``layer``: 2**(block-1)."""
     return 2 ** (_block_of(layer) - 1)
 
 
-def check_input_size(layers, height, width):
+def check_input_size(layers: Sequence[str], height: int, width: int) -> None:
     """Raise FmiError unless every layer of ``layers`` keeps at least one position for an input
     of ``height`` x ``width``."""
     for layer in layers:
@@ -53,7 +59,7 @@ def check_input_size(layers, height, width):
                            f"{needed} px on each side; use a larger image or size")
 
 
-def output_size(layer, height, width):
+def output_size(layer: str, height: int, width: int) -> tuple[int, int]:
     """Spatial size (H, W) of ``layer`` for an input of ``height`` x ``width``.
 
     Each 2x2 stride-2 pooling floors the size, as MXNet's 'valid' convention does.
@@ -63,7 +69,7 @@ def output_size(layer, height, width):
     return height, width
 
 
-def flops(layer, height, width):
+def flops(layer: str, height: int, width: int) -> int:
     """Forward FLOPs of the convolutions up to ``layer`` (2 per multiply-add) for one image."""
     total, in_channels = 0, 3
     for relu in RELU_LAYERS[:RELU_LAYERS.index(layer) + 1]:
@@ -73,12 +79,12 @@ def flops(layer, height, width):
     return total
 
 
-def total_filters():
+def total_filters() -> int:
     """Number of filters over all 16 relu layers (5504 for VGG-19)."""
     return sum(channels(layer) for layer in RELU_LAYERS)
 
 
-def build(layers, pooling="avg"):
+def build(layers: Sequence[str], pooling: str = "avg") -> "mx.sym.Symbol":
     """Return an ``mx.sym.Group`` of the requested relu outputs, in the order given.
 
     Arguments of the symbol are ``data`` (N, 3, H, W) and ``conv{b}_{i}_weight`` /
@@ -86,11 +92,11 @@ def build(layers, pooling="avg"):
     """
     layers = list(layers)
     if not layers:
-        raise ValueError(f"no layers requested; valid layers are {', '.join(RELU_LAYERS)}")
+        raise FmiError(f"no layers requested; valid layers are {', '.join(RELU_LAYERS)}")
     for layer in layers:
         check_layer(layer)
     if pooling not in POOLING_TYPES:
-        raise ValueError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLING_TYPES)}")
+        raise FmiError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLING_TYPES)}")
     deepest = max(RELU_LAYERS.index(layer) for layer in layers)
     import mxnet as mx  # here, so the layer tables (and --help) never wait for MXNet to load
 
@@ -112,9 +118,9 @@ def build(layers, pooling="avg"):
     raise AssertionError("unreachable: the deepest layer is always built")
 
 
-def parameter_shapes():
+def parameter_shapes() -> dict[str, tuple[int, ...]]:
     """Shapes of every convolution's weight and bias, keyed as in ``build``'s arguments."""
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     in_channels = 3
     for conv, relu in zip(CONV_LAYERS, RELU_LAYERS):
         out_channels = channels(relu)

@@ -1,26 +1,34 @@
-"""Downloads of the published files fmi uses, each checked before it gets its name.
+"""Downloads of the published files fmi uses, through pooch, each checked before it gets its name.
 
 - the paper's six input images (into ``data/paper/``) and the authors' three result figures
-  (into ``data/authors/``), from their repository (``python -m fmi.data download``);
-- the authors' VGG-19 weights, ``vgg19.params``, into ``model/`` (``python -m fmi.weights download``).
+  (into ``data/authors/``), from their repository at their commit (``python -m fmi.data download``):
+  each checked by the SHA-256 of the authors' file, then that it decodes;
+- the authors' VGG-19 weights, ``vgg19.params``, into ``model/`` (``python -m fmi.weights download``):
+  no digest of it was ever published but its git blob id, so it is checked to hold every key and
+  shape, and said to be the authors' file only when its git blob id is theirs.
 
-They are the authors' files, not ours to redistribute, so the project does not ship them. Each
-file is checked to decode (or, for weights, to hold every key and shape) before it gets its
-name, a download that breaks off leaves nothing behind, and its git blob id says whether it is
-exactly the authors' file.
+They are the authors' files, not ours to redistribute, so the project does not ship them. pooch
+fetches each into a temporary folder beside its target (a connection that fails is tried once
+more), and the file is moved to its name only once it passes: a download that breaks off or fails
+a check leaves nothing behind. ``--from DIR`` copies them from a folder instead.
 """
-import http.client
 import os
 import shutil
 import sys
+import tempfile
 import urllib.parse
-import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Optional
+
+import pooch
+import requests
 
 from fmi.errors import FmiError
 from fmi.files import published, weight_files
 from fmi.files.image_files import read_rgb
-from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int
+from fmi.io import check_input_file, git_blob_id
 
 MAX_FILE_BYTES = 64 << 20  # the authors' images and figures are 0.1 to 2 MB
 SETS = {"images": (published.IMAGES, published.PAPER_DIR), "figures": (published.FIGURES, published.FIGURES_DIR)}
@@ -28,136 +36,138 @@ OFFLINE_HINT = (f"without internet, clone or download github.com/{published.AUTH
                 f"'python -m fmi.data download --from FOLDER', or copy its input/ files into {published.PAPER_DIR}/ "
                 f"and its output/ files into {published.FIGURES_DIR}/ (under any name: an exact copy is "
                 f"recognised by its bytes)")
+pooch.get_logger().setLevel("WARNING")  # fmi says what it saved, in its own words
 
 
-def verdict(path, item):
-    """Whether the file at ``path`` is exactly the authors' ``item``, by its git blob id."""
-    blob = git_blob_id(path)
-    if blob == item.blob:
-        return f"exactly the authors' '{item.remote}' (git blob {blob[:8]})"
-    return (f"NOT the authors' '{item.remote}' (git blob {blob[:8]}, theirs {item.blob[:8]}): it will be used, "
-            f"but never under their name")
+class Progress:
+    """What pooch's downloader reports of a download, as one line on ``stream`` rewritten as it grows."""
+
+    def __init__(self, name: str, stream: IO[str]) -> None:
+        self.name, self.stream, self.total, self.received = name, stream, 0, 0
+
+    def update(self, size: int) -> None:
+        self.received += size
+        shown = _size(self.received) + (f" of {_size(self.total)}" if self.total else "")
+        print(f"\rdownloading {self.name}: {shown}", end="", file=self.stream, flush=True)
+
+    def reset(self) -> None:
+        self.received = 0
+
+    def close(self) -> None:
+        print(file=self.stream)
 
 
-def _sets(what, destination):
-    """(published file, folder) of each file to fetch."""
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.0f} KiB"
+
+
+@contextmanager
+def fetched(url: str, target: Path, sha256: Optional[str], stream: IO[str]) -> Iterator[Path]:
+    """The file at ``url`` downloaded by pooch (checked by ``sha256`` if given) into a temporary folder
+    beside ``target``; it is moved to ``target`` if the block succeeds, and removed if it does not."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fmi-", dir=target.parent) as folder:
+        fetcher = pooch.create(path=folder, base_url="", registry={target.name: sha256 and f"sha256:{sha256}"},
+                               urls={target.name: url}, retry_if_failed=1)
+        try:
+            path = Path(fetcher.fetch(target.name, downloader=pooch.HTTPDownloader(
+                timeout=60, progressbar=Progress(target.name, stream))))
+        except (requests.RequestException, OSError) as error:
+            reason = type(error).__name__ if isinstance(error, requests.RequestException) else error.strerror
+            raise FmiError(f"could not download {url} ({reason}); nothing was saved") from None
+        except ValueError:  # pooch: the SHA-256 is not the one given
+            raise FmiError(f"{url}: the file is not the authors' (its SHA-256 differs from theirs); nothing was "
+                           f"saved") from None
+        yield path
+        os.replace(path, target)
+
+
+def download_data(destination: Optional[Path] = None, base_url: str = published.AUTHORS_BASE_URL,
+                  source_dir: Optional[Path] = None, progress: Optional[IO[str]] = None, what: str = "all") -> None:
+    """Fetch (or copy) each missing file, check it, give it its final name, and say whether it is exactly
+    the authors' (on ``progress``, default stderr). Folders this call creates are removed again if
+    nothing was saved in them."""
+    stream = progress or sys.stderr
     names = ("images", "figures") if what == "all" else (what,)
-    return [(item, Path(destination or SETS[name][1])) for name in names for item in SETS[name][0]]
-
-
-def download_data(destination=None, base_url=published.AUTHORS_BASE_URL, source_dir=None, progress=None,
-             what="all"):
-    """Fetch (or copy) each missing file, check it decodes, give it its final name, and say whether it
-    is exactly the authors' (on ``progress``, default stderr). Folders this call creates are removed
-    again if nothing was saved in them."""
-    progress = progress or sys.stderr
-    created = []
+    created: list[Path] = []
     try:
-        for item, folder in _sets(what, destination):
+        for item, folder in [(item, Path(destination or SETS[name][1])) for name in names for item in SETS[name][0]]:
             present = published.find(folder, item)
             if os.path.lexists(present):
-                _check_present(present)
-                print(f"{present} already present: {verdict(present, item)}", file=progress)
+                _check_size(present, "remove it (or choose another --dest) and run the command again")
+                print(f"{present} already present: {published.verdict(git_blob_id(present), item)}", file=stream)
                 continue
-            created += _make_folder(folder)
+            created += [parent for parent in reversed([folder, *folder.parents]) if not parent.exists()]
             target = folder / item.local
-            with atomic_path(target) as temporary:
-                if source_dir is not None:
-                    origin = _copy_from(Path(source_dir), item, temporary)
-                else:
-                    origin = base_url + urllib.parse.quote(item.remote)
-                    _fetch(origin, temporary)
+            if source_dir is not None:
+                _copy(Path(source_dir), item, target)
+            else:
+                url = base_url + urllib.parse.quote(item.remote)
                 try:
-                    read_rgb(temporary)
+                    with fetched(url, target, item.sha256, stream) as path:
+                        _decodes(path, url, item)
                 except FmiError as error:
-                    reason = str(error).rpartition(": ")[2]
-                    raise FmiError(f"{origin}: {reason}; it is not the authors' {item.remote_name!r}; nothing "
-                                   f"was saved") from None
-            print(f"saved {target}: {verdict(target, item)}", file=progress)
+                    raise FmiError(f"{error}; {OFFLINE_HINT}" if "could not download" in str(error) else str(error))
+            print(f"saved {target}: {published.verdict(git_blob_id(target), item)}", file=stream)
     finally:
         for folder in reversed(created):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
 
 
-def _make_folder(folder):
-    """Create ``folder`` and its missing parents; return the ones created, outermost first."""
-    missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
-
-
-def _check_present(path):
-    """A file already under a published file's name must be a regular file of a sane size to be read."""
+def _check_size(path: Path, fix: str) -> None:
+    """A file under a published file's name must be a regular file no larger than any of the authors'."""
     try:
         check_input_file(path, "file")
     except FmiError as error:
-        raise FmiError(f"{error}; remove it (or choose another --dest) and run the command again") from None
+        raise FmiError(f"{error}; {fix}") from None
     if os.stat(path).st_size > MAX_FILE_BYTES:
         raise FmiError(f"{path} is {os.stat(path).st_size >> 20} MiB, larger than any of the authors' files "
-                       f"(at most {MAX_FILE_BYTES >> 20} MiB); remove it (or choose another --dest)")
+                       f"(at most {MAX_FILE_BYTES >> 20} MiB); {fix}")
 
 
-def _copy_from(folder, item, temporary):
-    """Copy ``item`` from ``folder``: under fmi's name, the authors' name, in a clone of their repository,
-    or any image file there (or in its input/ or output/) that is exactly the authors'. Return its path."""
+def _decodes(path: Path, origin: object, item: published.Published) -> None:
+    try:
+        read_rgb(path)
+    except FmiError as error:
+        reason = str(error).rpartition(": ")[2]
+        raise FmiError(f"{origin}: {reason}; it is not the authors' {item.remote_name!r}; nothing was saved") from None
+
+
+def _copy(folder: Path, item: published.Published, target: Path) -> None:
+    """Copy ``item`` from ``folder`` to ``target``: under fmi's name, the authors' name, in a clone of their
+    repository, or any image file there (or in its input/ or output/) that is exactly the authors'."""
     for place in (folder, folder / Path(item.remote).parent):
         candidate = published.find(place, item)
         if os.path.lexists(candidate):
-            check_input_file(candidate, "image")
-            if os.stat(candidate).st_size > MAX_FILE_BYTES:
-                raise FmiError(f"{candidate} is {os.stat(candidate).st_size >> 20} MiB, larger than any of the "
-                               f"authors' files (at most {MAX_FILE_BYTES >> 20} MiB); nothing was copied")
-            shutil.copyfile(candidate, temporary)
-            return candidate
+            _check_size(candidate, "nothing was copied")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".fmi-", dir=target.parent) as temporary:
+                copy = Path(temporary) / target.name
+                shutil.copyfile(candidate, copy)
+                _decodes(copy, candidate, item)
+                os.replace(copy, target)
+            return
     raise FmiError(f"{folder} has neither {item.local!r} nor {item.remote_name!r} (nor {item.remote!r}, nor "
                    f"any image file with the authors' exact bytes){published.skipped(folder)}; give the folder "
                    f"that holds the authors' files, or a clone of their repository")
 
 
-def _fetch(url, temporary):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            temporary.write_bytes(response.read())
-    except (OSError, http.client.HTTPException) as error:
-        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or type(error).__name__
-        raise FmiError(f"could not download {url} ({reason}); nothing was saved; {OFFLINE_HINT}") from None
-
-
-def download_weights(destination=weight_files.AUTHORS_FILE, url=weight_files.AUTHORS_URL, progress=None):
-    """Fetch the authors' vgg19.params with progress (on ``progress``, default stderr), check it, and
-    only then give it its name; say whether it is exactly the authors' file."""
-    progress = progress or sys.stderr
+def download_weights(destination: Path = weight_files.AUTHORS_FILE, url: str = published.WEIGHTS_URL,
+                     progress: Optional[IO[str]] = None) -> Path:
+    """Fetch the authors' vgg19.params with progress (on ``progress``, default stderr), check every key
+    and shape, and only then give it its name; say whether it is exactly the authors' file."""
+    stream = progress or sys.stderr
     destination = Path(destination)
     try:
-        response = urllib.request.urlopen(url, timeout=60)
-    except (OSError, http.client.HTTPException) as error:
-        raise FmiError(
-            f"could not download {url} ({getattr(error, 'reason', error)}); without internet, "
-            f"download it elsewhere and copy it to {destination}"
-        ) from None
-    total = parse_int(response.headers.get("Content-Length") or "0") or 0
-    with atomic_path(destination) as temporary:
-        received = 0
-        try:
-            with response, open(temporary, "wb") as stream:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    stream.write(block)
-                    received += len(block)
-                    shown = f"{received / 2**20:.1f} MiB" + (f" of {total / 2**20:.1f} MiB" if total else "")
-                    print(f"\rdownloading {destination.name}: {shown}", end="", file=progress, flush=True)
-        except (OSError, http.client.HTTPException) as error:
-            print(file=progress)
-            raise FmiError(f"download of {url} broke off after {received} bytes "
-                           f"({getattr(error, 'strerror', None) or type(error).__name__}); "
-                           f"nothing was saved; run it again") from None
-        print(file=progress)
-        if total and received != total:
-            raise FmiError(f"download of {url} stopped at {received} of {total} bytes; nothing was saved; "
-                           f"run it again")
-        weights = weight_files.load_file(temporary)
-    print(f"saved {destination}: {weight_files.describe(weights)}; keys and shapes checked", file=progress)
+        with fetched(url, destination, None, stream) as path:
+            try:
+                weights = weight_files.load_file(path)
+            except FmiError as error:
+                raise FmiError(f"{str(error).replace(str(path), url)}; nothing was saved") from None
+    except FmiError as error:
+        if "could not download" not in str(error):
+            raise
+        raise FmiError(f"{error}; run it again, or download it elsewhere and copy it to {destination}") from None
+    print(f"saved {destination}: {weight_files.describe(weights)}; keys and shapes checked", file=stream)
     return destination
-
-
-# --- the commands -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from fmi.io import git_blob_id
 
@@ -24,13 +25,15 @@ FIGURES_DIR = Path("data") / "authors"  # the authors' three result figures
 @dataclass(frozen=True)
 class Published:
     """One of the authors' files: our name for it, its file name here, its path in their repository
-    at ``AUTHORS_COMMIT``, its git blob id, and what it is."""
+    at ``AUTHORS_COMMIT``, its git blob id, what it is, and the SHA-256 of its bytes (where we have had
+    the file itself to take it: all but the weights)."""
 
     name: str
     local: str
     remote: str
     blob: str
     what: str
+    sha256: Optional[str] = None
 
     @property
     def remote_name(self):
@@ -40,25 +43,34 @@ class Published:
 
 IMAGES = (
     Published("golden_gate", "golden_gate.jpg", "input/the golden gate bridge.jpg",
-              "c6bd33e2fb17ef246c2695624de7a438eeee3000", "content (Fig. 3a, Fig. 4, Fig. 5)"),
+              "c6bd33e2fb17ef246c2695624de7a438eeee3000", "content (Fig. 3a, Fig. 4, Fig. 5)",
+              "f8476ac216e0d409af2e52bf82ad2cdc3433e23d7895e6f9b2048fc014ed57ba"),
     Published("tubingen", "tubingen.jpg", "input/the tubingen.jpg",
-              "1d271feb8dccad78d333bd469b047d9a6b258781", "content (Fig. 3b, Fig. 5)"),
+              "1d271feb8dccad78d333bd469b047d9a6b258781", "content (Fig. 3b, Fig. 5)",
+              "e67d1869f01fd805385c681a80d9ebcf0f70ea4a5fe6127f0606bb1c7f4bf506"),
     Published("frida_kahlo", "frida_kahlo.jpg", "input/the frida kahlo.jpg",
-              "e4dae25fb192a676c1d68fef43e4ef46930e7599", "style A (Fig. 5)"),
+              "e4dae25fb192a676c1d68fef43e4ef46930e7599", "style A (Fig. 5)",
+              "31464d00da060ef33943d16b0e941670a6944e29a688436b40d1b29eb3e23618"),
     Published("seated_nude", "seated_nude.jpg", "input/the seated nude.jpg",
-              "6a40b377a7b6adf205d47b5f4930ded39673d700", "style B (Fig. 5)"),
+              "6a40b377a7b6adf205d47b5f4930ded39673d700", "style B (Fig. 5)",
+              "f398757cfb5346842c3bc309ca65d03381b38b1f5f8d7c60abe68a804a405cf1"),
     Published("starry_night", "starry_night.png", "input/the starry night.png",
-              "9899d90aef7c75264cbecca80ed38bd4e21993b8", "style C (Fig. 5; the authors' crop)"),
+              "9899d90aef7c75264cbecca80ed38bd4e21993b8", "style C (Fig. 5; the authors' crop)",
+              "776279d5e9daf676fb7e36c9eab953497445d4b3422bdd660b96ce984ac39721"),
     Published("the_scream", "the_scream.jpg", "input/the scream.jpg",
-              "ab54066362c8262fc48d59ea1b1336adc3385a2e", "style D (Fig. 5)"),
+              "ab54066362c8262fc48d59ea1b1336adc3385a2e", "style D (Fig. 5)",
+              "f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee"),
 )
 FIGURES = (
     Published("fig3", "feature_map_golden_gate.png", "output/feature map of the golden gate.png",
-              "d59fbc1e9afc35295c813074a4b4dced0389922f", "their Fig. 3"),
+              "d59fbc1e9afc35295c813074a4b4dced0389922f", "their Fig. 3",
+              "0e3d8047a32a108e0d909f2608d64492897e7907ed31668315af449c1f661dd2"),
     Published("fig4", "random.png", "output/random.png",
-              "807ef2429688bc821bdb057d96367aa3d921e6d6", "their Fig. 4"),
+              "807ef2429688bc821bdb057d96367aa3d921e6d6", "their Fig. 4",
+              "8507136d40a99ff205d3f36a3332a2a69fe0e6d3e930fa60923a4ff9e94d4293"),
     Published("fig5", "style_transfer3.png", "output/style_transfer3.png",
-              "896bee5e33c6cfe03abaa5664eeebc2dd0468c1b", "their Fig. 5"),
+              "896bee5e33c6cfe03abaa5664eeebc2dd0468c1b", "their Fig. 5",
+              "48e63b9006aac462afbad0a50652c96f79b31f84f12e38cd59ccdcef90bf9650"),
 )
 # The weights of MXNet's neural-style example, which the authors' code loads (as vgg19_80M.params):
 # dmlc/web-data, unchanged since it was added on 2015-11-26.
@@ -155,11 +167,14 @@ def identify(path):
     return blob, BY_BLOB.get(blob)
 
 
-def describe(blob, published, expected=None):
-    """A phrase for logs and titles: "the authors' 'input/the tubingen.jpg'", or, when the file was
-    expected to be ``expected`` but is not, "not the authors' file (git blob 3f2a1b2c)"."""
-    if published is not None:
-        return f"the authors' '{published.remote_name}'"
+def verdict(blob: str, expected: Optional[Published] = None) -> str:
+    """Whose file the one with git blob id ``blob`` is, in words, the one wording every message uses:
+    "exactly the authors' 'the tubingen.jpg' (git blob 1d271feb)"; for a file meant to be ``expected``
+    but not it, "not the authors' 'the tubingen.jpg' (git blob 3f2a1b2c, theirs 1d271feb)"; else "git
+    blob 3f2a1b2c"."""
+    found = BY_BLOB.get(blob)
+    if found is not None:
+        return f"exactly the authors' '{found.remote_name}' (git blob {blob[:8]})"
     if expected is not None:
-        return f"not the authors' '{expected.remote_name}' (git blob {blob[:8]})"
+        return f"not the authors' '{expected.remote_name}' (git blob {blob[:8]}, theirs {expected.blob[:8]})"
     return f"git blob {blob[:8]}"

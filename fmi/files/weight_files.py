@@ -243,9 +243,9 @@ def _gluon_download(model_dir):
     return load_file(path)
 
 
-def describe(weights):
+def describe(weights: Weights) -> str:
     """Whether a loaded weights file is exactly the authors', by its git blob id."""
+    found = published.verdict(weights.blob or "", published.WEIGHTS)
     if weights.blob == published.WEIGHTS.blob:
-        return f"exactly the authors' {published.WEIGHTS.local} (git blob {weights.blob[:8]})"
-    return (f"{weights.label}: its git blob id {weights.blob[:8]} is not the authors' {published.WEIGHTS.blob[:8]}; "
-            f"it will be used, but never under their name")
+        return found
+    return f"{Path(weights.path or '').name}: {found}; it will be used, but never under their name"

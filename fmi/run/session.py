@@ -255,11 +255,9 @@ def open_session(config: Any, experiment: Experiment, argv: list[str], options: 
 
 
 def _origin(item: inputs.Located, origin: tuple[str, Optional[published.Published]]) -> str:
-    """Whose file an input is, by its git blob id: the authors' exactly, or (for a paper image that
-    is not theirs) not theirs."""
-    blob, found = origin
-    expected = published.image(item.spec) if item.spec in PAPER_IMAGES and not item.substitute else None
-    return published.describe(blob, found, expected)
+    """Whose file an input is, by its git blob id (for a paper image given by name, whether it is theirs)."""
+    return published.verdict(origin[0], published.image(item.spec) if item.spec in PAPER_IMAGES
+                             and not item.substitute else None)
 
 
 def _record(config: Any, script: str, argv: list[str], options: Options, weights: weight_files.Weights,
