@@ -26,11 +26,12 @@ back where they are missing, and changes nothing else of numpy.
 import importlib
 import os
 import warnings
+from typing import Any, Optional
 
 THREADS_VARIABLE = "FMI_THREADS"
 
 
-def usable_cores():
+def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, e.g. a Slurm allocation), else all."""
     try:
         return len(os.sched_getaffinity(0))
@@ -38,14 +39,14 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def wanted_threads():
+def wanted_threads() -> Optional[int]:
     """The thread count FMI_THREADS asks for, or None when it is unset or not a count from 1 to 1024."""
     text = os.environ.get(THREADS_VARIABLE, "").strip().removeprefix("+")
     count = int(text) if text.isascii() and text.isdigit() else None
     return count if count is not None and 0 < count <= 1024 else None
 
 
-def configure_default_threads():
+def configure_default_threads() -> int:
     """Set OMP_NUM_THREADS for MXNet: FMI_THREADS if given, else every usable core."""
     os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
     # OpenBLAS threads compete with MXNet's for the same cores: one is faster (measured:
@@ -81,7 +82,7 @@ LIBRARY = {"codes": "fmi.core.codes", "image": "fmi.files.image_files", "preproc
            "inputs": "fmi.run.interface.inputs"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """``from fmi import codes`` (and the other modules of ``LIBRARY``), loaded when first asked for."""
     if name in LIBRARY:
         return importlib.import_module(LIBRARY[name])

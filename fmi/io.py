@@ -17,11 +17,15 @@ import re
 import reprlib
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, Optional, Union
 
 import yaml
 
 from fmi.errors import FmiError
+
+PathLike = Union[str, os.PathLike[str]]
 
 NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows file systems
 PATH_MAX = 4096
@@ -35,7 +39,7 @@ _QUOTE.maxlevel = 2
 INT_PATTERN = re.compile(r"[-+]?[0-9]+")
 
 
-def parse_int(text):
+def parse_int(text: object) -> Optional[int]:
     """The integer spelled by ``text`` in ASCII digits (optional sign), else None: no ``0x``,
     ``1_000``, ``1e3`` or non-ASCII digits, wherever a number is read from text."""
     text = str(text).strip()
@@ -44,12 +48,12 @@ def parse_int(text):
     return int(text, 10)
 
 
-def quote(value):
+def quote(value: object) -> str:
     """``repr(value)`` cut to a readable length, in bounded time whatever its size or nesting."""
     return _QUOTE.repr(value)
 
 
-def file_mode():
+def file_mode() -> int:
     """The mode a new file gets from the user's umask (0644 under umask 022), as ``cp`` gives it."""
     umask = os.umask(0o022)
     os.umask(umask)
@@ -60,7 +64,7 @@ FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a characte
               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def check_input_file(path, what, allow_empty=False):
+def check_input_file(path: PathLike, what: str, allow_empty: bool = False) -> Path:
     """Raise FmiError unless ``path`` is a readable, non-empty regular file; return it as a Path.
 
     ``what`` names the file in messages, e.g. "image" or "config".
@@ -85,7 +89,7 @@ def check_input_file(path, what, allow_empty=False):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +104,7 @@ def atomic_path(path):
             os.unlink(temporary)
 
 
-def sha1_of_file(path: Path, prefix: bytes = b"") -> str:
+def sha1_of_file(path: PathLike, prefix: bytes = b"") -> str:
     """The SHA-1 of ``prefix`` and a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha1(prefix)
     with open(path, "rb") as stream:
@@ -109,7 +113,7 @@ def sha1_of_file(path: Path, prefix: bytes = b"") -> str:
     return digest.hexdigest()
 
 
-def git_blob_id(path: Path) -> str:
+def git_blob_id(path: PathLike) -> str:
     """The git blob id of a file, as ``git hash-object`` prints it: the SHA-1 of ``blob <size>\\0``
     followed by the file's bytes."""
     return sha1_of_file(path, b"blob %d\0" % Path(path).stat().st_size)
@@ -125,12 +129,12 @@ def timestamp() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def write_bytes(path, data):
+def write_bytes(path: PathLike, data: bytes) -> None:
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 
 
-def printable(text):
+def printable(text: object) -> str:
     """``text`` (a string or a path) as printable UTF-8: the bytes of a file name that are not UTF-8
     (which Python reads as the surrogates U+DC80..U+DCFF) are written as \\xNN and any other lone
     surrogate as \\uXXXX, so logs, records and pages can show any name."""
@@ -140,12 +144,12 @@ def printable(text):
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _escaped(match):
+def _escaped(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
-def printable_data(value):
+def printable_data(value: Any) -> Any:
     """``value`` (nested dicts and lists) with every string made ``printable``."""
     if isinstance(value, str):
         return printable(value)
@@ -156,7 +160,7 @@ def printable_data(value):
     return value
 
 
-def is_file_name_text(text):
+def is_file_name_text(text: object) -> bool:
     """Whether ``text`` can name a file: UTF-8, where a name read from the file system may carry
     bytes that are not (Python's surrogate escapes); a lone surrogate typed into YAML cannot."""
     try:
@@ -166,12 +170,12 @@ def is_file_name_text(text):
     return True
 
 
-def write_text(path, text):
+def write_text(path: PathLike, text: str) -> None:
     """Write ``text`` as UTF-8, whole or not at all; names in other encodings are shown ``printable``."""
     write_bytes(path, printable(text).encode("utf-8"))
 
 
-def finite_json(value):
+def finite_json(value: Any) -> Any:
     """``value`` with every non-finite float replaced by None, so the JSON written is valid."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -182,15 +186,15 @@ def finite_json(value):
     return value
 
 
-def write_json(path, value):
+def write_json(path: PathLike, value: Any) -> None:
     write_text(path, json.dumps(finite_json(value), indent=2, allow_nan=False) + "\n")
 
 
-def write_yaml(path, value):
+def write_yaml(path: PathLike, value: Any) -> None:
     write_text(path, yaml.safe_dump(finite_json(value), sort_keys=False))
 
 
-def read_json(path):
+def read_json(path: PathLike) -> Any:
     """The JSON value in ``path``, or None when it is missing, not a regular file (a FIFO would
     block the read), unreadable or not JSON."""
     path = Path(path)
@@ -202,7 +206,7 @@ def read_json(path):
         return None
 
 
-def check_output_names(paths, root):
+def check_output_names(paths: Iterable[str], root: PathLike) -> None:
     """Raise FmiError if any path under ``root`` has a component or a total length the file
     system refuses, before anything is computed."""
     for path in paths:
@@ -216,7 +220,7 @@ def check_output_names(paths, root):
                            f"have; choose a shorter --output")
 
 
-def ensure_writable_dir(path):
+def ensure_writable_dir(path: PathLike) -> Path:
     """Create ``path`` if needed and prove a file can be written there."""
     path = Path(path)
     try:
@@ -231,7 +235,7 @@ def ensure_writable_dir(path):
     return path
 
 
-def check_writable_location(path):
+def check_writable_location(path: PathLike) -> None:
     """Raise FmiError unless ``path`` could be created (or is a writable folder), creating nothing."""
     path = Path(path)
     probe = path

@@ -4,7 +4,7 @@ Each function is pure numpy and returns a new float32 array of F's shape (docs/m
 "Code modifications"). Sums are taken in float32 over F viewed as (C, HW), as the authors'
 code takes them, so a target is the authors' to the last bit.
 """
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +13,8 @@ from fmi.errors import FmiError
 
 Code = npt.NDArray[np.float32]  # a layer's code (N, C, H, W)
 
-RANDOM_DISTRIBUTIONS = ("authors", "positive")
+Distribution = Literal["authors", "positive"]
+RANDOM_DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 
 
 def _check_code(code: npt.ArrayLike) -> Code:

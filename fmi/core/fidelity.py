@@ -8,7 +8,9 @@ network, targets, losses, optimiser, stop rule, start image, TV denoise and purp
 rank matching are the same in both.
 """
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+FidelityName = Literal["paper", "authors"]
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ Typed, bounded and free of MXNet, so a config can be read and checked at once; `
 runs them. Each setting says its own bounds: a rate is positive, a decay 0 or more, a step count
 a positive integer.
 """
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import pydantic
 
-OPTIMIZERS = ("sgd", "lbfgs")
+Optimizer = Literal["sgd", "lbfgs"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 FACTOR_SCHEDULER_FLOOR = 1e-8  # MXNet's FactorScheduler(stop_factor_lr=1e-8): the rate never falls below it
 MAX_LBFGS_HISTORY = 1000       # scipy keeps 2 x history copies of the image
 NAMES = {"sgd": "the authors' SGD", "lbfgs": "L-BFGS"}  # as logs, titles and pages name them

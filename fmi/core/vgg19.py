@@ -6,7 +6,7 @@ requested layer is built, so a relu1_2 inversion never pays for block 5. The tab
 without MXNet; ``build`` imports it.
 """
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from fmi.errors import FmiError
 
@@ -23,7 +23,8 @@ RELU_LAYERS = tuple(
     for i in range(1, depth + 1)
 )
 CONV_LAYERS = tuple(name.replace("relu", "conv") for name in RELU_LAYERS)
-POOLING_TYPES = ("avg", "max")
+Pooling = Literal["avg", "max"]
+POOLING_TYPES: tuple[str, ...] = get_args(Pooling)
 
 
 def check_layer(layer: str) -> None:

@@ -22,7 +22,7 @@ from fmi.run.experiment import Batch, Experiment, Finding, Finished, Grid, Image
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Count, Strict
 from fmi.run.interface.cli import Option
-from fmi.run.interface.config import Common, Index, check_layers, check_unique, paper, run_only
+from fmi.run.interface.config import CONTENT, Common, Index, check_layers, check_unique, paper, run_only
 
 log = logging.getLogger("fmi")
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
@@ -31,7 +31,7 @@ PAPER_FILTERS = [0, 1, 2, 3, 4]
 
 
 class Config(Common):
-    content: list[str] = paper(["golden_gate", "tubingen"], Common.model_fields["content"].description)
+    content: list[str] = paper(["golden_gate", "tubingen"], CONTENT)
     layers: list[str] = paper(PAPER_LAYERS, "relu layers, or [all]")
     filters: list[Index] = paper(PAPER_FILTERS, "filter indices, the same for every layer")
     all_filters: bool = paper(False, "every filter of each layer (a sweep), in place of filters")
@@ -181,7 +181,9 @@ class FeatureMapInversion(Experiment):
             contents = sorted(set.intersection(*(set(images) for images in items.values())))
             if len(contents) < 2 or len(items) < 2:
                 continue
-            same, different, wins = [], [], 0
+            same: list[float] = []
+            different: list[float] = []
+            wins = 0
             for item in sorted(items):
                 own = [measures.texture_distance(items[item][a], items[item][b])
                        for a, b in itertools.combinations(contents, 2)]

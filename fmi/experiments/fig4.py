@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 import numpy as np
+import numpy.typing as npt
 import pydantic
 
 from fmi.core import codes, vgg19
@@ -32,7 +33,7 @@ class Config(Common):
     layers: list[str] = paper(PAPER_LAYERS, "relu layers")
     mode: Mode = paper("random", "random re-weighting, or purposeful (needs styles)")
     draw_seeds: list[Index] = pydantic.Field([1, 2], description="the random draws: one row per seed")
-    distribution: Literal[codes.RANDOM_DISTRIBUTIONS] = paper(  # type: ignore[valid-type]
+    distribution: codes.Distribution = paper(
         "authors", "authors: Normal(3, 1000), as the authors drew; positive: Exponential(1)")
     styles: list[str] = paper([], "style image(s) of mode purposeful: one row per style")
     output: str = run_only("runs/fig4", "output folder")
@@ -67,7 +68,7 @@ class Details(Strict):
     style: Optional[Name] = None
 
 
-def channel_weights(layer: str, seed: int, distribution: str, streams: str = "per_layer") -> Images:
+def channel_weights(layer: str, seed: int, distribution: str, streams: str = "per_layer") -> npt.NDArray[np.float64]:
     """The channel-weight vector v of one random draw at ``layer``.
 
     ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])``, so every
@@ -83,7 +84,7 @@ def channel_weights(layer: str, seed: int, distribution: str, streams: str = "pe
     return codes.draw_rescale_weights(vgg19.channels(layer), rng, distribution)
 
 
-def describe_draw(vector: Images, seed: int, distribution: str, streams: str) -> dict[str, Any]:
+def describe_draw(vector: npt.NDArray[np.float64], seed: int, distribution: str, streams: str) -> dict[str, Any]:
     """What a cell's record says of its draw: enough to know two cells' vectors apart."""
     generator = "RandomState(seed)" if streams == "legacy" else "default_rng(SeedSequence([seed, layer number]))"
     return {"seed": seed, "distribution": distribution, "generator": generator, "channels": int(vector.size),
@@ -168,7 +169,7 @@ class ModifiedCodeInversion(Experiment):
                               for seed in config.draw_seeds}
 
     def _random(self, config: Any, content_codes: dict[str, Images], seed: int, streams: str) -> Row:
-        def vector(layer: str) -> Images:
+        def vector(layer: str) -> npt.NDArray[np.float64]:
             return channel_weights(layer, seed, config.distribution, streams)
 
         return Row(lambda layer: codes.random_rescale(content_codes[layer], vector(layer)),

@@ -8,7 +8,7 @@ scaled as the authors' gradients are (docs/method.md, "Losses"):
     pmci     alpha/2 ||F - F_c||^2 / HW beta/2 ||F 1 - t_s||^2 / (C HW)
 """
 import string
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from fmi.run.experiment import Batch, Experiment, Finding, Finished, Grid, Image
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Name, Strict
 from fmi.run.interface.cli import Option
-from fmi.run.interface.config import Common, check_layers, check_unique, paper, run_only
+from fmi.run.interface.config import CONTENT, Common, check_layers, check_unique, paper, run_only
 
 Method = Literal["gatys", "pmci"]
 # method -> (content term normalised by HW?, style loss kind); style terms are always normalised
@@ -33,7 +33,7 @@ PAPER_CONTENTS = 2
 
 
 class Config(Common):
-    content: list[str] = paper(["golden_gate", "tubingen"], Common.model_fields["content"].description)
+    content: list[str] = paper(["golden_gate", "tubingen"], CONTENT)
     styles: list[str] = paper(["frida_kahlo", "seated_nude", "starry_night", "the_scream"], "style images")
     methods: list[Method] = paper(["gatys", "pmci"], "gatys, pmci or both")
     content_layers: list[str] = paper(["relu2_2"], "content relu layers")
@@ -108,8 +108,9 @@ class StyleTransfer(Experiment):
     def _grid(self, config: Any, file: str, contents: list[str], methods: list[str], styles: list[str]) -> Grid:
         columns = ["style"] + [f"{METHOD_TITLES[method]}\n({content or 'None'})" for content in contents
                                for method in methods]
-        keys = [[None] + [cell_key(content, method, style) if content and style and method in config.methods else None
-                          for content in contents for method in methods] for style in styles]
+        keys: list[list[Optional[str]]] = [[None, *(
+            cell_key(content, method, style) if content and style and method in config.methods else None
+            for content in contents for method in methods)] for style in styles]
         what = (f"Style transfer: content {', '.join(config.content_layers)}, style {', '.join(config.style_layers)}, "
                 f"alpha={config.content_weight:g}, beta={config.style_weight:g}")
         return grid(file, what, [row_label(index, style or "-") for index, style in enumerate(styles)], columns, keys,
@@ -146,7 +147,8 @@ class StyleTransfer(Experiment):
             where = parse_key(key)
             style_of[f"{where.group} {where.content} {where.item}"] = f"style {where.item}"
             items[f"{where.group} {where.content} {where.item}"] = rgb
-        items = {name: preprocessing.unit_to_uint8(preprocessing.resize(rgb, *size)) for name, rgb in items.items()}
+        items = {name: preprocessing.unit_to_uint8(preprocessing.resize(rgb, size[0], size[1]))
+                 for name, rgb in items.items()}
         layers = run.config.style_layers
         summaries = {}
         for name, rgb in items.items():

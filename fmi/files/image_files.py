@@ -13,13 +13,17 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from fmi.errors import FmiError
-from fmi.io import atomic_path, check_input_file
+from fmi.io import PathLike, atomic_path, check_input_file
+
+Image8 = npt.NDArray[np.uint8]  # (H, W, 3) RGB
 
 log = logging.getLogger("fmi")
 
@@ -39,11 +43,11 @@ class Header:
     format: str
 
     @property
-    def decode_bytes(self):
+    def decode_bytes(self) -> int:
         return self.height * self.width * DECODE_BYTES_PER_PIXEL
 
 
-def read_header(path):
+def read_header(path: PathLike) -> Header:
     """The size, frame count and EXIF orientation of the image at ``path``, without decoding it."""
     path = check_input_file(path, "image")
     with open(path, "rb") as stream:
@@ -80,7 +84,7 @@ def read_header(path):
     return Header(height, width, frames, orientation, kind)
 
 
-def _jpeg_is_truncated(path):
+def _jpeg_is_truncated(path: PathLike) -> bool:
     """True if no end-of-image marker follows the JPEG's last scan. Data after the marker (a phone's
     trailer, a second picture) is fine; a scan cut off before its marker is not."""
     data = Path(path).read_bytes()
@@ -88,7 +92,7 @@ def _jpeg_is_truncated(path):
     return data.find(b"\xff\xd9", max(last_scan, 0)) < 0
 
 
-def read_rgb(path, header=None):
+def read_rgb(path: PathLike, header: Optional[Header] = None) -> Image8:
     """Read an image file as it is displayed: (H, W, 3) uint8 RGB.
 
     The EXIF orientation is applied and the first frame of a multi-frame file used;
@@ -111,7 +115,7 @@ def read_rgb(path, header=None):
     return _to_rgb8(image, path, notes)
 
 
-def _bgr_to_rgb(image):
+def _bgr_to_rgb(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if image.ndim == 3 and image.shape[2] == 4:
@@ -119,21 +123,20 @@ def _bgr_to_rgb(image):
     return image
 
 
-def _decode_with_pillow(path):
+def _decode_with_pillow(path: PathLike) -> npt.NDArray[Any]:
     """First frame as an RGB(A) or 16-bit gray array, for formats OpenCV cannot decode (GIF)."""
     try:
         with Image.open(path) as opened:
             opened.seek(0)
-            if opened.mode in ("I;16", "I;16B", "I;16L", "L", "RGB", "RGBA"):
-                frame = opened
-            else:
+            frame: Image.Image = opened
+            if opened.mode not in ("I;16", "I;16B", "I;16L", "L", "RGB", "RGBA"):
                 frame = opened.convert("RGBA" if "A" in opened.mode or "transparency" in opened.info else "RGB")
             return np.asarray(frame)
     except (OSError, SyntaxError, ValueError) as error:
         raise FmiError(f"image {path}: damaged image file ({error}); get a good copy") from None
 
 
-def orient(image, orientation):
+def orient(image: npt.NDArray[Any], orientation: int) -> npt.NDArray[Any]:
     """Turn an (H, W, ...) array stored with EXIF ``orientation`` (1..8) upright."""
     turns = {
         2: lambda a: a[:, ::-1],
@@ -147,7 +150,7 @@ def orient(image, orientation):
     return np.ascontiguousarray(turns[orientation](image)) if orientation in turns else image
 
 
-def _to_rgb8(image, path, notes):
+def _to_rgb8(image: npt.NDArray[Any], path: PathLike, notes: list[str]) -> Image8:
     if image.dtype == np.uint16:
         image = (image.astype(np.float64) / 257.0).round().astype(np.uint8)
         notes.append("16-bit to 8-bit")
@@ -170,7 +173,7 @@ def _to_rgb8(image, path, notes):
 CELL_SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
 
 
-def encode(rgb, kind="png"):
+def encode(rgb: Image8, kind: str = "png") -> bytes:
     """(H, W, 3) uint8 RGB as PNG bytes, or as JPEG bytes with Pillow's defaults (quality 75),
     which is how the authors' scikit-image 2016 ``imsave`` wrote their cells."""
     if kind == "jpeg":
@@ -183,12 +186,12 @@ def encode(rgb, kind="png"):
     return encoded.tobytes()
 
 
-def save(path, rgb, kind="png"):
+def save(path: PathLike, rgb: Image8, kind: str = "png") -> None:
     """Write (H, W, 3) uint8 RGB as PNG (or JPEG), atomically."""
     data = encode(rgb, kind)
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 
 
-def save_png(path, rgb):
+def save_png(path: PathLike, rgb: Image8) -> None:
     save(path, rgb, "png")

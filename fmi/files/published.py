@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from fmi.io import git_blob_id
+from fmi.io import PathLike, git_blob_id
 
 AUTHORS_REPOSITORY = "xzqjack/FeatureMapInversion"
 AUTHORS_COMMIT = "1811b35840afddb7ffea59670ecc7e6e89fbc3a5"
@@ -36,7 +36,7 @@ class Published:
     sha256: Optional[str] = None
 
     @property
-    def remote_name(self):
+    def remote_name(self) -> str:
         """The file's own name in the authors' repository (with its spaces)."""
         return self.remote.rpartition("/")[2]
 
@@ -82,16 +82,16 @@ PAPER_IMAGES = {item.name: item.local for item in IMAGES}  # name in configs -> 
 BY_BLOB = {item.blob: item for item in IMAGES + FIGURES + (WEIGHTS,)}
 
 
-def url_of(item):
+def url_of(item: Published) -> str:
     return WEIGHTS_URL if item is WEIGHTS else AUTHORS_BASE_URL + item.remote
 
 
-def image(name):
+def image(name: str) -> Published:
     """The published input image called ``name`` in configs (golden_gate, ...)."""
     return next(item for item in IMAGES if item.name == name)
 
 
-def find(folder, item):
+def find(folder: PathLike, item: Published) -> Path:
     """The file of ``item`` in ``folder``: under fmi's name, else under the authors' own name, else any
     image file there that is exactly the authors' (its git blob id is theirs, whatever its name),
     else fmi's name (which may not exist). A name that exists is returned whatever it is (a FIFO, a
@@ -107,11 +107,12 @@ def find(folder, item):
 SCANNED_SUFFIXES = (".png", ".jpg", ".jpeg")
 SCANNED_MAX_FILES, SCANNED_MAX_BYTES = 200, 64 << 20  # a data folder, not a photo library
 SCANNED_BUDGET = 512 << 20  # bytes hashed in one folder's scan, at most
-_BLOBS = {}  # (path, device, inode, size, modified) -> git blob id: each file is hashed once per process
-_SKIPPED = {}  # folder -> what its last scan left out, and why
+# (path, device, inode, size, modified) -> git blob id: each file is hashed once per process
+_BLOBS: dict[tuple[str, int, int, int, int], str] = {}
+_SKIPPED: dict[Path, dict[str, int]] = {}  # folder -> what its last scan left out, and why
 
 
-def blob_of(path):
+def blob_of(path: PathLike) -> str:
     """The git blob id of the regular file at ``path``, computed once per process while it is unchanged."""
     status = os.stat(path)
     key = (os.path.realpath(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
@@ -120,7 +121,7 @@ def blob_of(path):
     return _BLOBS[key]
 
 
-def _exact_copy(folder, item):
+def _exact_copy(folder: Path, item: Published) -> Optional[Path]:
     """The first image file directly in ``folder`` (sorted by name) whose bytes are exactly ``item``'s.
     Only regular files of at most 64 MiB, the first 200 image files and 512 MiB in all, are compared;
     ``skipped`` says what was left out."""
@@ -151,7 +152,7 @@ def _exact_copy(folder, item):
     return found
 
 
-def skipped(folder):
+def skipped(folder: PathLike) -> str:
     """'' or ' (12 files there were not compared by their bytes: 10 beyond the first 200 image files,
     2 larger than 64 MiB)', for messages that say a file was not found in ``folder``."""
     left_out = _SKIPPED.get(Path(folder), {})
@@ -161,7 +162,7 @@ def skipped(folder):
             + ", ".join(f"{count} {reason}" for reason, count in left_out.items()) + ")")
 
 
-def identify(path):
+def identify(path: PathLike) -> tuple[str, Optional[Published]]:
     """(git blob id of the file at ``path``, the ``Published`` file it is exactly, or None)."""
     blob = blob_of(path)
     return blob, BY_BLOB.get(blob)

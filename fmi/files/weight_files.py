@@ -9,6 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import mxnet as mx
 import numpy as np
@@ -18,7 +19,7 @@ from fmi.core import vgg19
 from fmi.core.preprocessing import CAFFE_RGB, TORCH_RGB, Preprocessing
 from fmi.errors import FmiError
 from fmi.files import published
-from fmi.io import atomic_path, check_input_file, git_blob_id, parse_int, quote, sha1_of_file
+from fmi.io import PathLike, atomic_path, check_input_file, git_blob_id, parse_int, quote, sha1_of_file
 
 log = logging.getLogger("fmi")
 
@@ -32,39 +33,39 @@ SPEC_HELP = ("use 'auto', 'random', 'random:SEED', 'gluon', or a path to vgg19.p
 class Weights:
     """Convolution parameters, the preprocessing they expect, and where they came from."""
 
-    params: dict
+    params: dict[str, Any]  # name -> mx.nd.NDArray
     preprocessing: Preprocessing
     source: str
     pretrained: bool
-    sha1: str = None
-    seed: int = None
-    path: str = None
-    blob: str = None        # the file's git blob id
-    published: str = None   # what the file is exactly, when it is a published one ("the authors' vgg19.params")
+    sha1: Optional[str] = None
+    seed: Optional[int] = None
+    path: Optional[str] = None
+    blob: Optional[str] = None        # the file's git blob id
+    published: Optional[str] = None   # what it is exactly, if a published file ("the authors' vgg19.params")
 
     @property
-    def label(self):
+    def label(self) -> str:
         """Short description for logs and figure titles: random weights always say so, and a file is
         called the authors' only when its git blob id is theirs."""
         if not self.pretrained:
             return f"random weights (seed {self.seed}), not ImageNet"
         if self.published:
             return f"ImageNet VGG-19, {self.published}"
-        return f"weights file {Path(self.path).name} (git blob {self.blob[:8]}), not the authors'"
+        return f"weights file {Path(self.path or '').name} (git blob {(self.blob or '')[:8]}), not the authors'"
 
-    def record(self):
+    def record(self) -> dict[str, Any]:
         """What a run record needs to reproduce these weights."""
         return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1, "git_blob": self.blob,
                 "published": self.published, "seed": self.seed, "path": self.path,
                 "preprocessing": self.preprocessing.name, "label": self.label}
 
     @property
-    def identity(self):
+    def identity(self) -> Any:
         """What decides these weights' values: the file's SHA-1, or the random seed."""
         return {"label": self.label, "sha1": self.sha1}
 
 
-def load(spec="auto", model_dir="model"):
+def load(spec: str = "auto", model_dir: PathLike = "model") -> Weights:
     """Load weights from ``spec``: auto, random, random:SEED, gluon, or a .params path."""
     spec = str(spec)
     if spec == "auto":
@@ -83,14 +84,14 @@ def load(spec="auto", model_dir="model"):
     return load_file(path)
 
 
-def is_random(spec, model_dir="model"):
+def is_random(spec: str, model_dir: PathLike = "model") -> bool:
     """Whether ``spec`` gives random weights: random, random:SEED, or auto without the authors' file."""
     spec = str(spec)
     return spec == "random" or spec.startswith("random:") or (
         spec == "auto" and not (Path(model_dir) / AUTHORS_FILE.name).exists())
 
 
-def missing_hint(path):
+def missing_hint(path: PathLike) -> str:
     """How to get a weights file that is not there."""
     if Path(path) == AUTHORS_FILE:
         return "run 'python -m fmi.weights download' to fetch it"
@@ -99,7 +100,7 @@ def missing_hint(path):
     return SPEC_HELP
 
 
-def expected_file(spec, model_dir="model"):
+def expected_file(spec: str, model_dir: PathLike = "model") -> Optional[Path]:
     """The file a weights spec needs (None for random weights, Gluon's download, or 'auto'
     without the authors' file)."""
     spec = str(spec)
@@ -108,7 +109,7 @@ def expected_file(spec, model_dir="model"):
     return Path(spec).expanduser()
 
 
-def random_weights(seed):
+def random_weights(seed: int) -> Weights:
     """He (MSRA) normal weights with zero bias, reproducible from ``seed``."""
     generator = np.random.default_rng(seed)
     params = {}
@@ -122,7 +123,7 @@ def random_weights(seed):
     return Weights(params, CAFFE_RGB, source=f"random:{seed}", pretrained=False, seed=seed)
 
 
-def save_authors_format(weights, path):
+def save_authors_format(weights: Weights, path: PathLike) -> None:
     """Write ``weights`` as the authors' code reads them: an MXNet .params file of ``arg:`` keys
     (the format of their vgg19_80M.params)."""
     with atomic_path(path) as temporary:
@@ -132,7 +133,7 @@ def save_authors_format(weights, path):
 MAX_WEIGHTS_BYTES = 2 << 30  # the authors' file is 80 MB, Gluon's VGG-19 550 MB
 
 
-def load_file(path):
+def load_file(path: PathLike) -> Weights:
     """Load a .params file in the authors' format (``arg:`` keys) or Gluon's (``features.N``)."""
     path = check_input_file(path, "weights file")
     if path.stat().st_size > MAX_WEIGHTS_BYTES:
@@ -166,7 +167,7 @@ def load_file(path):
                    path=str(path.resolve()), blob=blob, published=_published_as(sha1, blob))
 
 
-def _published_as(sha1, blob):
+def _published_as(sha1: str, blob: str) -> Optional[str]:
     """What a weights file is exactly, by its digests: the authors' file, Gluon's, or None."""
     if blob == published.WEIGHTS.blob:
         return f"the authors' {published.WEIGHTS.local}"
@@ -176,7 +177,7 @@ def _published_as(sha1, blob):
     return None
 
 
-def as_float32(array, name, path):
+def as_float32(array: Any, name: str, path: PathLike) -> Any:
     """``array`` as float32 after checking every value is finite; other float types are converted."""
     values = array.asnumpy()
     if values.dtype.kind != "f":
@@ -187,12 +188,12 @@ def as_float32(array, name, path):
         raise FmiError(f"weights file {path}: {name} has {bad} non-finite value(s) (NaN or infinity); "
                        f"get a good copy with 'python -m fmi.weights download'")
     if values.dtype != np.float32:
-        log.info("weights %s: %s converted from %s to float32", path.name, name, values.dtype)
+        log.info("weights %s: %s converted from %s to float32", Path(path).name, name, values.dtype)
         return mx.nd.array(values.astype(np.float32), dtype=np.float32)
     return array
 
 
-def _from_gluon(saved, path):
+def _from_gluon(saved: dict[str, Any], path: PathLike) -> dict[str, Any]:
     """Map Gluon's ``features.N.weight`` of the 16 convolutions, in order, to conv1_1 .. conv5_4."""
     indices = sorted(
         int(match.group(1))
@@ -211,7 +212,7 @@ def _from_gluon(saved, path):
     return params
 
 
-def check(params, path):
+def check(params: dict[str, Any], path: PathLike) -> None:
     """Raise FmiError naming every missing key and every wrong shape."""
     expected = vgg19.parameter_shapes()
     missing = [name for name in expected if name not in params]
@@ -229,7 +230,7 @@ def check(params, path):
                        f"get a good copy with 'python -m fmi.weights download'")
 
 
-def _gluon_download(model_dir):
+def _gluon_download(model_dir: PathLike) -> Weights:
 
     root = Path.home() / ".mxnet" / "models"
     try:

@@ -9,10 +9,15 @@ tail: the images of a batch stop one by one, and a step of b images costs ``fixe
 so a batch runs until its slowest image stops (``cell_seconds``).
 """
 import time
+from collections.abc import Collection, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 from fmi.core import invert, optimizers
+from fmi.core.terms import Term
+
+Kind = tuple[str, int]  # a cell's kind: its group and its work per step (the forward FLOPs to its layer)
 
 # steps to the authors' stop rule, measured: SGD, the median of the 29 cells of the three quick runs
 # (random weights, 112 px, limit 150; they took 65 to 150); L-BFGS, its run in bench/speed.py
@@ -20,12 +25,13 @@ TYPICAL_STEPS = {"sgd": 117, "lbfgs": 36}
 LBFGS_ITERATION = 1.3  # an L-BFGS iteration in SGD steps: bench/speed.py, 36 iterations in 4.8 s, 101 steps in 10.5 s
 
 
-def typical_steps(optimizer, limit):
+def typical_steps(optimizer: str, limit: int) -> int:
     """Steps a cell is expected to take before any has finished: the typical ones, never past ``limit``."""
     return min(TYPICAL_STEPS.get(optimizer, TYPICAL_STEPS["sgd"]), limit)
 
 
-def time_step(terms, weights, shape, batch=1, pooling="avg", context=None, optimizer="sgd", repeats=1):
+def time_step(terms: Sequence[Term], weights: Any, shape: Sequence[int], batch: int = 1, pooling: str = "avg",
+              context: Any = None, optimizer: str = "sgd", repeats: int = 1) -> float:
     """Seconds of one step of a batch of ``batch`` images of ``shape`` (3, H, W) under ``terms``, in
     SGD steps (an L-BFGS iteration costs ``LBFGS_ITERATION`` of them): the median of ``repeats``
     timings of two steps, after a first step that allocates memory and plans the convolutions."""
@@ -40,7 +46,7 @@ def time_step(terms, weights, shape, batch=1, pooling="avg", context=None, optim
     return float(np.median(seconds)) * (LBFGS_ITERATION if optimizer == "lbfgs" else 1.0)
 
 
-def per_kind(measured, kinds):
+def per_kind(measured: dict[Kind, float], kinds: Collection[Kind]) -> Optional[dict[Kind, float]]:
     """{kind: seconds of an image-step} for every kind (group, work) of ``kinds``: what ``measured``
     says of it, else the line through the measured points (a fixed cost per step plus one per FLOP
     of ``work``); None when nothing is measured."""
@@ -55,14 +61,14 @@ def per_kind(measured, kinds):
     return {kind: measured.get(kind, fixed + slope * kind[1]) for kind in kinds}
 
 
-def expected_max(samples, count):
+def expected_max(samples: Sequence[float], count: int) -> float:
     """The expected largest of ``count`` draws from the measured ``samples``: how long a batch runs."""
     values = np.sort(np.asarray(samples, dtype=float))
     below = (np.arange(values.size + 1) / values.size) ** count
     return float(values @ np.diff(below))
 
 
-def cell_seconds(samples, batch, together, alone):
+def cell_seconds(samples: Sequence[float], batch: int, together: float, alone: float) -> float:
     """Expected seconds of one cell whose steps are like ``samples``, inverted in a batch of ``batch``.
 
     A step of b images is taken to cost ``fixed + per_image * b``, the line through the timed step of
@@ -76,7 +82,7 @@ def cell_seconds(samples, batch, together, alone):
     return per_image * float(np.mean(samples)) + fixed * expected_max(samples, batch) / batch
 
 
-def duration(seconds):
+def duration(seconds: float) -> str:
     """'42 s', '3 min 05 s' or '2 h 07 min'."""
     seconds = max(0, int(round(seconds)))
     if seconds < 60:

@@ -2,6 +2,8 @@
 ``wrap_title`` serve the tools' plots too."""
 import io
 import textwrap
+from collections.abc import Sequence
+from typing import Optional
 
 import matplotlib
 
@@ -10,11 +12,14 @@ matplotlib.use("Agg")
 matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from fmi.io import write_bytes  # noqa: E402
+from fmi.io import PathLike, write_bytes  # noqa: E402
+from fmi.run.measures import Image  # noqa: E402
 
 
-def save(figure, path, dpi=100):
+def save(figure: Figure, path: PathLike, dpi: int = 100) -> None:
     """Write a matplotlib figure as a PNG, whole or not at all, and close it."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
@@ -22,20 +27,22 @@ def save(figure, path, dpi=100):
     write_bytes(path, buffer.getvalue())
 
 
-def _mark(axis, text, fontsize=8):
+def _mark(axis: Axes, text: str, fontsize: int = 8) -> None:
     """Write a cell's state ('silent', 'stuck', ...) across its foot."""
     if text:
         axis.text(0.5, 0.04, text, transform=axis.transAxes, ha="center", va="bottom", fontsize=fontsize,
                   color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
 
 
-def wrap_title(title, width_inches, fontsize=11):
+def wrap_title(title: str, width_inches: float, fontsize: int = 11) -> str:
     """``title`` with each line wrapped to the figure's width, so it never widens the figure."""
     characters = max(20, int(width_inches * 72 / (0.55 * fontsize)))
     return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
 
 
-def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4, marks=None):
+def grid(images: Sequence[Sequence[Optional[Image]]], row_labels: Sequence[str], column_labels: Sequence[str],
+         path: PathLike, title: Optional[str] = None, cell_inches: float = 2.4,
+         marks: Optional[Sequence[Sequence[str]]] = None) -> None:
     """Save a grid of RGB images (rows x columns, None for an empty cell), labelled like the paper.
 
     Column labels go on top, row labels vertically on the left, as in Figs. 3-5; ``marks``
@@ -73,7 +80,8 @@ def grid(images, row_labels, column_labels, path, title=None, cell_inches=2.4, m
     save(figure, path)
 
 
-def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1, marks=None):
+def contact_sheet(images: Sequence[Optional[Image]], labels: Sequence[str], path: PathLike, title: Optional[str] = None,
+                  columns: int = 16, cell_inches: float = 1.1, marks: Optional[Sequence[str]] = None) -> None:
     """Save many images (e.g. every filter of a layer) in rows of ``columns``, each labelled."""
     rows = -(-len(images) // columns)
     aspect = next((image.shape[0] / image.shape[1] for image in images if image is not None), 0.75)
@@ -97,7 +105,8 @@ def contact_sheet(images, labels, path, title=None, columns=16, cell_inches=1.1,
 MAX_LOSS_LINES = 10
 
 
-def loss_curves(panels, path, title=None):
+def loss_curves(panels: dict[str, dict[str, Sequence[Optional[float]]]], path: PathLike,
+                title: Optional[str] = None) -> None:
     """Save loss against step, one panel per entry of ``panels`` = {name: {line label: losses}}.
 
     Losses are shown relative to their first value, so layers of very different magnitude
@@ -112,11 +121,11 @@ def loss_curves(panels, path, title=None):
         if len(lines) > MAX_LOSS_LINES:
             name = f"{name} ({MAX_LOSS_LINES} of {len(lines)} shown)"
             lines = dict(list(lines.items())[:MAX_LOSS_LINES])
-        for label, losses in lines.items():
-            losses = np.asarray(losses, dtype=np.float64)
+        for label, history in lines.items():
+            losses = np.asarray(history, dtype=np.float64)
             if losses.size and losses[0] > 0:
                 relative = losses / losses[0]
-                lowest = min(lowest, relative.min())
+                lowest = min(lowest, float(relative.min()))
                 axis.plot(np.arange(1, losses.size + 1), relative, label=label)
         if lowest < 0.1:
             axis.set_yscale("log")

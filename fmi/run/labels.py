@@ -4,7 +4,9 @@ Each reads the cells' states from ``fmi.run.folder.record.cell_status``, the one
 figure's badges, its title, the log and the record cannot disagree.
 """
 import logging
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional
 
 from fmi.core import optimizers
 from fmi.run import figures
@@ -18,12 +20,12 @@ def optimiser(config: Any) -> str:
     return f"{optimizers.NAMES[config.optimizer]}, at most {config.steps} steps"
 
 
-def marks(session, keys):
+def marks(session: Any, keys: Sequence[Optional[str]]) -> list[str]:
     """The state of each cell key for the figures' badges ('' for a cell that stopped by the rule)."""
     return [cell_status(session.folder.cells.get(key), session.config.stuck_fraction) if key else "" for key in keys]
 
 
-def title(session, what, size, keys):
+def title(session: Any, what: str, size: tuple[int, int], keys: Sequence[str]) -> str:
     """A figure title that says how the figure was made and the states of its own cells ``keys``."""
     config = session.config
     finished = [key for key in keys if key and key in session.folder.cells]
@@ -42,7 +44,7 @@ def title(session, what, size, keys):
     return "\n".join(lines)
 
 
-def loss_figure(session, groups, what):
+def loss_figure(session: Any, groups: dict[str, dict[str, str]], what: str) -> Path:
     """Draw ``loss.png``: one panel per entry of ``groups`` = {panel: {line: cell key}}."""
     cells = session.folder.cells
     panels = {panel: {line: cells[key].loss_history for line, key in lines.items() if key in cells}

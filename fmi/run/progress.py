@@ -7,11 +7,14 @@ what steps of its kind took in this process (the running batch's included), else
 ``cost.per_kind`` says. A short calibration before the first batch times the run's shallowest and
 deepest layers, so the first estimate already has two points.
 """
+import logging
 import time
+from collections.abc import Callable
+from typing import Any, Optional
 
 import numpy as np
 
-from fmi.run.cost import duration, per_kind, typical_steps
+from fmi.run.cost import Kind, duration, per_kind, typical_steps
 
 
 class Progress:
@@ -22,7 +25,8 @@ class Progress:
     finished before this process started to their steps.
     """
 
-    def __init__(self, cells, finished, log, max_steps, optimizer="sgd", clock=time.monotonic):
+    def __init__(self, cells: dict[str, Kind], finished: dict[str, int], log: logging.Logger, max_steps: int,
+                 optimizer: str = "sgd", clock: Callable[[], float] = time.monotonic) -> None:
         self.cells = dict(cells)
         self.steps_of = {key: steps for key, steps in finished.items() if key in self.cells}
         self.resumed = len(self.steps_of)
@@ -31,22 +35,15 @@ class Progress:
         self.started = clock()
         self.max_steps = max_steps
         self.typical = typical_steps(optimizer, max_steps)
-        self.timed = {}  # (group, work) -> [seconds stepping, image-steps] measured in this process
-        self.calibration = {}  # (group, work) -> seconds per image-step, from the calibration
-        self.batches_planned, self.batches_done = None, 0
-        self.batch_keys, self.batch_label, self.batch_started_at = [], "", None
-        self.running_steps = {}  # the running batch's cells and their steps so far
-        self.overall = None  # a larger job's progress line, put before this run's (set by that job)
+        self.timed: dict[Kind, list[float]] = {}  # kind -> [seconds stepping, image-steps] measured here
+        self.calibration: dict[Kind, float] = {}  # kind -> seconds per image-step, from the calibration
+        self.batches_planned: Optional[int] = None
+        self.batches_done = 0
+        self.batch_label, self.batch_started_at = "", 0.0
+        self.running_steps: dict[str, int] = {}  # the running batch's cells and their steps so far
+        self.overall: Optional[Callable[[], str]] = None  # a larger job's progress line, put before this run's
 
-    @property
-    def total(self):
-        return len(self.cells)
-
-    @property
-    def done(self):
-        return set(self.steps_of)
-
-    def predicted_steps(self, key):
+    def predicted_steps(self, key: str) -> tuple[float, str]:
         """(steps the cell ``key`` is expected to take in all, what that rests on)."""
         group = self.cells[key][0]
         same = [steps for other, steps in self.steps_of.items() if self.cells[other][0] == group]
@@ -57,11 +54,11 @@ class Progress:
                 f"steps from {len(self.steps_of)} finished cells"
         return float(self.typical), f"{self.typical} steps a cell, as typical"
 
-    def calibrated(self, seconds_per_step):
+    def calibrated(self, seconds_per_step: dict[Kind, float]) -> None:
         """Note what one image-step took in a calibration: {(group, work): seconds}."""
         self.calibration.update(seconds_per_step)
 
-    def _step_times(self):
+    def _step_times(self) -> Optional[dict[Kind, float]]:
         """{(group, work): seconds per image-step} of every kind of cell: measured, else from the line."""
         measured = dict(self.calibration)
         timed = {kind: list(values) for kind, values in self.timed.items()}
@@ -72,7 +69,7 @@ class Progress:
         measured.update({kind: seconds / steps for kind, (seconds, steps) in timed.items() if steps})
         return per_kind(measured, set(self.cells.values()))
 
-    def estimate(self):
+    def estimate(self) -> tuple[Optional[float], str]:
         """(seconds left, what the estimate rests on), or (None, why there is none yet)."""
         times = self._step_times()
         if times is None:
@@ -86,7 +83,7 @@ class Progress:
             left += times[kind] * max(steps - done, 1.0 if key in self.running_steps else 0.0)
         return left, basis
 
-    def line(self):
+    def line(self) -> str:
         """'cells 9/45 (3 from before), batches 3 of 15, elapsed 1 min 12 s, ETA 5 min 40 s (steps from
         9 finished cells)'."""
         before = f" ({self.resumed} from before)" if self.resumed else ""
@@ -94,26 +91,26 @@ class Progress:
         batches = f"batches {self.batches_done}" + (f" of {self.batches_planned}" if self.batches_planned else "")
         seconds, basis = self.estimate()
         eta = f"ETA {duration(seconds)} ({basis})" if seconds is not None else f"ETA unknown ({basis})"
-        return (f"{prefix}cells {len(self.steps_of)}/{self.total}{before}, {batches}, "
+        return (f"{prefix}cells {len(self.steps_of)}/{len(self.cells)}{before}, {batches}, "
                 f"elapsed {duration(self.clock() - self.started)}, {eta}")
 
-    def planned(self, batches, one_at_a_time=False):
+    def planned(self, batches: list[list[str]], one_at_a_time: bool = False) -> None:
         """Log what is left to run: ``batches`` of pending cell keys (split into single cells when the
         optimiser inverts ``one_at_a_time``, as L-BFGS does)."""
         cells = [key for batch in batches for key in batch]
         self.batches_planned = len(cells) if one_at_a_time else len(batches)
-        before = f"; {self.resumed} of {self.total} finished before" if self.resumed else ""
+        before = f"; {self.resumed} of {len(self.cells)} finished before" if self.resumed else ""
         self.log.info("%d batch%s of %d cell%s to run%s", self.batches_planned,
                       "" if self.batches_planned == 1 else "es", len(cells), "" if len(cells) == 1 else "s", before)
 
-    def batch_started(self, keys, label):
-        self.batch_keys, self.batch_label, self.batch_started_at = list(keys), label, self.clock()
+    def batch_started(self, keys: list[str], label: str) -> None:
+        self.batch_label, self.batch_started_at = label, self.clock()
         self.running_steps = {key: 0 for key in keys}
 
-    def step_callback(self, keys, every):
+    def step_callback(self, keys: list[str], every: int) -> Callable[[Any], None]:
         """A callback for the optimiser: counts the steps of the running cells and logs their losses and
         the run's progress every ``every`` steps."""
-        def callback(state):
+        def callback(state: Any) -> None:
             for index in state.running:
                 self.running_steps[keys[index]] = state.step
             if state.step % every == 0 or not state.active.any():
@@ -125,7 +122,7 @@ class Progress:
                               int(state.active.sum()), state.active.size, self.line())
         return callback
 
-    def batch_done(self, keys, seconds, steps):
+    def batch_done(self, keys: list[str], seconds: float, steps: list[int]) -> None:
         """Count a finished batch: its cells, its time and its steps."""
         planned = [(key, step) for key, step in zip(keys, steps) if key in self.cells]
         if planned:

@@ -23,7 +23,6 @@ import matplotlib
 import mxnet
 import numpy as np
 import PIL
-import skimage
 
 from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
@@ -61,7 +60,7 @@ OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "
 OFFLINE_STYLES = ("sample:hubble_deep_field", "sample:coffee", "sample:retina", "sample:motorcycle_left")
 
 
-def package_version():
+def package_version() -> str:
     """fmi's version as installed (pyproject.toml), or 'unknown' when run from an uninstalled copy."""
     try:
         return importlib.metadata.version("fmi")
@@ -69,12 +68,13 @@ def package_version():
         return "unknown"
 
 
-def versions():
+def versions() -> dict[str, str]:
     """Versions of everything that decides a result, for the run record."""
 
     return {"fmi": package_version(), "python": platform.python_version(), "mxnet": mxnet.__version__,
-            "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-            "pillow": PIL.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
+            "numpy": np.__version__, "opencv": cv2.__version__, "pillow": PIL.__version__,
+            "scikit-image": importlib.metadata.version("scikit-image"), "matplotlib": matplotlib.__version__,
+            "platform": platform.platform()}
 
 
 @dataclass

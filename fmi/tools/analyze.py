@@ -155,7 +155,8 @@ def check_control(run: RunData, control: RunData) -> None:
 def analyze_run(folder: Path, partial: bool = False, weights_spec: str = "auto") -> tuple[RunData, dict[str, Any]]:
     """A run measured: (its data, every number as plain data for analysis.json)."""
     run = RunData(folder, partial)
-    cells = {key: measures.all_of(rgb) for key, rgb in run.images.items() if rgb is not None}
+    cells: dict[str, dict[str, Any]] = {key: dict(measures.all_of(rgb)) for key, rgb in run.images.items()
+                                        if rgb is not None}
     before = {key: value for key, value in run.before_denoise.items() if value is not None}
     for key, value in before.items():
         cells[key]["before_denoise"] = value.model_dump()
@@ -220,7 +221,7 @@ def analyze_and_write(run_dir: Path, control_dir: Optional[Path] = None, partial
                          folder=str(run_dir), **tables).rstrip("\n")]
 
 
-def measure_plot(result, control, path):
+def measure_plot(result: dict[str, Any], control: Optional[dict[str, Any]], path: Path) -> None:
     """Each image measure against the group (layer depth or method): the mean over the group's cells,
     with bars of one standard deviation either side; the control run dashed."""
     names = list(next(iter(result["groups"].values())))
@@ -252,7 +253,7 @@ def measure_plot(result, control, path):
 MAX_ANNOTATED = 12  # larger similarity matrices are drawn without numbers, which would overlap
 
 
-def similarity_matrices(style, path, title=None):
+def similarity_matrices(style: dict[str, Any], path: Path, title: Optional[str] = None) -> None:
     """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side.
 
     Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay

@@ -93,7 +93,7 @@ class Atlas:
                 title = grid.what
                 shown = [column for column in range(len(grid.columns)) if any(row[column] for row in grid.keys)]
                 columns = [grid.columns[column].replace("\n", " ") for column in shown]
-                rows = [(label, [self.thumb(row[column], label) if row[column] else None
+                rows = [(label, [self.thumb(key, label) if (key := row[column]) else None
                                  for column, label in zip(shown, columns)]) for label, row in zip(grid.rows, grid.keys)]
                 written[page] = pages.render("grid.html", title=title, scripts=[], weights=self.run.label,
                                              columns=columns, rows=rows)
@@ -167,7 +167,7 @@ def _make_thumbnail(job: tuple[str, str]) -> Optional[str]:
     """Write one JPEG thumbnail; runs in a worker process. Returns the source if it does not read back."""
 
     source, target = job
-    rgb = read_image(source)
+    rgb = read_image(Path(source))
     if rgb is None:
         return source
     height, width = rgb.shape[:2]

@@ -12,6 +12,7 @@ import importlib.util
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -74,20 +75,21 @@ def figure(name: str, argv: Optional[list[str]] = None) -> int:
     return cli.run_guarded(action)
 
 
-def _parser(prog, module):
+def _parser(prog: str, module: str) -> cli.ArgumentParser:
     """A parser whose description is the docstring of the tool module ``module`` (``fmi.tools.atlas``),
     read without running the module."""
-    source = Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8")
+    spec = importlib.util.find_spec(module)
+    source = Path(spec.origin if spec and spec.origin else "").read_text(encoding="utf-8")
     description = ast.get_docstring(ast.parse(source)) or ""
     return cli.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _run(action):
+def _run(action: Callable[[], int]) -> int:
     cli.setup_logging()
     return cli.run_guarded(action, resume_hint=False)
 
 
-def atlas(argv=None):
+def atlas(argv: Optional[list[str]] = None) -> int:
     parser = _parser("python -m fmi.atlas", "fmi.tools.atlas")
     parser.add_argument("run_dir", type=Path, help="output folder of a run (finished or not)")
     parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
@@ -95,7 +97,7 @@ def atlas(argv=None):
     parser.add_argument("--open", action="store_true", help="open the overview in a web browser")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         import webbrowser  # after the options are read: --help stays instant
 
         from fmi.tools import atlas as tool  # after the options are read: --help stays instant
@@ -110,7 +112,7 @@ def atlas(argv=None):
     return _run(action)
 
 
-def compare(argv=None):
+def compare(argv: Optional[list[str]] = None) -> int:
     parser = _parser("python -m fmi.compare", "fmi.tools.compare")
     parser.add_argument("run_dir", type=Path, help="output folder of a run")
     parser.add_argument("reference", type=Path,
@@ -121,7 +123,7 @@ def compare(argv=None):
                                        "(default: the reference's)")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         from fmi.tools import compare as tool  # after the options are read: --help stays instant
 
         _, picture, report = tool.compare(args.run_dir, args.reference, args.layout, args.name)
@@ -132,7 +134,7 @@ def compare(argv=None):
     return _run(action)
 
 
-def analyze(argv=None):
+def analyze(argv: Optional[list[str]] = None) -> int:
     parser = _parser("python -m fmi.analyze", "fmi.tools.analyze")
     parser.add_argument("run_dir", type=Path, help="output folder of a finished run")
     parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
@@ -144,7 +146,7 @@ def analyze(argv=None):
                              "model/vgg19.params; random weights need none); checked against the record")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         from fmi.tools import analyze as tool  # after the options are read: --help stays instant
 
         for line in tool.analyze_and_write(args.run_dir, args.control, args.partial, args.weights):
@@ -154,7 +156,7 @@ def analyze(argv=None):
     return _run(action)
 
 
-def data(argv=None):
+def data(argv: Optional[list[str]] = None) -> int:
     parser = _parser("python -m fmi.data", "fmi.files.downloads")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
     fetch = commands.add_parser("download", help="fetch the paper's six images and the authors' three figures")
@@ -168,7 +170,7 @@ def data(argv=None):
                        help=f"base URL of the authors' repository (default: at commit {published.AUTHORS_COMMIT[:7]})")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         from fmi.files import downloads  # after the options are read: --help stays instant
 
         downloads.download_data(args.dest, args.url, args.source_dir, what=args.what)
@@ -177,7 +179,7 @@ def data(argv=None):
     return _run(action)
 
 
-def weights(argv=None):
+def weights(argv: Optional[list[str]] = None) -> int:
     default_file = Path("model") / published.WEIGHTS.local
     parser = _parser("python -m fmi.weights", "fmi.files.weight_files")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
@@ -189,7 +191,7 @@ def weights(argv=None):
                          help="auto, random, random:SEED, gluon, or a .params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         from fmi.files import downloads, weight_files  # after the options are read: --help stays instant
 
         if args.command == "download":
@@ -203,7 +205,7 @@ def weights(argv=None):
     return _run(action)
 
 
-def parity(argv=None):
+def parity(argv: Optional[list[str]] = None) -> int:
     from fmi.tools.parity import CASES, DEFAULT_LAYERS  # numpy only: --help stays instant
 
     parser = _parser("python -m fmi.parity", "fmi.tools.parity")
@@ -233,7 +235,7 @@ def parity(argv=None):
                         help="compare with the scripts in DIR even if they are not the authors' at their commit")
     args = parser.parse_args(argv)
 
-    def action():
+    def action() -> int:
         from fmi.tools import parity as tool  # after the options are read: --help stays instant
 
         return tool.parity(args)
@@ -241,7 +243,7 @@ def parity(argv=None):
     return _run(action)
 
 
-def reproduce(argv=None):
+def reproduce(argv: Optional[list[str]] = None) -> int:
     as_script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser("reproduce.py", "fmi.tools.whole_paper")
@@ -263,7 +265,7 @@ def reproduce(argv=None):
     if as_script:  # a job scheduler's SIGTERM stops it like Ctrl-C
         signal.signal(signal.SIGTERM, cli.interrupt)
 
-    def action():
+    def action() -> int:
         from fmi.tools import whole_paper  # after the options are read: --help stays instant
 
         whole_paper.reproduce(args, argv)

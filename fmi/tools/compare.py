@@ -22,10 +22,11 @@ cells of the same figure 43 (4 %) agree.
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 from scipy import ndimage
 from skimage.color import rgb2lab
@@ -38,6 +39,8 @@ from fmi.run import measures
 from fmi.run.figures import plt, save  # the Agg backend, chosen there
 from fmi.run.folder.record import inside
 from fmi.tools import pages
+
+RGB = npt.NDArray[np.uint8]  # (H, W, 3)
 
 AGREE = {"delta_e": 8.0, "histogram": 0.6, "orientation": 0.25}
 LINE_FRACTION = 0.03  # a frame side is a dark run at least this fraction of the figure's size
@@ -58,7 +61,7 @@ class Cell:
     right: int
 
 
-def read_figure(path):
+def read_figure(path: Path) -> RGB:
     """A figure as (H, W, 3) uint8 RGB, transparency composited over white; its header is checked
     first, so a file that is no image or declares more pixels than fmi decodes is refused."""
 
@@ -72,7 +75,7 @@ def read_figure(path):
     return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
 
 
-def find_cells(rgb):
+def find_cells(rgb: RGB) -> list[list[Cell]]:
     """Every framed image of a composite figure, as a grid of ``Cell``s (rows of columns).
 
     Frames are the rectangles drawn by long horizontal and vertical dark runs; labels and
@@ -84,7 +87,7 @@ def find_cells(rgb):
     length = max(12, int(LINE_FRACTION * min(height, width)))
     lines = (ndimage.binary_opening(dark, structure=np.ones((1, length), bool))
              | ndimage.binary_opening(dark, structure=np.ones((length, 1), bool)))
-    labels, _ = ndimage.label(lines)
+    labels = cast(tuple[Any, int], ndimage.label(lines))[0]
     boxes = []
     for found in ndimage.find_objects(labels):
         box = _tighten(lines, found[0].start, found[1].start, found[0].stop, found[1].stop)
@@ -94,7 +97,7 @@ def find_cells(rgb):
         raise FmiError("found no framed images in the figure; it should be a grid of images drawn with frames")
     rows = _cluster([box[0] for box in boxes], 0.03 * height)
     columns = _cluster([box[1] for box in boxes], 0.03 * width)
-    grid = [[None] * len(columns) for _ in rows]
+    grid: list[list[Optional[Cell]]] = [[None] * len(columns) for _ in rows]
     for top, left, bottom, right in boxes:
         row, column = rows.index(_nearest(rows, top)), columns.index(_nearest(columns, left))
         inset = max(2, round(0.01 * min(bottom - top, right - left)))
@@ -103,17 +106,18 @@ def find_cells(rgb):
     if holes:
         raise FmiError(f"found {len(boxes)} framed images that do not fill a {len(rows)} x {len(columns)} grid "
                        f"(nothing at row {holes[0][0] + 1}, column {holes[0][1] + 1})")
-    return grid
+    return [[cell for cell in row if cell is not None] for row in grid]  # no holes: refused above
 
 
-def _tighten(lines, top, left, bottom, right):
+def _tighten(lines: npt.NDArray[np.bool_], top: int, left: int, bottom: int,
+             right: int) -> Optional[tuple[int, int, int, int]]:
     """Shrink a box until each side lies on a frame line (90 % covered); None if nothing is left.
 
     A label touching a frame (a tall letter above it) makes the box too big at first."""
-    def coverage(side):
+    def coverage(side: str) -> float:
         edge = {"top": lines[top, left:right], "bottom": lines[bottom - 1, left:right],
                 "left": lines[top:bottom, left], "right": lines[top:bottom, right - 1]}[side]
-        return edge.mean()
+        return float(edge.mean())
 
     while bottom - top > 2 and right - left > 2:
         weakest = min(("top", "bottom", "left", "right"), key=coverage)
@@ -130,9 +134,9 @@ def _tighten(lines, top, left, bottom, right):
     return None
 
 
-def _cluster(values, tolerance):
+def _cluster(values: list[int], tolerance: float) -> list[int]:
     """Representative values of groups of ``values`` closer than ``tolerance``."""
-    groups = []
+    groups: list[list[int]] = []
     for value in sorted(values):
         if groups and value - groups[-1][-1] <= tolerance:
             groups[-1].append(value)
@@ -141,29 +145,29 @@ def _cluster(values, tolerance):
     return [group[0] for group in groups]
 
 
-def _nearest(centres, value):
+def _nearest(centres: list[int], value: int) -> int:
     return min(centres, key=lambda centre: abs(centre - value))
 
 
-def crop(rgb, cell):
+def crop(rgb: RGB, cell: Cell) -> RGB:
     return rgb[cell.top:cell.bottom, cell.left:cell.right]
 
 
 # --- the measures ---------------------------------------------------------------------------------
 
-def mean_lab(rgb):
+def mean_lab(rgb: RGB) -> npt.NDArray[np.float64]:
 
     return rgb2lab(rgb.astype(np.float64) / 255.0).reshape(-1, 3).mean(axis=0)
 
 
-def colour_histogram(rgb, bins=8):
+def colour_histogram(rgb: RGB, bins: int = 8) -> npt.NDArray[np.float64]:
     quantised = rgb.astype(np.int64) * bins // 256
     index = (quantised[..., 0] * bins + quantised[..., 1]) * bins + quantised[..., 2]
     counts = np.bincount(index.ravel(), minlength=bins ** 3).astype(np.float64)
     return counts / counts.sum()
 
 
-def orientation_spectrum(rgb, bins=ORIENTATION_BINS):
+def orientation_spectrum(rgb: RGB, bins: int = ORIENTATION_BINS) -> npt.NDArray[np.float64]:
     """Share of the luminance power spectrum (Hann-windowed, without DC) in each orientation bin."""
     gray = rgb.astype(np.float64).mean(axis=2)
     gray = (gray - gray.mean()) * np.outer(np.hanning(gray.shape[0]), np.hanning(gray.shape[1]))
@@ -179,9 +183,9 @@ def orientation_spectrum(rgb, bins=ORIENTATION_BINS):
     return shares / total if total > 0 else np.full(bins, 1.0 / bins)
 
 
-def compare_pair(theirs, ours):
+def compare_pair(theirs: RGB, ours: RGB) -> dict[str, Any]:
     """The numbers of one pair; ``ours`` is resized to ``theirs``' size first."""
-    ours = cv2.resize(ours, (theirs.shape[1], theirs.shape[0]), interpolation=cv2.INTER_AREA)
+    ours = resized(ours, theirs.shape[0], theirs.shape[1])
     numbers = {
         "delta_e": float(np.linalg.norm(mean_lab(theirs) - mean_lab(ours))),
         "colourfulness_theirs": measures.colourfulness(theirs),
@@ -213,7 +217,8 @@ def compare(run_dir: Path, reference: Path, layout: Optional[str] = None,
     if (len(framed), len(framed[0])) != (len(grid.rows), len(grid.columns)):
         raise FmiError(f"{reference} holds a {len(framed)} x {len(framed[0])} grid of images; the authors' figure of "
                        f"{run.script} runs has {len(grid.rows)} x {len(grid.columns)}; choose the layout with --layout")
-    results, shown = [], []
+    results: list[dict[str, Any]] = []
+    shown: list[tuple[str, RGB, Optional[RGB], Optional[dict[str, Any]]]] = []
     for r, row in enumerate(grid.keys):
         for c, key in enumerate(row):
             theirs = crop(figure, framed[r][c])
@@ -237,7 +242,8 @@ def compare(run_dir: Path, reference: Path, layout: Optional[str] = None,
     return results, picture, report
 
 
-def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
+def side_by_side(pairs: list[tuple[str, RGB, Optional[RGB], Optional[dict[str, Any]]]], rows: int, columns: int,
+                 path: Path, title: Optional[str] = None, cell_inches: float = 3.0) -> None:
     """Save a grid of (label, theirs, ours or None, numbers or None): each cell shows theirs
     (left) beside ours (right, resized to theirs' height), with its numbers underneath."""
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(cell_inches * columns, 1.9 * rows + 0.6))
@@ -248,7 +254,7 @@ def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
             right = np.full_like(theirs, 255)
         else:
             scale = height / ours.shape[0]
-            right = _resized(ours, height, max(1, round(ours.shape[1] * scale)))
+            right = resized(ours, height, max(1, round(ours.shape[1] * scale)))
         axis.imshow(np.concatenate([theirs, gap, right], axis=1))
         axis.set_xticks([])
         axis.set_yticks([])
@@ -265,5 +271,5 @@ def side_by_side(pairs, rows, columns, path, title=None, cell_inches=3.0):
     save(figure, path)
 
 
-def _resized(rgb, height, width):
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+def resized(rgb: RGB, height: int, width: int) -> RGB:
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA).astype(np.uint8, copy=False)

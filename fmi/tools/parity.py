@@ -14,6 +14,7 @@ separate executors, so the last bits differ) must agree within what that one ste
 side by itself. It writes OUTPUT/report.md and OUTPUT/index.html, and exits 0 only when every
 case agrees, 1 when one differs.
 """
+import argparse
 import io
 import json
 import logging
@@ -26,9 +27,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from fmi.core import vgg19
 from fmi.errors import FmiError
@@ -83,9 +85,9 @@ DEFAULT_LAYERS = {"fmi": "relu3_2", "random": "relu1_1", "purposeful": "relu3_1"
 class Outcome:
     """What one run left: its saved image's bytes, its steps, and what went wrong, if anything."""
 
-    image: bytes = None
-    steps: int = None
-    failure: str = None     # the run did not finish, or finished without an image
+    image: Optional[bytes] = None
+    steps: Optional[int] = None
+    failure: Optional[str] = None     # the run did not finish, or finished without an image
     nan: bool = False       # the authors' run met NaN (their loop never stops on it)
     stop: str = ""          # fmi's stop reason
     log: str = ""
@@ -102,17 +104,17 @@ class Comparison:
     steps: int
 
     @classmethod
-    def of(cls, first, second):
+    def of(cls, first: Outcome, second: Outcome) -> "Comparison":
+        steps = abs((first.steps or 0) - (second.steps or 0))
         if first.image == second.image:
-            return cls(True, 0.0, 0.0, abs(first.steps - second.steps))
-        a, b = decode(first.image), decode(second.image)
+            return cls(True, 0.0, 0.0, steps)
+        a, b = decode(first.image or b""), decode(second.image or b"")
         if a.shape != b.shape:
-            return cls(False, 1.0, float("inf"), abs(first.steps - second.steps))
+            return cls(False, 1.0, float("inf"), steps)
         difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
-        return cls(False, float((difference.max(axis=2) > 1).mean()), float(difference.mean()),
-                   abs(first.steps - second.steps))
+        return cls(False, float((difference.max(axis=2) > 1).mean()), float(difference.mean()), steps)
 
-    def text(self):
+    def text(self) -> str:
         if self.identical:
             return "same bytes" + (f", steps differ by {self.steps}" if self.steps else "")
         return f"{100 * self.share:.1f} % of pixels > 1 level apart, mean {self.mean:.2f} levels, " \
@@ -128,13 +130,13 @@ class Verdict:
     settings: str
     theirs: Outcome
     ours: Outcome
-    between: Comparison = None
-    own_moves: dict = field(default_factory=dict)  # {"theirs +1": Comparison, ...}
+    between: Optional[Comparison] = None
+    own_moves: dict[str, Comparison] = field(default_factory=dict)  # {"theirs +1": Comparison, ...}
     agrees: bool = False
     says: str = ""
 
 
-def decode(data):
+def decode(data: bytes) -> npt.NDArray[np.uint8]:
     """A saved JPEG's bytes as an (H, W, 3) uint8 array."""
     from PIL import Image  # here, as the others inside functions: --help loads no image library or MXNet
 
@@ -144,7 +146,7 @@ def decode(data):
 
 # --- checking the inputs --------------------------------------------------------------------------
 
-def check_authors(folder, any_commit):
+def check_authors(folder: Path, any_commit: bool) -> None:
     """Every script the cases run is in ``folder`` and is the authors' at their commit (unless
     ``any_commit``): FmiError naming the first that is not."""
     folder = Path(folder)
@@ -170,13 +172,13 @@ def check_authors(folder, any_commit):
                        f"{published.AUTHORS_COMMIT[:7]}")
 
 
-def their_image(folder, name):
+def their_image(folder: Path, name: str) -> Optional[Path]:
     """The authors' own input image called ``name`` (golden_gate, the_scream, ...) in their clone."""
     item = next((item for item in published.IMAGES if item.name == name), None)
     return Path(folder) / item.remote if item else None
 
 
-def locate_image(spec, authors, role):
+def locate_image(spec: str, authors: Path, role: str) -> tuple[str, Path]:
     """(the run name, the path) of an image given as one of the paper's names (from the authors'
     input/ folder) or as a path."""
     path = their_image(authors, spec)
@@ -194,7 +196,7 @@ def locate_image(spec, authors, role):
     return name, path
 
 
-def parse_cases(text):
+def parse_cases(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in CASES]
     if unknown or not names:
@@ -210,20 +212,20 @@ class Plan:
 
     authors: Path
     output: Path
-    cases: list
-    layers: dict
+    cases: list[Case]
+    layers: dict[str, str]
     filter: int
     draw_seed: int
     seed: int
     size: int
     steps: int
-    content: tuple
-    style: tuple
-    weights: object
+    content: tuple[str, Path]
+    style: tuple[str, Path]
+    weights: Any  # fmi.files.weight_files.Weights, loaded once the options are checked
     jobs: int
 
 
-def settings_of(plan, case):
+def settings_of(plan: "Plan", case: Case) -> str:
     """What a case runs, in words, the same for both sides."""
     content, style = plan.content[0], plan.style[0]
     what = {"fmi": f"{plan.layers['fmi']} filter {plan.filter}", "random": f"{plan.layers['random']} draw "
@@ -233,7 +235,7 @@ def settings_of(plan, case):
     return f"{content}, {plan.size} px, {what}"
 
 
-def fmi_config(plan, case, inputs, output):
+def fmi_config(plan: "Plan", case: Case, inputs: Path, output: Path) -> dict[str, Any]:
     """fmi's config for ``case``: the authors' settings of their script, in ``fidelity: authors`` mode."""
     config = {"content": [str(inputs / CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"))],
               "max_long_edge": plan.size, "fidelity": "authors", "weights": str(inputs / THEIR_WEIGHTS.name),
@@ -251,7 +253,7 @@ def fmi_config(plan, case, inputs, output):
     return config
 
 
-def their_argv(plan, case):
+def their_argv(plan: "Plan", case: Case) -> list[str]:
     """Their script's command line for ``case`` (their option names and choices)."""
     argv = ["--content-image", CONTENT_SLOTS.get(plan.content[0], "golden_gate.jpg"),
             "--style-image", STYLE_SLOTS.get(plan.style[0], "starry_night.jpg"),
@@ -262,7 +264,7 @@ def their_argv(plan, case):
     return argv
 
 
-def prepare_inputs(plan, folder):
+def prepare_inputs(plan: "Plan", folder: Path) -> str:
     """The weights (in their format) and the images under the names their scripts accept, shared by every run."""
     from fmi.files import weight_files  # not for --help (MXNet, OpenCV)
 
@@ -273,7 +275,7 @@ def prepare_inputs(plan, folder):
     return plan.weights.label
 
 
-def spec_of(plan, case, side, perturb, inputs, folder):
+def spec_of(plan: "Plan", case: Case, side: str, perturb: int, inputs: Path, folder: Path) -> Path:
     """The child's instructions for one side of ``case``, written into ``folder``."""
     spec = {"side": side, "perturb": perturb, "seed": plan.seed}
     if side == "authors":
@@ -294,7 +296,7 @@ def spec_of(plan, case, side, perturb, inputs, folder):
     return folder / "spec.json"
 
 
-def run_child(spec_path):
+def run_child(spec_path: Path) -> Outcome:
     """Run one side in its own process (one thread); return its ``Outcome``."""
     spec = json.loads(Path(spec_path).read_text())
     environment = dict(os.environ, OMP_NUM_THREADS="1", FMI_THREADS="1", MXNET_SUBGRAPH_VERBOSE="0")
@@ -306,8 +308,9 @@ def run_child(spec_path):
     if spec["side"] == "authors":
         saved = sorted((Path(spec["workdir"]) / "output").glob("*.jpg"))
         outcome.nan = " relative change nan" in text
-        if saved:
-            outcome.image, outcome.steps = saved[0].read_bytes(), int(SAVED.search(saved[0].name).group(1))
+        steps = SAVED.search(saved[0].name) if saved else None
+        if saved and steps:
+            outcome.image, outcome.steps = saved[0].read_bytes(), int(steps.group(1))
     else:
         record_path = Path(spec["config"]).parent / "run" / "record.json"
         if record_path.is_file():
@@ -322,7 +325,7 @@ def run_child(spec_path):
     return outcome
 
 
-def judge(case, settings, runs):
+def judge(case: Case, settings: str, runs: dict[tuple[str, int], Outcome]) -> Verdict:
     """The verdict of one case from its runs {(side, perturb): Outcome}."""
     theirs, ours = runs[("authors", 0)], runs[("fmi", 0)]
     verdict = Verdict(case, settings, theirs, ours)
@@ -361,7 +364,7 @@ def judge(case, settings, runs):
     return verdict
 
 
-def check(plan):
+def check(plan: "Plan") -> list[Verdict]:
     """Run every case of ``plan`` on both sides (and nudged by one float32 step); return the verdicts."""
     work = plan.output / "work"
     if work.exists():
@@ -379,7 +382,7 @@ def check(plan):
                 jobs.append((case.name, side, perturb, spec_of(plan, case, side, perturb, inputs, folder)))
     started, results = time.perf_counter(), {}
 
-    def one(job):
+    def one(job: tuple[str, str, int, Path]) -> None:
         name, side, perturb, spec = job
         outcome = run_child(spec)
         results[(name, side, perturb)] = outcome
@@ -425,7 +428,7 @@ def report(plan: Plan, verdicts: list[Verdict], facts: dict[str, Any], wall: flo
 
 # --- the command ----------------------------------------------------------------------------------
 
-def build_plan(args):
+def build_plan(args: argparse.Namespace) -> "Plan":
     authors = Path(args.authors).expanduser().absolute()
     check_authors(authors, args.any_commit)
     cases = [CASES[name] for name in parse_cases(args.cases)]
@@ -468,7 +471,7 @@ def build_plan(args):
                 content, style, weights, args.jobs)
 
 
-def parity(args):
+def parity(args: argparse.Namespace) -> int:
     plan = build_plan(args)
     write_json(plan.output / "parity.json", {"cases": [], "finished": False})  # marks the folder as a report's
     facts = machine.facts()

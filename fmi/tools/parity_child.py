@@ -11,8 +11,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[Any]
 
 # What the authors' code (Python 2, scikit-image 0.12, 2016) needs to run on Python 3 with today's
 # packages: (what their code does, how it is given to it). Nothing of their method changes.
@@ -28,7 +33,7 @@ ADAPTATIONS = (
 )
 
 
-def adapt_authors_code():
+def adapt_authors_code() -> None:
     """Make the 2016 calls of the authors' code work as they did then (``ADAPTATIONS``)."""
     import skimage.io  # here: adapted before the authors' code imports it
     import skimage.restoration  # each side loads only what it runs
@@ -36,14 +41,16 @@ def adapt_authors_code():
     import skimage.util  # each side loads only what it runs
     from PIL import Image  # each side loads only what it runs
 
-    builtins.xrange = range
+    setattr(builtins, "xrange", range)  # their Python 2 name
     denoise = skimage.restoration.denoise_tv_chambolle
 
-    def denoise_tv_chambolle(image, weight=0.1, eps=2e-4, n_iter_max=200, multichannel=False):
+    def denoise_tv_chambolle(image: Array, weight: float = 0.1, eps: float = 2e-4, n_iter_max: int = 200,
+                             multichannel: bool = False) -> Array:
         return denoise(image, weight=weight, eps=eps, max_num_iter=n_iter_max,
                        channel_axis=-1 if multichannel else None)
 
-    def resize(image, output_shape, order=1, mode="constant", cval=0):
+    def resize(image: Array, output_shape: Sequence[int], order: int = 1, mode: str = "constant",
+               cval: float = 0) -> Array:
         rows, columns = output_shape[0], output_shape[1]
         source = np.array([[1, 1], [1, rows], [columns, rows]]) - 1
         target = np.zeros(source.shape, dtype=np.double)
@@ -57,21 +64,21 @@ def adapt_authors_code():
         clipped[warped == cval] = cval
         return clipped
 
-    def imsave(name, image):
+    def imsave(name: str, image: Array) -> None:
         Image.fromarray(skimage.util.img_as_ubyte(image)).save(name)
 
-    skimage.restoration.denoise_tv_chambolle = denoise_tv_chambolle
-    skimage.transform.resize = resize
-    skimage.io.imsave = imsave
+    setattr(skimage.restoration, "denoise_tv_chambolle", denoise_tv_chambolle)
+    setattr(skimage.transform, "resize", resize)
+    setattr(skimage.io, "imsave", imsave)
 
 
-def nudged(array, direction):
+def nudged(array: npt.ArrayLike, direction: int) -> Array:
     """``array`` (float32) with every value moved by one float32 step towards +inf (1) or -inf (-1)."""
     array = np.asarray(array, dtype=np.float32)
     return np.nextafter(array, np.float32(np.inf if direction > 0 else -np.inf)).astype(np.float32)
 
 
-def run_authors(spec):
+def run_authors(spec: dict[str, Any]) -> None:
     """Run their script in ``spec["workdir"]`` (their relative paths: model/, output/, the images)."""
     adapt_authors_code()
     import mxnet as mx  # each side loads only what it runs
@@ -79,7 +86,7 @@ def run_authors(spec):
     if spec["perturb"]:
         draw = mx.random.uniform
 
-        def uniform(*args, **kwargs):  # their start image: mx.rnd.uniform(-0.1, 0.1, img.shape)
+        def uniform(*args: Any, **kwargs: Any) -> Any:  # their start image: mx.rnd.uniform(-0.1, 0.1, img.shape)
             drawn = draw(*args, **kwargs)
             return mx.nd.array(nudged(drawn.asnumpy(), spec["perturb"]), ctx=drawn.context)
 
@@ -97,7 +104,7 @@ def run_authors(spec):
     exec(compile(source, script, "exec"), {"__name__": "__main__", "__file__": script})  # noqa: S102
 
 
-def run_fmi(spec):
+def run_fmi(spec: dict[str, Any]) -> None:
     """Run fmi's experiment on ``spec["config"]``, as its script would."""
     from fmi import experiments  # each side loads only what it runs
     from fmi.core import invert  # each side loads only what it runs
@@ -108,14 +115,15 @@ def run_fmi(spec):
 
     if spec["perturb"]:
         initial = invert.initial_images
-        invert.initial_images = lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"])
+        setattr(invert, "initial_images",
+                lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"]))
     cli.setup_logging()
     experiment = experiments.BY_NAME[spec["figure"]]
     config = config_module.load(experiment.Config, spec["config"])
     driver.run(experiment, config, ["--config", spec["config"]], time.perf_counter(), Options())
 
 
-def main(argv=None):
+def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with open(argv[0], encoding="utf-8") as stream:
         spec = json.load(stream)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import cv2
 import numpy as np
 
 from fmi import experiments
@@ -122,11 +121,14 @@ def check_inputs(jobs: list[Job], argv: list[str]) -> None:
 
 # --- what it costs -----------------------------------------------------------------------------------
 
-Kind = tuple[str, tuple[int, int]]  # a cell's group and its image size
+CellKind = tuple[str, tuple[int, int]]  # a cell's group and its image size
+
+
+StepTimes = dict[CellKind, tuple[int, float, Optional[float]]]  # kind -> (batch, step of the batch, step alone)
 
 
 def step_times(job: Job, weights: weight_files.Weights, alone: bool = False,
-               repeats: int = 1) -> tuple[list[tuple[CellKey, Kind]], dict[Kind, tuple[int, float, Optional[float]]]]:
+               repeats: int = 1) -> tuple[list[tuple[CellKey, CellKind]], StepTimes]:
     """(every cell of a job as (key, kind), {kind: (batch, seconds of a step of the batch, seconds of a
     step of one image alone or None)}), a kind being a cell's group and image size, its batch as the
     run makes them (``cost.time_step``, the median of ``repeats`` timings). ``alone`` also times one
@@ -146,7 +148,7 @@ def step_times(job: Job, weights: weight_files.Weights, alone: bool = False,
         return cost.time_step(job.figure.terms(config, group), weights, (3,) + size, batch, config.pooling,
                               optimizer=config.optimizer, repeats=repeats)
 
-    times: dict[Kind, tuple[int, float, Optional[float]]] = {}
+    times: StepTimes = {}
     for _, kind in cells:
         if kind in times:
             continue
@@ -190,8 +192,7 @@ def beside(theirs_path: Path, ours_path: Path, target: Path) -> Path:
     theirs = compare.read_figure(theirs_path)
     ours = image_files.read_rgb(ours_path)
     height = theirs.shape[0]
-    ours = cv2.resize(ours, (max(1, round(ours.shape[1] * height / ours.shape[0])), height),
-                      interpolation=cv2.INTER_AREA)
+    ours = compare.resized(ours, height, max(1, round(ours.shape[1] * height / ours.shape[0])))
     gap = np.full((height, 24, 3), 255, np.uint8)
     image_files.save_png(target, np.concatenate([theirs, gap, ours], axis=1))
     return target

@@ -16,17 +16,20 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
 import pydantic
 
+from fmi.core.fidelity import FidelityName
+from fmi.core.optimizers import Optimizer
 from fmi.errors import FmiError
 from fmi.io import digest_of_bytes, quote
 from fmi.run.folder.keys import NAME, parse_key
 
-RECORD_FORMAT = 5
+RecordFormat = Literal[5]
+RECORD_FORMAT: int = get_args(RecordFormat)[0]
 MAX_RECORD_BYTES = 1 << 30        # a 5504-cell sweep with 1000-step histories is about 200 MB
 MAX_CELL_RECORD_BYTES = 16 << 20
 MAX_SIDE = 100_000                # pixels on a side: more than any image fmi can decode
@@ -38,7 +41,8 @@ Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 # A finished cell's state, the first that applies in this order; '' when it stopped by the authors'
 # rule. Figures, titles, the log, the record and the atlas all read it from ``cell_status``.
-CELL_STATES = {
+State = Literal["non-finite", "silent", "stuck", "step limit"]
+CELL_STATES: dict[State, str] = {
     "non-finite": "its loss or image stopped being finite; it keeps its last finite image",
     "silent": "the filter responds nowhere on the cell's final image",
     "stuck": "its loss fell by less than stuck_fraction (1 % by default) of its first value",
@@ -169,9 +173,9 @@ class CellRecord(Strict):
     batch_size: Count
     weights: Text
     seed: Count
-    optimizer: Literal["sgd", "lbfgs"]
+    optimizer: Optimizer
     max_steps: Count
-    fidelity: Literal["paper", "authors"]
+    fidelity: FidelityName
     size: Size
     machine: MachineRecord
     before_denoise: Optional[Measures] = None
@@ -220,14 +224,14 @@ class CodeRecord(Strict):
 class RunRecord(Strict):
     """How a run was made, what it plans, and every finished cell."""
 
-    record_format: Literal[RECORD_FORMAT]  # type: ignore[valid-type]
+    record_format: RecordFormat
     script: Annotated[str, worded(r"run_[a-z]{1,20}\.py", "a figure script's name (run_fmi.py, ...)")]
     argv: list[LongText]
     config: dict[Text, Any]
     fingerprint: Hex40
     settings: dict[Text, Any]
     code: CodeRecord
-    fidelity: Literal["paper", "authors"]
+    fidelity: FidelityName
     weights: WeightsRecord
     seed: Count
     inputs: dict[Name, InputRecord]
@@ -242,7 +246,7 @@ class RunRecord(Strict):
     finished: Optional[Text] = None
     resumed: list[Text] = []
     figures: list[FileName] = []
-    status: dict[Literal[tuple(CELL_STATES)], list[Key]] = {}  # type: ignore[misc]
+    status: dict[State, list[Key]] = {}
     wall_s: Optional[Seconds] = None
     collected_from: list[ShardName] = []
 

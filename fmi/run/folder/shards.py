@@ -9,22 +9,23 @@ import logging
 import os
 import shlex
 from pathlib import Path
+from typing import Optional
 
 from fmi.errors import FmiError
 from fmi.io import parse_int
 from fmi.run.folder.record import SHARD_PATTERN, inside, load_record, read_bytes
-from fmi.run.folder.runfolder import differences
+from fmi.run.folder.runfolder import RunFolder, differences
 
 log = logging.getLogger("fmi")
 SWEEP_SCRIPT = Path(__file__).resolve().parent.parent.parent.parent / "slurm" / "sweep.sbatch"
 
 
-def folder_of(output, shard):
+def folder_of(output: Path, shard: Optional[tuple[int, int]]) -> Path:
     """The run folder of shard (I, N) of the run in ``output``."""
     return inside(output, "shards", f"{shard[0]}-of-{shard[1]}") if shard else output
 
 
-def shard_folders(run_folder):
+def shard_folders(run_folder: RunFolder) -> dict[tuple[int, int], Path]:
     """{(index, count): folder} of the well-formed shard folders under ``shards/``; anything else
     there (stray files, misnamed folders, links out of the run folder) is named and ignored."""
     root = inside(run_folder.path, "shards")
@@ -43,7 +44,7 @@ def shard_folders(run_folder):
     return folders
 
 
-def collect(run_folder):
+def collect(run_folder: RunFolder) -> tuple[list[str], int]:
     """Copy every shard's good cells of this run here; return the planned keys still missing and the
     shard count."""
     root = run_folder.path / "shards"
@@ -74,7 +75,7 @@ def collect(run_folder):
     return [key for key in run_folder.plan if key not in run_folder.cells], count
 
 
-def parse_shard(text):
+def parse_shard(text: str) -> tuple[int, int]:
     """'I/N' -> (I, N) with 0 <= I < N: this machine's part of a split into N shards."""
     index_text, _, count_text = str(text).partition("/")
     index, count = parse_int(index_text), parse_int(count_text)
@@ -84,7 +85,7 @@ def parse_shard(text):
     return index, count
 
 
-def resubmit_line(shards, count, argv):
+def resubmit_line(shards: list[int], count: int, argv: list[str]) -> str:
     """The sbatch line that reruns only ``shards`` of a split into ``count``, with the options of
     ``argv`` (a --collect run's arguments) that every shard shares."""
     options = [arg for arg in argv if arg != "--collect"]

@@ -69,7 +69,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     options: tuple["Option", ...] = ()
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         print(f"error: {message}; see '{self.prog} --help'", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 

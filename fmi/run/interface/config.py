@@ -16,14 +16,15 @@ import re
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
 import pydantic
 import yaml
 from pydantic.fields import FieldInfo
 
 from fmi.core import vgg19
-from fmi.core.optimizers import INT_LIMIT, LBFGS, OPTIMIZERS, SGD, Count, NonNegative, Positive
+from fmi.core.fidelity import FidelityName
+from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
 from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, printable_data, quote
 
@@ -31,14 +32,14 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/co
 MAX_CONFIG_BYTES = 1 << 20
 FLOAT_PATTERN = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                            r"|[-+]?\.?(inf|Inf|INF|infinity|Infinity)|\.?(nan|NaN|NAN)")
-FIDELITIES = ("paper", "authors")
+
 
 
 class StrictLoader(yaml.SafeLoader):
     """YAML with plain decimal integers, finite-checked floats, true/false booleans, strings for
     everything else (dates, ``0x1F`` and ``yes`` included), and no key given twice."""
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
@@ -65,7 +66,7 @@ StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(f"^(?:{
 StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
-def _construct_int(loader, node):
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     value = parse_int(loader.construct_scalar(node))
     if value is None:
         raise yaml.constructor.ConstructorError(None, None, f"{quote(node.value)} is not a decimal integer",
@@ -73,7 +74,7 @@ def _construct_int(loader, node):
     return value
 
 
-def _construct_float(loader, node):
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
     text = str(loader.construct_scalar(node)).strip()
     if not FLOAT_PATTERN.fullmatch(text):
         raise yaml.constructor.ConstructorError(None, None, f"{quote(node.value)} is not a number",
@@ -88,7 +89,7 @@ StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
-def parse_yaml(text, where):
+def parse_yaml(text: str, where: str) -> Any:
     """Parse YAML ``text`` strictly; errors become one FmiError naming ``where``. Every string must
     be text a file name can hold (no lone surrogate)."""
     try:
@@ -108,7 +109,7 @@ def parse_yaml(text, where):
     return data
 
 
-def _not_text(value):
+def _not_text(value: Any) -> Optional[str]:
     """The first string in ``value`` (nested lists and mappings) that no file name can hold, or None.
     Each list or mapping is looked at once: YAML aliases can make a few lines a structure of
     exponentially many paths."""
@@ -129,7 +130,7 @@ def _not_text(value):
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
 Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
 Index = Annotated[int, pydantic.Field(ge=0, le=INT_LIMIT)]  # a seed, a GPU, a filter
-NESTED = {"sgd": SGD, "lbfgs": LBFGS}
+NESTED: dict[str, type[pydantic.BaseModel]] = {"sgd": SGD, "lbfgs": LBFGS}
 # A setting's role: the paper sets it (a run that differs says so), the method needs it though the paper
 # does not set it (a seed, the batching), or only the run uses it (where it writes, how it logs: left out
 # of the fingerprint, so such a change never makes a run's cells another run's).
@@ -174,20 +175,23 @@ def check_unique(items: Sequence[object], where: str, key: str) -> None:
         seen.add(item)
 
 
+CONTENT = "content image(s): paper names (golden_gate), sample:NAME, or paths"
+
+
 class Common(pydantic.BaseModel):
     """Settings every experiment shares (docs/method.md explains each number)."""
 
     model_config = STRICT
 
-    content: list[str] = paper(["golden_gate"], "content image(s): paper names (golden_gate), sample:NAME, or paths")
+    content: list[str] = paper(["golden_gate"], CONTENT)
     fallbacks: dict[str, str] = run_only({}, "a stand-in for each paper image that is missing: {name: image}")
     data_dir: str = run_only("data/paper", "the folder of the paper's images")
     max_long_edge: Count = paper(512, "long edge of the content image in pixels")
-    fidelity: Literal[FIDELITIES] = paper(  # type: ignore[valid-type]
+    fidelity: FidelityName = paper(
         "paper", "paper, or authors: image handling as the authors' code does it (docs/differences.md)")
     weights: str = run_only("auto", "auto, random, random:SEED, gluon, or a .params path")
     model_dir: str = run_only("model", "the folder of the weights files")
-    pooling: Literal[vgg19.POOLING_TYPES] = paper("avg", "avg (the authors') or max")  # type: ignore[valid-type]
+    pooling: vgg19.Pooling = paper("avg", "avg (the authors') or max")
     seed: Index = pydantic.Field(0, description="seed of the start image, the same for every cell")
     batch_size: Count = pydantic.Field(5, description="cells inverted together in one executor")
     denoise_weight: NonNegative = paper(0.2, "weight of the total-variation denoise of each cell's image")
@@ -201,7 +205,7 @@ class Common(pydantic.BaseModel):
     max_memory_gib: Optional[Positive] = run_only(
         None, "refuse runs estimated to need more memory (GiB); null: 80 % of what is available")
     save_every: Index = run_only(0, "save snapshots of the images in flight every this many steps; 0: none")
-    optimizer: Literal[OPTIMIZERS] = paper("sgd", "sgd (the authors') or lbfgs")  # type: ignore[valid-type]
+    optimizer: Optimizer = paper("sgd", "sgd (the authors') or lbfgs")
     sgd: SGD = paper(SGD(), "the authors' SGD and stop rule")
     lbfgs: LBFGS = paper(LBFGS(), "L-BFGS on the same objective, used with optimizer lbfgs")
 
@@ -221,9 +225,12 @@ class Common(pydantic.BaseModel):
         return self.lbfgs.max_steps if self.optimizer == "lbfgs" else self.sgd.max_steps
 
 
+Settings = TypeVar("Settings", bound=Common)
+
+
 # --- reading a config ---------------------------------------------------------------------------
 
-def read_config_file(path):
+def read_config_file(path: Path) -> dict[str, Any]:
     """The top-level mapping of the YAML file at ``path``, checked to be small, UTF-8 and a mapping."""
     where = f"config {path}"
     check_input_file(path, "config", allow_empty=True)
@@ -241,7 +248,7 @@ def read_config_file(path):
     return mapping
 
 
-def parse_setting(text):
+def parse_setting(text: str) -> tuple[str, Any]:
     """'KEY=VALUE' from ``--set`` -> (dotted key, value parsed as YAML)."""
     key, equals, value = str(text).partition("=")
     key = key.strip()
@@ -250,7 +257,10 @@ def parse_setting(text):
     return key, parse_yaml(value, f"--set {key}")
 
 
-def _merge(mapping, overrides):
+Overrides = Sequence[tuple[str, Any, str]]  # (dotted key, value, where it came from)
+
+
+def _merge(mapping: dict[str, Any], overrides: Overrides) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     """``mapping`` with each (dotted key, value, source) of ``overrides`` set in it, in order, and
     {key path: where it came from} for the keys the command line set."""
     merged, sources = dict(mapping), {}
@@ -269,24 +279,10 @@ def _merge(mapping, overrides):
     return merged, sources
 
 
-def _describe(annotation):
-    """What a value of ``annotation`` looks like, in words."""
-    origin = typing.get_origin(annotation)
-    arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin is Annotated:
-        return _describe(arguments[0])
-    if origin is typing.Union:
-        return _describe(arguments[0])
-    if origin is list:
-        return f"a list of {_describe(arguments[0]).removeprefix('an ').removeprefix('a ')}s"
-    if origin is dict:
-        return "a mapping of names to strings"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(annotation, "a mapping")
-
-
-def _field_at(cls, path):
+def _field_at(cls: type[pydantic.BaseModel], path: Sequence[Union[str, int]]) -> tuple[Any, Any]:
     """(the model whose field ``path`` names, the field's annotation), following nested settings."""
-    model, annotation = cls, None
+    model: Any = cls
+    annotation: Any = None
     for part in path:
         if isinstance(part, int):
             continue
@@ -301,21 +297,22 @@ def _field_at(cls, path):
     return model, annotation
 
 
-def _bound(kind, limits):
+def _bound(kind: str, limits: dict[str, Any]) -> Optional[str]:
     """What a value breaking a bound must be, in words ('positive', '0 or more', ...), or None."""
     if kind == "finite_number":
         return "a finite number"
     if kind == "literal_error":
-        return "one of " + limits["expected"].replace("'", "").replace(" or ", ", ")
+        return "one of " + str(limits["expected"]).replace("'", "").replace(" or ", ", ")
     limit = next(iter(limits.values()), None)
-    return {("greater_than", 0): "positive", ("greater_than_equal", 0): "0 or more",
-            ("greater_than_equal", 1): "a positive integer", ("less_than_equal", INT_LIMIT): f"at most {INT_LIMIT}",
-            ("greater_than_equal", -INT_LIMIT): f"at least {-INT_LIMIT}"}.get(
-        (kind, limit), f"below {limit}" if kind == "less_than" else f"at most {limit}"
-        if kind == "less_than_equal" else None)
+    named: dict[tuple[str, Any], str] = {("greater_than", 0): "positive", ("greater_than_equal", 0): "0 or more",
+             ("greater_than_equal", 1): "a positive integer", ("less_than_equal", INT_LIMIT): f"at most {INT_LIMIT}",
+             ("greater_than_equal", -INT_LIMIT): f"at least {-INT_LIMIT}"}
+    if (kind, limit) in named:
+        return named[(kind, limit)]
+    return {"less_than": f"below {limit}", "less_than_equal": f"at most {limit}"}.get(kind)
 
 
-def _message(cls, error, where_of):
+def _message(cls: type[pydantic.BaseModel], error: Any, where_of: dict[tuple[str, ...], str]) -> str:
     """One line for the first error pydantic found, naming where it came from, the key and the value."""
     path = tuple(error["loc"])
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
@@ -337,10 +334,10 @@ def _message(cls, error, where_of):
         annotation = typing.get_args(annotation)[0] if annotation is not None else None
         while typing.get_origin(annotation) in (typing.Union, Annotated):
             annotation = typing.get_args(annotation)[0]
-    return f"{where}: key {key!r}: expected {_describe(annotation)}, got {quote(value)}"
+    return f"{where}: key {key!r}: expected {words(annotation).partition(', ')[0]}, got {quote(value)}"
 
 
-def with_defaults(cls, mapping):
+def with_defaults(cls: type[Common], mapping: dict[str, Any]) -> dict[str, Any]:
     """``mapping`` with each settings block it gives (``sgd``, ``lbfgs``) merged key by key into
     ``cls``'s default for that block, so a block that sets one key keeps the figure's other values
     (Fig. 5's weight decay 0.005 stays when a config sets only ``sgd.max_steps``)."""
@@ -352,7 +349,7 @@ def with_defaults(cls, mapping):
     return merged
 
 
-def load(cls, path=None, overrides=()):
+def load(cls: type[Settings], path: Optional[Path] = None, overrides: Overrides = ()) -> Settings:
     """Build ``cls`` from the YAML file at ``path`` (or its defaults) with ``overrides`` set on top.
 
     ``overrides`` is a sequence of (dotted key, value, source) applied in order, each read like
@@ -373,7 +370,7 @@ def load(cls, path=None, overrides=()):
     return config
 
 
-def to_dict(config):
+def to_dict(config: pydantic.BaseModel) -> dict[str, Any]:
     """The resolved config as plain data, for writing beside the outputs."""
     return config.model_dump()
 
@@ -444,15 +441,15 @@ def words(annotation: object, metadata: Sequence[object] = ()) -> str:
         return "one of " + ", ".join(map(str, arguments))
     if origin is list:
         inner = words(arguments[0])
-        kind, _, limits = inner.partition(", ")
-        return f"a list of {kind.removeprefix('an ').removeprefix('a ')}s" + (f", each {limits}" if limits else "")
+        kind, _, each = inner.partition(", ")
+        return f"a list of {kind.removeprefix('an ').removeprefix('a ')}s" + (f", each {each}" if each else "")
     if origin is dict:
         return "a mapping of names to strings"
     if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
         return "a block of settings"
     limits = [limit for item in metadata for limit in _limits(item)]
-    kinds = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    return ", ".join([kinds.get(annotation, "a value"), *limits])  # type: ignore[call-overload]
+    kinds: dict[object, str] = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return ", ".join([kinds.get(annotation, "a value"), *limits])
 
 
 def _limits(item: object) -> list[str]:

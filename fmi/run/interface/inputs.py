@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 import skimage.data
@@ -17,7 +18,7 @@ import skimage.data
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.files.published import PAPER_IMAGES
-from fmi.io import printable, quote
+from fmi.io import PathLike, printable, quote
 from fmi.run.folder.keys import NAME_PATTERN
 
 SAMPLE_PREFIX = "sample:"
@@ -31,16 +32,16 @@ class Located:
 
     spec: str
     path: Path
-    substitute: str = None
+    substitute: Optional[str] = None
 
 
-def sample_dirs():
+def sample_dirs() -> list[Path]:
     """Folders of images bundled with matplotlib and scikit-image, present on every install."""
 
     return [Path(matplotlib.get_data_path()) / "sample_data", Path(skimage.data.__file__).parent]
 
 
-def resolve(spec, data_dir):
+def resolve(spec: object, data_dir: PathLike) -> Path:
     """The path an image spec points to (which may not exist)."""
     spec = str(spec)
     if spec in PAPER_IMAGES:
@@ -55,7 +56,7 @@ def resolve(spec, data_dir):
     return Path(os.path.expanduser(spec))
 
 
-def locate(spec, data_dir, fallbacks=None):
+def locate(spec: str, data_dir: PathLike, fallbacks: Optional[dict[str, str]] = None) -> Located:
     """Where ``spec`` points; a paper image missing from ``data_dir`` is replaced by ``fallbacks[spec]``."""
     path = resolve(spec, data_dir)
     substitute = (fallbacks or {}).get(spec)
@@ -64,7 +65,7 @@ def locate(spec, data_dir, fallbacks=None):
     return Located(spec, path)
 
 
-def base_name(spec):
+def base_name(spec: object) -> str:
     """The name a spec would have alone: the paper name, the sample name, or the file's stem."""
     spec = str(spec)
     if spec in PAPER_IMAGES:
@@ -74,18 +75,18 @@ def base_name(spec):
     return _safe(Path(spec).stem)
 
 
-def _safe(text):
+def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-") or "image"
 
 
-def assign_names(located):
+def assign_names(located: list[Located]) -> dict[str, str]:
     """{spec: name} for every spec in ``located``, unique across different files.
 
     Specs that point to the same file share a name; different files whose base names
     collide are told apart by their parent folders, then by a number.
     """
     identity = {item.spec: os.path.realpath(item.path) for item in located}
-    by_base = {}
+    by_base: dict[str, dict[str, list[Located]]] = {}
     for item in located:
         by_base.setdefault(base_name(item.substitute or item.spec), {}).setdefault(identity[item.spec], []).append(item)
     names, taken = {}, set()
@@ -108,6 +109,6 @@ def assign_names(located):
     return names
 
 
-def _with_parent(real, base):
+def _with_parent(real: str, base: str) -> str:
     parent = Path(real).parent.name
     return _safe(f"{parent}-{base}") if parent else base

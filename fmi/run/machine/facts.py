@@ -18,7 +18,9 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Optional
 
 from fmi.io import write_text
 from fmi.run.machine import threads
@@ -43,13 +45,13 @@ PROBE_TIMEOUT_S = 120
 CACHE_VARIABLE = "FMI_CACHE_DIR"
 
 
-def cpu():
+def cpu() -> tuple[str, list[str]]:
     """(the CPU's model name, the SIMD flags it has) from /proc/cpuinfo; elsewhere the platform's name."""
     try:
         lines = Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
     except OSError:
         lines = []
-    fields = {}
+    fields: dict[str, str] = {}
     for line in lines:
         name, _, value = line.partition(":")
         fields.setdefault(name.strip(), value.strip())
@@ -57,24 +59,24 @@ def cpu():
     return fields.get("model name") or platform.processor() or "unknown CPU", [f for f in SIMD_FLAGS if f in flags]
 
 
-def name():
+def name() -> str:
     """The CPU and the cores this process may use: 'AMD EPYC, 2 cores'."""
     return f"{cpu()[0]}, {threads.usable_cores()} cores"
 
 
-def isa_levels(flags=None):
+def isa_levels(flags: Optional[Sequence[str]] = None) -> list[str]:
     """The values of DNNL_MAX_CPU_ISA this CPU can run, lowest first: every kernel path it offers."""
-    flags = set(cpu()[1] if flags is None else flags)
-    return [name for name, needed in ISA_LEVELS if flags.issuperset(needed)]
+    has = set(cpu()[1] if flags is None else flags)
+    return [name for name, needed in ISA_LEVELS if has.issuperset(needed)]
 
 
-def settings_in_force(environ=None):
+def settings_in_force(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """{name: value} of the environment variables that steer MXNet, oneDNN, OpenMP and OpenBLAS."""
     environ = os.environ if environ is None else environ
     return {name: environ[name] for name in sorted(environ) if SETTING_PATTERN.fullmatch(name)}
 
 
-def _library():
+def _library() -> Optional[Path]:
     """MXNet's shared library, found without importing MXNet."""
     spec = importlib.util.find_spec("mxnet")
     if spec is None or not spec.submodule_search_locations:
@@ -83,7 +85,7 @@ def _library():
     return found[0] if found else None
 
 
-def _cache_dir():
+def _cache_dir() -> Path:
     given = os.environ.get(CACHE_VARIABLE)
     if given:
         return Path(given)
@@ -91,7 +93,7 @@ def _cache_dir():
     return Path(base) / "fmi"
 
 
-def onednn(environ=None):
+def onednn(environ: Optional[Mapping[str, str]] = None) -> dict[str, Optional[str]]:
     """{"version": ..., "isa": ...}: the oneDNN inside this MXNet and the instruction set its kernels use
     under the settings in force (None for each where MXNet was built without oneDNN or could not say)."""
     environ = dict(os.environ if environ is None else environ)
@@ -104,7 +106,8 @@ def onednn(environ=None):
                      sort_keys=True)
     cache = _cache_dir() / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
     try:
-        return json.loads(cache.read_text())
+        cached: dict[str, Optional[str]] = json.loads(cache.read_text())
+        return cached
     except (OSError, ValueError):
         pass
     environ.update(DNNL_VERBOSE="1", OMP_NUM_THREADS="1")
@@ -125,7 +128,7 @@ def onednn(environ=None):
     return found
 
 
-def facts(device="cpu"):
+def facts(device: object = "cpu") -> dict[str, Any]:
     """What makes a result on this machine, for run and cell records (MXNet must be importable)."""
     import mxnet  # here: parity's --help reads this module without MXNet
 
@@ -138,7 +141,7 @@ def facts(device="cpu"):
             "threads": threads.in_force(), "device": str(device)}
 
 
-def describe(found):
+def describe(found: Mapping[str, Any]) -> str:
     """One line of ``facts``: 'AMD EPYC, 2 cores; AVX-512 ...; MXNet 1.9.1 with oneDNN 2.4.4; 1 thread'."""
     kernels = (f"oneDNN {found['onednn']} kernels for {found['onednn_isa']}" if found.get("onednn")
                else "no oneDNN")

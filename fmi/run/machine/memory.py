@@ -8,6 +8,8 @@ activations up to the deepest layer and nine times the largest single activation
 """
 import logging
 import os
+from collections.abc import Sequence
+from typing import Optional
 
 from fmi.core import vgg19
 from fmi.errors import FmiError
@@ -17,7 +19,7 @@ FIXED_BYTES = 300 * 2**20
 DEFAULT_FRACTION = 0.8
 
 
-def estimate_bytes(layers, batch, height, width):
+def estimate_bytes(layers: Sequence[str], batch: int, height: int, width: int) -> int:
     """Approximate peak bytes of inverting ``batch`` images of ``height`` x ``width`` to ``layers``."""
     deepest = max(vgg19.RELU_LAYERS.index(layer) for layer in layers)
     maps = []
@@ -27,7 +29,7 @@ def estimate_bytes(layers, batch, height, width):
     return FIXED_BYTES + max(2 * sum(maps), 9 * max(maps))
 
 
-def available_bytes():
+def available_bytes() -> Optional[int]:
     """Memory the OS says is available now (MemAvailable), or None where it cannot tell."""
     try:
         with open("/proc/meminfo") as meminfo:
@@ -42,7 +44,8 @@ def available_bytes():
         return None
 
 
-def check(layers, batch, height, width, limit_gib=None, decode_bytes=0):
+def check(layers: Sequence[str], batch: int, height: int, width: int, limit_gib: Optional[float] = None,
+          decode_bytes: int = 0) -> int:
     """Raise FmiError if the estimate exceeds ``limit_gib`` (default: 80 % of available memory).
 
     ``decode_bytes`` is what decoding the largest input image takes, which may exceed the

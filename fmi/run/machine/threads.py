@@ -10,6 +10,7 @@ MXNet has loaded needs a fresh process, which ``apply`` starts when run as a scr
 import logging
 import os
 import sys
+from typing import Optional
 
 from fmi import THREADS_VARIABLE as OVERRIDE_VARIABLE
 from fmi import configure_default_threads, usable_cores, wanted_threads
@@ -17,7 +18,7 @@ from fmi import configure_default_threads, usable_cores, wanted_threads
 log = logging.getLogger("fmi")
 
 
-def override_problem():
+def override_problem() -> Optional[str]:
     """What is wrong with FMI_THREADS, for the scripts to say before they start; None if nothing."""
     given = os.environ.get(OVERRIDE_VARIABLE)
     if given is None or wanted_threads() is not None:
@@ -26,12 +27,12 @@ def override_problem():
             f"every usable core ({usable_cores()})")
 
 
-def in_force():
+def in_force() -> int:
     """The thread count MXNet was (or will be) started with."""
     return int(os.environ.get("OMP_NUM_THREADS", "0")) or usable_cores()
 
 
-def apply(threads, restart_argv=None):
+def apply(threads: Optional[int], restart_argv: Optional[list[str]] = None) -> int:
     """Make ``threads`` the count in force; return the count that is.
 
     MXNet only reads the count at import, so when it differs this re-executes the
