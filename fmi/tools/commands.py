@@ -27,7 +27,8 @@ from fmi.run.machine import device, threads
 
 def figure_parser(experiment: Experiment) -> cli.ArgumentParser:
     """The options of ``experiment``'s script; its help starts with the experiment module's docstring."""
-    description = (sys.modules[type(experiment).__module__].__doc__ or experiment.title) + (
+    module = sys.modules.get(type(experiment).__module__)
+    description = ((module.__doc__ if module else None) or experiment.title) + (
         f"\nWith no arguments it runs configs/{experiment.name}_quick.yaml, a small run; --config "
         f"configs/{experiment.name}.yaml has the paper's settings. --print-config shows every setting with its "
         f"description, and --set KEY=VALUE changes any of them.")
