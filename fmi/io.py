@@ -194,18 +194,6 @@ def write_yaml(path: PathLike, value: Any) -> None:
     write_text(path, yaml.safe_dump(finite_json(value), sort_keys=False))
 
 
-def read_json(path: PathLike) -> Any:
-    """The JSON value in ``path``, or None when it is missing, not a regular file (a FIFO would
-    block the read), unreadable or not JSON."""
-    path = Path(path)
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def check_output_names(paths: Iterable[str], root: PathLike) -> None:
     """Raise FmiError if any path under ``root`` has a component or a total length the file
     system refuses, before anything is computed."""

@@ -20,7 +20,6 @@ from fmi.core.terms import Term
 from fmi.errors import FmiError
 
 Array = npt.NDArray[np.float32]
-Losses = list[Optional[float]]
 Weights = Any  # fmi.files.weight_files.Weights: its params (name -> NDArray), read here only by name
 
 

@@ -23,7 +23,6 @@ from fmi.io import PathLike, atomic_path, check_input_file, git_blob_id, parse_i
 
 log = logging.getLogger("fmi")
 
-AUTHORS_URL = published.WEIGHTS_URL
 AUTHORS_FILE = Path("model") / published.WEIGHTS.local
 SPEC_HELP = ("use 'auto', 'random', 'random:SEED', 'gluon', or a path to vgg19.params "
              "(authors' format) or a Gluon VGG-19 .params file")

@@ -37,7 +37,7 @@ def run(experiment: Experiment, config: Any, argv: list[str], started: float,
     session = sessions.open_session(config, experiment, argv, options, found, plan)
     with session.recording():
         if options.collect:
-            collect(session, batches, argv)
+            collect(session, batches, argv, experiment.script)
         else:
             invert(experiment, config, session, mine)
         written = [] if shard else draw(experiment, config, session, grids)
@@ -61,7 +61,7 @@ def invert(experiment: Experiment, config: Any, session: sessions.Session, batch
         inversion.invert_batch(session, batch.keys, problem, picture.array.shape[1:])
 
 
-def collect(session: sessions.Session, batches: list[Batch], argv: list[str]) -> None:
+def collect(session: sessions.Session, batches: list[Batch], argv: list[str], script: str) -> None:
     """Gather the shards' cells; every planned cell must be among them, else the shards that hold
     the missing ones are named, with the sbatch line that reruns only those."""
     missing, count = shards.collect(session.folder)
@@ -71,7 +71,7 @@ def collect(session: sessions.Session, batches: list[Batch], argv: list[str]) ->
                           if wanted.intersection(batch.keys)})
         raise FmiError(f"{len(missing)} cells are missing from the shards (first: {missing[0]}); rerun "
                        f"shard(s) {', '.join(f'{index}/{count}' for index in holders)}: they skip finished "
-                       f"cells and redo damaged ones; on Slurm: {shards.resubmit_line(holders, count, argv)}")
+                       f"cells and redo damaged ones; on Slurm: {shards.resubmit_line(holders, count, argv, script)}")
 
 
 def draw(experiment: Experiment, config: Any, session: sessions.Session, grids: list[Grid]) -> list[Path]:

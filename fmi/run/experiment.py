@@ -159,7 +159,7 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 class Experiment:
-    """A figure of the paper as fmi runs it. Subclasses set the class attributes and the methods that
+    """A figure of the paper as fmi runs it. Subclasses set the class attributes and the functions that
     raise ``NotImplementedError``; the others have defaults that suit most figures."""
 
     name: str                              # fig3: the names of its configs and of reproduce.py's folders

@@ -6,16 +6,15 @@ writes ``RUN_DIR/atlas/``, which opens from the file system (``atlas/index.html`
 any static web server; every script and style sheet is in the folder, nothing is fetched
 from the network. Pages:
 
-- ``index.html``, the overview: the run's figures, how it was made, and one entry per
-  layer (or per figure of a Fig. 4 or Fig. 5 run) with a strip of sample thumbnails;
-- ``<content>_<layer>.html``, one per layer of a Feature Map Inversion run: every filter as a
-  96 px thumbnail (loaded lazily), silent and stuck filters marked, a box to jump to a filter,
-  and sorting by index or by a measure of ``fmi.analyze`` when the run has been analysed;
-- one page per figure of a Fig. 4 or Fig. 5 run (``fig4_<content>.html``, ``fig5_<...>.html``),
-  laid out as the figure is (the experiment's grid);
-- ``cell.html#<cell key>``: one cell, its full image, its loss curve, its steps, stop reason
-  and wall time, with links to the same filter on the run's other content images and, with
-  ``--control``, the control run's cell beside it.
+- ``index.html``, the overview: the run's figures, how it was made, and one entry per page
+  below with a strip of sample thumbnails;
+- one page per grid the run's experiment shows: a sheet of every filter of a layer (Feature Map
+  Inversion: 96 px thumbnails loaded lazily, silent and stuck cells marked, a box to jump to a
+  filter, sorting by a measure of ``fmi.analyze`` once the run is analysed), or a table laid
+  out as the figure is (``fig4_<content>.html``, ``fig5_<...>.html``);
+- ``cell.html#<cell key>``: one cell, its full image, its loss curve, its steps, stop reason,
+  wall time and what its figure records of it, with links to the same cell of the run's other
+  content images and, with ``--control``, the control run's cell beside it.
 
 The run folder is read through ``fmi.run.folder.record`` (checked names, no path out of the folder),
 the pages are made from templates that escape every value, and each page's

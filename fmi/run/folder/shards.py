@@ -85,9 +85,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def resubmit_line(shards: list[int], count: int, argv: list[str]) -> str:
-    """The sbatch line that reruns only ``shards`` of a split into ``count``, with the options of
-    ``argv`` (a --collect run's arguments) that every shard shares."""
+def resubmit_line(shards: list[int], count: int, argv: list[str], script: str = "run_fmi.py") -> str:
+    """The sbatch line that reruns only ``shards`` of a split of ``script``'s run into ``count``, with the
+    options of ``argv`` (a --collect run's arguments) that every shard shares."""
     options = [arg for arg in argv if arg != "--collect"]
-    script = os.path.relpath(SWEEP_SCRIPT) if SWEEP_SCRIPT.is_relative_to(Path.cwd()) else str(SWEEP_SCRIPT)
-    return shlex.join(["sbatch", f"--array={','.join(map(str, shards))}", script, str(count), *options])
+    sweep = os.path.relpath(SWEEP_SCRIPT) if SWEEP_SCRIPT.is_relative_to(Path.cwd()) else str(SWEEP_SCRIPT)
+    export = [] if script == "run_fmi.py" else [f"--export=ALL,FMI_SCRIPT={script}"]
+    return shlex.join(["sbatch", f"--array={','.join(map(str, shards))}", *export, sweep, str(count), *options])

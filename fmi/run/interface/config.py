@@ -128,7 +128,6 @@ def _not_text(value: Any) -> Optional[str]:
 # --- the models ------------------------------------------------------------------------------
 
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
-Int = Annotated[int, pydantic.Field(ge=-INT_LIMIT, le=INT_LIMIT)]
 Index = Annotated[int, pydantic.Field(ge=0, le=INT_LIMIT)]  # a seed, a GPU, a filter
 NESTED: dict[str, type[pydantic.BaseModel]] = {"sgd": SGD, "lbfgs": LBFGS}
 # A setting's role: the paper sets it (a run that differs says so), the method needs it though the paper

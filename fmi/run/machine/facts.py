@@ -37,6 +37,7 @@ ISA_LEVELS = (("SSE41", ("sse4_1",)), ("AVX", ("avx",)), ("AVX2", ("avx2",)),
 SETTING_PATTERN = re.compile(r"(DNNL|MKLDNN|ONEDNN|MXNET|OMP|KMP|OPENBLAS)_[A-Z0-9_]+|FMI_THREADS")
 KERNEL_SETTINGS = re.compile(r"(DNNL|MKLDNN|ONEDNN)_[A-Z0-9_]+")  # what changes oneDNN's choice of kernels
 PROBE = """
+import fmi  # first: it sets back the numpy aliases MXNet 1.9.1 needs
 import mxnet as mx
 data, weight = mx.nd.ones((1, 3, 8, 8)), mx.nd.ones((4, 3, 3, 3))
 mx.nd.Convolution(data, weight, kernel=(3, 3), num_filter=4, no_bias=True).wait_to_read()
