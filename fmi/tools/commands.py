@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,12 +29,16 @@ from fmi.run.machine import device, threads
 def figure_parser(experiment: Experiment) -> cli.ArgumentParser:
     """The options of ``experiment``'s script; its help starts with the experiment module's docstring."""
     module = sys.modules.get(type(experiment).__module__)
-    description = ((module.__doc__ if module else None) or experiment.title) + (
-        f"\nWith no arguments it runs configs/{experiment.name}_quick.yaml, a small run; --config "
+    description = ((module.__doc__ if module else None) or experiment.title) + "\n" + textwrap.fill(
+        f"With no arguments it runs configs/{experiment.name}_quick.yaml, a small run; --config "
         f"configs/{experiment.name}.yaml has the paper's settings. --print-config shows every setting with its "
-        f"description, and --set KEY=VALUE changes any of them.")
+        f"description, and --set KEY=VALUE changes any of them.", 96)
+    try:
+        paper = config_module.load(experiment.Config, experiment.paper_config)
+    except FmiError:  # a damaged install: the help goes without the paper's values, the run says what is wrong
+        paper = None
     return cli.parser(experiment.script, description, f"{experiment.name}_quick.yaml", experiment.Config,
-                      experiment.options)
+                      experiment.options, paper)
 
 
 def figure(name: str, argv: Optional[list[str]] = None) -> int:

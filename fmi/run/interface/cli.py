@@ -125,25 +125,32 @@ def _value(option: Option, text: Any) -> Any:
     return items if option.kind == "texts" else [_scalar(item, option.flag) for item in items]
 
 
-def help_of(model: type[pydantic.BaseModel], key: str) -> str:
-    """The description of the setting ``key`` (dotted for a nested one): a named option's help."""
+def help_of(model: type[pydantic.BaseModel], key: str, paper: Optional[pydantic.BaseModel] = None) -> str:
+    """The description of the setting ``key`` (dotted for a nested one), and its value in ``paper`` (the
+    figure's paper config) if it is one of the paper's settings: a named option's help."""
     *blocks, name = key.split(".")
+    top = model.model_fields[key.split(".")[0]]
     for block in blocks:
         model = config_module.NESTED[block]
-    field = model.model_fields[name]
-    return (field.description or name).replace("%", "%%")
+    text = model.model_fields[name].description or name
+    if paper is not None and config_module.role_of(top) == "paper":
+        value = config_module.to_dict(paper)
+        for part in key.split("."):
+            value = value[part]
+        text += f" (paper: {config_module.shown(value)})"
+    return text.replace("%", "%%")
 
 
 def parser(prog: str, description: str, default_config: str, model: type[pydantic.BaseModel],
-           script_options: Sequence[Option] = ()) -> "ArgumentParser":
+           script_options: Sequence[Option] = (), paper: Optional[pydantic.BaseModel] = None) -> "ArgumentParser":
     """An argument parser with the options every figure script takes, then ``script_options``; each
-    named option's help is its setting's description in ``model``."""
+    named option's help is its setting's description in ``model`` (with the value in ``paper``)."""
     result = ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     result.add_argument("--config", type=Path, default=CONFIG_DIR / default_config,
                         help=f"YAML config file (default: configs/{default_config})")
     options = COMMON_OPTIONS + tuple(script_options)
     for option in options:
-        text = help_of(model, option.keys[0])
+        text = help_of(model, option.keys[0], paper)
         if option.kind == "flag":
             result.add_argument(option.flag, dest=option.flag, action="store_true", help=text)
         else:
