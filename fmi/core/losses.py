@@ -4,11 +4,10 @@ Each function maps a layer's feature symbol F (N, C, H, W) and a target symbol t
 the per-image loss (N,) and the gradient with respect to F. ``normalise`` divides by the layer's
 size as the authors' gradients do; ``shape`` is the layer's (C, H, W).
 
-| term | loss per image | gradient wrt F, as the authors compute it |
-|---|---|---|
-| content | w/2 ||F - T||^2 [/ HW] | ((F - T) [/ HW]) * w |
-| channel_sum (PMCI) | w/2 ||F 1 - t||^2 [/ (C HW)] | ((F 1 - t) 1^T [/ (C HW)]) * w; F 1 = F times ones |
-| gram (Gatys) | w/4 ||F F^T - G||^2 [/ (C^2 HW)] | (((F F^T - G) F) [/ (C^2 HW)]) * w; by FullyConnected |
+    term                 loss per image                    gradient wrt F, as the authors compute it
+    content              w/2 ||F - T||^2 [/ HW]            ((F - T) [/ HW]) * w
+    channel_sum (PMCI)   w/2 ||F 1 - t||^2 [/ (C HW)]      ((F 1 - t) 1^T [/ (C HW)]) * w; F 1 = F times ones
+    gram (Gatys)         w/4 ||F F^T - G||^2 [/ (C^2 HW)]  (((F F^T - G) F) [/ (C^2 HW)]) * w; by FullyConnected
 
 The authors compute these gradients by hand and pass them to the network's ``backward``; the
 gradient symbols here are their operations in their order (a division then a multiplication,
