@@ -101,8 +101,8 @@ class FeatureMapInversion(Experiment):
     name, script, title, paper = "fig3", "run_fmi.py", "Feature Map Inversion", "Fig. 3"
     authors = published.FIGURES[0]
     Config, Details = Config, Details
-    options = (Option("--layers", ("layers",), "texts", "LAYERS"), Option("--filters", ("filters",), "numbers",
-                                                                           "INDICES"),
+    options = (Option("--layers", ("layers",), "texts", "LAYERS"),
+               Option("--filters", ("filters",), "numbers", "INDICES"),
                Option("--all-filters", ("all_filters",), "flag", ""))
     loss_title = "FMI loss per layer"
 
