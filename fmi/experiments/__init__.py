@@ -32,7 +32,7 @@ def view(folder: Path) -> tuple[Experiment, RunView, Common]:
     experiment's model), and its config checked as its script checks it."""
     found = RunView(folder)
     figure = of_script(found.script)
-    found.read_details(figure.Details)
+    found.check_details(figure.Details)
     config = config_of(figure, found)
     planned = {key for batch in figure.plan(config, found.contents, found.styles) for key in batch.keys}
     stray = next((key for key in found.plan if key not in planned), None)

@@ -168,7 +168,7 @@ class FeatureMapInversion(Experiment):
                        f"{name} {layer} filter{'s' if len(indices) > 1 else ''} {', '.join(map(str, indices))}",
                        measure)
 
-    def findings(self, run: Finished, weights: str) -> list[Finding]:
+    def findings(self, run: Finished) -> list[Finding]:
         """Does every filter extract a specific texture? Per layer of a run with two or more content images:
         the texture distance of the same filter's images across content images, against different filters'."""
         by_layer: dict[str, dict[str, dict[str, Any]]] = {}

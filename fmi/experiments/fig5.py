@@ -135,7 +135,7 @@ class StyleTransfer(Experiment):
         details = [{"content": name, "method": batch.group, "style": style, "layers": layers} for style in batch.items]
         return Problem(method_terms, targets, details, f"{name} {batch.group} {', '.join(batch.items)}")
 
-    def findings(self, run: Finished, weights: str) -> list[Finding]:
+    def findings(self, run: Finished) -> list[Finding]:
         """Style as channel sums: the cosine similarity of channel-sum vectors and of Gram matrices (averaged
         over the style layers) between every style image and every output, through the run's weights."""
         from fmi.core import preprocessing  # OpenCV: loaded for the analysis, never for --help

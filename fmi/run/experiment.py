@@ -141,13 +141,11 @@ class Finding:
 
 @dataclass
 class Finished:
-    """What ``Experiment.findings`` measures: a run's record, its finished cells' images and details,
-    and what reads the run's weights and input images (the analysis loads them)."""
+    """What ``Experiment.findings`` measures: a run's config, its measured cells' images, its style
+    images' names, and what reads the run's weights and input images (the analysis loads them)."""
 
-    folder: Path
     config: Any
     images: dict[str, npt.NDArray[np.uint8]]
-    details: dict[str, Any]
     styles: list[str]
     codes: Callable[[list[str], npt.NDArray[np.uint8]], dict[str, Images]] = field(repr=False)
     input_image: Callable[[str], npt.NDArray[np.uint8]] = field(repr=False)
@@ -213,6 +211,6 @@ class Experiment:
         """The terms, targets and details of ``batch``, from what ``prepare`` gave."""
         raise NotImplementedError
 
-    def findings(self, run: Finished, weights: str) -> list[Finding]:
+    def findings(self, run: Finished) -> list[Finding]:
         """What ``fmi.analyze`` measures for this experiment beyond the image measures of every run."""
         return []

@@ -69,12 +69,13 @@ class RunData:
                            f"the finished ones")
         self.finished = len(cells)
         self.silent = sorted(key for key, cell in cells.items() if cell.silent)
-        self.images = {key: view.read_image(key) for key, cell in cells.items() if not cell.silent}
-        missing = [key for key, rgb in self.images.items() if rgb is None]
+        read = {key: view.read_image(key) for key, cell in cells.items() if not cell.silent}
+        missing = [key for key, rgb in read.items() if rgb is None]
         if missing:
             raise FmiError(f"{self.folder}: {len(missing)} cell image(s) missing or unreadable, e.g. "
                            f"{view.image_path(missing[0]).relative_to(self.folder)}; rerun the run with --resume "
                            f"to redo them")
+        self.images = {key: rgb for key, rgb in read.items() if rgb is not None}
         if not self.images:
             raise FmiError(f"{self.folder}: every finished cell is silent (its filter responds nowhere on its "
                            f"final image); nothing to measure")
@@ -87,7 +88,7 @@ class RunData:
         return sorted(found, key=vgg19.RELU_LAYERS.index) if set(found) <= set(vgg19.RELU_LAYERS) else found
 
     def finished_run(self, weights_spec: str) -> Finished:
-        """What the experiment's own findings measure: the images, details, and codes through the run's weights."""
+        """What the experiment's own findings measure: the images, and codes through the run's weights."""
         loaded: list[weight_files.Weights] = []
 
         def codes(layers: list[str], rgb: Image) -> dict[str, Any]:
@@ -103,8 +104,7 @@ class RunData:
                                f"is missing or unreadable; rerun the run to measure it")
             return rgb
 
-        images = {key: rgb for key, rgb in self.images.items() if rgb is not None}
-        return Finished(self.folder, self.config, images, self.view.details, self.view.styles, codes, input_image)
+        return Finished(self.config, self.images, self.view.styles, codes, input_image)
 
 
 def _group_statistics(run: RunData, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -155,12 +155,11 @@ def check_control(run: RunData, control: RunData) -> None:
 def analyze_run(folder: Path, partial: bool = False, weights_spec: str = "auto") -> tuple[RunData, dict[str, Any]]:
     """A run measured: (its data, every number as plain data for analysis.json)."""
     run = RunData(folder, partial)
-    cells: dict[str, dict[str, Any]] = {key: dict(measures.all_of(rgb)) for key, rgb in run.images.items()
-                                        if rgb is not None}
+    cells: dict[str, dict[str, Any]] = {key: dict(measures.all_of(rgb)) for key, rgb in run.images.items()}
     before = {key: value for key, value in run.before_denoise.items() if value is not None}
     for key, value in before.items():
         cells[key]["before_denoise"] = value.model_dump()
-    findings = run.findings = run.experiment.findings(run.finished_run(weights_spec), weights_spec)
+    findings = run.findings = run.experiment.findings(run.finished_run(weights_spec))
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
                  "finished": run.finished, "planned": run.planned, "silent": run.silent,
                  "measured_on": "each cell's saved image, after the TV denoise",

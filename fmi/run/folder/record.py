@@ -369,7 +369,7 @@ def inside(folder: Path, *parts: str) -> Path:
 
 class RunView:
     """A run folder as data: its record checked against the schema, its cells' paths resolved inside
-    the folder, and, once ``read_details`` is given the experiment's model, each cell's details.
+    the folder, and, once ``check_details`` is given the experiment's model, each cell's details.
     Read-only: the tools and the run folder share it."""
 
     def __init__(self, folder: Path) -> None:
@@ -385,12 +385,11 @@ class RunView:
         self.styles = [name for name, item in self.record.inputs.items() if item.role == "style"]
         stuck = self.config.get("stuck_fraction", 0.01)
         self.stuck_fraction = stuck if isinstance(stuck, float) and 0 <= stuck < 1 else 0.01
-        self.details: dict[str, Any] = {}
 
-    def read_details(self, model: type[pydantic.BaseModel]) -> None:
-        """Check every cell's details by its experiment's ``model``, and keep them typed in ``details``."""
-        self.details = {key: check_details(model, cell, self.folder / "record.json")
-                        for key, cell in self.cells.items()}
+    def check_details(self, model: type[pydantic.BaseModel]) -> None:
+        """Check every cell's details by its experiment's ``model``; FmiError naming the first that fails."""
+        for cell in self.cells.values():
+            check_details(model, cell, self.folder / "record.json")
 
     @property
     def label(self) -> str:
