@@ -29,7 +29,7 @@ from fmi.run import cost, driver
 from fmi.run import session as sessions
 from fmi.run.experiment import Experiment
 from fmi.run.folder.keys import CellKey, parse_key
-from fmi.run.folder.record import RunView, inside
+from fmi.run.folder.record import inside
 from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
 from fmi.run.machine import facts as machine
@@ -204,6 +204,8 @@ class Section:
 
     name: str
     title: str
+    weights: str                         # the label of the run's weights
+    pretrained: bool
     atlas: str
     facts: list[tuple[str, str]]
     deviations: list[str]
@@ -230,7 +232,8 @@ class Report:
 def section(job: Job, output: Path, control: Optional[Job]) -> Section:
     """Compare a figure's run with the authors' figure (when it is there) and measure it (beside its control)."""
     figure, view, config = experiments.view(job.output)
-    found = Section(job.name, f"{figure.paper}: {figure.title}", f"{job.output.relative_to(output)}/atlas/index.html",
+    found = Section(job.name, f"{figure.paper}: {figure.title}", view.label, view.record.weights.pretrained,
+                    f"{job.output.relative_to(output)}/atlas/index.html",
                     pages.made(view, figure, config, experiments.settings_line(view)),
                     fidelity.deviations(fidelity.MODES[view.record.fidelity]))
     theirs = published.find(published.FIGURES_DIR, figure.authors)
@@ -250,11 +253,9 @@ def section(job: Job, output: Path, control: Optional[Job]) -> Section:
 
 def report(jobs: list[Job], output: Path, wall: float) -> tuple[Path, Path]:
     """Write OUTPUT/report.md and OUTPUT/index.html; return their paths."""
-    main = [job for job in jobs if not job.control]
-    views = {job.label: RunView(job.output) for job in main}
     sections = [section(job, output, next((other for other in jobs if other.control and other.name == job.name),
-                                          None)) for job in main]
-    data = Report(any(not view.record.weights.pretrained for view in views.values()), views[main[0].label].label,
+                                          None)) for job in jobs if not job.control]
+    data = Report(any(not found.pretrained for found in sections), sections[0].weights,
                   any(job.control for job in jobs), f"{wall / 60:.1f} min", machine.name(),
                   str(published.FIGURES_DIR), sections)
     write_text(inside(output, "report.md"), pages.render("report.md", report=data))
