@@ -39,13 +39,14 @@ from fmi.io import ensure_writable_dir, write_bytes
 from fmi.run.experiment import Grid
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunView, inside, read_bytes, read_image
+from fmi.run.measures import IMAGE_MEASURES
 from fmi.tools import pages
 
 THUMB_HEIGHT = 72
 THUMB_WIDTH = 96
 STRIP = 8  # sample thumbnails per page on the overview
 LOSS_POINTS = 400  # a loss curve is drawn from at most this many points
-MEASURES = ("colourfulness", "gradient_magnitude", "spectral_entropy", "png_bytes_per_pixel")
+MEASURES = tuple(IMAGE_MEASURES)  # what fmi.analyze measures of each cell, to sort a sheet by
 MAX_ANALYSIS_BYTES = 256 << 20
 
 
