@@ -79,39 +79,3 @@ def test_commands_in_the_readme_and_the_docs_name_real_files():
         assert (ROOT / config).is_file(), config
     for module in set(re.findall(r"python -m (fmi\.\w+)", text)):
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
-
-
-def test_the_layout_example_adds_a_figure_in_one_module(tmp_path, tiny_image, monkeypatch, capsys):
-    """docs/layout.md's new figure, its module as written there, runs through the one driver, and the tools
-    read its run, with nothing changed but the list of figures and the paper's config."""
-    import importlib.util
-    import json
-
-    from fmi import experiments
-    from fmi.tools import atlas, commands
-
-    text = (ROOT / "docs" / "layout.md").read_text().split("## Adding a figure", 1)[1]
-    module_file = tmp_path / "fig6.py"
-    module_file.write_text(re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1))
-    spec = importlib.util.spec_from_file_location("fig6", module_file)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "fig6", module)
-    spec.loader.exec_module(module)
-    figure = module.EXPERIMENT
-    (tmp_path / "fig6.yaml").write_text("{}\n")
-    monkeypatch.setattr(type(figure), "paper_config", property(lambda self: tmp_path / "fig6.yaml"))
-    monkeypatch.setattr(experiments, "FIGURES", experiments.FIGURES + (figure,))
-    monkeypatch.setitem(experiments.BY_NAME, "fig6", figure)
-    output = tmp_path / "out"
-    assert commands.figure("fig6", ["--config", str(tmp_path / "fig6.yaml"), "--image", str(tiny_image), "--weights",
-                                    "random:0", "--size", "32", "--layers", "relu1_1,relu2_1", "--steps", "3",
-                                    "--output", str(output)]) == 0
-    record = json.loads((output / "record.json").read_text())
-    assert record["script"] == "run_codes.py" and record["figures"] == ["fig6_tiny.png", "loss.png"]
-    assert {key: cell["details"] for key, cell in record["cells"].items()} == {
-        "tiny/relu1_1/code": {"layer": "relu1_1"}, "tiny/relu2_1/code": {"layer": "relu2_1"}}
-    assert {"key": "layers", "value": ["relu1_1", "relu2_1"], "paper": ["relu1_1", "relu3_1", "relu5_1"]} in \
-        record["paper_differences"]
-    index, done = atlas.build(output)
-    assert done["cells"] == 2 and (index.parent / "fig6_tiny.html").is_file()
-    assert commands.analyze([str(output)]) == 0 and "| relu2_1 | 1 |" in capsys.readouterr().out

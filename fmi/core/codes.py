@@ -4,7 +4,7 @@ Each function is pure numpy and returns a new float32 array of F's shape (docs/m
 "Code modifications"). Sums are taken in float32 over F viewed as (C, HW), as the authors'
 code takes them, so a target is the authors' to the last bit.
 """
-from typing import Any, Literal, get_args
+from typing import Literal, Union, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,8 @@ def feature_map(code: npt.ArrayLike, index: int) -> Code:
     return target
 
 
-def draw_rescale_weights(channels: int, generator: Any, distribution: str = "authors") -> npt.NDArray[np.float64]:
+def draw_rescale_weights(channels: int, generator: Union[np.random.RandomState, np.random.Generator],
+                         distribution: str = "authors") -> npt.NDArray[np.float64]:
     """Draw the channel weight vector v for ``random_rescale``.
 
     ``authors``: Normal(mean 3, std 1000), as the authors' code does (entries may be

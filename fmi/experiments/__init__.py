@@ -10,16 +10,16 @@ import pydantic
 from fmi.errors import FmiError
 from fmi.experiments import fig3, fig4, fig5
 from fmi.io import quote
-from fmi.run.experiment import Experiment
+from fmi.run.experiment import AnyExperiment
 from fmi.run.folder.record import RunView, problem_of
 from fmi.run.interface.config import Common, describe_differences
 
-FIGURES: tuple[Experiment, ...] = (fig3.EXPERIMENT, fig4.EXPERIMENT, fig5.EXPERIMENT)
+FIGURES: tuple[AnyExperiment, ...] = (fig3.EXPERIMENT, fig4.EXPERIMENT, fig5.EXPERIMENT)
 BY_NAME = {figure.name: figure for figure in FIGURES}
 SCRIPTS = tuple(figure.script for figure in FIGURES)
 
 
-def of_script(script: str) -> Experiment:
+def of_script(script: str) -> AnyExperiment:
     """The figure a run made by ``script`` belongs to; FmiError for a script that makes none."""
     for figure in FIGURES:
         if figure.script == script:
@@ -27,12 +27,12 @@ def of_script(script: str) -> Experiment:
     raise FmiError(f"{quote(script)} is not one of fmi's figure scripts ({', '.join(SCRIPTS)})")
 
 
-def view(folder: Path) -> tuple[Experiment, RunView, Common]:
+def view(folder: Path) -> tuple[AnyExperiment, RunView, Common]:
     """A run folder read for a tool: its experiment, its view (each cell's details checked by the
     experiment's model), and its config checked as its script checks it."""
     found = RunView(folder)
     figure = of_script(found.script)
-    found.check_details(figure.Details)
+    found.check_details(figure.details_model)
     config = config_of(figure, found)
     planned = {key for batch in figure.plan(config, found.contents, found.styles) for key in batch.keys}
     stray = next((key for key in found.plan if key not in planned), None)
@@ -42,11 +42,11 @@ def view(folder: Path) -> tuple[Experiment, RunView, Common]:
     return figure, found, config
 
 
-def config_of(figure: Experiment, found: RunView) -> Common:
+def config_of(figure: AnyExperiment, found: RunView) -> Common:
     """The config of the run in ``found``, checked as its script checks it."""
     where = f"{found.folder / 'record.json'}: its config"
     try:
-        config = figure.Config.model_validate(found.config)
+        config = figure.config_model.model_validate(found.config)
     except pydantic.ValidationError as error:
         raise FmiError(f"{where}: {problem_of(error)}") from None
     config.check(where)

@@ -10,7 +10,6 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -18,7 +17,20 @@ from fmi.core import codes, vgg19
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.run import measures
-from fmi.run.experiment import Batch, Experiment, Finding, Finished, Grid, Images, Measured, Problem, chunks, grid
+from fmi.run.experiment import (
+    Batch,
+    Context,
+    Experiment,
+    Finding,
+    Finished,
+    Grid,
+    Images,
+    Measured,
+    Picture,
+    Problem,
+    chunks,
+    grid,
+)
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Count, Strict
 from fmi.run.interface.cli import Option
@@ -97,31 +109,33 @@ def response(code: Images, index: int) -> dict[str, float]:
     return {"max": float(channel.max()), "sum": float(channel.sum())}
 
 
-class FeatureMapInversion(Experiment):
+class FeatureMapInversion(Experiment[Config, Prepared]):
     name, script, title, paper = "fig3", "run_fmi.py", "Feature Map Inversion", "Fig. 3"
     authors = published.FIGURES[0]
-    Config, Details = Config, Details
+    config_model, details_model = Config, Details
     options = (Option("--layers", ("layers",), "texts", "LAYERS"),
                Option("--filters", ("filters",), "numbers", "INDICES"),
                Option("--all-filters", ("all_filters",), "flag", ""))
     loss_title = "FMI loss per layer"
+    notes = (("texture distance", "mean of the total-variation distances of a 64-bin RGB histogram and a magnitude-"
+                                  "weighted 8-bin gradient-orientation histogram (0 identical, 1 disjoint)."),)
 
-    def plan(self, config: Any, contents: list[str], styles: list[str]) -> list[Batch]:
+    def plan(self, config: Config, contents: list[str], styles: list[str]) -> list[Batch]:
         return [Batch(name, layer, tuple(f"filter_{index}" for index in chunk), layer)
                 for name in contents for layer in config.layers
                 for chunk in chunks(config.filters_of(layer), config.batch_size)]
 
-    def grids(self, config: Any, contents: list[str], styles: list[str]) -> list[Grid]:
+    def grids(self, config: Config, contents: list[str], styles: list[str]) -> list[Grid]:
         """Per content image, layers (rows) by filters (columns), or for sweeps a contact sheet per layer."""
         if max(len(config.filters_of(layer)) for layer in config.layers) > GRID_MAX_FILTERS:
             return self._sheets(config, contents, "fig3_{name}_{layer}.png")
         return [self._grid(f"fig3_{name}.png", name, config.layers, config.filters) for name in contents]
 
-    def atlas_grids(self, config: Any, contents: list[str], styles: list[str]) -> list[Grid]:
+    def atlas_grids(self, config: Config, contents: list[str], styles: list[str]) -> list[Grid]:
         """A page per layer of each content image, every filter on it."""
         return self._sheets(config, contents, "{name}_{layer}.html")
 
-    def paper_grid(self, config: Any, contents: list[str], styles: list[str]) -> Grid:
+    def paper_grid(self, config: Config, contents: list[str], styles: list[str]) -> Grid:
         """The authors' Fig. 3 (relu1_2 .. relu5_2 by filters 0 .. 4) filled with this run's first content image."""
         return self._grid("fig3_paper.png", contents[0], PAPER_LAYERS, PAPER_FILTERS)
 
@@ -129,20 +143,20 @@ class FeatureMapInversion(Experiment):
         return grid(file, f"Feature Map Inversion of {name}", layers, [f"filter {index}" for index in filters],
                     [[key_of(name, layer, index) for index in filters] for layer in layers])
 
-    def _sheets(self, config: Any, contents: list[str], file: str) -> list[Grid]:
+    def _sheets(self, config: Config, contents: list[str], file: str) -> list[Grid]:
         return [grid(file.format(name=name, layer=layer), f"Feature Map Inversion of {name} at {layer}, filters "
                      f"{indices[0]}..{indices[-1]}", [layer], [str(index) for index in indices],
                      [[key_of(name, layer, index) for index in indices]], sheet=True)
                 for name in contents for layer in config.layers for indices in [config.filters_of(layer)]]
 
-    def loss_panels(self, config: Any, contents: list[str], styles: list[str]) -> dict[str, dict[str, str]]:
-        return {f"{name} {layer}": {f"filter {index}": key_of(name, layer, index) for index in config.filters_of(layer)}
-                for name in contents for layer in config.layers}
+    def label(self, config: Config, name: str) -> str:
+        """A filter's item (filter_3) as its figure labels it (filter 3); layers as they are."""
+        return name.replace("_", " ") if name.startswith("filter_") else name
 
-    def prepare(self, config: Any, session: Any, content: Any) -> Prepared:
+    def prepare(self, config: Config, session: Context, content: Picture) -> Prepared:
         return Prepared(content.name, session.extract(config.layers, content.array), session.extract)
 
-    def problem(self, config: Any, prepared: Prepared, batch: Batch) -> Problem:
+    def problem(self, config: Config, prepared: Prepared, batch: Batch) -> Problem:
         name, content_codes = prepared.name, prepared.codes
         layer, indices = batch.group, [filter_of(key) for key in batch.keys]
         silent = [index for index in indices if not content_codes[layer][0, index].any()]
@@ -168,14 +182,15 @@ class FeatureMapInversion(Experiment):
                        f"{name} {layer} filter{'s' if len(indices) > 1 else ''} {', '.join(map(str, indices))}",
                        measure)
 
-    def findings(self, run: Finished) -> list[Finding]:
+    def findings(self, run: Finished[Config]) -> list[Finding]:
         """Does every filter extract a specific texture? Per layer of a run with two or more content images:
         the texture distance of the same filter's images across content images, against different filters'."""
-        by_layer: dict[str, dict[str, dict[str, Any]]] = {}
+        by_layer: dict[str, dict[str, dict[str, measures.Image]]] = {}
         for key, rgb in run.images.items():
             where = parse_key(key)
             by_layer.setdefault(where.group, {}).setdefault(where.item, {})[where.content] = rgb
-        numbers, rows = {}, []
+        numbers: dict[str, dict[str, object]] = {}
+        rows: list[list[str]] = []
         for layer in [layer for layer in run.config.layers if layer in by_layer]:
             items = by_layer[layer]
             contents = sorted(set.intersection(*(set(images) for images in items.values())))

@@ -5,9 +5,9 @@ draw seed); ``mode: purposeful`` inverts the code rank-matched to a style image'
 (one row per style image).
 """
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Literal, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +17,7 @@ from fmi.core import codes, vgg19
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.io import digest_of_bytes
-from fmi.run.experiment import Batch, Experiment, Grid, Images, Problem, chunks, grid
+from fmi.run.experiment import Batch, Context, Experiment, Grid, Images, Picture, Problem, chunks, grid
 from fmi.run.folder.keys import cell_key
 from fmi.run.folder.record import Count, Hex40, Name, Strict, Text
 from fmi.run.interface.cli import Option
@@ -78,13 +78,13 @@ def channel_weights(layer: str, seed: int, distribution: str, streams: str = "pe
     same vector and a narrower layer's is the start of a wider one's.
     """
     if streams == "legacy":
-        rng: Any = np.random.RandomState(seed)
+        rng: Union[np.random.RandomState, np.random.Generator] = np.random.RandomState(seed)
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, vgg19.RELU_LAYERS.index(layer)]))
     return codes.draw_rescale_weights(vgg19.channels(layer), rng, distribution)
 
 
-def describe_draw(vector: npt.NDArray[np.float64], seed: int, distribution: str, streams: str) -> dict[str, Any]:
+def describe_draw(vector: npt.NDArray[np.float64], seed: int, distribution: str, streams: str) -> dict[str, object]:
     """What a cell's record says of its draw: enough to know two cells' vectors apart."""
     generator = "RandomState(seed)" if streams == "legacy" else "default_rng(SeedSequence([seed, layer number]))"
     return {"seed": seed, "distribution": distribution, "generator": generator, "channels": int(vector.size),
@@ -97,63 +97,75 @@ class Row:
     """One row of the figure: how to build its target code at a layer, and what to record."""
 
     target: Callable[[str], Images]            # layer -> target code (1, C, h, w)
-    details: Callable[[str], dict[str, Any]]   # layer -> the cell's details
+    details: Callable[[str], dict[str, object]]  # layer -> the cell's details
+
+
+DRAW, PURPOSEFUL = "random_draw_", "purposeful_"  # the items of a random draw's and of a style's cells
 
 
 def draw_item(seed: int) -> str:
-    return f"random_draw_{seed}"
+    return f"{DRAW}{seed}"
+
+
+def draw_label(seed: int) -> str:
+    return f"draw (seed {seed})"
 
 
 def purposeful_item(style: str) -> str:
-    return f"purposeful_{style}"
+    return f"{PURPOSEFUL}{style}"
 
 
-class ModifiedCodeInversion(Experiment):
+Prepared = tuple[str, dict[str, Row]]  # the content image's name, and each row's target and details by item
+
+
+class ModifiedCodeInversion(Experiment[Config, Prepared]):
     name, script, title, paper = "fig4", "run_random.py", "Randomly modified code inversion", "Fig. 4"
     authors = published.FIGURES[1]
-    Config, Details = Config, Details
+    config_model, details_model = Config, Details
     options = (Option("--layers", ("layers",), "texts", "LAYERS"), Option("--mode", ("mode",), "text", "MODE"),
                Option("--draw-seeds", ("draw_seeds",), "numbers", "SEEDS"),
                Option("--distribution", ("distribution",), "text", "NAME"),
                Option("--style", ("styles",), "texts", "IMAGES"))
     loss_title = "Modified code inversion loss"
 
-    def images(self, config: Any) -> tuple[list[str], list[str]]:
+    def images(self, config: Config) -> tuple[list[str], list[str]]:
         return list(config.content), list(config.styles) if config.mode == "purposeful" else []
 
-    def _rows(self, config: Any, styles: list[str]) -> list[tuple[str, str]]:
+    def _rows(self, config: Config, styles: list[str]) -> list[tuple[str, str]]:
         """(item, label) of each row: a draw per seed, or a style's purposeful code."""
         if config.mode == "random":
-            return [(draw_item(seed), f"draw (seed {seed})") for seed in config.draw_seeds]
+            return [(draw_item(seed), draw_label(seed)) for seed in config.draw_seeds]
         return [(purposeful_item(name), f"style {name}") for name in styles]
 
-    def plan(self, config: Any, contents: list[str], styles: list[str]) -> list[Batch]:
+    def plan(self, config: Config, contents: list[str], styles: list[str]) -> list[Batch]:
         items = [item for item, _ in self._rows(config, styles)]
         return [Batch(name, layer, tuple(chunk), layer) for name in contents for layer in config.layers
                 for chunk in chunks(items, config.batch_size)]
 
-    def grids(self, config: Any, contents: list[str], styles: list[str]) -> list[Grid]:
+    def grids(self, config: Config, contents: list[str], styles: list[str]) -> list[Grid]:
         """One figure per content image: draws (or styles) in rows, layers in columns, as the paper's."""
         rows = self._rows(config, styles)
         return [self._grid(config, f"fig4_{name}.png", name, config.layers, rows) for name in contents]
 
-    def paper_grid(self, config: Any, contents: list[str], styles: list[str]) -> Grid:
+    def paper_grid(self, config: Config, contents: list[str], styles: list[str]) -> Grid:
         """The authors' Fig. 4 (two draws by relu1_1 .. relu5_1) filled with this run's first content image."""
         rows: list[tuple[Optional[str], str]] = list(self._rows(config, styles)[:PAPER_DRAWS])
         rows += [(None, f"draw {index + 1}") for index in range(len(rows), PAPER_DRAWS)]
         return self._grid(config, "fig4_paper.png", contents[0], PAPER_LAYERS, rows)
 
-    def _grid(self, config: Any, file: str, name: str, layers: list[str], rows: list[Any]) -> Grid:
+    def _grid(self, config: Config, file: str, name: str, layers: list[str],
+              rows: Sequence[tuple[Optional[str], str]]) -> Grid:
         what = "randomly" if config.mode == "random" else "purposefully"
         return grid(file, f"Inversion of {what} modified codes of {name}", [label for _, label in rows], layers,
                     [[cell_key(name, layer, item) if item else None for layer in layers] for item, _ in rows])
 
-    def loss_panels(self, config: Any, contents: list[str], styles: list[str]) -> dict[str, dict[str, str]]:
-        rows = self._rows(config, styles)
-        return {f"{name} {layer}": {label.removeprefix("style "): cell_key(name, layer, item) for item, label in rows}
-                for name in contents for layer in config.layers}
+    def label(self, config: Config, name: str) -> str:
+        """A row's item as loss.png names it: its draw (seed 1), or its style image; layers as they are."""
+        if name.startswith(DRAW):
+            return draw_label(int(name.removeprefix(DRAW)))
+        return name.removeprefix(PURPOSEFUL)
 
-    def prepare(self, config: Any, session: Any, content: Any) -> tuple[str, dict[str, Row]]:
+    def prepare(self, config: Config, session: Context, content: Picture) -> Prepared:
         content_codes = session.extract(config.layers, content.array)
         if config.mode == "purposeful":
             return content.name, {purposeful_item(style.name): self._purposeful(session, config, content_codes, style)
@@ -168,7 +180,7 @@ class ModifiedCodeInversion(Experiment):
         return content.name, {draw_item(seed): self._random(config, content_codes, seed, streams)
                               for seed in config.draw_seeds}
 
-    def _random(self, config: Any, content_codes: dict[str, Images], seed: int, streams: str) -> Row:
+    def _random(self, config: Config, content_codes: dict[str, Images], seed: int, streams: str) -> Row:
         def vector(layer: str) -> npt.NDArray[np.float64]:
             return channel_weights(layer, seed, config.distribution, streams)
 
@@ -176,12 +188,12 @@ class ModifiedCodeInversion(Experiment):
                    lambda layer: {"layer": layer, "draw_seed": seed,
                                   "draw": describe_draw(vector(layer), seed, config.distribution, streams)})
 
-    def _purposeful(self, session: Any, config: Any, content_codes: dict[str, Images], style: Any) -> Row:
+    def _purposeful(self, session: Context, config: Config, content_codes: dict[str, Images], style: Picture) -> Row:
         style_codes = session.extract(config.layers, style.array)
         return Row(lambda layer: codes.purposeful(content_codes[layer], style_codes[layer]),
                    lambda layer: {"layer": layer, "style": style.name})
 
-    def problem(self, config: Any, prepared: tuple[str, dict[str, Row]], batch: Batch) -> Problem:
+    def problem(self, config: Config, prepared: Prepared, batch: Batch) -> Problem:
         name, rows = prepared
         layer = batch.group
         targets = np.concatenate([rows[item].target(layer) for item in batch.items])

@@ -8,7 +8,9 @@ scaled as the authors' gradients are (docs/method.md, "Losses"):
     pmci     alpha/2 ||F - F_c||^2 / HW beta/2 ||F 1 - t_s||^2 / (C HW)
 """
 import string
-from typing import Any, Literal, Optional
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Optional
 
 import numpy as np
 
@@ -18,7 +20,19 @@ from fmi.core.terms import Term
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.run import measures
-from fmi.run.experiment import Batch, Experiment, Finding, Finished, Grid, Images, Problem, chunks, grid
+from fmi.run.experiment import (
+    Batch,
+    Context,
+    Experiment,
+    Finding,
+    Finished,
+    Grid,
+    Images,
+    Picture,
+    Problem,
+    chunks,
+    grid,
+)
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Name, Strict
 from fmi.run.interface.cli import Option
@@ -70,10 +84,13 @@ def row_label(index: int, style: str) -> str:
     return f"{letter if index < 26 else f'{letter}{index // 26 + 1}'}: {style}"
 
 
-class StyleTransfer(Experiment):
+Prepared = tuple[str, dict[str, Images], dict[str, dict[str, Images]]]  # name, content codes, {style: its codes}
+
+
+class StyleTransfer(Experiment[Config, Prepared]):
     name, script, title, paper = "fig5", "run_pmci.py", "PMCI beside Gatys", "Fig. 5"
     authors = published.FIGURES[2]
-    Config, Details = Config, Details
+    config_model, details_model = Config, Details
     options = (Option("--style", ("styles",), "texts", "IMAGES"),
                Option("--methods", ("methods",), "texts", "METHODS"),
                Option("--content-layers", ("content_layers",), "texts", "LAYERS"),
@@ -81,31 +98,33 @@ class StyleTransfer(Experiment):
                Option("--content-weight", ("content_weight",), "number", "ALPHA"),
                Option("--style-weight", ("style_weight",), "number", "BETA"))
     loss_title = "Style transfer loss"
+    notes = (("style similarity", "cosine similarity of per-layer channel-sum vectors and of Gram matrices of VGG-19 "
+                                  "codes (the run's weights), averaged over the style layers."),)
 
-    def images(self, config: Any) -> tuple[list[str], list[str]]:
+    def images(self, config: Config) -> tuple[list[str], list[str]]:
         return list(config.content), list(config.styles)
 
-    def terms(self, config: Any, group: str) -> list[Term]:
+    def terms(self, config: Config, group: str) -> list[Term]:
         """The loss terms of method ``group``: content terms first, then one style term per style layer."""
         content_normalised, style_kind = METHODS[group]
         return ([Term(layer, "content", config.content_weight, content_normalised) for layer in config.content_layers]
                 + [Term(layer, style_kind, config.style_weight, True) for layer in config.style_layers])
 
-    def plan(self, config: Any, contents: list[str], styles: list[str]) -> list[Batch]:
+    def plan(self, config: Config, contents: list[str], styles: list[str]) -> list[Batch]:
         deepest = max(config.content_layers + config.style_layers, key=vgg19.RELU_LAYERS.index)
         return [Batch(name, method, tuple(chunk), deepest) for name in contents for method in config.methods
                 for chunk in chunks(styles, config.batch_size)]
 
-    def grids(self, config: Any, contents: list[str], styles: list[str]) -> list[Grid]:
+    def grids(self, config: Config, contents: list[str], styles: list[str]) -> list[Grid]:
         """The one figure: a row per style image; columns the style, then Gatys and PMCI per content image."""
         return [self._grid(config, f"fig5_{'+'.join(contents)}.png", contents, config.methods, styles)]
 
-    def paper_grid(self, config: Any, contents: list[str], styles: list[str]) -> Grid:
+    def paper_grid(self, config: Config, contents: list[str], styles: list[str]) -> Grid:
         """The authors' Fig. 5 (four styles by style, Gatys and PMCI for two contents) with this run's cells."""
         return self._grid(config, "fig5_paper.png", (list(contents) + [""] * PAPER_CONTENTS)[:PAPER_CONTENTS],
                           list(METHODS), (list(styles) + [""] * PAPER_STYLES)[:PAPER_STYLES])
 
-    def _grid(self, config: Any, file: str, contents: list[str], methods: list[str], styles: list[str]) -> Grid:
+    def _grid(self, config: Config, file: str, contents: list[str], methods: Sequence[str], styles: list[str]) -> Grid:
         columns = ["style"] + [f"{METHOD_TITLES[method]}\n({content or 'None'})" for content in contents
                                for method in methods]
         keys: list[list[Optional[str]]] = [[None, *(
@@ -116,16 +135,16 @@ class StyleTransfer(Experiment):
         return grid(file, what, [row_label(index, style or "-") for index, style in enumerate(styles)], columns, keys,
                     pictures=[[style or None] + [None] * (len(columns) - 1) for style in styles])
 
-    def loss_panels(self, config: Any, contents: list[str], styles: list[str]) -> dict[str, dict[str, str]]:
-        return {f"{name} {METHOD_TITLES[method]}": {style: cell_key(name, method, style) for style in styles}
-                for name in contents for method in config.methods}
+    def label(self, config: Config, name: str) -> str:
+        """A method as loss.png names it (Gatys, PMCI); style images as they are."""
+        return METHOD_TITLES.get(name, name)
 
-    def prepare(self, config: Any, session: Any, content: Any) -> tuple[str, dict[str, Images], dict[str, Any]]:
+    def prepare(self, config: Config, session: Context, content: Picture) -> Prepared:
         return (content.name, session.extract(config.content_layers, content.array),
                 {style.name: session.extract(config.style_layers, style.array)
                  for style in session.styles[content.name]})
 
-    def problem(self, config: Any, prepared: tuple[str, dict[str, Images], dict[str, Any]], batch: Batch) -> Problem:
+    def problem(self, config: Config, prepared: Prepared, batch: Batch) -> Problem:
         name, content_codes, style_codes = prepared
         method_terms = self.terms(config, batch.group)
         layers = list(dict.fromkeys(term.layer for term in method_terms))
@@ -135,10 +154,11 @@ class StyleTransfer(Experiment):
         details = [{"content": name, "method": batch.group, "style": style, "layers": layers} for style in batch.items]
         return Problem(method_terms, targets, details, f"{name} {batch.group} {', '.join(batch.items)}")
 
-    def findings(self, run: Finished) -> list[Finding]:
+    def findings(self, run: Finished[Config]) -> list[Finding]:
         """Style as channel sums: the cosine similarity of channel-sum vectors and of Gram matrices (averaged
         over the style layers) between every style image and every output, through the run's weights."""
         from fmi.core import preprocessing  # OpenCV: loaded for the analysis, never for --help
+        from fmi.run import figures  # matplotlib: loaded for the analysis, never for --help
 
         size = next(iter(run.images.values())).shape[:2]
         items = {f"style {name}": run.input_image(name) for name in run.styles}
@@ -170,9 +190,15 @@ class StyleTransfer(Experiment):
             rows.append([name] + [number(own_style[name][kind][part]) for kind in matrices
                                   for part in ("own_style", "other_styles")])
         numbers = {"items": names, "layers": layers, "matrices": matrices, "own_style": own_style}
+
+        def plot(path: Path, title: str) -> None:
+            figures.similarity_matrices({f"cosine similarity of {kind.replace('_', ' ')}": matrices[kind]
+                                         for kind in ("channel_sums", "gram")}, names, path, title)
+
         return [Finding("style", numbers, "Style as channel sums",
                         "Similarity of each output to its own style image and (mean) to the other styles.",
-                        ["output", "channel sums: own", "others", "Gram: own", "others"], rows, matrices=numbers)]
+                        ["output", "channel sums: own", "others", "Gram: own", "others"], rows,
+                        {"analysis_style_similarity.png": plot})]
 
 
 def gram(code: Images) -> Images:
@@ -181,7 +207,7 @@ def gram(code: Images) -> Images:
     return flat @ flat.T
 
 
-def number(value: Any) -> str:
+def number(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 

@@ -9,21 +9,20 @@ then the figures are drawn and the record finished.
 """
 import logging
 from pathlib import Path
-from typing import Any, Optional
 
 import numpy as np
 
 from fmi.errors import FmiError
 from fmi.run import figures, inversion, labels
 from fmi.run import session as sessions
-from fmi.run.experiment import Batch, Experiment, Grid
+from fmi.run.experiment import Batch, ConfigT, Experiment, Grid, PreparedT
 from fmi.run.folder import shards
 from fmi.run.folder.keys import parse_key
 
 log = logging.getLogger("fmi")
 
 
-def run(experiment: Experiment, config: Any, argv: list[str], started: float,
+def run(experiment: Experiment[ConfigT, PreparedT], config: ConfigT, argv: list[str], started: float,
         options: sessions.Options) -> list[Path]:
     """Invert the cells of ``experiment`` (of this shard), or collect the shards'; then draw the figures."""
     shard = options.shard
@@ -45,19 +44,19 @@ def run(experiment: Experiment, config: Any, argv: list[str], started: float,
     return written
 
 
-def invert(experiment: Experiment, config: Any, session: sessions.Session, batches: list[Batch]) -> None:
+def invert(experiment: Experiment[ConfigT, PreparedT], config: ConfigT, session: sessions.Session,
+           batches: list[Batch]) -> None:
     """Invert every cell not finished yet, batch by batch, each content image prepared once."""
     pending = [batch.only([key for key in batch.keys if not session.is_done(key)]) for batch in batches]
     pending = [batch for batch in pending if batch.items]
     session.planned([batch.keys for batch in pending])
     session.calibrate([batch.layer for batch in pending])
-    prepared: Any = None
-    current: Optional[str] = None
+    prepared: dict[str, PreparedT] = {}  # one content image's at a time
     for batch in pending:
         picture = session.picture(batch.content)
-        if batch.content != current:  # one content image's codes at a time
-            prepared, current = experiment.prepare(config, session, picture), batch.content
-        problem = experiment.problem(config, prepared, batch)
+        if batch.content not in prepared:
+            prepared = {batch.content: experiment.prepare(config, session, picture)}
+        problem = experiment.problem(config, prepared[batch.content], batch)
         inversion.invert_batch(session, batch.keys, problem, picture.array.shape[1:])
 
 
@@ -74,7 +73,8 @@ def collect(session: sessions.Session, batches: list[Batch], argv: list[str], sc
                        f"cells and redo damaged ones; on Slurm: {shards.resubmit_line(holders, count, argv, script)}")
 
 
-def draw(experiment: Experiment, config: Any, session: sessions.Session, grids: list[Grid]) -> list[Path]:
+def draw(experiment: Experiment[ConfigT, PreparedT], config: ConfigT, session: sessions.Session,
+         grids: list[Grid]) -> list[Path]:
     """The experiment's figures and its loss curves, from the session's finished cells."""
     names = [content.name for content in session.contents]
     styles = session.styles[names[0]]

@@ -142,3 +142,38 @@ def loss_curves(panels: dict[str, dict[str, Sequence[Optional[float]]]], path: P
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     save(figure, path)
+
+
+MAX_ANNOTATED = 12  # larger matrices are drawn without numbers, which would overlap
+
+
+def similarity_matrices(matrices: dict[str, Sequence[Sequence[float]]], names: Sequence[str], path: PathLike,
+                        title: Optional[str] = None) -> None:
+    """Square similarity matrices between the same ``names``, side by side: {what each measures: matrix}.
+
+    Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay
+    readable; the colour bar carries the scale either way.
+    """
+    count = len(names)
+    side = max(3.0, 0.55 * count + 1.5)
+    figure, axes = plt.subplots(1, len(matrices), figsize=(len(matrices) * side + 1.5, side + 1.2), squeeze=False)
+    for axis, (what, values) in zip(axes[0], matrices.items()):
+        matrix = np.asarray(values)
+        shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
+        if count <= MAX_ANNOTATED:
+            middle = (matrix.min() + 1) / 2
+            for row, column in np.ndindex(matrix.shape):
+                axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=8,
+                          color="white" if matrix[row, column] < middle else "black")
+        axis.set_xticks(range(count))
+        axis.set_yticks(range(count))
+        axis.set_xticklabels(names, rotation=90, fontsize=8)
+        axis.set_yticklabels(names, fontsize=8)
+        axis.set_title(what, fontsize=10)
+        figure.colorbar(shown, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    if title:  # just above the matrices' titles: square matrices leave the figure's top empty, which is cropped
+        figure.canvas.draw()
+        top = max(axis.title.get_window_extent().transformed(figure.transFigure.inverted()).y1 for axis in axes[0])
+        figure.suptitle(wrap_title(title, len(matrices) * side + 1.5, 10), fontsize=10, y=top + 0.01, va="bottom")
+    save(figure, path)

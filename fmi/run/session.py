@@ -37,7 +37,7 @@ from fmi.io import (
     timestamp,
 )
 from fmi.run import cost, progress
-from fmi.run.experiment import Batch, Experiment, Picture
+from fmi.run.experiment import AnyExperiment, Batch, Picture
 from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
@@ -213,7 +213,7 @@ def check_fits(config: Any, found: Inputs, batches: list[Batch]) -> None:
                      decode_bytes=decode_bytes)
 
 
-def open_session(config: Any, experiment: Experiment, argv: list[str], options: Options, found: Inputs,
+def open_session(config: Any, experiment: AnyExperiment, argv: list[str], options: Options, found: Inputs,
                  plan: Plan) -> "Session":
     """Check what is left (the paper's settings, output names, weights, device, pixels), then open
     the run folder, the first write; return the ``Session``. ``found`` is ``check_inputs``' answer,
@@ -241,7 +241,7 @@ def open_session(config: Any, experiment: Experiment, argv: list[str], options: 
     sizes = {content.name: list(content.size) for content in contents}
     shapes = {key: sizes[batch.content] for key, batch in plan.cells.items()}
     record = _record(config, experiment.script, argv, options, weights, found, shapes, facts, differences)
-    folder = open_run_folder(output, record, experiment.Details, mode.cell_format,
+    folder = open_run_folder(output, record, experiment.details_model, mode.cell_format,
                              resume=options.resume or bool(options.shard) or options.collect,
                              overwrite=options.overwrite, shards_allowed=options.collect)
     for picture in contents + styles[contents[0].name]:  # as the run sees them, for the tools

@@ -24,7 +24,7 @@ from fmi.files import weight_files
 from fmi.io import check_input_file, sha1_of_file, write_json, write_text
 from fmi.run import measures
 from fmi.run.experiment import Finding, Finished
-from fmi.run.figures import plt, save, wrap_title  # the Agg backend, chosen there
+from fmi.run.figures import plt, save  # the Agg backend, chosen there
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunRecord, inside, read_image
 from fmi.run.interface import config as config_module
@@ -39,10 +39,6 @@ MEASURE_NOTES = {
                         "to 0..1 (0: one frequency or flat, 1: white noise).",
     "png_bytes_per_pixel": "bytes per pixel of the image as a PNG at maximum compression: "
                            "structure a generic lossless coder cannot predict.",
-    "texture distance": "mean of the total-variation distances of a 64-bin RGB histogram and a "
-                        "magnitude-weighted 8-bin gradient-orientation histogram (0 identical, 1 disjoint).",
-    "style similarity": "cosine similarity of per-layer channel-sum vectors and of Gram matrices of VGG-19 "
-                        "codes (the run's weights), averaged over the style layers.",
 }
 Image = npt.NDArray[np.uint8]
 
@@ -208,14 +204,15 @@ def analyze_and_write(run_dir: Path, control_dir: Optional[Path] = None, partial
     written = [inside(run.folder, "analysis_measures.png")]
     measure_plot(result, control, written[0])
     for finding in run.findings:
-        if finding.matrices:
-            written.append(inside(run.folder, f"analysis_{finding.name}_similarity.png"))
-            similarity_matrices(finding.matrices, written[-1], title=result["weights"])
+        for name, draw in finding.plots.items():
+            written.append(inside(run.folder, name))
+            draw(written[-1], result["weights"])
     write_json(inside(run.folder, "analysis.json"), {**result, "control": control})
     tables = {"after": headline(result, control),
               "before": headline(result, control, "groups_before_denoise") if result["groups_before_denoise"] else None}
     write_text(inside(run.folder, "analysis.md"), pages.render(
-        "analysis.md", run=Path(result["run"]).name, result=result, control=control, notes=MEASURE_NOTES, **tables))
+        "analysis.md", run=Path(result["run"]).name, result=result, control=control,
+        notes={**MEASURE_NOTES, **dict(run.experiment.notes)}, **tables))
     return [pages.render("summary.md", result=result, control=control, written=[path.name for path in written],
                          folder=str(run_dir), **tables).rstrip("\n")]
 
@@ -246,39 +243,4 @@ def measure_plot(result: dict[str, Any], control: Optional[dict[str, Any]], path
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 0.95))
-    save(figure, path)
-
-
-MAX_ANNOTATED = 12  # larger similarity matrices are drawn without numbers, which would overlap
-
-
-def similarity_matrices(style: dict[str, Any], path: Path, title: Optional[str] = None) -> None:
-    """Channel-sum and Gram cosine-similarity matrices between styles and outputs, side by side.
-
-    Each matrix gets about 0.55 inch per row, so its numbers (shown up to 12 items) stay
-    readable; the colour bar carries the scale either way.
-    """
-    names = style["items"]
-    count = len(names)
-    side = max(3.0, 0.55 * count + 1.5)
-    figure, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side + 1.2))
-    for axis, kind in zip(axes, ("channel_sums", "gram")):
-        matrix = np.asarray(style["matrices"][kind])
-        shown = axis.imshow(matrix, vmin=matrix.min(), vmax=1.0, cmap="viridis")
-        if count <= MAX_ANNOTATED:
-            middle = (matrix.min() + 1) / 2
-            for row, column in np.ndindex(matrix.shape):
-                axis.text(column, row, f"{matrix[row, column]:.2f}", ha="center", va="center", fontsize=8,
-                          color="white" if matrix[row, column] < middle else "black")
-        axis.set_xticks(range(count))
-        axis.set_yticks(range(count))
-        axis.set_xticklabels(names, rotation=90, fontsize=8)
-        axis.set_yticklabels(names, fontsize=8)
-        axis.set_title(f"cosine similarity of {kind.replace('_', ' ')}", fontsize=10)
-        figure.colorbar(shown, ax=axis, fraction=0.046)
-    figure.tight_layout()
-    if title:  # just above the matrices' titles: square matrices leave the figure's top empty, which is cropped
-        figure.canvas.draw()
-        top = max(axis.title.get_window_extent().transformed(figure.transFigure.inverted()).y1 for axis in axes)
-        figure.suptitle(wrap_title(title, 2 * side + 1.5, 10), fontsize=10, y=top + 0.01, va="bottom")
     save(figure, path)

@@ -20,24 +20,24 @@ from typing import Optional
 from fmi import experiments
 from fmi.errors import FmiError
 from fmi.files import published
-from fmi.run.experiment import Experiment
+from fmi.run.experiment import AnyExperiment
 from fmi.run.interface import cli
 from fmi.run.interface import config as config_module
 from fmi.run.machine import device, threads
 
 
-def figure_parser(experiment: Experiment) -> cli.ArgumentParser:
+def figure_parser(experiment: AnyExperiment) -> cli.ArgumentParser:
     """The options of ``experiment``'s script; its help starts with the experiment module's docstring."""
     module = sys.modules.get(type(experiment).__module__)
     description = ((module.__doc__ if module else None) or experiment.title) + "\n" + textwrap.fill(
-        f"With no arguments it runs configs/{experiment.name}_quick.yaml, a small run; --config "
-        f"configs/{experiment.name}.yaml has the paper's settings. --print-config shows every setting with its "
-        f"description, and --set KEY=VALUE changes any of them.", 96)
+        f"With no arguments it runs {cli.config_name(experiment.config_file('quick'))}, a small run; --config "
+        f"{cli.config_name(experiment.paper_config)} has the paper's settings. --print-config shows every setting "
+        f"with its description, and --set KEY=VALUE changes any of them.", 96)
     try:
-        paper = config_module.load(experiment.Config, experiment.paper_config)
+        paper = config_module.load(experiment.config_model, experiment.paper_config)
     except FmiError:  # a damaged install: the help goes without the paper's values, the run says what is wrong
         paper = None
-    return cli.parser(experiment.script, description, f"{experiment.name}_quick.yaml", experiment.Config,
+    return cli.parser(experiment.script, description, experiment.config_file("quick"), experiment.config_model,
                       experiment.options, paper)
 
 
@@ -61,7 +61,7 @@ def figure(name: str, argv: Optional[list[str]] = None) -> int:
         if threads.override_problem():
             raise FmiError(str(threads.override_problem()))
         given = cli.overrides(args, parser.options)
-        config = config_module.load(experiment.Config, args.config.expanduser(), given)
+        config = config_module.load(experiment.config_model, args.config.expanduser(), given)
         if args.print_config:
             source = f"{args.config}" + (" + command line" if given else "")
             print(config_module.commented_yaml(config, f"the settings of {experiment.script}: {source}"), end="")
@@ -123,8 +123,6 @@ def compare(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("run_dir", type=Path, help="output folder of a run")
     parser.add_argument("reference", type=Path,
                         help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
-    parser.add_argument("--layout", choices=[figure.name for figure in experiments.FIGURES],
-                        help="the figure's layout (default: from the run's script)")
     parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png "
                                        "(default: the reference's)")
     args = parser.parse_args(argv)
@@ -132,7 +130,7 @@ def compare(argv: Optional[list[str]] = None) -> int:
     def action() -> int:
         from fmi.tools import compare as tool  # after the options are read: --help stays instant
 
-        _, picture, report = tool.compare(args.run_dir, args.reference, args.layout, args.name)
+        _, picture, report = tool.compare(args.run_dir, args.reference, args.name)
         print(report, end="")
         print(f"wrote {picture} and {args.run_dir / 'compare.md'}")
         return 0

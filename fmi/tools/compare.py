@@ -1,13 +1,14 @@
 """Compare a run's cells with the authors' published figure, cell by cell.
 
-    python -m fmi.compare RUN_DIR REFERENCE.png [--layout fig3|fig4|fig5]
+    python -m fmi.compare RUN_DIR REFERENCE.png [--name NAME]
 
 The reference is a composite figure (the authors' ``output/*.png``, fetched by ``python -m
 fmi.data download`` into ``data/authors/``): a grid of framed images with row and column
 labels. Its frames are found as long dark lines, the cells cut out inside them, and each is
-paired with the run's cell at the same layer and filter (Fig. 3), layer and draw (Fig. 4),
-or style, method and content image (Fig. 5). For each pair ``compare.md`` gives numbers
-that say whether the textures agree, and ``compare_<name>.png`` shows theirs beside ours:
+paired with the run's cell at the same position of the run's figure laid out as theirs (Fig. 3:
+layer and filter; Fig. 4: layer and draw; Fig. 5: style, method and content image). For each
+pair ``compare.md`` gives numbers that say whether the textures agree, and
+``compare_<name>.png`` shows theirs beside ours:
 
 - mean colour distance: CIE 1976 Delta E between the two images' mean CIE Lab colours;
 - colourfulness of each (Hasler and Suesstrunk, as ``fmi.analyze``);
@@ -33,7 +34,7 @@ from skimage.color import rgb2lab
 
 from fmi import experiments
 from fmi.errors import FmiError
-from fmi.files import image_files
+from fmi.files import image_files, published
 from fmi.io import write_text
 from fmi.run import measures
 from fmi.run.figures import plt, save  # the Agg backend, chosen there
@@ -199,8 +200,7 @@ def compare_pair(theirs: RGB, ours: RGB) -> dict[str, Any]:
 
 # --- pairing a run's cells with the figure's ------------------------------------------------------
 
-def compare(run_dir: Path, reference: Path, layout: Optional[str] = None,
-            name: Optional[str] = None) -> tuple[list[dict[str, Any]], Path, str]:
+def compare(run_dir: Path, reference: Path, name: Optional[str] = None) -> tuple[list[dict[str, Any]], Path, str]:
     """Compare and write ``compare_<name>.png`` and ``compare.md`` into ``run_dir``; return the rows.
 
     The run's experiment lays out the authors' figure (its ``paper_grid``) with the run's cells,
@@ -208,15 +208,17 @@ def compare(run_dir: Path, reference: Path, layout: Optional[str] = None,
     """
     experiment, run, config = experiments.view(run_dir)
     reference = Path(reference)
-    if layout is not None and layout != experiment.name:
-        raise FmiError(f"layout {layout} is for runs of {experiments.BY_NAME[layout].script}; this run was made by "
-                       f"{run.script}; choose the layout with --layout")
+    if experiment.authors is None:
+        raise FmiError(f"{run.folder} was made by {run.script} ({experiment.title}), which has no published figure of "
+                       f"the authors' to compare with")
     grid = experiment.paper_grid(config, run.contents, run.styles)
     figure = read_figure(reference)
     framed = find_cells(figure)
     if (len(framed), len(framed[0])) != (len(grid.rows), len(grid.columns)):
-        raise FmiError(f"{reference} holds a {len(framed)} x {len(framed[0])} grid of images; the authors' figure of "
-                       f"{run.script} runs has {len(grid.rows)} x {len(grid.columns)}; choose the layout with --layout")
+        raise FmiError(f"{reference} holds a {len(framed)} x {len(framed[0])} grid of images; the authors' "
+                       f"{experiment.authors.what} has {len(grid.rows)} x {len(grid.columns)}: compare this run with "
+                       f"{published.FIGURES_DIR / experiment.authors.local} "
+                       f"(python -m fmi.data download --what figures)")
     results: list[dict[str, Any]] = []
     shown: list[tuple[str, RGB, Optional[RGB], Optional[dict[str, Any]]]] = []
     for r, row in enumerate(grid.keys):

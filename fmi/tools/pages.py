@@ -14,7 +14,7 @@ import jinja2
 
 from fmi.io import printable, write_text
 from fmi.run import labels
-from fmi.run.experiment import Experiment
+from fmi.run.experiment import AnyExperiment
 from fmi.run.folder.record import RunView, inside, read_bytes
 from fmi.run.machine import facts as machine
 
@@ -45,7 +45,7 @@ def render(template: str, **data: Any) -> str:
     return environment.get_template(template).render(**data)
 
 
-def made(run: RunView, experiment: Experiment, config: Any, settings: str) -> list[tuple[str, str]]:
+def made(run: RunView, experiment: AnyExperiment, config: Any, settings: str) -> list[tuple[str, str]]:
     """How a run was made, row by row: what made it, weights, images, sizes, optimiser, fidelity, settings
     (``settings``: how they differ from the paper's), machine, cells, times and versions."""
     record = run.record

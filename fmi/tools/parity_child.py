@@ -119,7 +119,7 @@ def run_fmi(spec: dict[str, Any]) -> None:
                 lambda shape, seeds: nudged(initial(shape, seeds), spec["perturb"]))
     cli.setup_logging()
     experiment = experiments.BY_NAME[spec["figure"]]
-    config = config_module.load(experiment.Config, spec["config"])
+    config = config_module.load(experiment.config_model, spec["config"])
     driver.run(experiment, config, ["--config", spec["config"]], time.perf_counter(), Options())
 
 

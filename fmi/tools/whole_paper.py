@@ -27,23 +27,23 @@ from fmi.files import image_files, published, weight_files
 from fmi.io import write_text
 from fmi.run import cost, driver
 from fmi.run import session as sessions
-from fmi.run.experiment import Experiment
+from fmi.run.experiment import AnyExperiment
 from fmi.run.folder.keys import CellKey, parse_key
 from fmi.run.folder.record import inside
-from fmi.run.interface import cli, inputs
 from fmi.run.interface import config as config_module
+from fmi.run.interface import inputs
 from fmi.run.machine import facts as machine
 from fmi.tools import analyze, atlas, compare, pages
 
 log = logging.getLogger("fmi")
-VARIANTS = {"paper": "{}.yaml", "quick": "{}_quick.yaml", "fast": "{}_fast.yaml"}
+VARIANTS = {"paper": "", "quick": "quick", "fast": "fast"}  # reproduce.py's modes: each figure's config of that variant
 
 
 @dataclass
 class Job:
     """One run of the reproduction: a figure (or its random-weights control), its config and folder."""
 
-    figure: Experiment
+    figure: AnyExperiment
     config: Any
     argv: list[str]
     control: bool = False
@@ -68,7 +68,7 @@ def plan(args: Any) -> list[Job]:
     jobs = []
     for control in (False, True) if args.control else (False,):
         for figure in experiments.FIGURES:
-            path = cli.CONFIG_DIR / VARIANTS[variant].format(figure.name)
+            path = figure.config_file(VARIANTS[variant])
             settings: list[tuple[str, Any]] = [("output", str(output / ("control" if control else "") / figure.name))]
             for key, value in (("max_long_edge", args.size), ("sgd.max_steps", args.steps),
                                ("lbfgs.max_steps", args.steps)):
@@ -88,12 +88,13 @@ def plan(args: Any) -> list[Job]:
     return jobs
 
 
-def _load(figure: Experiment, path: Path, settings: list[tuple[str, Any]]) -> Any:
+def _load(figure: AnyExperiment, path: Path, settings: list[tuple[str, Any]]) -> Any:
     """The config at ``path`` with ``settings`` [(key, value)] put over it, as --set would."""
-    return config_module.load(figure.Config, path, [(key, value, f"reproduce.py {key}") for key, value in settings])
+    return config_module.load(figure.config_model, path,
+                              [(key, value, f"reproduce.py {key}") for key, value in settings])
 
 
-def stand_ins(figure: Experiment, config: Any) -> dict[str, str]:
+def stand_ins(figure: AnyExperiment, config: Any) -> dict[str, str]:
     """A bundled image for every paper image the config names, for --stand-ins (offline runs)."""
     found = dict(config.fallbacks)
     for specs, samples in zip(figure.images(config), (sessions.OFFLINE_CONTENT, sessions.OFFLINE_STYLES)):
@@ -209,6 +210,7 @@ class Section:
     atlas: str
     facts: list[tuple[str, str]]
     deviations: list[str]
+    published: bool = True               # whether the authors published a figure of this experiment
     theirs: Optional[str] = None         # the authors' figure's file name, when it is there
     beside: Optional[str] = None         # the picture of theirs beside ours
     missing: str = ""                    # what the look for their figure left out
@@ -236,9 +238,10 @@ def section(job: Job, output: Path, control: Optional[Job]) -> Section:
                     f"{job.output.relative_to(output)}/atlas/index.html",
                     pages.made(view, figure, config, experiments.settings_line(view)),
                     fidelity.deviations(fidelity.MODES[view.record.fidelity]))
-    theirs = published.find(published.FIGURES_DIR, figure.authors)
-    found.missing = published.skipped(published.FIGURES_DIR)
-    if theirs.is_file():
+    found.published = figure.authors is not None
+    theirs = published.find(published.FIGURES_DIR, figure.authors) if figure.authors else None
+    found.missing = published.skipped(published.FIGURES_DIR) if figure.authors else ""
+    if theirs is not None and theirs.is_file():
         found.rows, _, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
         found.theirs, found.beside = theirs.name, f"report/{job.name}_beside_theirs.png"
         beside(theirs, job.output / view.record.figures[0], inside(output, "report", f"{job.name}_beside_theirs.png"))

@@ -106,6 +106,8 @@ def _key(text: str) -> str:
     return text
 
 
+SCRIPT = r"run_[A-Za-z0-9][A-Za-z0-9_-]{0,39}\.py"
+SCRIPT_WORDS = "run_ and up to 40 letters, digits, '_' and '-', then .py: run_fmi.py, run_fig6.py, ..."
 NAMED = "letters, digits, '.', '_' and '-', starting with a letter or digit"
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 Hex40 = Annotated[str, worded(r"[0-9a-f]{40}", "a SHA-1 (40 hexadecimal digits)")]
@@ -225,7 +227,7 @@ class RunRecord(Strict):
     """How a run was made, what it plans, and every finished cell."""
 
     record_format: RecordFormat
-    script: Annotated[str, worded(r"run_[a-z]{1,20}\.py", "a figure script's name (run_fmi.py, ...)")]
+    script: Annotated[str, worded(SCRIPT, f"a figure script's name ({SCRIPT_WORDS})")]
     argv: list[LongText]
     config: dict[Text, Any]
     fingerprint: Hex40

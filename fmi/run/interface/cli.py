@@ -141,13 +141,18 @@ def help_of(model: type[pydantic.BaseModel], key: str, paper: Optional[pydantic.
     return text.replace("%", "%%")
 
 
-def parser(prog: str, description: str, default_config: str, model: type[pydantic.BaseModel],
+def config_name(path: Path) -> str:
+    """How help texts name a config file: configs/NAME for fmi's own, else its path."""
+    return f"configs/{path.name}" if path.parent == CONFIG_DIR else str(path)
+
+
+def parser(prog: str, description: str, default_config: Path, model: type[pydantic.BaseModel],
            script_options: Sequence[Option] = (), paper: Optional[pydantic.BaseModel] = None) -> "ArgumentParser":
     """An argument parser with the options every figure script takes, then ``script_options``; each
     named option's help is its setting's description in ``model`` (with the value in ``paper``)."""
     result = ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    result.add_argument("--config", type=Path, default=CONFIG_DIR / default_config,
-                        help=f"YAML config file (default: configs/{default_config})")
+    result.add_argument("--config", type=Path, default=default_config,
+                        help=f"YAML config file (default: {config_name(default_config)})")
     options = COMMON_OPTIONS + tuple(script_options)
     for option in options:
         text = help_of(model, option.keys[0], paper)
