@@ -1,6 +1,6 @@
 """How fast fmi inverts, against a bare MXNet executor (a benchmark, not a test).
 
-    python bench/speed.py [--steps 5] [--weights auto]
+    python bench/speed.py [--steps 5] [--weights auto] [--size 512] [--race-size 128]
 
 Prints a table, then one line:
     overhead=<x> threads_speedup=<x> lbfgs_time_ratio=<x> peak_rss_mib=<n> gflops=<n>
@@ -22,7 +22,8 @@ with the targets checked beside each number:
 - peak_fraction: gflops / conv_peak_gflops (>= 0.8): how close a whole inversion step
   comes to that peak.
 Step times are measured in child processes, each with a fresh MXNet, as the best of three
-rounds.
+rounds. ``--size`` and ``--race-size`` change the sizes (the long edges) of the step and of the
+race; the targets are for the defaults.
 """
 import argparse
 import json
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import time
 
-HEIGHT, WIDTH, DEEP_LAYER = 384, 512, "relu5_2"
+DEEP_LAYER = "relu5_2"
 TARGETS = {"overhead": ("<=", 1.10), "threads_speedup": (">=", 1.3), "lbfgs_time_ratio": ("<=", 0.5),
            "peak_rss_mib": ("<=", 1536), "gflops": None, "peak_fraction": (">=", 0.8)}
 PEAK_CHANNELS, PEAK_SIZE = 256, 64
@@ -83,7 +84,12 @@ def _timed(function, steps):
     return (time.perf_counter() - started) / steps
 
 
-def child_steps(steps, weights_spec):
+def shape_of(size):
+    """(height, width) of an image of long edge ``size`` in the paper's 3:4."""
+    return round(size * 0.75), size
+
+
+def child_steps(steps, weights_spec, size):
     """In this process: (fmi SGD step, bare forward+backward step) seconds, and peak RSS."""
     import mxnet as mx
     import numpy as np
@@ -91,13 +97,14 @@ def child_steps(steps, weights_spec):
     from fmi.core import codes, invert, vgg19
     from fmi.files import weight_files
 
+    height, width = shape_of(size)
     weights = weight_files.load(weights_spec)
     rng = np.random.default_rng(0)
-    content = weights.preprocessing.preprocess(rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8))
+    content = weights.preprocessing.preprocess(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
     code = invert.extract(weights, [DEEP_LAYER], content)[DEEP_LAYER]
-    problem = invert.Problem([invert.Term(DEEP_LAYER)], weights, (1, 3, HEIGHT, WIDTH))
+    problem = invert.Problem([invert.Term(DEEP_LAYER)], weights, (1, 3, height, width))
     problem.set_targets([codes.feature_map(code, 0)])
-    initial = invert.initial_images((3, HEIGHT, WIDTH), [0])
+    initial = invert.initial_images((3, height, width), [0])
     settings = invert.SGD(max_steps=steps, stop_eps=0)
     invert.sgd(problem, initial, invert.SGD(max_steps=1))
 
@@ -133,23 +140,28 @@ def child_steps(steps, weights_spec):
             "conv_peak_gflops": max(peak_rounds), "threads": os.environ.get("OMP_NUM_THREADS")}
 
 
-def child_default_threads(steps, weights_spec):
-    """The same step with MXNet's own thread default: MXNet is imported before fmi sets any."""
-    os.environ.pop("OMP_NUM_THREADS", None)
+def child_default_threads(steps, weights_spec, size):
+    """The same step with MXNet's own thread default: fmi sets numpy's aliases MXNet needs, then its
+    thread settings are taken back before MXNet loads and reads them."""
+    import fmi  # noqa: F401  (numpy's removed aliases, set back)
+
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.pop(variable, None)
     import mxnet  # noqa: F401  (loads with MXNet's default thread count)
 
-    return child_steps(steps, weights_spec)
+    return child_steps(steps, weights_spec, size)
 
 
-def lbfgs_against_sgd(weights_spec):
-    """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at 128 px."""
+def lbfgs_against_sgd(weights_spec, size):
+    """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at ``size`` px."""
     from fmi.core import invert, preprocessing
     from fmi.files import image_files, weight_files
     from fmi.run.interface import inputs
 
     weights = weight_files.load(weights_spec)
     source = image_files.read_rgb(inputs.resolve("sample:grace_hopper", "."))
-    rgb = preprocessing.unit_to_uint8(preprocessing.resize(source, *preprocessing.content_size(*source.shape[:2], 128)))
+    rgb = preprocessing.unit_to_uint8(preprocessing.resize(source, *preprocessing.content_size(*source.shape[:2],
+                                                                                               size)))
     content = weights.preprocessing.preprocess(rgb)
     code = invert.extract(weights, ["relu3_2"], content)["relu3_2"]
     problem = invert.Problem([invert.Term("relu3_2")], weights, content.shape)
@@ -168,9 +180,9 @@ def lbfgs_against_sgd(weights_spec):
             "size": f"{rgb.shape[0]}x{rgb.shape[1]}"}
 
 
-def in_child(mode, steps, weights_spec):
+def in_child(mode, steps, weights_spec, size):
     command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--steps", str(steps),
-               "--weights", weights_spec]
+               "--weights", weights_spec, "--size", str(size)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -179,23 +191,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--weights", default="auto", help="weights spec (timings do not depend on them)")
+    parser.add_argument("--size", type=int, default=512, help="long edge of the timed step's image (3:4), px")
+    parser.add_argument("--race-size", type=int, default=128, help="long edge of the SGD / L-BFGS race's image, px")
     parser.add_argument("--child", choices=("fmi", "default", "lbfgs"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         run = {"fmi": child_steps, "default": child_default_threads,
-               "lbfgs": lambda steps, spec: lbfgs_against_sgd(spec)}[args.child]
+               "lbfgs": lambda steps, spec, size: lbfgs_against_sgd(spec, size)}[args.child]
         if args.child != "default":
             import fmi  # noqa: F401  (sets fmi's threads before MXNet loads)
-        print(json.dumps(run(args.steps, args.weights)))
+        print(json.dumps(run(args.steps, args.weights, args.size)))
         return 0
 
     from fmi.core import vgg19
 
-    ours = in_child("fmi", args.steps, args.weights)
+    height, width = shape_of(args.size)
+    ours = in_child("fmi", args.steps, args.weights, args.size)
     peak = ours  # timed in the same process, right after fmi's steps
-    default = in_child("default", args.steps, args.weights)
-    race = in_child("lbfgs", args.steps, args.weights)
-    flops = 2 * vgg19.flops(DEEP_LAYER, HEIGHT, WIDTH)
+    default = in_child("default", args.steps, args.weights, args.size)
+    race = in_child("lbfgs", args.steps, args.weights, args.race_size)
+    flops = 2 * vgg19.flops(DEEP_LAYER, height, width)
     results = {
         "overhead": ours["fmi_step"] / ours["bare_step"],
         "threads_speedup": default["fmi_step"] / ours["fmi_step"],
@@ -208,7 +223,7 @@ def main(argv=None):
           f"fmi threads {ours['threads']}, MXNet default threads (OMP_NUM_THREADS unset)")
     print(f"{'measure':52} {'value':>10}")
     rows = [
-        (f"fmi SGD step, {HEIGHT}x{WIDTH} to {DEEP_LAYER} (s)", ours["fmi_step"]),
+        (f"fmi SGD step, {height}x{width} to {DEEP_LAYER} (s)", ours["fmi_step"]),
         ("bare executor forward+backward, same graph (s)", ours["bare_step"]),
         ("fmi SGD step with MXNet's default threads (s)", default["fmi_step"]),
         ("forward + input-gradient FLOPs (G)", flops / 1e9),
@@ -216,7 +231,7 @@ def main(argv=None):
         ("  wall time (s)", race["sgd_s"]),
         ("L-BFGS to the same loss: iterations", race["lbfgs_iterations"]),
         ("  wall time (s)", race["lbfgs_s"]),
-        ("peak RSS of the 384x512 relu5_2 inversion (MiB)", ours["peak_rss_mib"]),
+        (f"peak RSS of the {height}x{width} relu5_2 inversion (MiB)", ours["peak_rss_mib"]),
         (f"one 3x3 conv {PEAK_CHANNELS}->{PEAK_CHANNELS} at {PEAK_SIZE}x{PEAK_SIZE}, forward (GFLOP/s)",
          peak["conv_peak_gflops"]),
     ]

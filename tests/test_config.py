@@ -327,7 +327,7 @@ def test_a_setting_declared_in_one_line_reaches_every_door(tmp_path, tiny_image,
     class Probed(fig3.Config):
         probe: int = pydantic.Field(7, description="how deep the probe goes")
 
-    monkeypatch.setattr(fig3.EXPERIMENT, "Config", Probed)
+    monkeypatch.setattr(fig3.EXPERIMENT, "config_model", Probed)
     assert run_fmi.main(["--print-config", "--set", "probe=9"]) == 0
     assert "# how deep the probe goes; an integer [a setting of the method]\nprobe: 9\n" in capsys.readouterr().out
     (tmp_path / "probe.yaml").write_text("probe: 11\n")

@@ -4,9 +4,7 @@ A cell costs the steps it takes times the time of one of its steps. Steps: cells
 authors' rule long before the step limit; until some have finished, the typical steps of the
 optimiser (``TYPICAL_STEPS``, measured). A step's time depends on the cell's kind (its layer or
 method, and its image size): timed here (``time_step``), else read off a line fitted through the
-kinds timed so far, seconds against the forward FLOPs to the layer (``per_kind``). A batch's
-tail: the images of a batch stop one by one, and a step of b images costs ``fixed + per_image * b``,
-so a batch runs until its slowest image stops (``cell_seconds``).
+kinds timed so far, seconds against the forward FLOPs to the layer (``per_kind``).
 """
 import time
 from collections.abc import Collection, Sequence
@@ -59,27 +57,6 @@ def per_kind(measured: dict[Kind, float], kinds: Collection[Kind]) -> Optional[d
     else:
         slope, fixed = points[:, 1].mean() / max(points[:, 0].mean(), 1e-30), 0.0
     return {kind: measured.get(kind, fixed + slope * kind[1]) for kind in kinds}
-
-
-def expected_max(samples: Sequence[float], count: int) -> float:
-    """The expected largest of ``count`` draws from the measured ``samples``: how long a batch runs."""
-    values = np.sort(np.asarray(samples, dtype=float))
-    below = (np.arange(values.size + 1) / values.size) ** count
-    return float(values @ np.diff(below))
-
-
-def cell_seconds(samples: Sequence[float], batch: int, together: float, alone: float) -> float:
-    """Expected seconds of one cell whose steps are like ``samples``, inverted in a batch of ``batch``.
-
-    A step of b images is taken to cost ``fixed + per_image * b``, the line through the timed step of
-    the whole batch (``together``) and of one image alone (``alone``): every step of the batch pays
-    ``fixed`` until its slowest image stops, every image pays ``per_image`` for each of its own steps.
-    """
-    if batch == 1:
-        return float(np.mean(samples)) * together
-    per_image = (together - alone) / (batch - 1)
-    fixed = alone - per_image
-    return per_image * float(np.mean(samples)) + fixed * expected_max(samples, batch) / batch
 
 
 def duration(seconds: float) -> str:

@@ -125,15 +125,8 @@ def check_inputs(jobs: list[Job], argv: list[str]) -> None:
 CellKind = tuple[str, tuple[int, int]]  # a cell's group and its image size
 
 
-StepTimes = dict[CellKind, tuple[int, float, Optional[float]]]  # kind -> (batch, step of the batch, step alone)
-
-
-def step_times(job: Job, weights: weight_files.Weights, alone: bool = False,
-               repeats: int = 1) -> tuple[list[tuple[CellKey, CellKind]], StepTimes]:
-    """(every cell of a job as (key, kind), {kind: (batch, seconds of a step of the batch, seconds of a
-    step of one image alone or None)}), a kind being a cell's group and image size, its batch as the
-    run makes them (``cost.time_step``, the median of ``repeats`` timings). ``alone`` also times one
-    image alone: the last images of a batch step on alone."""
+def cell_kinds(job: Job) -> list[tuple[CellKey, CellKind]]:
+    """Every cell of a job as (key, kind), a kind being a cell's group and its image size."""
     config, rounding = job.config, fidelity.of(job.config).size_rounding
     contents, styles = job.figure.images(config)
     sizes = {}
@@ -143,28 +136,31 @@ def step_times(job: Job, weights: weight_files.Weights, alone: bool = False,
     names = [f"c{index}" for index in range(len(contents))]
     keys = [parse_key(key) for batch in job.figure.plan(config, names, [f"s{i}" for i in range(len(styles))])
             for key in batch.keys]
-    cells = [(key, (key.group, sizes[contents[names.index(key.content)]])) for key in keys]
+    return [(key, (key.group, sizes[contents[names.index(key.content)]])) for key in keys]
 
-    def timed(group: str, size: tuple[int, int], batch: int) -> float:
-        return cost.time_step(job.figure.terms(config, group), weights, (3,) + size, batch, config.pooling,
-                              optimizer=config.optimizer, repeats=repeats)
 
-    times: StepTimes = {}
-    for _, kind in cells:
-        if kind in times:
-            continue
-        batch = 1 if config.optimizer == "lbfgs" else min(config.batch_size, sum(other == kind for _, other in cells))
-        together = timed(*kind, batch)
-        times[kind] = (batch, together, (together if batch == 1 else timed(*kind, 1)) if alone else None)
-    return cells, times
+def batch_of(job: Job, kind: CellKind, cells: list[tuple[CellKey, CellKind]]) -> int:
+    """How many cells of ``kind`` the run inverts together: up to its batch size (L-BFGS: one)."""
+    if job.config.optimizer == "lbfgs":
+        return 1
+    return min(job.config.batch_size, sum(other == kind for _, other in cells))
+
+
+def time_kind(job: Job, weights: weight_files.Weights, kind: CellKind, batch: int, repeats: int = 1) -> float:
+    """Seconds of a step of ``batch`` cells of ``kind``, timed here (``cost.time_step``)."""
+    group, size = kind
+    return cost.time_step(job.figure.terms(job.config, group), weights, (3,) + size, batch, job.config.pooling,
+                          optimizer=job.config.optimizer, repeats=repeats)
 
 
 def calibrate(job: Job, weights: weight_files.Weights) -> tuple[int, float]:
     """(cells, estimated seconds) of a job: each kind of cell's step timed here, times the typical steps
     of its optimiser."""
-    cells, times = step_times(job, weights)
+    cells = cell_kinds(job)
+    batches = {kind: batch_of(job, kind, cells) for kind in dict.fromkeys(kind for _, kind in cells)}
+    times = {kind: time_kind(job, weights, kind, batch) / batch for kind, batch in batches.items()}
     typical = cost.typical_steps(job.config.optimizer, job.config.steps)
-    return len(cells), sum(together / batch * typical for _, kind in cells for batch, together, _ in [times[kind]])
+    return len(cells), sum(times[kind] * typical for _, kind in cells)
 
 
 class Overall:
