@@ -82,10 +82,21 @@ LIBRARY = {"codes": "fmi.core.codes", "image": "fmi.files.image_files", "preproc
            "inputs": "fmi.run.interface.inputs"}
 
 
+def package_version() -> str:
+    """fmi's version as installed (pyproject.toml is the one place it is written), or 'unknown' when
+    run from an uninstalled copy; ``fmi.__version__``, read without loading anything heavy."""
+    import importlib.metadata  # here: only when asked for
+
+    try:
+        return importlib.metadata.version("fmi")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def __getattr__(name: str) -> Any:
     """``from fmi import codes`` (and the other modules of ``LIBRARY``), loaded when first asked for."""
     if name in LIBRARY:
         return importlib.import_module(LIBRARY[name])
-    if name == "__version__":  # as installed: pyproject.toml is the one place it is written
-        return importlib.import_module("fmi.run.session").package_version()
+    if name == "__version__":
+        return package_version()
     raise AttributeError(f"module 'fmi' has no attribute {name!r}")

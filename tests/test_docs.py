@@ -75,7 +75,10 @@ def test_the_measured_times_name_the_machine_they_were_measured_on():
 
 def test_commands_in_the_readme_and_the_docs_name_real_files():
     text = "\n".join(path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
-    for config in re.findall(r"--config (configs/\S+\.yaml)", text):
+    configs = re.findall(r"--config (configs/\S+\.yaml)", text)
+    modules = set(re.findall(r"python -m (fmi\.\w+)", text))
+    assert len(configs) >= 3 and {"fmi.analyze", "fmi.atlas", "fmi.compare", "fmi.data", "fmi.parity"} <= modules
+    for config in configs:
         assert (ROOT / config).is_file(), config
-    for module in set(re.findall(r"python -m (fmi\.\w+)", text)):
+    for module in modules:
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module

@@ -1,5 +1,6 @@
 """Where fmi installs and runs: CPython 3.10 to 3.12, one numpy for all (MXNet 1.9.1's removed aliases set
 back by fmi alone), the same cells under the numpy pinned before, and one line where it cannot run."""
+import importlib.metadata
 import json
 import os
 import re
@@ -138,3 +139,12 @@ def test_every_figure_gives_the_same_cells_under_the_numpy_pinned_before(tmp_pat
             versions = json.loads((output / "record.json").read_text())["versions"]
             assert (versions["numpy"] == PREVIOUS_NUMPY) == (numpy_path is not None), versions
         assert runs[None] and runs[None] == runs[previous], name
+
+
+def test_fmi_s_version_is_read_without_loading_mxnet_opencv_or_matplotlib():
+    script = ("import sys, fmi; version = fmi.__version__; "
+              "print(version, sorted({m.split('.')[0] for m in sys.modules} & {'mxnet', 'cv2', 'matplotlib'}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    installed = importlib.metadata.version("fmi")
+    assert done.stdout.split() == [installed, "[]"]

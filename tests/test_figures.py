@@ -24,6 +24,18 @@ def test_figure_titles_say_how_they_were_made(tmp_path, tiny_image, captured_fig
         assert word in title, title
 
 
+def test_a_figure_of_a_stand_in_says_what_it_stands_in_for(tmp_path, captured_figures, caplog, monkeypatch):
+    """The quickstart without the paper's images: grace_hopper stands in for golden_gate, and the title
+    that names grace_hopper says so, as the log does."""
+    monkeypatch.chdir(tmp_path)  # no data/paper here
+    assert run_fmi.main(["--weights", "random:0", "--size", "32", "--layers", "relu1_1", "--filters", "0",
+                         "--steps", "2", "--output", str(tmp_path / "out")]) == 0
+    title = captured_figures[0]["title"]
+    assert title.startswith("Feature Map Inversion of grace_hopper") and "grace_hopper standing in for golden_gate" \
+        in title.splitlines()[2:], title
+    assert any("standing in for golden_gate" in message for message in caplog.messages)
+
+
 def test_figure_names_follow_one_scheme(tmp_path):
     paths = []
     for index, name in enumerate(("content", "style")):

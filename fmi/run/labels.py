@@ -34,8 +34,7 @@ def title(session: Any, what: str, size: tuple[int, int], keys: Sequence[str]) -
              f"{session.label}; {optimiser(config)}; fidelity: {session.fidelity.name}"]
     if session.settings_line:
         lines.append(session.settings_line)
-    if session.not_theirs:
-        lines.append(f"input image(s) {', '.join(session.not_theirs)}: not the authors' files")
+    lines += session.input_notes
     if counts:
         by_rule = len(finished) - sum(len(found) for found in counts.values())
         lines.append(f"of {len(finished)} cells: {by_rule} stopped by the rule, " + ", ".join(

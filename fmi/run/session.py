@@ -24,6 +24,7 @@ import mxnet
 import numpy as np
 import PIL
 
+from fmi import package_version
 from fmi.core import fidelity, invert, preprocessing, vgg19
 from fmi.errors import FmiError
 from fmi.files import image_files, published, weight_files
@@ -58,14 +59,6 @@ from fmi.run.machine import facts as machine
 log = logging.getLogger("fmi")
 OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "sample:chelsea")
 OFFLINE_STYLES = ("sample:hubble_deep_field", "sample:coffee", "sample:retina", "sample:motorcycle_left")
-
-
-def package_version() -> str:
-    """fmi's version as installed (pyproject.toml), or 'unknown' when run from an uninstalled copy."""
-    try:
-        return importlib.metadata.version("fmi")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def versions() -> dict[str, str]:
@@ -247,11 +240,18 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
     for picture in contents + styles[contents[0].name]:  # as the run sees them, for the tools
         image_files.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
+    line = config_module.describe_differences(differences, experiment.paper, config_module.SHOWN_DIFFERENCES)
+    return Session(config, mode, weights, context, folder, contents, styles, plan, input_notes(found),
+                   options.overall, facts, line)
+
+
+def input_notes(found: Inputs) -> list[str]:
+    """What figure titles say of the inputs, as the log does: images standing in for the paper's, and
+    paper images given by name whose files are not the authors'."""
+    notes = [f"{found.names[item.spec]} standing in for {item.spec}" for item in found.everything if item.substitute]
     not_theirs = [found.names[item.spec] for item in found.everything
                   if item.spec in PAPER_IMAGES and not item.substitute and found.origins[item.spec][1] is None]
-    line = config_module.describe_differences(differences, experiment.paper, config_module.SHOWN_DIFFERENCES)
-    return Session(config, mode, weights, context, folder, contents, styles, plan, not_theirs, options.overall,
-                   facts, line)
+    return notes + ([f"input image(s) {', '.join(not_theirs)}: not the authors' files"] if not_theirs else [])
 
 
 def _origin(item: inputs.Located, origin: tuple[str, Optional[published.Published]]) -> str:
@@ -295,7 +295,7 @@ class Session:
 
     def __init__(self, config: Any, mode: fidelity.Fidelity, weights: weight_files.Weights, context: Any,
                  folder: RunFolder, contents: list[Picture], styles: dict[str, list[Picture]], plan: Plan,
-                 not_theirs: list[str], overall: Any, facts: dict[str, Any], settings_line: str) -> None:
+                 input_notes: list[str], overall: Any, facts: dict[str, Any], settings_line: str) -> None:
         self.config = config
         self.fidelity = mode
         self.weights = weights
@@ -304,7 +304,7 @@ class Session:
         self.contents = contents
         self.styles = styles  # {content name: [style Picture resized to that content]}
         self.plan = plan
-        self.not_theirs = list(not_theirs)  # paper images given by name whose files are not the authors'
+        self.input_notes = list(input_notes)  # what figure titles say of the inputs
         self.output = folder.path
         self.machine = facts  # what computes the cells: fmi.run.machine.facts
         self.settings_line = settings_line  # how the settings differ from the paper's, for figure titles
