@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from conftest import one_error, save_authors_file, tiny_run, write_image
 
+import fmi.analyze
 import run_fmi
 import run_pmci
 from fmi.run import measures
-from fmi.tools import commands
 
 
 def flat(value, shape=(16, 16)):
@@ -62,7 +62,7 @@ def fmi_run(tmp_path):
 
 
 def test_analyze_writes_all_outputs(fmi_run, capsys):
-    assert commands.analyze([str(fmi_run)]) == 0
+    assert fmi.analyze.main([str(fmi_run)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("random weights (seed 0), not ImageNet")
     assert re.search(r"\| relu1_1 \| 6 \| ", out) and "| relu2_1 | 6 |" in out
@@ -90,7 +90,7 @@ def test_measures_before_and_after_the_denoise_are_reported_apart(tmp_path, caps
         assert run_fmi.main(["--image", str(tmp_path / "one.png"), "--weights", "random:0", "--size", "32",
                              "--layers", "relu2_1", "--filters", "0,1", "--steps", "4", "--set",
                              f"denoise_weight={weight}", "--output", str(output)]) == 0
-        assert commands.analyze([str(output)]) == 0
+        assert fmi.analyze.main([str(output)]) == 0
         results[weight] = json.loads((output / "analysis.json").read_text())
         assert "before the denoise" in (output / "analysis.md").read_text()
     for cell in results["0"]["cells"].values():
@@ -109,9 +109,9 @@ def test_analyze_with_control(fmi_run, tmp_path, capsys):
     argv = json.loads((fmi_run / "record.json").read_text())["argv"]
     argv[argv.index("--weights") + 1], argv[argv.index("--output") + 1] = "random:1", str(control)
     assert run_fmi.main(argv) == 0
-    assert commands.analyze([str(control)]) == 0
+    assert fmi.analyze.main([str(control)]) == 0
     alone = json.loads((control / "analysis.json").read_text())["groups"]
-    assert commands.analyze(["--control", str(control), str(fmi_run)]) == 0
+    assert fmi.analyze.main(["--control", str(control), str(fmi_run)]) == 0
     result = json.loads((fmi_run / "analysis.json").read_text())
     assert result["control"]["groups"] == alone and result["control"]["weights"].startswith("random weights (seed 1)")
     assert result["groups"]["relu1_1"]["colourfulness"] != alone["relu1_1"]["colourfulness"]
@@ -127,7 +127,7 @@ def test_analyze_pmci_style_similarity(tmp_path):
     assert run_pmci.main(["--image", str(paths[0]), "--style", f"{paths[1]},{paths[2]}", "--weights",
                           "random:0", "--size", "32", "--steps", "3", "--style-layers", "relu1_1,relu2_1",
                           "--output", str(output)]) == 0
-    assert commands.analyze([str(output)]) == 0
+    assert fmi.analyze.main([str(output)]) == 0
     style = json.loads((output / "analysis.json").read_text())["style"]
     assert style["items"][:2] == ["style style_a", "style style_b"] and len(style["items"]) == 6
     for kind in ("channel_sums", "gram"):
@@ -151,14 +151,14 @@ def test_analyze_pmci_style_similarity(tmp_path):
 def test_bad_run_folders(tmp_path, capsys, make, pattern):
     folder = tmp_path / "run"
     make(folder)
-    assert commands.analyze([str(folder)]) == 2
+    assert fmi.analyze.main([str(folder)]) == 2
     err = capsys.readouterr().err
     assert re.search(pattern, err) and "Traceback" not in err
 
 
 def test_run_with_missing_cells(fmi_run, capsys):
     (fmi_run / "cells" / "two" / "relu2_1" / "filter_1.png").unlink()
-    assert commands.analyze([str(fmi_run)]) == 2
+    assert fmi.analyze.main([str(fmi_run)]) == 2
     err = capsys.readouterr().err
     assert "1 cell image(s) missing or unreadable, e.g. cells/two/relu2_1/filter_1.png" in err
 
@@ -168,10 +168,10 @@ def test_analyze_refuses_a_partial_run_unless_asked(tmp_path, tiny_image, capsys
     output = tmp_path / "out"
     assert run_fmi.main(tiny_run(output, tiny_image, steps=3, batch=2)) == 130
     capsys.readouterr()
-    code = commands.analyze([str(output)])
+    code = fmi.analyze.main([str(output)])
     one_error(capsys, code, r"2 of 4 cells are finished \(first missing: tiny/relu2_1/filter_0\); finish the "
                             r"run with --resume, or add --partial")
-    assert commands.analyze([str(output), "--partial"]) == 0
+    assert fmi.analyze.main([str(output), "--partial"]) == 0
     assert "--partial: measuring 2 of 4 cells" in capsys.readouterr().out
 
 
@@ -180,7 +180,7 @@ def test_analyze_refuses_a_control_that_differs(tmp_path, tiny_image, finished, 
     assert run_fmi.main(tiny_run(control, tiny_image, "--weights", "random:1", "--steps", "2",
                                  "--filters", "0,2", steps=3, batch=2)) == 0
     capsys.readouterr()
-    code = commands.analyze([str(finished), "--control", str(control)])
+    code = fmi.analyze.main([str(finished), "--control", str(control)])
     one_error(capsys, code, r"is not the same run with other weights: sgd.max_steps: 3 here, 2 in the control; "
                             r"filters: \[0, 1\] here, \[0, 2\] in the control")
 
@@ -202,11 +202,11 @@ def test_analyze_opens_only_the_weights_it_is_given_and_checks_them(tmp_path, ra
     (elsewhere / "model").mkdir(parents=True)
     (elsewhere / "model" / "vgg19.params").write_bytes(b"not the weights")
     monkeypatch.chdir(elsewhere)
-    one_error(capsys, commands.analyze([str(output)]), r"model/vgg19.params is not the weights file the run used")
-    assert commands.analyze([str(output), "--weights", str(weights_file)]) == 0
+    one_error(capsys, fmi.analyze.main([str(output)]), r"model/vgg19.params is not the weights file the run used")
+    assert fmi.analyze.main([str(output), "--weights", str(weights_file)]) == 0
     capsys.readouterr()
     with open(weights_file, "r+b") as stream:
         stream.seek(-4, 2)
         stream.write(b"\x00\x00\x80\x3f")
-    code = commands.analyze([str(output), "--weights", str(weights_file)])
+    code = fmi.analyze.main([str(output), "--weights", str(weights_file)])
     one_error(capsys, code, r"is not the weights file the run used \(SHA-1")

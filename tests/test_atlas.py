@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 from conftest import ROOT, Page, craft, one_error, tiny_run, write_image
 
+import fmi.analyze
+import fmi.atlas
+import fmi.compare
 import run_fmi
 import run_pmci
 from fmi.files import image_files
-from fmi.tools import atlas, commands
+from fmi.tools import atlas
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def fmi_atlas(tmp_path_factory):
     run, control = folder / "run", folder / "control"
     assert run_fmi.main(common + ["--weights", "random:0", "--output", str(run)]) == 0
     assert run_fmi.main(common + ["--weights", "random:1", "--output", str(control)]) == 0
-    assert commands.analyze([str(run)]) == 0
+    assert fmi.analyze.main([str(run)]) == 0
     index, done = atlas.build(run, control)
     assert done["thumbnails_made"] == 12
     return run, index
@@ -134,10 +137,10 @@ def test_a_rebuild_makes_only_new_thumbnails(fmi_atlas):
 
 
 def test_bad_run_folders_get_one_line(tmp_path, capsys):
-    assert commands.atlas([str(tmp_path / "nothing")]) == 2
+    assert fmi.atlas.main([str(tmp_path / "nothing")]) == 2
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert commands.atlas([str(tmp_path / "empty")]) == 2
+    assert fmi.atlas.main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "record.json: no such file; give the output folder" in err and "Traceback" not in err
 
@@ -147,7 +150,7 @@ def test_a_run_folder_named_in_another_encoding_gets_its_atlas(tmp_path, tiny_im
     show the name with its odd byte written out."""
     output = Path(os.fsdecode(bytes(tmp_path) + b"/r\xe9sultat"))
     assert run_fmi.main(tiny_run(output, tiny_image, steps=1)) == 0
-    assert commands.atlas([str(output)]) == 0
+    assert fmi.atlas.main([str(output)]) == 0
     index = output / "atlas" / "index.html"
     assert "r\\xe9sultat" in index.read_text(encoding="utf-8")
     page = Page(browser)
@@ -198,12 +201,12 @@ def test_a_decompression_bomb_or_a_text_file_is_one_line_in_compare_and_the_atla
 
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20000, 20000)).save(bomb)  # 400 million pixels in a few kilobytes
-    one_error(capsys, commands.compare([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
+    one_error(capsys, fmi.compare.main([str(run), str(bomb)]), r"more than 178,956,970 pixels, more than fmi decodes")
     (run / "cells" / "tiny" / "relu1_1" / "filter_0.png").write_text("not an image")
     reference = tmp_path / "figure.png"
     image_files.save_png(reference, np.zeros((40, 40, 3), np.uint8))
-    one_error(capsys, commands.compare([str(run), str(reference)]))
-    one_error(capsys, commands.atlas([str(run)]), r"do not read back as images")
+    one_error(capsys, fmi.compare.main([str(run), str(reference)]))
+    one_error(capsys, fmi.atlas.main([str(run)]), r"do not read back as images")
     assert not list(run.rglob("*.part*"))
 
 
@@ -220,9 +223,9 @@ def test_a_full_disk_under_the_atlas_leaves_no_temporary_file(run, monkeypatch, 
         return real(source, target)
 
     monkeypatch.setattr(io.os, "replace", full)
-    one_error(capsys, commands.atlas([str(run)]), r"No space left on device")
+    one_error(capsys, fmi.atlas.main([str(run)]), r"No space left on device")
     monkeypatch.setattr(io.os, "replace", real)
-    assert commands.atlas([str(run)]) == 0
+    assert fmi.atlas.main([str(run)]) == 0
     assert not [path for path in run.rglob("*") if ".part" in path.name or path.name.startswith(".fmi-")]
 
 
@@ -237,7 +240,7 @@ def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run)
         path.name for path in (ROOT / "fmi" / "configs").glob("*.yaml"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import fmi.tools.atlas as atlas; "
             "from fmi.tools import commands; "
-            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(commands.atlas([sys.argv[2]]))")
+            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(fmi.atlas.main([sys.argv[2]]))")
     done = subprocess.run([sys.executable, "-c", code, str(target), str(run)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -59,9 +59,9 @@ def test_argument_errors_are_one_line_with_a_help_hint(capsys, argv, pattern):
 
 def test_help_answers_without_loading_mxnet():
     code = ("import sys, contextlib, io, run_fmi, run_random, run_pmci, reproduce\n"
-            "from fmi.tools import commands\n"
-            "for door in (commands.atlas, commands.compare, commands.analyze, commands.data, commands.weights,\n"
-            "             commands.parity):\n"
+            "import fmi.analyze, fmi.atlas, fmi.compare, fmi.data, fmi.parity, fmi.weights\n"
+            "for door in (fmi.atlas.main, fmi.compare.main, fmi.analyze.main, fmi.data.main, fmi.weights.main,\n"
+            "             fmi.parity.main):\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): door(['--help'])\n"
             "for script in (run_fmi, run_random, run_pmci):\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"

@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import fmi.compare
 from fmi.files import image_files
 from fmi.tools import (
-    commands,
     compare,  # noqa: E402
 )
 
@@ -75,7 +75,7 @@ def test_a_composite_drawn_here_is_found_and_its_cells_agree(tmp_path, capsys):
     grid = compare.find_cells(compare.read_figure(reference))
     assert (len(grid), len(grid[0])) == (2, 5)
     run = random_run_holding(tmp_path / "run", images)
-    assert commands.compare([str(run), str(reference)]) == 0
+    assert fmi.compare.main([str(run), str(reference)]) == 0
     out = capsys.readouterr().out
     assert "10 of 10 compared cells agree" in out
     assert (run / "compare_random.png").stat().st_size > 0 and (run / "compare.md").read_text() == out.split(
@@ -157,7 +157,7 @@ def test_names_that_would_become_markdown_are_escaped_in_compare_md(tmp_path, ca
     reference = tmp_path / f"{name}.png"
     draw_composite(images, reference, ["", ""], LAYERS)
     run = random_run_holding(tmp_path / "run", images)
-    assert commands.compare([str(run), str(reference), "--name", "authors"]) == 0
+    assert fmi.compare.main([str(run), str(reference), "--name", "authors"]) == 0
     text = (run / "compare.md").read_text()
     title = text.splitlines()[0]
     assert title.startswith("# ") and inert(title.removeprefix("# ").replace(" against ", ""))

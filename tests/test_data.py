@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_PAPER, one_error, write_image
 
+import fmi.data
 import run_fmi
 from fmi.errors import FmiError
 from fmi.files import downloads, image_files, published
 from fmi.io import git_blob_id
-from fmi.tools import commands
 
 NO_PAPER_IMAGES = "the paper's six input images are not available to the tests on this machine"
 TREES = Path(__file__).resolve().parent / "data" / "published_trees.txt"
@@ -59,7 +59,7 @@ def test_download_fetches_the_six_images_and_the_three_figures(tmp_path, serve, 
 def test_a_download_that_is_not_the_authors_file_is_refused_and_nothing_is_left(tmp_path, served, serve,
                                                                                  monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = commands.data(["download", "--url", serve(served), "--what", "images"])
+    code = fmi.data.main(["download", "--url", serve(served), "--what", "images"])
     one_error(capsys, code, r"the%20golden%20gate%20bridge.jpg: the file is not the authors' \(its SHA-256 differs "
                             r"from theirs\); nothing was saved$")
     assert not (tmp_path / "data").exists()  # not even an empty data/paper
@@ -112,7 +112,7 @@ def test_the_authors_figures_under_other_names_are_recognised(tmp_path, capsys):
 
 def test_offline_error_says_what_to_do_and_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = commands.data(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
+    code = fmi.data.main(["download", "--url", "http://127.0.0.1:9/", "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: could not download http://127.0.0.1:9/input/the%20golden")
     assert "nothing was saved" in err and "--from FOLDER" in err and "Traceback" not in err
@@ -161,7 +161,7 @@ def test_a_cut_download_leaves_no_file(tmp_path, cut_server, capsys):
     from fmi import weights
 
     destination = tmp_path / "paper"
-    code = commands.data(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
+    code = fmi.data.main(["download", "--dest", str(destination), "--url", cut_server, "--what", "images"])
     err = capsys.readouterr().err
     assert code == 2 and "nothing was saved" in err and "Traceback" not in err
     assert not destination.exists()
@@ -255,7 +255,7 @@ def test_a_huge_source_file_is_refused_before_it_is_copied(tmp_path, served, cap
     with open(source, "r+b") as stream:  # sparse: 1 GiB on paper, nothing on disk
         stream.truncate(1 << 30)
     dest = tmp_path / "dest"
-    code = commands.data(["download", "--what", "images", "--from", str(served), "--dest", str(dest)])
+    code = fmi.data.main(["download", "--what", "images", "--from", str(served), "--dest", str(dest)])
     line = one_error(capsys, code, r"is 1024 MiB, larger than any of the authors' files \(at most 64 MiB\); "
                                    r"nothing was copied")
     assert str(source) in line and ".part" not in line
@@ -264,7 +264,7 @@ def test_a_huge_source_file_is_refused_before_it_is_copied(tmp_path, served, cap
 
 def test_a_copy_that_is_no_image_names_its_source_not_a_temporary_file(tmp_path, served, capsys):
     (served / published.IMAGES[0].remote).write_bytes(b"not an image at all")
-    code = commands.data(["download", "--what", "images", "--from", str(served), "--dest", str(tmp_path / "d")])
+    code = fmi.data.main(["download", "--what", "images", "--from", str(served), "--dest", str(tmp_path / "d")])
     line = one_error(capsys, code, r"not an image fmi can read")
     assert str(served) in line and ".fmi-" not in line
 

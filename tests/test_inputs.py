@@ -6,10 +6,11 @@ import re
 import numpy as np
 from conftest import one_error, tiny_run, write_image
 
+import fmi.analyze
+import fmi.atlas
 import run_fmi
 import run_pmci
 from fmi.files import image_files
-from fmi.tools import commands
 
 
 def test_inputs_with_the_same_stem_get_their_own_cells(tmp_path, caplog):
@@ -56,6 +57,6 @@ def test_a_file_name_that_is_not_utf8_runs_through_every_tool(tmp_path, capsys):
     record = json.loads((output / "record.json").read_text())
     content = next(iter(record["inputs"]))
     assert content == "caf" and record["inputs"][content]["path"].endswith("caf\\xe9 \\xff.png")
-    assert commands.atlas([str(output)]) == 0 and commands.analyze([str(output)]) == 0
+    assert fmi.atlas.main([str(output)]) == 0 and fmi.analyze.main([str(output)]) == 0
     assert "caf\\xe9" in (output / "atlas" / "index.html").read_text(encoding="utf-8")
     capsys.readouterr()

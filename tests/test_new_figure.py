@@ -11,6 +11,8 @@ import sys
 import pytest
 from conftest import ROOT, one_error, snapshot, write_image
 
+import fmi.analyze
+import fmi.compare
 from fmi import experiments
 from fmi.tools import atlas, commands
 
@@ -87,12 +89,12 @@ def test_the_new_figure_runs_resumes_shards_and_is_read_by_every_tool(fig6, tmp_
     index, done = atlas.build(output)
     assert done["cells"] == 2 and (index.parent / "fig6_tiny.html").is_file()
     capsys.readouterr()
-    assert commands.analyze([str(output)]) == 0 and "| relu2_1 | 1 |" in capsys.readouterr().out
+    assert fmi.analyze.main([str(output)]) == 0 and "| relu2_1 | 1 |" in capsys.readouterr().out
     assert "texture distance" not in (output / "analysis.md").read_text()  # no other figure's notes
 
     reference = tmp_path / "figure.png"
     write_image(reference, 40, 60)
-    one_error(capsys, commands.compare([str(output), str(reference)]),
+    one_error(capsys, fmi.compare.main([str(output), str(reference)]),
               r"run_fig6\.py \(Code inversion\), which has no published figure of the authors' to compare with")
 
 

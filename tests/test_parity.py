@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import one_error, write_image
 
-from fmi.tools import commands, parity
+import fmi.parity
+from fmi.tools import parity
 from fmi.tools.parity import CASES, Comparison, Outcome, judge
 
 # An authors-like vis_invert.py: their options, their 2016 calls (xrange, resize, the TV denoise with
@@ -52,14 +53,14 @@ def authors_tree(tmp_path):
 
 
 def run(tree, output, *extra):
-    return commands.parity(["--authors", str(tree), "--output", str(output), "--size", "32", "--steps", "3",
+    return fmi.parity.main(["--authors", str(tree), "--output", str(output), "--size", "32", "--steps", "3",
                         "--any-commit", *extra])
 
 
 def test_a_case_that_differs_is_reported_as_differing(authors_tree, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative folders, as a user types them
     output = tmp_path / "parity"
-    assert commands.parity(["--authors", "authors", "--output", "parity", "--size", "32", "--steps", "3",
+    assert fmi.parity.main(["--authors", "authors", "--output", "parity", "--size", "32", "--steps", "3",
                             "--any-commit", "--cases", "fmi", "--filter", "2"]) == 1
     printed = capsys.readouterr().out
     assert re.search(r"^fmi +DIFFERS: .*% of pixels > 1 level apart", printed, re.MULTILINE)
@@ -91,14 +92,14 @@ def test_where_the_authors_code_meets_nan_the_report_says_what_fmi_does(authors_
 def test_missing_files_and_a_wrong_commit_are_one_line_and_write_nothing(authors_tree, tmp_path, capsys):
     output = tmp_path / "parity"
     (authors_tree / "vis_style.py").unlink()
-    code = commands.parity(["--authors", str(authors_tree), "--output", str(output)])
+    code = fmi.parity.main(["--authors", str(authors_tree), "--output", str(output)])
     one_error(capsys, code, r"vis_style\.py is missing, so this is not a copy of the authors' repository")
     (authors_tree / "vis_style.py").write_text("# changed\n")
-    code = commands.parity(["--authors", str(authors_tree), "--output", str(output)])
+    code = fmi.parity.main(["--authors", str(authors_tree), "--output", str(output)])
     line = one_error(capsys, code, r"is not the authors' file at commit 1811b35 \(git blob [0-9a-f]{8}, theirs "
                                    r"[0-9a-f]{8}\); check that commit out .* or add --any-commit")
     assert "vis_invert.py" in line  # the first script checked
-    code = commands.parity(["--authors", str(tmp_path / "nowhere"), "--output", str(output)])
+    code = fmi.parity.main(["--authors", str(tmp_path / "nowhere"), "--output", str(output)])
     one_error(capsys, code, r"no such folder; clone the authors' repository")
     (authors_tree / "input" / "the scream.jpg").unlink()
     code = run(authors_tree, output, "--cases", "purposeful")

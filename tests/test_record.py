@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 from conftest import craft, one_error, tiny_run
 
+import fmi.analyze
+import fmi.atlas
+import fmi.compare
 import run_fmi
 from fmi.errors import FmiError
 from fmi.files import image_files
 from fmi.run.folder import record
-from fmi.tools import commands
 
 
 def test_records_are_strict_json(tmp_path, tiny_image, monkeypatch):
@@ -28,8 +30,8 @@ def test_records_are_strict_json(tmp_path, tiny_image, monkeypatch):
 
 def tools(run):
     """Every command that reads a run folder, as (name, call)."""
-    return [("atlas", lambda: commands.atlas([str(run)])), ("analyze", lambda: commands.analyze([str(run)])),
-            ("compare", lambda: commands.compare([str(run), str(run.parent / "figure.png")]))]
+    return [("atlas", lambda: fmi.atlas.main([str(run)])), ("analyze", lambda: fmi.analyze.main([str(run)])),
+            ("compare", lambda: fmi.compare.main([str(run), str(run.parent / "figure.png")]))]
 
 
 def _cell_key_is(key):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from conftest import ROOT, one_error, snapshot, tiny_run
 
+import fmi.atlas
 import run_fmi
 from fmi.files import image_files
 from fmi.run import inversion
 from fmi.run.folder import runfolder
-from fmi.tools import commands
 
 
 def _replace_cell(run_dir, key, source_dir):
@@ -178,7 +178,7 @@ def test_a_link_out_of_the_run_folder_is_refused_by_every_writer(run, canary, ti
         shutil.rmtree(target)
     target.symlink_to(canary, target_is_directory=True)
     calls = [lambda: run_fmi.main(tiny_run(run, tiny_image, "--resume", "--save-every", "1"))]
-    calls += {"atlas": [lambda: commands.atlas([str(run)])],
+    calls += {"atlas": [lambda: fmi.atlas.main([str(run)])],
               "shards": [lambda: run_fmi.main(tiny_run(run, tiny_image, "--shard", "0/2")),
                          lambda: run_fmi.main(tiny_run(run, tiny_image, "--collect"))]}.get(linked, [])
     for call in calls:
@@ -191,7 +191,7 @@ def test_a_link_inside_the_run_folder_is_followed(run, tiny_image):
     (run / "cells").rename(run / "cells-elsewhere")
     (run / "cells").symlink_to(run / "cells-elsewhere", target_is_directory=True)
     assert run_fmi.main(tiny_run(run, tiny_image, "--resume")) == 0
-    assert commands.atlas([str(run)]) == 0
+    assert fmi.atlas.main([str(run)]) == 0
 
 
 def test_resume_over_a_crafted_record_names_the_file_and_the_entry(tmp_path, tiny_image, capsys):

@@ -1,6 +1,6 @@
-"""The command lines behind the figure scripts (``run_fmi.py``, ...), ``python -m fmi.atlas``,
-``fmi.compare``, ``fmi.analyze``, ``fmi.data``, ``fmi.weights``, ``fmi.parity`` and ``reproduce.py``:
-options, help, and one-line errors.
+"""The command lines behind the figure scripts (``run_fmi.py``, ...) and ``reproduce.py``, and what
+every front door's command line shares (``tool_parser``, ``run_tool``): each tool's own options are
+in its front door (``fmi/analyze.py``, ``fmi/atlas.py``, ...).
 
 Each command parses its options first and imports the module that does the work only then, so
 ``--help`` and a mistyped option answer at once (the tools load MXNet, OpenCV or matplotlib:
@@ -19,7 +19,6 @@ from typing import Optional
 
 from fmi import experiments
 from fmi.errors import FmiError
-from fmi.files import published
 from fmi.run.experiment import AnyExperiment
 from fmi.run.interface import cli
 from fmi.run.interface import config as config_module
@@ -81,7 +80,7 @@ def figure(name: str, argv: Optional[list[str]] = None) -> int:
     return cli.run_guarded(action)
 
 
-def _parser(prog: str, module: str) -> cli.ArgumentParser:
+def tool_parser(prog: str, module: str) -> cli.ArgumentParser:
     """A parser whose description is the docstring of the tool module ``module`` (``fmi.tools.atlas``),
     read without running the module."""
     spec = importlib.util.find_spec(module)
@@ -90,167 +89,16 @@ def _parser(prog: str, module: str) -> cli.ArgumentParser:
     return cli.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _run(action: Callable[[], int]) -> int:
+def run_tool(action: Callable[[], int]) -> int:
+    """Run a tool's ``action`` with fmi's logging: what a user can fix is one line and exit 2."""
     cli.setup_logging()
     return cli.run_guarded(action, resume_hint=False)
-
-
-def atlas(argv: Optional[list[str]] = None) -> int:
-    parser = _parser("python -m fmi.atlas", "fmi.tools.atlas")
-    parser.add_argument("run_dir", type=Path, help="output folder of a run (finished or not)")
-    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
-                        help="the same run made with random weights, shown beside each cell")
-    parser.add_argument("--open", action="store_true", help="open the overview in a web browser")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        import webbrowser  # after the options are read: --help stays instant
-
-        from fmi.tools import atlas as tool  # after the options are read: --help stays instant
-
-        index, done = tool.build(args.run_dir, args.control)
-        print(f"wrote {index} ({done['thumbnails_made']} new thumbnails for {done['cells']} cells, "
-              f"{done['files_written']} files changed); open it in a browser")
-        if args.open:
-            webbrowser.open(index.resolve().as_uri())
-        return 0
-
-    return _run(action)
-
-
-def compare(argv: Optional[list[str]] = None) -> int:
-    parser = _parser("python -m fmi.compare", "fmi.tools.compare")
-    parser.add_argument("run_dir", type=Path, help="output folder of a run")
-    parser.add_argument("reference", type=Path,
-                        help="the authors' figure, e.g. data/authors/feature_map_golden_gate.png")
-    parser.add_argument("--name", help="name of the side-by-side figure, compare_<name>.png "
-                                       "(default: the reference's)")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        from fmi.tools import compare as tool  # after the options are read: --help stays instant
-
-        _, picture, report = tool.compare(args.run_dir, args.reference, args.name)
-        print(report, end="")
-        print(f"wrote {picture} and {args.run_dir / 'compare.md'}")
-        return 0
-
-    return _run(action)
-
-
-def analyze(argv: Optional[list[str]] = None) -> int:
-    parser = _parser("python -m fmi.analyze", "fmi.tools.analyze")
-    parser.add_argument("run_dir", type=Path, help="output folder of a finished run")
-    parser.add_argument("--control", type=Path, metavar="RUN_DIR_RANDOM_WEIGHTS",
-                        help="the same run made with random weights, measured alongside")
-    parser.add_argument("--partial", action="store_true",
-                        help="measure the finished cells of a run that is not finished")
-    parser.add_argument("--weights", default="auto", metavar="FILE",
-                        help="the weights file a Fig. 5 run was made with, for its style similarity (default: "
-                             "model/vgg19.params; random weights need none); checked against the record")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        from fmi.tools import analyze as tool  # after the options are read: --help stays instant
-
-        for line in tool.analyze_and_write(args.run_dir, args.control, args.partial, args.weights):
-            print(line)
-        return 0
-
-    return _run(action)
-
-
-def data(argv: Optional[list[str]] = None) -> int:
-    parser = _parser("python -m fmi.data", "fmi.files.downloads")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
-    fetch = commands.add_parser("download", help="fetch the paper's six images and the authors' three figures")
-    fetch.add_argument("--what", choices=("all", "images", "figures"), default="all",
-                       help="images (data/paper/), figures (data/authors/) or all (default)")
-    fetch.add_argument("--dest", type=Path, help="folder (default: data/paper for images, data/authors for figures)")
-    fetch.add_argument("--from", dest="source_dir", type=Path, metavar="DIR",
-                       help="copy from this folder instead of downloading (the files, or a clone of the "
-                            "authors' repository)")
-    fetch.add_argument("--url", default=published.AUTHORS_BASE_URL,
-                       help=f"base URL of the authors' repository (default: at commit {published.AUTHORS_COMMIT[:7]})")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        from fmi.files import downloads  # after the options are read: --help stays instant
-
-        downloads.download_data(args.dest, args.url, args.source_dir, what=args.what)
-        return 0
-
-    return _run(action)
-
-
-def weights(argv: Optional[list[str]] = None) -> int:
-    default_file = Path("model") / published.WEIGHTS.local
-    parser = _parser("python -m fmi.weights", "fmi.files.weight_files")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
-    fetch = commands.add_parser("download", help="download the authors' vgg19.params and check it")
-    fetch.add_argument("--dest", type=Path, default=default_file, help="where to save it (default: %(default)s)")
-    fetch.add_argument("--url", default=published.WEIGHTS_URL, help="where to fetch it from")
-    inspect = commands.add_parser("check", help="check a weights file's keys, shapes and values, and whose it is")
-    inspect.add_argument("spec", nargs="?", default=str(default_file),
-                         help="auto, random, random:SEED, gluon, or a .params file (default: %(default)s)")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        from fmi.files import downloads, weight_files  # after the options are read: --help stays instant
-
-        if args.command == "download":
-            downloads.download_weights(args.dest, args.url)
-        else:
-            loaded = weight_files.load(args.spec)
-            print(f"{weight_files.describe(loaded) if loaded.blob else loaded.label}: "
-                  f"every key, shape and value checked")
-        return 0
-
-    return _run(action)
-
-
-def parity(argv: Optional[list[str]] = None) -> int:
-    from fmi.tools.parity import CASES, DEFAULT_LAYERS  # numpy only: --help stays instant
-
-    parser = _parser("python -m fmi.parity", "fmi.tools.parity")
-    parser.add_argument("--authors", required=True, metavar="DIR",
-                        help="a clone or unpacked copy of the authors' repository, at commit "
-                             f"{published.AUTHORS_COMMIT[:7]}")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help="which cases, comma-separated (default: %(default)s)")
-    parser.add_argument("--layer", help="the layer of the fmi, random and purposeful cases (default: "
-                        + ", ".join(f"{name} {layer}" for name, layer in DEFAULT_LAYERS.items()) + ")")
-    parser.add_argument("--filter", type=int, default=2, help="the filter of the fmi case (default: %(default)s)")
-    parser.add_argument("--draw-seed", type=int, default=1, help="the random case's draw (default: %(default)s)")
-    parser.add_argument("--image", default="golden_gate",
-                        help="content image: a paper name (from the authors' input/) or a path (default: %(default)s)")
-    parser.add_argument("--style", default="the_scream", help="style image, the same way (default: %(default)s)")
-    parser.add_argument("--size", type=int, default=64,
-                        help="long edge of the content image, px (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=1000, help="step limit (default: %(default)s, theirs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the start image (default: %(default)s)")
-    parser.add_argument("--weights", default="random:0",
-                        help="random:SEED or a .params file in the authors' format, e.g. model/vgg19.params "
-                             "(default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=threads.usable_cores(),
-                        help="runs at a time, one thread each (default: the usable cores, %(default)s)")
-    parser.add_argument("--output", default="runs/parity", help="report folder (default: %(default)s)")
-    parser.add_argument("--any-commit", action="store_true",
-                        help="compare with the scripts in DIR even if they are not the authors' at their commit")
-    args = parser.parse_args(argv)
-
-    def action() -> int:
-        from fmi.tools import parity as tool  # after the options are read: --help stays instant
-
-        return tool.parity(args)
-
-    return _run(action)
 
 
 def reproduce(argv: Optional[list[str]] = None) -> int:
     as_script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser("reproduce.py", "fmi.tools.whole_paper")
+    parser = tool_parser("reproduce.py", "fmi.tools.whole_paper")
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true", help="the quick configs (112 px, at most 150 steps)")
     speed.add_argument("--fast", action="store_true", help="the L-BFGS configs (the paper's size, fewer steps)")
