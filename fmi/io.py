@@ -64,6 +64,35 @@ FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a characte
               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def size_words(size: int) -> str:
+    """A byte count as people say it: '64 KiB', '512 MiB'."""
+    return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"
+
+
+def read_file(path: Path, limit: int) -> tuple[Optional[bytes], Optional[str]]:
+    """(the bytes of the regular file at ``path``, None), or (None, why not): missing, not a regular
+    file (a FIFO would block the read), unreadable (with the system's reason) or larger than ``limit``."""
+    too_large = f"is larger than the {size_words(limit)} fmi reads"
+    try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            return None, "is not a regular file"
+        if status.st_size > limit:
+            return None, too_large
+        with open(path, "rb") as stream:
+            data = stream.read(limit + 1)
+    except FileNotFoundError:
+        return None, "no such file"
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+    return (None, too_large) if len(data) > limit else (data, None)
+
+
+def read_bytes(path: Path, limit: int) -> Optional[bytes]:
+    """The bytes of the regular file at ``path`` (at most ``limit``), or None if they cannot be had."""
+    return read_file(path, limit)[0]
+
+
 def check_input_file(path: PathLike, what: str, allow_empty: bool = False) -> Path:
     """Raise FmiError unless ``path`` is a readable, non-empty regular file; return it as a Path.
 

@@ -213,7 +213,7 @@ def test_huge_or_exploding_yaml_is_refused_quickly(tmp_path, tiny_image, capsys)
     big = tmp_path / "big.yaml"
     big.write_text("# " + "x" * (1 << 20) + "\n")
     code = run_fmi.main(["--config", str(big), "--image", str(tiny_image)])
-    one_error(capsys, code, r"larger than 1024 KiB")
+    one_error(capsys, code, r"is larger than the 1 MiB fmi reads; a config is a few lines of YAML$")
     lines = ["fallbacks:", '  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for level in "bcdefghi":
         lines.append(f"  {level}: &{level} [" + ",".join([f"*{chr(ord(level) - 1)}"] * 9) + "]")

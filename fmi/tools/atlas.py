@@ -35,10 +35,10 @@ import cv2
 
 from fmi import experiments
 from fmi.errors import FmiError
-from fmi.io import ensure_writable_dir, write_bytes
+from fmi.io import ensure_writable_dir, read_bytes, write_bytes
 from fmi.run.experiment import Grid
 from fmi.run.folder.keys import parse_key
-from fmi.run.folder.record import RunView, inside, read_bytes, read_image
+from fmi.run.folder.record import RunView, inside, read_image
 from fmi.run.measures import IMAGE_MEASURES
 from fmi.tools import pages
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import jinja2
 
-from fmi.io import printable, write_text
+from fmi.io import printable, read_bytes, write_text
 from fmi.run import labels
 from fmi.run.experiment import AnyExperiment
-from fmi.run.folder.record import RunView, inside, read_bytes
+from fmi.run.folder.record import RunView, inside
 from fmi.run.machine import facts as machine
 
 HERE = Path(__file__).resolve().parent

@@ -12,9 +12,7 @@ fails is left out with a log line where the rest of the run is usable; a record 
 refused with one line naming the file and the entry.
 """
 import json
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, TypeVar, get_args
 
@@ -25,7 +23,7 @@ import pydantic
 from fmi.core.fidelity import FidelityName
 from fmi.core.optimizers import Optimizer
 from fmi.errors import FmiError
-from fmi.io import digest_of_bytes, quote
+from fmi.io import digest_of_bytes, quote, read_file
 from fmi.run.folder.keys import NAME, parse_key
 
 RecordFormat = Literal[5]
@@ -307,30 +305,6 @@ def problem_of(error: pydantic.ValidationError) -> str:
 
 
 # --- reading --------------------------------------------------------------------------------------
-
-def read_file(path: Path, limit: int) -> tuple[Optional[bytes], Optional[str]]:
-    """(the bytes of the regular file at ``path``, None), or (None, why not): missing, not a regular
-    file (a FIFO would block the read), unreadable (with the system's reason) or larger than ``limit``."""
-    too_large = f"is larger than the {limit // 2**20} MiB fmi reads"
-    try:
-        status = os.stat(path)
-        if not stat.S_ISREG(status.st_mode):
-            return None, "is not a regular file"
-        if status.st_size > limit:
-            return None, too_large
-        with open(path, "rb") as stream:
-            data = stream.read(limit + 1)
-    except FileNotFoundError:
-        return None, "no such file"
-    except OSError as error:
-        return None, f"cannot be read ({error.strerror or error})"
-    return (None, too_large) if len(data) > limit else (data, None)
-
-
-def read_bytes(path: Path, limit: int) -> Optional[bytes]:
-    """The bytes of the regular file at ``path`` (at most ``limit``), or None if they cannot be had."""
-    return read_file(path, limit)[0]
-
 
 def load_record(path: Path) -> RunRecord:
     """The ``RunRecord`` in ``path``; FmiError naming the file and the entry if it is not one."""

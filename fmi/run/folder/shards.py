@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from fmi.errors import FmiError
-from fmi.io import parse_int
-from fmi.run.folder.record import SHARD_PATTERN, inside, load_record, read_bytes
+from fmi.io import parse_int, read_bytes
+from fmi.run.folder.record import SHARD_PATTERN, inside, load_record
 from fmi.run.folder.runfolder import RunFolder, differences
 
 log = logging.getLogger("fmi")

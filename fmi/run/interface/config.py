@@ -26,7 +26,7 @@ from fmi.core import vgg19
 from fmi.core.fidelity import FidelityName
 from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
-from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, printable_data, quote
+from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, printable_data, quote, read_file
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
@@ -233,10 +233,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The top-level mapping of the YAML file at ``path``, checked to be small, UTF-8 and a mapping."""
     where = f"config {path}"
     check_input_file(path, "config", allow_empty=True)
-    with open(path, "rb") as stream:
-        data = stream.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise FmiError(f"{where}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a config is a few lines of YAML")
+    data, problem = read_file(path, MAX_CONFIG_BYTES)
+    if data is None:
+        raise FmiError(f"{where}: {problem}; a config is a few lines of YAML")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
