@@ -64,6 +64,21 @@ FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a characte
               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def flatten(data: object, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one, their keys dotted: {"sgd": {"max_steps": 5}} -> {"sgd.max_steps": 5}."""
+    if isinstance(data, dict):
+        return {key: value for name, item in data.items() for key, value in flatten(item, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: data}
+
+
+def changed(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """[(dotted key, our value, theirs)] of every key of two nested mappings whose values differ, in
+    the order of ours, then of keys only theirs has (a missing key's value is None)."""
+    mine, other = flatten(ours), flatten(theirs)
+    return [(key, mine.get(key), other.get(key)) for key in dict.fromkeys([*mine, *other])
+            if mine.get(key) != other.get(key)]
+
+
 def size_words(size: int) -> str:
     """A byte count as people say it: '64 KiB', '512 MiB'."""
     return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"

@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pydantic
 
 from fmi.errors import FmiError
-from fmi.io import atomic_path, finite_json, timestamp, write_text, write_yaml
+from fmi.io import atomic_path, changed, finite_json, timestamp, write_text, write_yaml
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import (
     CellRecord,
@@ -57,24 +57,10 @@ WRITTEN = ("record.json", "config.yaml", "cells", "inputs", "snapshots", "shards
 REDO_LOG_LIMIT = 10
 
 
-def _flatten(value: object, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}{key}."))
-        return flat
-    return {prefix[:-1]: value}
-
-
 def differences(theirs: Optional[dict[str, Any]], ours: dict[str, Any]) -> list[str]:
-    """'key: theirs -> ours' for every setting that differs, config keys without their prefix."""
-    old, new = _flatten(theirs or {}), _flatten(ours)
-    lines = []
-    for key in sorted(old.keys() | new.keys()):
-        if old.get(key) != new.get(key):
-            shown = key.removeprefix("config.")
-            lines.append(f"{shown}: {_short(old.get(key))} there, {_short(new.get(key))} here")
-    return lines
+    """'key: theirs there, ours here' for every setting that differs, sorted, config keys without their prefix."""
+    return [f"{key.removeprefix('config.')}: {_short(there)} there, {_short(here)} here"
+            for key, there, here in sorted(changed(theirs or {}, ours))]
 
 
 def _short(value: object) -> str:

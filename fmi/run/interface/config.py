@@ -26,7 +26,16 @@ from fmi.core import vgg19
 from fmi.core.fidelity import FidelityName
 from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
-from fmi.io import INT_PATTERN, check_input_file, is_file_name_text, parse_int, printable_data, quote, read_file
+from fmi.io import (
+    INT_PATTERN,
+    changed,
+    check_input_file,
+    is_file_name_text,
+    parse_int,
+    printable_data,
+    quote,
+    read_file,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
@@ -384,21 +393,14 @@ def counted(config: Common) -> dict[str, Any]:
     return {key: value for key, value in to_dict(config).items() if key not in run}
 
 
-def _flat(data: object, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        return {key: value for name, item in data.items() for key, value in _flat(item, f"{prefix}{name}.").items()}
-    return {prefix[:-1]: data}
-
-
 def differences(config: Common, other: Common, roles: tuple[str, ...] = ("paper",)) -> list[tuple[str, Any, Any]]:
     """[(dotted key, value in ``config``, value in ``other``)] for each setting of one of ``roles`` in which
     the two differ (by default the paper's settings, ``other`` being the figure's paper config); the
     settings of the optimiser not in use are left out."""
     idle = "lbfgs." if config.optimizer == "sgd" else "sgd."
     keys = keys_with(type(config), *roles)
-    ours, theirs = _flat(to_dict(config)), _flat(to_dict(other))
-    return [(key, ours.get(key), theirs.get(key)) for key in dict.fromkeys([*ours, *theirs])
-            if key.split(".")[0] in keys and not key.startswith(idle) and ours.get(key) != theirs.get(key)]
+    return [(key, ours, theirs) for key, ours, theirs in changed(to_dict(config), to_dict(other))
+            if key.split(".")[0] in keys and not key.startswith(idle)]
 
 
 def shown(value: object) -> str:
