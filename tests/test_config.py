@@ -261,7 +261,7 @@ def test_bad_layers_and_filters(tmp_path, capsys, tiny_image, option, value, pat
     ("sgd: {momentun: 0.5}\n", r"unknown key 'sgd.momentun'; valid keys are sgd.learning_rate, "),
     ("max_long_edge: big\n", r"key 'max_long_edge': expected an integer, got 'big'"),
     ("sgd: {max_steps: 2.5}\n", r"key 'sgd.max_steps': expected an integer, got 2.5"),
-    ("sgd: {max_steps: -3}\n", r"key 'sgd.max_steps' must be a positive integer, got -3"),
+    ("sgd: {max_steps: -3}\n", r"key 'sgd.max_steps' must be 1 or more, got -3"),
     ("sgd: {weight_decay: -0.1}\n", r"key 'sgd.weight_decay' must be 0 or more, got -0.1"),
     ("denoise_weight: -1\n", r"key 'denoise_weight' must be 0 or more, got -1"),
     ("content: golden_gate\n", r"key 'content': expected a list of strings, got 'golden_gate'"),

@@ -304,19 +304,20 @@ def _field_at(cls: type[pydantic.BaseModel], path: Sequence[Union[str, int]]) ->
     return model, annotation
 
 
+BOUNDS = {"gt": "more than {}", "ge": "{} or more", "lt": "less than {}", "le": "at most {}"}  # the one wording
+ERROR_BOUNDS = {"greater_than": "gt", "greater_than_equal": "ge", "less_than": "lt", "less_than_equal": "le"}
+
+
 def _bound(kind: str, limits: dict[str, Any]) -> Optional[str]:
-    """What a value breaking a bound must be, in words ('positive', '0 or more', ...), or None."""
+    """What a value that pydantic refused (its error ``kind``, the ``limits`` it names) must be, in
+    words ('0 or more', 'one of avg, max', ...), or None for an error that is not about a bound."""
     if kind == "finite_number":
         return "a finite number"
     if kind == "literal_error":
         return "one of " + str(limits["expected"]).replace("'", "").replace(" or ", ", ")
-    limit = next(iter(limits.values()), None)
-    named: dict[tuple[str, Any], str] = {("greater_than", 0): "positive", ("greater_than_equal", 0): "0 or more",
-             ("greater_than_equal", 1): "a positive integer", ("less_than_equal", INT_LIMIT): f"at most {INT_LIMIT}",
-             ("greater_than_equal", -INT_LIMIT): f"at least {-INT_LIMIT}"}
-    if (kind, limit) in named:
-        return named[(kind, limit)]
-    return {"less_than": f"below {limit}", "less_than_equal": f"at most {limit}"}.get(kind)
+    if kind not in ERROR_BOUNDS:
+        return None
+    return BOUNDS[ERROR_BOUNDS[kind]].format(next(iter(limits.values()), None))
 
 
 def _message(cls: type[pydantic.BaseModel], error: Any, where_of: dict[tuple[str, ...], str]) -> str:
@@ -456,12 +457,7 @@ def _limits(item: object) -> list[str]:
     """The bounds a constraint object of pydantic (``Field(ge=0)``'s metadata) sets, in words."""
     if isinstance(item, FieldInfo):
         return [limit for inner in item.metadata for limit in _limits(inner)]
-    found = []
-    for name, text in (("gt", "more than {}"), ("ge", "{} or more"), ("lt", "less than {}"), ("le", "at most {}")):
-        value = getattr(item, name, None)
-        if value is not None:
-            found.append(text.format(value))
-    return found
+    return [text.format(getattr(item, name)) for name, text in BOUNDS.items() if getattr(item, name, None) is not None]
 
 
 def _commented(model: pydantic.BaseModel, indent: str = "", role: Optional[str] = None) -> list[str]:
