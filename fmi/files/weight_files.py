@@ -64,18 +64,26 @@ class Weights:
         return {"label": self.label, "sha1": self.sha1}
 
 
+def spec_kind(spec: str) -> str:
+    """What a weights spec names: "auto", "random" (random or random:SEED), "gluon", or a "file"."""
+    spec = str(spec)
+    if spec in ("auto", "gluon"):
+        return spec
+    return "random" if spec == "random" or spec.startswith("random:") else "file"
+
+
 def load(spec: str = "auto", model_dir: PathLike = "model") -> Weights:
     """Load weights from ``spec``: auto, random, random:SEED, gluon, or a .params path."""
-    spec = str(spec)
-    if spec == "auto":
+    spec, kind = str(spec), spec_kind(spec)
+    if kind == "auto":
         authors = Path(model_dir) / AUTHORS_FILE.name
         return load_file(authors) if authors.exists() else random_weights(0)
-    if spec == "random" or spec.startswith("random:"):
+    if kind == "random":
         seed = parse_int(spec.partition(":")[2] or "0")
         if seed is None or not 0 <= seed < 2**31:
             raise FmiError(f"weights {quote(spec)}: the seed must be an integer from 0 to {2**31 - 1}; {SPEC_HELP}")
         return random_weights(seed)
-    if spec == "gluon":
+    if kind == "gluon":
         return _gluon_download(model_dir)
     path = Path(spec).expanduser()
     if not path.exists():
@@ -85,9 +93,8 @@ def load(spec: str = "auto", model_dir: PathLike = "model") -> Weights:
 
 def is_random(spec: str, model_dir: PathLike = "model") -> bool:
     """Whether ``spec`` gives random weights: random, random:SEED, or auto without the authors' file."""
-    spec = str(spec)
-    return spec == "random" or spec.startswith("random:") or (
-        spec == "auto" and not (Path(model_dir) / AUTHORS_FILE.name).exists())
+    kind = spec_kind(spec)
+    return kind == "random" or (kind == "auto" and not (Path(model_dir) / AUTHORS_FILE.name).exists())
 
 
 def missing_hint(path: PathLike) -> str:
@@ -102,10 +109,7 @@ def missing_hint(path: PathLike) -> str:
 def expected_file(spec: str, model_dir: PathLike = "model") -> Optional[Path]:
     """The file a weights spec needs (None for random weights, Gluon's download, or 'auto'
     without the authors' file)."""
-    spec = str(spec)
-    if spec == "auto" or spec == "gluon" or spec == "random" or spec.startswith("random:"):
-        return None
-    return Path(spec).expanduser()
+    return Path(spec).expanduser() if spec_kind(spec) == "file" else None
 
 
 def random_weights(seed: int) -> Weights:
