@@ -61,6 +61,12 @@ OFFLINE_CONTENT = ("sample:grace_hopper", "sample:rocket", "sample:astronaut", "
 OFFLINE_STYLES = ("sample:hubble_deep_field", "sample:coffee", "sample:retina", "sample:motorcycle_left")
 
 
+def stand_in(role: str, index: int) -> str:
+    """The bundled image that stands in for the ``index``-th content or style image of a run offline."""
+    samples = OFFLINE_CONTENT if role == "content" else OFFLINE_STYLES
+    return samples[index % len(samples)]
+
+
 def versions() -> dict[str, str]:
     """Versions of everything that decides a result, for the run record."""
 
@@ -135,8 +141,8 @@ def _offline_argv(argv: list[str], located: list[inputs.Located], style_located:
             del offline[position:position + 2]
         offline = [arg for arg in offline if not arg.startswith(option + "=")]
     offline += ["--weights", "random:0"]
-    for option, items, samples in (("--image", located, OFFLINE_CONTENT), ("--style", style_located, OFFLINE_STYLES)):
-        specs = [samples[i % len(samples)] if not item.path.exists() else item.spec for i, item in enumerate(items)]
+    for option, items, role in (("--image", located, "content"), ("--style", style_located, "style")):
+        specs = [stand_in(role, i) if not item.path.exists() else item.spec for i, item in enumerate(items)]
         if specs != [item.spec for item in items]:
             offline += [option, ",".join(specs)]
     return offline

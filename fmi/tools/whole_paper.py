@@ -97,10 +97,10 @@ def _load(figure: AnyExperiment, path: Path, settings: list[tuple[str, Any]]) ->
 def stand_ins(figure: AnyExperiment, config: Any) -> dict[str, str]:
     """A bundled image for every paper image the config names, for --stand-ins (offline runs)."""
     found = dict(config.fallbacks)
-    for specs, samples in zip(figure.images(config), (sessions.OFFLINE_CONTENT, sessions.OFFLINE_STYLES)):
+    for specs, role in zip(figure.images(config), ("content", "style")):
         for index, spec in enumerate(specs):
             if spec in published.PAPER_IMAGES:
-                found.setdefault(spec, samples[index % len(samples)])
+                found.setdefault(spec, sessions.stand_in(role, index))
     return found
 
 
