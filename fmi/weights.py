@@ -2,13 +2,16 @@
 
     python -m fmi.weights download      # the authors' vgg19.params into model/, checked
     python -m fmi.weights check [FILE]  # keys, shapes and values, and whether it is the authors' file
+
+The library's names (``load``, ``Weights``, ...) load MXNet when first asked for, so ``--help``
+answers at once.
 """
+import importlib
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from fmi.files import published
-from fmi.files.weight_files import Weights, describe, load, load_file, random_weights  # noqa: F401  (the API)
 from fmi.run.interface import cli
 from fmi.tools.commands import run_tool, tool_parser
 
@@ -37,6 +40,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
 
     return run_tool(action)
+
+
+API = ("Weights", "describe", "load", "load_file", "random_weights")  # of fmi.files.weight_files
+
+
+def __getattr__(name: str) -> Any:
+    """``fmi.weights.load`` (and the other names of ``API``), loaded when first asked for."""
+    if name in API:
+        return getattr(importlib.import_module("fmi.files.weight_files"), name)
+    raise AttributeError(f"module 'fmi.weights' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

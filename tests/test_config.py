@@ -17,7 +17,7 @@ import run_pmci
 import run_random
 from fmi.core.optimizers import LBFGS, SGD
 from fmi.experiments import fig3, fig4, fig5
-from fmi.run.interface import config
+from fmi.run.interface import config, config_words
 
 FIGURES = {"fig3": fig3.Config, "fig4": fig4.Config, "fig5": fig5.Config}
 # a value for every field of each block that is not the default of any figure
@@ -82,7 +82,7 @@ def test_the_papers_own_configs_differ_in_nothing(tmp_path):
     for name, cls in FIGURES.items():
         paper = config.load(cls, config.CONFIG_DIR / f"{name}.yaml")
         assert config.differences(paper, paper) == []
-        assert config.describe_differences([], "Fig. 9") == "the paper's settings of Fig. 9"
+        assert config_words.describe_differences([], "Fig. 9") == "the paper's settings of Fig. 9"
     # the quick config of Fig. 4 differs in size and steps, and only in settings that decide a result
     quick = config.load(fig4.Config, config.CONFIG_DIR / "fig4_quick.yaml")
     paper = config.load(fig4.Config, config.CONFIG_DIR / "fig4.yaml")

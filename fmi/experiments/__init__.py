@@ -12,7 +12,8 @@ from fmi.experiments import fig3, fig4, fig5
 from fmi.io import quote
 from fmi.run.experiment import AnyExperiment
 from fmi.run.folder.record import RunView, problem_of
-from fmi.run.interface.config import Common, describe_differences
+from fmi.run.interface.config import Common
+from fmi.run.interface.config_words import describe_differences
 
 FIGURES: tuple[AnyExperiment, ...] = (fig3.EXPERIMENT, fig4.EXPERIMENT, fig5.EXPERIMENT)
 BY_NAME = {figure.name: figure for figure in FIGURES}

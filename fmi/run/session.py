@@ -52,7 +52,7 @@ from fmi.run.folder.record import (
 )
 from fmi.run.folder.runfolder import RunFolder, open_run_folder
 from fmi.run.interface import config as config_module
-from fmi.run.interface import inputs
+from fmi.run.interface import config_words, inputs
 from fmi.run.machine import device, memory, threads
 from fmi.run.machine import facts as machine
 
@@ -221,7 +221,7 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
     paper_config = config_module.load(type(config), experiment.paper_config)
     differences = [printable_data(difference)  # file names in any encoding
                    for difference in config_module.differences(config, paper_config)]
-    log.info("settings: %s", config_module.describe_differences(differences, experiment.paper))
+    log.info("settings: %s", config_words.describe_differences(differences, experiment.paper))
     output = shards.folder_of(Path(config.output), options.shard)
     check_writable_location(output)
     suffix = image_files.CELL_SUFFIXES[mode.cell_format]
@@ -246,7 +246,7 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
     for picture in contents + styles[contents[0].name]:  # as the run sees them, for the tools
         image_files.save_png(inside(folder.path, "inputs", f"{picture.name}.png"), picture.rgb)
     log.info("weights: %s; fidelity: %s; output: %s", weights.label, mode.name, output)
-    line = config_module.describe_differences(differences, experiment.paper, config_module.SHOWN_DIFFERENCES)
+    line = config_words.describe_differences(differences, experiment.paper, config_words.SHOWN_DIFFERENCES)
     return Session(config, mode, weights, context, folder, contents, styles, plan, input_notes(found),
                    options.overall, facts, line)
 

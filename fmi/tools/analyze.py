@@ -28,6 +28,7 @@ from fmi.run.figures import plt, save  # the Agg backend, chosen there
 from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunRecord, inside, read_image
 from fmi.run.interface import config as config_module
+from fmi.run.interface import config_words
 from fmi.tools import pages
 
 MEASURE_NOTES = {
@@ -139,7 +140,7 @@ def check_control(run: RunData, control: RunData) -> None:
     problems = []
     if run.script != control.script:
         problems.append(f"script: {run.script} here, {control.script} in the control")
-    problems += [f"{key}: {config_module.shown(ours)} here, {config_module.shown(theirs)} in the control"
+    problems += [f"{key}: {config_words.shown(ours)} here, {config_words.shown(theirs)} in the control"
                  for key, ours, theirs in config_module.differences(run.config, control.config, ("paper", "method"))]
     sizes = [sorted({tuple(size) for size in data.view.plan.values()}) for data in (run, control)]
     if sizes[0] != sizes[1]:

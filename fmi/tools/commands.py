@@ -20,7 +20,7 @@ from typing import Optional
 from fmi import experiments
 from fmi.errors import FmiError
 from fmi.run.experiment import AnyExperiment
-from fmi.run.interface import cli
+from fmi.run.interface import cli, config_words
 from fmi.run.interface import config as config_module
 from fmi.run.machine import device, threads
 
@@ -63,7 +63,7 @@ def figure(name: str, argv: Optional[list[str]] = None) -> int:
         config = config_module.load(experiment.config_model, args.config.expanduser(), given)
         if args.print_config:
             source = f"{args.config}" + (" + command line" if given else "")
-            print(config_module.commented_yaml(config, f"the settings of {experiment.script}: {source}"), end="")
+            print(config_words.commented_yaml(config, f"the settings of {experiment.script}: {source}"), end="")
             return 0
         if args.shard and args.collect:
             raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")

@@ -18,6 +18,7 @@ import pydantic
 
 from fmi.errors import FmiError
 from fmi.run.interface import config as config_module
+from fmi.run.interface import config_words
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -133,11 +134,11 @@ def help_of(model: type[pydantic.BaseModel], key: str, paper: Optional[pydantic.
     for block in blocks:
         model = config_module.NESTED[block]
     text = model.model_fields[name].description or name
-    if paper is not None and config_module.role_of(top) == "paper":
+    if paper is not None and config_words.role_of(top) == "paper":
         value = config_module.to_dict(paper)
         for part in key.split("."):
             value = value[part]
-        text += f" (paper: {config_module.shown(value)})"
+        text += f" (paper: {config_words.shown(value)})"
     return text.replace("%", "%%")
 
 
