@@ -137,6 +137,24 @@ def finished(tmp_path, tiny_image):
 
 
 @pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """The tests' own experiment (tests/fake_experiment.py), registered beside the paper's figures, its
+    paper config in a folder of its own."""
+    import fake_experiment
+
+    from fmi import experiments
+
+    experiment = fake_experiment.Fake()
+    configs = tmp_path / "fake_configs"
+    configs.mkdir()
+    (configs / "fake.yaml").write_text("{}\n")
+    monkeypatch.setattr(experiment, "config_dir", configs)
+    monkeypatch.setattr(experiments, "FIGURES", experiments.FIGURES + (experiment,))
+    monkeypatch.setitem(experiments.BY_NAME, "fake", experiment)
+    return experiment
+
+
+@pytest.fixture
 def captured_figures(monkeypatch):
     """Every grid figure drawn: its title and marks."""
     drawn = []
