@@ -72,3 +72,27 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
             temporary.write_bytes(b"partial")
             raise RuntimeError
     assert not (tmp_path / "new.png").exists()
+
+
+def test_nested_settings_flatten_to_dotted_keys_and_their_differences_are_listed_in_order():
+    from fmi.io import changed, flatten
+
+    assert flatten({"sgd": {"max_steps": 5, "decay": {"rate": 0.5}}, "seed": 0}) == {
+        "sgd.max_steps": 5, "sgd.decay.rate": 0.5, "seed": 0}
+    ours = {"seed": 1, "sgd": {"max_steps": 5, "momentum": 0.9}, "only_ours": True}
+    theirs = {"seed": 1, "sgd": {"max_steps": 7, "momentum": 0.9}, "only_theirs": "x"}
+    assert changed(ours, theirs) == [("sgd.max_steps", 5, 7), ("only_ours", True, None), ("only_theirs", None, "x")]
+    assert changed(ours, ours) == []
+
+
+@pytest.mark.parametrize("size, data, problem", [
+    (10, b"x" * 10, None), (10, b"x" * 11, "is larger than the 0 KiB fmi reads"),
+    (2048, b"x" * 2049, "is larger than the 2 KiB fmi reads"), (2**20, b"", None)])
+def test_the_bounded_reader_reads_a_regular_file_up_to_its_limit(tmp_path, size, data, problem):
+    from fmi.io import read_file
+
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    assert read_file(path, size) == ((None, problem) if problem else (data, None))
+    assert read_file(tmp_path / "missing", size) == (None, "no such file")
+    assert read_file(tmp_path, size) == (None, "is not a regular file")

@@ -6,11 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, one_error, tiny_run
+from conftest import ROOT
 
-import run_fmi
 from fmi.run.machine import facts as machine
-from fmi.run.machine import memory
 
 
 def test_the_cpu_and_its_kernel_paths_come_from_proc_cpuinfo():
@@ -51,25 +49,3 @@ def test_a_run_records_the_machine_in_its_record_and_every_cell(tmp_path, tiny_i
     assert len(cells) == 2 and all(json.loads(cell.read_text())["machine"] == facts for cell in cells)
     assert f"machine: {machine.describe(facts)}" in done.stderr
     assert list((tmp_path / "cache").glob("onednn-*.json"))  # the probe's answer is kept for the next run
-
-
-def test_memory_estimate_grows_with_size_batch_and_depth():
-    small = memory.estimate_bytes(["relu5_2"], 1, 384, 512)
-    assert memory.estimate_bytes(["relu5_2"], 2, 384, 512) > small
-    assert memory.estimate_bytes(["relu5_2"], 1, 768, 1024) > 3 * (small - memory.FIXED_BYTES)
-    assert memory.estimate_bytes(["relu1_1", "relu5_4"], 1, 384, 512) > small
-    # measured peak for this case (docstring of fmi.memory): 707 MiB
-    assert 700 * 2**20 < small < 850 * 2**20
-
-
-def test_gpu_without_cuda_build(tmp_path, capsys, tiny_image):
-    code = run_fmi.main(tiny_run(tmp_path / "out", tiny_image, "--gpu", "0", steps=3, batch=1))
-    one_error(capsys, code, r"--gpu 0: this MXNet build sees no GPU; install a CUDA build of MXNet "
-               r"\(e.g. 'pip install mxnet-cu117==1.9.1' .*\) or drop --gpu to run on the CPU")
-
-
-def test_unknown_available_memory_is_said(monkeypatch, caplog):
-    monkeypatch.setattr(memory, "available_bytes", lambda: None)
-    caplog.set_level("INFO")
-    memory.check(["relu5_1"], 1, 64, 64)
-    assert any("the memory available is unknown here" in message for message in caplog.messages)
