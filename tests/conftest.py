@@ -25,6 +25,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "paper"
 
 
+_AVX512_CORE = ("avx512f", "avx512dq", "avx512bw", "avx512vl")
+# oneDNN's instruction-set ceilings (values of DNNL_MAX_CPU_ISA), lowest first, with the CPU flags each needs
+ISA_LEVELS = (("SSE41", ("sse4_1",)), ("AVX", ("avx",)), ("AVX2", ("avx2",)),
+              ("AVX512_CORE", _AVX512_CORE), ("AVX512_CORE_VNNI", _AVX512_CORE + ("avx512_vnni",)),
+              ("AVX512_CORE_BF16", _AVX512_CORE + ("avx512_vnni", "avx512_bf16")),
+              ("AVX512_CORE_AMX", _AVX512_CORE + ("avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")))
+
+
+def isa_levels(flags=None):
+    """The values of DNNL_MAX_CPU_ISA this CPU can run, lowest first: every kernel path it offers."""
+    from fmi.run.machine import facts
+
+    has = set(facts.cpu()[1] if flags is None else flags)
+    return [name for name, needed in ISA_LEVELS if has.issuperset(needed)]
+
+
 @pytest.fixture(scope="session")
 def random_weights():
     return weight_files.load("random:0")

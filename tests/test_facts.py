@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, isa_levels
 
 from fmi.run.machine import facts as machine
 
@@ -14,9 +14,9 @@ from fmi.run.machine import facts as machine
 def test_the_cpu_and_its_kernel_paths_come_from_proc_cpuinfo():
     model, flags = machine.cpu()
     assert model in Path("/proc/cpuinfo").read_text()
-    assert machine.isa_levels(["sse4_1", "avx", "avx2"]) == ["SSE41", "AVX", "AVX2"]
-    assert machine.isa_levels(["sse4_1", "avx", "avx2", "avx512f", "avx512dq", "avx512bw"]) == ["SSE41", "AVX", "AVX2"]
-    assert machine.isa_levels(flags)[:1] == (["SSE41"] if "sse4_1" in flags else [])
+    assert isa_levels(["sse4_1", "avx", "avx2"]) == ["SSE41", "AVX", "AVX2"]
+    assert isa_levels(["sse4_1", "avx", "avx2", "avx512f", "avx512dq", "avx512bw"]) == ["SSE41", "AVX", "AVX2"]
+    assert isa_levels(flags)[:1] == (["SSE41"] if "sse4_1" in flags else [])
 
 
 def test_settings_in_force_are_the_ones_that_steer_the_libraries():

@@ -7,6 +7,7 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 import pytest
+from conftest import isa_levels
 
 from fmi.core import codes, invert, vgg19
 from fmi.errors import FmiError
@@ -230,7 +231,7 @@ def test_loss_and_gradient_are_the_authors_way_bit_for_bit_on_every_kernel_path(
     with their gradients), so on every instruction set oneDNN can use on this CPU, fmi's loss and image
     gradient for a batch equal bit for bit those of their plain executor run image by image: content
     terms at three depths (Fig. 3, Fig. 4), PMCI and Gatys (Fig. 5)."""
-    paths = machine.isa_levels() + [None]
+    paths = isa_levels() + [None]
     for isa in paths:
         found = kernel_path_check(isa)
         kernels_agree = found.pop("fully_connected_kernels_agree")

@@ -35,7 +35,7 @@ def test_all_parameters_and_filter_count():
     arguments = set(vgg19.build(["relu5_4"]).list_arguments())
     assert arguments == {"data"} | set(vgg19.parameter_shapes())
     assert len(vgg19.RELU_LAYERS) == 16
-    assert vgg19.total_filters() == 5504
+    assert sum(map(vgg19.channels, vgg19.RELU_LAYERS)) == 5504  # VGG-19's filters over its 16 relu layers
 
 
 def test_unknown_layer_names_the_valid_ones():

@@ -80,11 +80,6 @@ def flops(layer: str, height: int, width: int) -> int:
     return total
 
 
-def total_filters() -> int:
-    """Number of filters over all 16 relu layers (5504 for VGG-19)."""
-    return sum(channels(layer) for layer in RELU_LAYERS)
-
-
 def build(layers: Sequence[str], pooling: str = "avg") -> "mx.sym.Symbol":
     """Return an ``mx.sym.Group`` of the requested relu outputs, in the order given.
 

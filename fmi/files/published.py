@@ -82,10 +82,6 @@ PAPER_IMAGES = {item.name: item.local for item in IMAGES}  # name in configs -> 
 BY_BLOB = {item.blob: item for item in IMAGES + FIGURES + (WEIGHTS,)}
 
 
-def url_of(item: Published) -> str:
-    return WEIGHTS_URL if item is WEIGHTS else AUTHORS_BASE_URL + item.remote
-
-
 def image(name: str) -> Published:
     """The published input image called ``name`` in configs (golden_gate, ...)."""
     return next(item for item in IMAGES if item.name == name)

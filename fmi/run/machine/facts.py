@@ -18,7 +18,7 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,12 +28,6 @@ from fmi.run.machine import threads
 # the CPU flags that decide which kernels oneDNN (and numpy) can run
 SIMD_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512dq", "avx512bw",
               "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16")
-_AVX512_CORE = ("avx512f", "avx512dq", "avx512bw", "avx512vl")
-# oneDNN's instruction-set ceilings (values of DNNL_MAX_CPU_ISA), lowest first, with the CPU flags each needs
-ISA_LEVELS = (("SSE41", ("sse4_1",)), ("AVX", ("avx",)), ("AVX2", ("avx2",)),
-              ("AVX512_CORE", _AVX512_CORE), ("AVX512_CORE_VNNI", _AVX512_CORE + ("avx512_vnni",)),
-              ("AVX512_CORE_BF16", _AVX512_CORE + ("avx512_vnni", "avx512_bf16")),
-              ("AVX512_CORE_AMX", _AVX512_CORE + ("avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")))
 SETTING_PATTERN = re.compile(r"(DNNL|MKLDNN|ONEDNN|MXNET|OMP|KMP|OPENBLAS)_[A-Z0-9_]+|FMI_THREADS")
 KERNEL_SETTINGS = re.compile(r"(DNNL|MKLDNN|ONEDNN)_[A-Z0-9_]+")  # what changes oneDNN's choice of kernels
 PROBE = """
@@ -63,12 +57,6 @@ def cpu() -> tuple[str, list[str]]:
 def name() -> str:
     """The CPU and the cores this process may use: 'AMD EPYC, 2 cores'."""
     return f"{cpu()[0]}, {threads.usable_cores()} cores"
-
-
-def isa_levels(flags: Optional[Sequence[str]] = None) -> list[str]:
-    """The values of DNNL_MAX_CPU_ISA this CPU can run, lowest first: every kernel path it offers."""
-    has = set(cpu()[1] if flags is None else flags)
-    return [name for name, needed in ISA_LEVELS if has.issuperset(needed)]
 
 
 def settings_in_force(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
