@@ -89,6 +89,26 @@ def one_error(capsys, code, pattern=None):
 
 
 @pytest.fixture
+def figure_images(tmp_path):
+    """A content image and two style images of their own sizes: {content, style_a, style_b: path}."""
+    paths = {}
+    for index, name in enumerate(["content", "style_a", "style_b"]):
+        paths[name] = tmp_path / f"{name}.png"
+        write_image(paths[name], 24 + 4 * index, 32, seed=index)
+    return paths
+
+
+def figure_args(tmp_path, content):
+    """Arguments of a small run of any figure script: 32 px, random weights, 3 steps, into tmp_path/out."""
+    return ["--image", str(content), "--weights", "random:0", "--size", "32", "--steps", "3",
+            "--output", str(tmp_path / "out")]
+
+
+def read_record(tmp_path):
+    return json.loads((tmp_path / "out" / "record.json").read_text())
+
+
+@pytest.fixture
 def tiny_image(tmp_path):
     path = tmp_path / "tiny.png"
     write_image(path, 24, 32)

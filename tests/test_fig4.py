@@ -1,12 +1,11 @@
 """fmi/experiments/fig4.py: modified code inversion (Fig. 4) from its script: every output, the random
 target against the authors' reallocation, purposeful mode, bad inputs and the quick config."""
 import hashlib
-import json
 import re
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import figure_args, read_record
 
 import run_random
 from fmi.core import codes, invert
@@ -15,26 +14,8 @@ from fmi.files import image_files
 from fmi.run.interface import config as config_module
 
 
-@pytest.fixture
-def images(tmp_path):
-    paths = {}
-    for index, name in enumerate(["content", "style_a", "style_b"]):
-        paths[name] = tmp_path / f"{name}.png"
-        write_image(paths[name], 24 + 4 * index, 32, seed=index)
-    return paths
-
-
-def common(tmp_path, content):
-    return ["--image", str(content), "--weights", "random:0", "--size", "32", "--steps", "3",
-            "--output", str(tmp_path / "out")]
-
-
-def read_record(tmp_path):
-    return json.loads((tmp_path / "out" / "record.json").read_text())
-
-
-def test_run_random_writes_every_promised_output(tmp_path, images):
-    argv = common(tmp_path, images["content"]) + ["--layers", "relu1_1,relu2_1", "--draw-seeds", "4,9"]
+def test_run_random_writes_every_promised_output(tmp_path, figure_images):
+    argv = figure_args(tmp_path, figure_images["content"]) + ["--layers", "relu1_1,relu2_1", "--draw-seeds", "4,9"]
     assert run_random.main(argv) == 0
     out = tmp_path / "out"
     for layer in ("relu1_1", "relu2_1"):
@@ -73,9 +54,9 @@ def test_random_target_is_the_authors_reallocation_of_the_drawn_vector(random_we
     assert not np.allclose(target, code)
 
 
-def test_run_random_purposeful_mode(tmp_path, images):
-    argv = common(tmp_path, images["content"]) + ["--layers", "relu1_1", "--mode", "purposeful",
-                                                  "--style", f"{images['style_a']},{images['style_b']}"]
+def test_run_random_purposeful_mode(tmp_path, figure_images):
+    argv = figure_args(tmp_path, figure_images["content"]) + ["--layers", "relu1_1", "--mode", "purposeful",
+                                                  "--style", f"{figure_images['style_a']},{figure_images['style_b']}"]
     assert run_random.main(argv) == 0
     cells = read_record(tmp_path)["cells"]
     assert sorted(cells) == ["content/relu1_1/purposeful_style_a", "content/relu1_1/purposeful_style_b"]
@@ -87,8 +68,8 @@ def test_run_random_purposeful_mode(tmp_path, images):
     (["--mode", "purposeful", "--style", "nowhere.png"], r"^error: image nowhere.png: no such file$"),
     (["--distribution", "uniform"], r"key 'distribution' must be one of authors, positive"),
 ])
-def test_bad_inputs(tmp_path, images, capsys, extra, message):
-    code = run_random.main(common(tmp_path, images["content"]) + extra)
+def test_bad_inputs(tmp_path, figure_images, capsys, extra, message):
+    code = run_random.main(figure_args(tmp_path, figure_images["content"]) + extra)
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]

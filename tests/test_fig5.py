@@ -1,11 +1,10 @@
 """fmi/experiments/fig5.py: PMCI beside Gatys (Fig. 5) from its script: every output, each term against
 the paper's formulas, bad inputs and the quick config."""
-import json
 import re
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import figure_args, read_record
 
 import run_pmci
 from fmi.experiments import fig5 as fig5_module
@@ -14,27 +13,9 @@ from fmi.run.interface import config as config_module
 from fmi.run.interface import inputs
 
 
-@pytest.fixture
-def images(tmp_path):
-    paths = {}
-    for index, name in enumerate(["content", "style_a", "style_b"]):
-        paths[name] = tmp_path / f"{name}.png"
-        write_image(paths[name], 24 + 4 * index, 32, seed=index)
-    return paths
-
-
-def common(tmp_path, content):
-    return ["--image", str(content), "--weights", "random:0", "--size", "32", "--steps", "3",
-            "--output", str(tmp_path / "out")]
-
-
-def read_record(tmp_path):
-    return json.loads((tmp_path / "out" / "record.json").read_text())
-
-
-def test_run_pmci_writes_every_promised_output(tmp_path, images):
-    argv = common(tmp_path, images["content"]) + [
-        "--style", f"{images['style_a']},{images['style_b']}", "--style-layers", "relu1_1,relu2_1"]
+def test_run_pmci_writes_every_promised_output(tmp_path, figure_images):
+    argv = figure_args(tmp_path, figure_images["content"]) + [
+        "--style", f"{figure_images['style_a']},{figure_images['style_b']}", "--style-layers", "relu1_1,relu2_1"]
     assert run_pmci.main(argv) == 0
     out = tmp_path / "out"
     for method in ("gatys", "pmci"):
@@ -93,8 +74,8 @@ def test_style_transfer_terms_weigh_as_the_paper_says(random_weights, method):
     (["--style", ","], r"key 'styles' is empty; name at least one style image$"),
     (["--methods", "gatys,johnson"], r"key 'methods\[1\]' must be one of gatys, pmci, got 'johnson'$"),
 ])
-def test_bad_inputs(tmp_path, images, capsys, extra, message):
-    code = run_pmci.main(common(tmp_path, images["content"]) + extra)
+def test_bad_inputs(tmp_path, figure_images, capsys, extra, message):
+    code = run_pmci.main(figure_args(tmp_path, figure_images["content"]) + extra)
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
