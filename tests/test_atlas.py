@@ -239,8 +239,8 @@ def test_a_regular_install_ships_the_atlas_assets_and_the_configs(tmp_path, run)
     assert sorted(path.name for path in (target / "fmi" / "configs").glob("*.yaml")) == sorted(
         path.name for path in (ROOT / "fmi" / "configs").glob("*.yaml"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import fmi.tools.atlas as atlas; "
-            "from fmi.tools import commands; "
-            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(fmi.atlas.main([sys.argv[2]]))")
+            "import fmi.atlas as door; "
+            "assert atlas.__file__.startswith(sys.argv[1]), atlas.__file__; sys.exit(door.main([sys.argv[2]]))")
     done = subprocess.run([sys.executable, "-c", code, str(target), str(run)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -9,6 +9,7 @@ import fmi.analyze
 import fmi.atlas
 import fmi.compare
 import run_fmi
+from fmi import io as fmi_io
 from fmi.errors import FmiError
 from fmi.files import image_files
 from fmi.run.folder import record
@@ -89,6 +90,6 @@ def test_a_record_that_cannot_be_read_says_why(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(record, "open", denied, raising=False)
+    monkeypatch.setattr(fmi_io, "open", denied, raising=False)  # the one bounded reader's open
     with pytest.raises(FmiError, match=r"record.json: cannot be read \(Permission denied\)"):
         record.load_record(tmp_path / "record.json")

@@ -1,6 +1,6 @@
 """The command lines behind the figure scripts (``run_fmi.py``, ...) and ``reproduce.py``, and what
 every front door's command line shares (``tool_parser``, ``run_tool``): each tool's own options are
-in its front door (``fmi/analyze.py``, ``fmi/atlas.py``, ...).
+in a module of ``fmi.tools.doors``.
 
 Each command parses its options first and imports the module that does the work only then, so
 ``--help`` and a mistyped option answer at once (the tools load MXNet, OpenCV or matplotlib:

@@ -1,0 +1,1 @@
+"""The options of each ``python -m fmi.*`` tool, one module a door (``fmi/analyze.py`` runs ``analyze.main``)."""
