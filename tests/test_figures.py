@@ -31,8 +31,9 @@ def test_a_figure_of_a_stand_in_says_what_it_stands_in_for(tmp_path, captured_fi
     assert run_fmi.main(["--weights", "random:0", "--size", "32", "--layers", "relu1_1", "--filters", "0",
                          "--steps", "2", "--output", str(tmp_path / "out")]) == 0
     title = captured_figures[0]["title"]
-    assert title.startswith("Feature Map Inversion of grace_hopper") and "grace_hopper standing in for golden_gate" \
-        in title.splitlines()[2:], title
+    first, second = title.splitlines()[:2]
+    assert first.startswith("Feature Map Inversion of grace_hopper, ") and \
+        second == "grace_hopper standing in for golden_gate", title
     assert any("standing in for golden_gate" in message for message in caplog.messages)
 
 

@@ -30,11 +30,10 @@ def title(session: Any, what: str, size: tuple[int, int], keys: Sequence[str]) -
     config = session.config
     finished = [key for key in keys if key and key in session.folder.cells]
     counts = status_counts(session.folder.cells, finished, config.stuck_fraction)
-    lines = [f"{what}, {size[0]}x{size[1]} px (h x w)",
+    lines = [f"{what}, {size[0]}x{size[1]} px (h x w)", *session.input_notes,  # right below the images it names
              f"{session.label}; {optimiser(config)}; fidelity: {session.fidelity.name}"]
     if session.settings_line:
         lines.append(session.settings_line)
-    lines += session.input_notes
     if counts:
         by_rule = len(finished) - sum(len(found) for found in counts.values())
         lines.append(f"of {len(finished)} cells: {by_rule} stopped by the rule, " + ", ".join(
