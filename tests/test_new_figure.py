@@ -111,7 +111,7 @@ def test_reproduce_runs_the_new_figure_and_says_it_has_no_published_counterpart(
                                                     "--output", "paper"]
     assert commands.reproduce(argv) == 0
     report = (tmp_path / "paper" / "report.md").read_text()
-    assert "## Fig. 6: Code inversion" in report
+    assert report.startswith("# Reproduction of Xia et al. (2016): Fig. 6\n") and "## Fig. 6: Code inversion" in report
     assert "The paper has no figure of the authors' to compare this one with." in report
     assert "is not in" not in report  # not mistaken for a figure whose download is missing
     record = json.loads((tmp_path / "paper" / "fig6" / "record.json").read_text())

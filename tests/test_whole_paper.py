@@ -40,7 +40,7 @@ def plain(markdown):
 def test_the_report_says_first_that_random_weights_cannot_agree(reproduction):
     output, authors = reproduction
     lines = plain((output / "report.md").read_text()).splitlines()
-    assert lines[0] == "# Reproduction of Xia et al. (2016), Figs. 3-5"
+    assert lines[0] == "# Reproduction of Xia et al. (2016): Fig. 3, Fig. 4, Fig. 5"
     assert lines[2].startswith("**These figures were made with random weights, not the ImageNet VGG-19, so they "
                                "cannot agree with the paper's:**")
     text = "\n".join(lines)

@@ -200,6 +200,7 @@ class Section:
     """One figure of the report: its run, beside the authors' figure, and what the numbers say."""
 
     name: str
+    paper: str                           # how the paper names the figure: Fig. 3
     title: str
     weights: str                         # the label of the run's weights
     pretrained: bool
@@ -230,7 +231,8 @@ class Report:
 def section(job: Job, output: Path, control: Optional[Job]) -> Section:
     """Compare a figure's run with the authors' figure (when it is there) and measure it (beside its control)."""
     figure, view, config = experiments.view(job.output)
-    found = Section(job.name, f"{figure.paper}: {figure.title}", view.label, view.record.weights.pretrained,
+    found = Section(job.name, figure.paper, f"{figure.paper}: {figure.title}", view.label,
+                    view.record.weights.pretrained,
                     f"{job.output.relative_to(output)}/atlas/index.html",
                     pages.made(view, figure, config, experiments.settings_line(view)),
                     fidelity.deviations(fidelity.MODES[view.record.fidelity]))
