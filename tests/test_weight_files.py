@@ -69,7 +69,7 @@ def test_a_weights_file_is_the_authors_only_when_its_git_blob_id_is_theirs(tmp_p
     monkeypatch.setitem(published.BY_BLOB, blob, published.WEIGHTS)
     theirs = weights.load(str(path))
     assert theirs.label == "ImageNet VGG-19, the authors' vgg19.params"
-    assert theirs.record()["git_blob"] == blob and theirs.record()["published"] == "the authors' vgg19.params"
+    assert theirs.blob == blob and theirs.published == "the authors' vgg19.params"
     assert weights.main(["check", str(path)]) == 0
     assert capsys.readouterr().out.startswith(f"exactly the authors' 'vgg19.params' (git blob {blob[:8]})")
     changed = bytearray(path.read_bytes())

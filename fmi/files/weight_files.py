@@ -52,12 +52,6 @@ class Weights:
             return f"ImageNet VGG-19, {self.published}"
         return f"weights file {Path(self.path or '').name} (git blob {(self.blob or '')[:8]}), not the authors'"
 
-    def record(self) -> dict[str, Any]:
-        """What a run record needs to reproduce these weights."""
-        return {"source": self.source, "pretrained": self.pretrained, "sha1": self.sha1, "git_blob": self.blob,
-                "published": self.published, "seed": self.seed, "path": self.path,
-                "preprocessing": self.preprocessing.name, "label": self.label}
-
     @property
     def identity(self) -> Any:
         """What decides these weights' values: the file's SHA-1, or the random seed."""

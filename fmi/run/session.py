@@ -43,6 +43,7 @@ from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
     RunRecord,
+    WeightsRecord,
     build,
     code_identity,
     fingerprint_of,
@@ -283,10 +284,17 @@ def _record(config: Any, script: str, argv: list[str], options: Options, weights
     return build(
         RunRecord, "this run", record_format=RECORD_FORMAT, script=script, argv=[printable(arg) for arg in argv],
         config=printable_data(config_module.to_dict(config)), fingerprint=fingerprint_of(settings),
-        settings=settings, code=code_identity(), fidelity=fidelity.of(config).name, weights=weights.record(),
+        settings=settings, code=code_identity(), fidelity=fidelity.of(config).name, weights=weights_record(weights),
         seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(), machine=facts,
         paper_differences=[{"key": key, "value": value, "paper": paper} for key, value, paper in differences],
         versions=versions(), started=timestamp(), shard=list(options.shard) if options.shard else None)
+
+
+def weights_record(weights: weight_files.Weights) -> WeightsRecord:
+    """What a run record needs to reproduce ``weights``: their source, whose they are, and their digests."""
+    return build(WeightsRecord, "the weights", source=weights.source, pretrained=weights.pretrained,
+                 sha1=weights.sha1, git_blob=weights.blob, published=weights.published, seed=weights.seed,
+                 path=weights.path, preprocessing=weights.preprocessing.name, label=weights.label)
 
 
 def _picture(name: str, rgb: Any, height: int, width: int, weights: weight_files.Weights, mode: fidelity.Fidelity,
