@@ -1,11 +1,10 @@
 """fmi/experiments/fig4.py: modified code inversion (Fig. 4) from its script: every output, the random
 target against the authors' reallocation, purposeful mode, bad inputs and the quick config."""
 import hashlib
-import re
 
 import numpy as np
 import pytest
-from conftest import figure_args, read_record
+from conftest import figure_args, one_error, read_record
 
 import run_random
 from fmi.core import codes, invert
@@ -69,11 +68,7 @@ def test_run_random_purposeful_mode(tmp_path, figure_images):
     (["--distribution", "uniform"], r"key 'distribution' must be one of authors, positive"),
 ])
 def test_bad_inputs(tmp_path, figure_images, capsys, extra, message):
-    code = run_random.main(figure_args(tmp_path, figure_images["content"]) + extra)
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and re.search(message, errors[0]), err
+    one_error(capsys, run_random.main(figure_args(tmp_path, figure_images["content"]) + extra), message)
 
 
 def test_the_quick_config_loads():
