@@ -2,6 +2,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, snapshot, write_image
@@ -82,3 +83,21 @@ def test_commands_in_the_readme_and_the_docs_name_real_files():
         assert (ROOT / config).is_file(), config
     for module in modules:
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+def test_every_test_file_the_docs_name_exists():
+    """The docs name the test that proves a promise: each named file is there (tests/test_trust.py was
+    named long after it was split up)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "fmi").rglob("*.py"))]
+    named = {name for page in pages for name in re.findall(r"\btests/[\w/]+\.py\b", page.read_text())}
+    assert len(named) >= 5
+    missing = sorted(name for name in named if not (ROOT / name).is_file())
+    assert not missing, missing
+
+
+def test_the_tests_mirror_the_package():
+    """A test module in a folder of tests/ tests a module of the same folder of fmi/ (or a figure, a tool)."""
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        folder = path.parent.relative_to(ROOT / "tests")
+        if folder != Path("."):
+            assert (ROOT / "fmi" / folder).is_dir(), path

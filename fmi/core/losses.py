@@ -14,7 +14,7 @@ gradient symbols here are their operations in their order (a division then a mul
 the same MXNet operators), so the gradient that reaches the network equals theirs to the last
 bit. ``objective`` feeds each gradient to the network through sum(F * BlockGrad(gradient)),
 whose derivative with respect to F is that gradient exactly. The gradients are those of the
-losses in the table (tests/test_losses.py checks them against finite differences).
+losses in the table (tests/core/test_losses.py checks them against finite differences).
 """
 from collections.abc import Sequence
 from dataclasses import dataclass

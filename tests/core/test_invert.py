@@ -216,7 +216,7 @@ def test_stopped_images_leave_the_batch(random_weights, content):
 
 
 def kernel_path_check(isa, problems=(), training_mode=False):
-    """tests/kernel_paths.py run under DNNL_MAX_CPU_ISA=isa (None: oneDNN's own choice), one thread."""
+    """tests/core/kernel_paths.py run under DNNL_MAX_CPU_ISA=isa (None: oneDNN's own choice), one thread."""
     environment = {name: value for name, value in os.environ.items() if name != "DNNL_MAX_CPU_ISA"}
     environment.update(OMP_NUM_THREADS="1", FMI_THREADS="1", **({"DNNL_MAX_CPU_ISA": isa} if isa else {}))
     command = [sys.executable, str(Path(__file__).parent / "kernel_paths.py"), *problems]

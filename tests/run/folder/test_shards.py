@@ -1,5 +1,5 @@
 """fmi/run/folder/shards.py: what --shard I/N accepts, where a shard writes, and the line that reruns the
-shards a collect misses (the driver's use of them: tests/test_driver.py)."""
+shards a collect misses (the driver's use of them: tests/run/test_driver.py)."""
 import shlex
 from pathlib import Path
 

@@ -1,5 +1,4 @@
 """fmi.compare: finding the cells of a composite figure and pairing them with a run's."""
-from pathlib import Path
 
 import matplotlib
 
@@ -7,14 +6,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
-import fmi.compare
-from fmi.files import image_files
-from fmi.tools import (
-    compare,  # noqa: E402
-)
+import fmi.compare  # noqa: E402
+from fmi.files import image_files  # noqa: E402
+from fmi.tools import compare  # noqa: E402
 
-SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 NO_REFERENCE = "the authors' three result figures are not available to the tests on this machine"
 LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 

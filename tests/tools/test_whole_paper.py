@@ -2,15 +2,14 @@
 import html
 import re
 import shutil
-from pathlib import Path
 
 import pytest
-from conftest import Page, one_error
+from conftest import ROOT, Page, one_error
 
 from fmi.files import published
 from fmi.tools import commands
 
-SHARED_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 SECTIONS = ["Fig. 3: Feature Map Inversion", "Fig. 4: Randomly modified code inversion", "Fig. 5: PMCI beside Gatys"]
 REFERENCES = {"fig3": "fig3_feature_map_inversion.png", "fig4": "fig4_random_modification.png",
               "fig5": "fig5_pmci_vs_gatys.png"}
