@@ -9,8 +9,8 @@ figures (``Grid``), and what ``fmi.analyze`` measures for it. Hooks that only so
 (measures taken on the final images, contact sheets, input pictures in a grid, a published figure
 to compare with, findings) are optional: their defaults do nothing. Everything else (inputs
 checked, the run folder, resuming, shards, progress, the figures drawn and the record) is the
-driver's, the same for every experiment. Nothing here loads MXNet, so a
-config can be read, checked and shown at once.
+driver's, the same for every experiment. Nothing here loads MXNet, so a config can be read,
+checked and shown at once.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field
