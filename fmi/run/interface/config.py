@@ -22,12 +22,7 @@ from fmi.core import vgg19
 from fmi.core.fidelity import FidelityName
 from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
-from fmi.io import (
-    changed,
-    check_input_file,
-    quote,
-    read_file,
-)
+from fmi.io import changed, check_input_file, quote, read_file
 from fmi.run.interface.config_words import message, role_of
 from fmi.run.interface.strict_yaml import parse_yaml
 
