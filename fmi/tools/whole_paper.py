@@ -36,7 +36,6 @@ from fmi.run.machine import facts as machine
 from fmi.tools import analyze, atlas, compare, pages
 
 log = logging.getLogger("fmi")
-VARIANTS = {"paper": "", "quick": "quick", "fast": "fast"}  # reproduce.py's modes: each figure's config of that variant
 
 
 @dataclass
@@ -63,12 +62,12 @@ class Job:
 
 def plan(args: Any) -> list[Job]:
     """The jobs of a reproduction: each figure, then (with --control) each figure's control."""
-    variant = "quick" if args.quick else "fast" if args.fast else "paper"
+    variant = "quick" if args.quick else "fast" if args.fast else ""  # each figure's config of that variant
     output = Path(args.output)
     jobs = []
     for control in (False, True) if args.control else (False,):
         for figure in experiments.FIGURES:
-            path = figure.config_file(VARIANTS[variant])
+            path = figure.config_file(variant)
             settings: list[tuple[str, Any]] = [("output", str(output / ("control" if control else "") / figure.name))]
             for key, value in (("max_long_edge", args.size), ("sgd.max_steps", args.steps),
                                ("lbfgs.max_steps", args.steps)):
@@ -236,13 +235,16 @@ def section(job: Job, output: Path, control: Optional[Job]) -> Section:
                     f"{job.output.relative_to(output)}/atlas/index.html",
                     pages.made(view, figure, config, experiments.settings_line(view)),
                     fidelity.deviations(fidelity.MODES[view.record.fidelity]))
-    found.published = figure.authors is not None
-    theirs = published.find(published.FIGURES_DIR, figure.authors) if figure.authors else None
-    found.missing = published.skipped(published.FIGURES_DIR) if figure.authors else ""
-    if theirs is not None and theirs.is_file():
-        found.rows, _, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
-        found.theirs, found.beside = theirs.name, f"report/{job.name}_beside_theirs.png"
-        beside(theirs, job.output / view.record.figures[0], inside(output, "report", f"{job.name}_beside_theirs.png"))
+    if figure.authors is None:
+        found.published = False
+    else:
+        theirs = published.find(published.FIGURES_DIR, figure.authors)
+        found.missing = published.skipped(published.FIGURES_DIR)
+        if theirs.is_file():
+            found.rows, _, _ = compare.compare(job.output, theirs, name=f"authors_{job.name}")
+            found.theirs, found.beside = theirs.name, f"report/{job.name}_beside_theirs.png"
+            beside(theirs, job.output / view.record.figures[0],
+                   inside(output, "report", f"{job.name}_beside_theirs.png"))
     run, result = analyze.analyze_run(job.output, partial=True, weights_spec=job.config.weights)
     other = None
     if control is not None:
