@@ -129,11 +129,10 @@ def _value(option: Option, text: Any) -> Any:
 def help_of(model: type[pydantic.BaseModel], key: str, paper: Optional[pydantic.BaseModel] = None) -> str:
     """The description of the setting ``key`` (dotted for a nested one), and its value in ``paper`` (the
     figure's paper config) if it is one of the paper's settings: a named option's help."""
-    *blocks, name = key.split(".")
+    name = key.split(".")[-1]
     top = model.model_fields[key.split(".")[0]]
-    for block in blocks:
-        model = config_module.NESTED[block]
-    text = model.model_fields[name].description or name
+    owner, _ = config_words.field_at(model, key.split("."))  # the model or nested block that holds it
+    text = owner.model_fields[name].description or name
     if paper is not None and config_words.role_of(top) == "paper":
         value = config_module.to_dict(paper)
         for part in key.split("."):

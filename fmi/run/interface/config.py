@@ -32,7 +32,6 @@ MAX_CONFIG_BYTES = 1 << 20
 
 STRICT = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=False)
 Index = Annotated[int, pydantic.Field(ge=0, le=INT_LIMIT)]  # a seed, a GPU, a filter
-NESTED: dict[str, type[pydantic.BaseModel]] = {"sgd": SGD, "lbfgs": LBFGS}
 
 
 def paper(default: Any, description: str) -> Any:
@@ -175,9 +174,9 @@ def with_defaults(cls: type[Common], mapping: dict[str, Any]) -> dict[str, Any]:
     ``cls``'s default for that block, so a block that sets one key keeps the figure's other values
     (Fig. 5's weight decay 0.005 stays when a config sets only ``sgd.max_steps``)."""
     merged = dict(mapping)
-    for name in NESTED:
-        given, field = merged.get(name), cls.model_fields.get(name)
-        if isinstance(given, dict) and field is not None and isinstance(field.default, pydantic.BaseModel):
+    for name, field in cls.model_fields.items():
+        given = merged.get(name)
+        if isinstance(given, dict) and isinstance(field.default, pydantic.BaseModel):
             merged[name] = {**field.default.model_dump(), **given}
     return merged
 
