@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from fmi.core import codes, invert
+from fmi.core import codes, invert, vgg19
 from fmi.files import weight_files
 
 
@@ -33,8 +33,8 @@ def main(argv=None):
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     print(f"{'layer':8} {'s/step':>8} {'s/step/image':>13} {f'{args.cell_steps}-step cell (s)':>20}")
     for layer in args.layers.split(","):
-        code = invert.extract(weights, [layer], content)[layer]
-        problem = invert.Problem([invert.Term(layer)], weights, (args.batch, 3, height, width))
+        code = invert.extract(vgg19.VGG19(), weights, [layer], content)[layer]
+        problem = invert.Problem([invert.Term(layer)], vgg19.VGG19(), weights, (args.batch, 3, height, width))
         problem.set_targets([np.concatenate([codes.feature_map(code, i) for i in range(args.batch)])])
         initial = invert.initial_images((3, height, width), [0] * args.batch)
         invert.sgd(problem, initial, invert.SGD(max_steps=1))  # warm-up: allocation, MKL-DNN plans

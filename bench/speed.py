@@ -101,8 +101,8 @@ def child_steps(steps, weights_spec, size):
     weights = weight_files.load(weights_spec)
     rng = np.random.default_rng(0)
     content = weights.preprocessing.preprocess(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-    code = invert.extract(weights, [DEEP_LAYER], content)[DEEP_LAYER]
-    problem = invert.Problem([invert.Term(DEEP_LAYER)], weights, (1, 3, height, width))
+    code = invert.extract(vgg19.VGG19(), weights, [DEEP_LAYER], content)[DEEP_LAYER]
+    problem = invert.Problem([invert.Term(DEEP_LAYER)], vgg19.VGG19(), weights, (1, 3, height, width))
     problem.set_targets([codes.feature_map(code, 0)])
     initial = invert.initial_images((3, height, width), [0])
     settings = invert.SGD(max_steps=steps, stop_eps=0)
@@ -154,7 +154,7 @@ def child_default_threads(steps, weights_spec, size):
 
 def lbfgs_against_sgd(weights_spec, size):
     """Wall time of SGD (authors' rule) and of L-BFGS to SGD's final loss, relu3_2 at ``size`` px."""
-    from fmi.core import invert, preprocessing
+    from fmi.core import invert, preprocessing, vgg19
     from fmi.files import image_files, weight_files
     from fmi.run.interface import inputs
 
@@ -163,8 +163,8 @@ def lbfgs_against_sgd(weights_spec, size):
     rgb = preprocessing.unit_to_uint8(preprocessing.resize(source, *preprocessing.content_size(*source.shape[:2],
                                                                                                size)))
     content = weights.preprocessing.preprocess(rgb)
-    code = invert.extract(weights, ["relu3_2"], content)["relu3_2"]
-    problem = invert.Problem([invert.Term("relu3_2")], weights, content.shape)
+    code = invert.extract(vgg19.VGG19(), weights, ["relu3_2"], content)["relu3_2"]
+    problem = invert.Problem([invert.Term("relu3_2")], vgg19.VGG19(), weights, content.shape)
     problem.set_targets([code])
     initial = invert.initial_images(content.shape[1:], [0])
     invert.sgd(problem, initial, invert.SGD(max_steps=2))  # warm-up

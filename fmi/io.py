@@ -157,6 +157,15 @@ def sha1_of_file(path: PathLike, prefix: bytes = b"") -> str:
     return digest.hexdigest()
 
 
+def sha256_of_file(path: PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (how a network file is named in a record)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def git_blob_id(path: PathLike) -> str:
     """The git blob id of a file, as ``git hash-object`` prints it: the SHA-1 of ``blob <size>\\0``
     followed by the file's bytes."""

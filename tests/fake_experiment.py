@@ -17,7 +17,7 @@ from fmi.run.experiment import Batch, Context, Experiment, Grid, Images, Picture
 from fmi.run.folder.keys import cell_key
 from fmi.run.folder.record import Strict
 from fmi.run.interface import config as config_module
-from fmi.run.interface.config import Common, check_layers
+from fmi.run.interface.config import Common
 
 ITEMS = ("small", "medium", "large")
 FACTORS = {"small": 0.5, "medium": 1.0, "large": 2.0}
@@ -29,7 +29,7 @@ class Config(Common):
 
     def check(self, where: str) -> None:
         super().check(where)
-        check_layers(self.layers, where)
+        self.check_layers(where)
 
 
 class Details(Strict):

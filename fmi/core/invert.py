@@ -1,4 +1,4 @@
-"""Code inversion: find images whose VGG-19 codes match given targets.
+"""Code inversion: find images whose codes (VGG-19's, or any ``Network``'s) match given targets.
 
 A ``Problem`` binds one MXNet executor for a batch of N images and a list of loss
 ``Term``s; ``sgd`` runs the authors' optimiser on it (docs/method.md, "Optimiser and stop rule"), stopping each
@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 
-from fmi.core import losses, vgg19
+from fmi.core import losses
+from fmi.core.network import Network
 from fmi.core.optimizers import LBFGS, SGD
 from fmi.core.terms import Term
 from fmi.errors import FmiError
@@ -52,19 +53,28 @@ class StepState:
 
 
 def _bind_params(weights: Weights, context: Any, names: Sequence[str]) -> dict[str, Any]:
+    missing = [name for name in names if name not in weights.params]
+    if missing:
+        raise FmiError(f"the weights ({weights.label}) lack {len(missing)} parameter(s) of the network, e.g. "
+                       f"{missing[0]!r}: are they this network's?")
     return {name: weights.params[name].as_in_context(context) for name in names}
 
 
-def extract(weights: Weights, layers: Sequence[str], images: npt.ArrayLike, pooling: str = "avg",
+def _auxiliary(symbol: Any, weights: Weights, context: Any) -> dict[str, Any]:
+    """The symbol's auxiliary states (BatchNorm's moving statistics), from the weights."""
+    return _bind_params(weights, context, symbol.list_auxiliary_states())
+
+
+def extract(network: Network, weights: Weights, layers: Sequence[str], images: npt.ArrayLike,
             context: Any = None) -> dict[str, Array]:
-    """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers``: {layer: (N, C, h, w)}."""
+    """Codes of ``images`` (N, 3, H, W, preprocessed) at ``layers`` of ``network``: {layer: (N, C, h, w)}."""
     context = context or mx.cpu()
     array = np.asarray(images, dtype=np.float32)
-    vgg19.check_input_size(layers, *array.shape[2:])
-    symbol = vgg19.build(layers, pooling)
+    network.check_input_size(layers, *array.shape[2:])
+    symbol = network.build(layers)
     args = _bind_params(weights, context, [n for n in symbol.list_arguments() if n != "data"])
     args["data"] = mx.nd.array(array, ctx=context)
-    executor = symbol.bind(context, args, grad_req="null")
+    executor = symbol.bind(context, args, grad_req="null", aux_states=_auxiliary(symbol, weights, context))
     outputs = executor.forward(is_train=False)
     return {layer: output.asnumpy() for layer, output in zip(layers, outputs)}
 
@@ -72,7 +82,7 @@ def extract(weights: Weights, layers: Sequence[str], images: npt.ArrayLike, pool
 class Problem:
     """The loss and its image gradient for a batch of images, in one executor."""
 
-    def __init__(self, terms: Sequence[Term], weights: Weights, batch_shape: Sequence[int], pooling: str = "avg",
+    def __init__(self, terms: Sequence[Term], network: Network, weights: Weights, batch_shape: Sequence[int],
                  context: Any = None) -> None:
         self.terms = list(terms)
         if not self.terms:
@@ -80,9 +90,9 @@ class Problem:
         for term in self.terms:
             if term.kind not in losses.LOSS_FUNCTIONS:
                 raise FmiError(f"unknown loss kind {term.kind!r}; use one of {', '.join(losses.LOSS_KINDS)}")
-        self.weights, self.pooling, self.context = weights, pooling, context or mx.cpu()
+        self.network, self.weights, self.context = network, weights, context or mx.cpu()
         layers = list(dict.fromkeys(term.layer for term in self.terms))
-        vgg19.check_input_size(layers, *batch_shape[2:])
+        network.check_input_size(layers, *batch_shape[2:])
         self.target_names = [f"target{index}" for index in range(len(self.terms))]
         self._bind(tuple(batch_shape))
 
@@ -91,11 +101,11 @@ class Problem:
         self.batch_shape = batch_shape
         batch, height, width = batch_shape[0], batch_shape[2], batch_shape[3]
         layers = list(dict.fromkeys(term.layer for term in self.terms))
-        features = dict(zip(layers, vgg19.build(layers, self.pooling)))
+        features = dict(zip(layers, self.network.build(layers)))
         built: list[losses.TermSymbols] = []
         self.target_shapes: dict[str, tuple[int, ...]] = {}
         for name, term in zip(self.target_names, self.terms):
-            shape = (vgg19.channels(term.layer),) + vgg19.output_size(term.layer, height, width)
+            shape = (self.network.channels(term.layer),) + self.network.output_size(term.layer, height, width)
             extra = {"batch": batch} if term.kind == "gram" else {}
             built.append(losses.LOSS_FUNCTIONS[term.kind](features[term.layer], mx.sym.Variable(name), shape,
                                                           weight=term.weight, normalise=term.normalise, **extra))
@@ -110,7 +120,8 @@ class Problem:
         self.gradient = mx.nd.zeros(batch_shape, ctx=self.context)
         grad_req = {name: "null" for name in args}
         grad_req["data"] = "write"
-        self.executor = self.symbol.bind(self.context, args, args_grad={"data": self.gradient}, grad_req=grad_req)
+        self.executor = self.symbol.bind(self.context, args, args_grad={"data": self.gradient}, grad_req=grad_req,
+                                         aux_states=_auxiliary(self.symbol, self.weights, self.context))
 
     def keep(self, rows: npt.ArrayLike) -> None:
         """Shrink the batch to ``rows`` (indices into the current batch), keeping their targets.

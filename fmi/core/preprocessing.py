@@ -1,7 +1,8 @@
 """How a picture becomes the network's input and back (docs/method.md, sections 2 and 3).
 
 The preprocessing contract: an RGB image (H, W, 3) on the 0..255 scale becomes a float32 array
-(1, 3, H, W) with ``x = (rgb * scale - mean) / std`` per channel in R, G, B order; ``deprocess``
+(1, 3, H, W) with ``x = (rgb * scale - mean) / std`` per channel in R, G, B order (reversed for a
+network that reads B, G, R); ``deprocess``
 undoes exactly that, clips to 0..255 and makes 8-bit values by rounding (or, in the authors'
 fidelity mode, truncation). Sizing and resizing follow the fidelity mode; the TV denoise is the
 authors' post-processing of every inverted image.
@@ -25,6 +26,7 @@ class Preprocessing:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     name: str
+    order: str = "rgb"  # the network's channel order: "rgb", or "bgr" (its input reversed; mean and std stay RGB's)
 
     def _mean_std(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         mean = np.asarray(self.mean, dtype=np.float64).reshape(1, 3, 1, 1)
@@ -35,7 +37,8 @@ class Preprocessing:
         """(H, W, 3) RGB on the 0..255 scale (uint8 or float) -> (1, 3, H, W) float32 network input."""
         mean, std = self._mean_std()
         chw = np.asarray(rgb, dtype=np.float64).transpose(2, 0, 1)[np.newaxis]
-        return ((chw * self.scale - mean) / std).astype(np.float32)
+        x = ((chw * self.scale - mean) / std).astype(np.float32)
+        return np.ascontiguousarray(x[:, ::-1]) if self.order == "bgr" else x
 
     def deprocess(self, x: npt.ArrayLike, to_uint8: str = "round") -> Image:
         """(1, 3, H, W) or (3, H, W) network input -> (H, W, 3) uint8 RGB, clipped to 0..255.
@@ -44,6 +47,8 @@ class Preprocessing:
         authors' ``astype('uint8')`` does).
         """
         mean, std = self._mean_std()
+        if self.order == "bgr":
+            x = np.asarray(x)[..., ::-1, :, :]
         if to_uint8 == "truncate":  # the authors add the mean to the float32 image, then truncate
             x = np.asarray(x, dtype=np.float32).reshape((1, 3) + np.shape(x)[-2:])
             rgb = (x * std.astype(np.float32) + mean.astype(np.float32)) / np.float32(self.scale)

@@ -3,11 +3,13 @@
 Layer names follow the paper: ``conv{b}_{i}``/``relu{b}_{i}`` for block b and
 position i, ``pool{b}`` after blocks 1-4. Only the graph up to the deepest
 requested layer is built, so a relu1_2 inversion never pays for block 5. The tables load
-without MXNet; ``build`` imports it.
+without MXNet; ``build`` imports it. ``VGG19`` is the network as a ``fmi.core.network.Network``, the
+default of every figure.
 """
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from fmi.core.network import Network
 from fmi.errors import FmiError
 
 if TYPE_CHECKING:  # for the checker only: MXNet loads in build, when a network is built
@@ -124,3 +126,36 @@ def parameter_shapes() -> dict[str, tuple[int, ...]]:
         shapes[f"{conv}_bias"] = (out_channels,)
         in_channels = out_channels
     return shapes
+
+
+class VGG19(Network):
+    """VGG-19 as a ``Network``: its tables and ``build`` above, with its pooling (the authors' avg, or max)."""
+
+    source = "vgg19"
+    layers = RELU_LAYERS
+
+    def __init__(self, pooling: str = "avg") -> None:
+        if pooling not in POOLING_TYPES:
+            raise FmiError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLING_TYPES)}")
+        self.pooling = pooling
+
+    def unknown_layer(self, layer: str) -> str:
+        return f"unknown layer {layer!r}; valid layers are {', '.join(RELU_LAYERS)}"
+
+    def channels(self, layer: str) -> int:
+        return channels(layer)
+
+    def output_size(self, layer: str, height: int, width: int) -> tuple[int, int]:
+        return output_size(layer, height, width)
+
+    def flops(self, layer: str, height: int, width: int) -> int:
+        return flops(layer, height, width)
+
+    def build(self, layers: Sequence[str]) -> "mx.sym.Symbol":
+        return build(layers, self.pooling)
+
+    def check_input_size(self, layers: Sequence[str], height: int, width: int) -> None:
+        check_input_size(layers, height, width)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "pooling": self.pooling}

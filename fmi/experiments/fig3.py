@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmi.core import codes, vgg19
+from fmi.core import codes
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.run import measures
@@ -34,7 +34,7 @@ from fmi.run.experiment import (
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Count, Strict
 from fmi.run.interface.cli import Option
-from fmi.run.interface.config import CONTENT, Common, Index, check_layers, check_unique, paper, run_only
+from fmi.run.interface.config import CONTENT, Common, Index, check_unique, paper, run_only
 
 log = logging.getLogger("fmi")
 GRID_MAX_FILTERS = 16  # more filters per layer are drawn as contact sheets, one per layer
@@ -51,9 +51,9 @@ class Config(Common):
 
     def check(self, where: str) -> None:
         if self.layers == ["all"]:
-            self.layers = list(vgg19.RELU_LAYERS)
+            self.layers = list(self.net.layers)
         super().check(where)
-        check_layers(self.layers, where)
+        self.check_layers(where)
         check_unique(self.layers, where, "layers")
         if self.all_filters:
             return
@@ -61,14 +61,14 @@ class Config(Common):
             raise FmiError(f"{where}: key 'filters' is empty; give at least one filter index")
         check_unique(self.filters, where, "filters")
         for layer in self.layers:
-            channels = vgg19.channels(layer)
+            channels = self.net.channels(layer)
             for index in self.filters:
                 if not 0 <= index < channels:
                     raise FmiError(f"{where}: key 'filters': index {index} is out of range for "
                                    f"{layer}, which has {channels} filters (0..{channels - 1})")
 
     def filters_of(self, layer: str) -> list[int]:
-        return list(range(vgg19.channels(layer))) if self.all_filters else list(self.filters)
+        return list(range(self.net.channels(layer))) if self.all_filters else list(self.filters)
 
 
 class Response(Strict):

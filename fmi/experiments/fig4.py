@@ -13,7 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import pydantic
 
-from fmi.core import codes, vgg19
+from fmi.core import codes
+from fmi.core.network import Network
+from fmi.core.vgg19 import VGG19
 from fmi.errors import FmiError
 from fmi.files import published
 from fmi.io import digest_of_bytes
@@ -21,10 +23,11 @@ from fmi.run.experiment import Batch, Context, Experiment, Grid, Images, Picture
 from fmi.run.folder.keys import cell_key
 from fmi.run.folder.record import Count, Hex40, Name, Strict, Text
 from fmi.run.interface.cli import Option
-from fmi.run.interface.config import Common, Index, check_layers, check_unique, paper, run_only
+from fmi.run.interface.config import Common, Index, check_unique, paper, run_only
 
 log = logging.getLogger("fmi")
 Mode = Literal["random", "purposeful"]
+VGG19_NETWORK = VGG19()
 PAPER_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 PAPER_DRAWS = 2
 
@@ -40,7 +43,7 @@ class Config(Common):
 
     def check(self, where: str) -> None:
         super().check(where)
-        check_layers(self.layers, where)
+        self.check_layers(where)
         check_unique(self.layers, where, "layers")
         if self.mode == "random" and not self.draw_seeds:
             raise FmiError(f"{where}: key 'draw_seeds' is empty; give at least one seed")
@@ -68,10 +71,12 @@ class Details(Strict):
     style: Optional[Name] = None
 
 
-def channel_weights(layer: str, seed: int, distribution: str, streams: str = "per_layer") -> npt.NDArray[np.float64]:
-    """The channel-weight vector v of one random draw at ``layer``.
+def channel_weights(layer: str, seed: int, distribution: str, streams: str = "per_layer",
+                    network: Network = VGG19_NETWORK) -> npt.NDArray[np.float64]:
+    """The channel-weight vector v of one random draw at ``layer`` of ``network``.
 
-    ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])``, so every
+    ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])`` (its place in
+    the network's rectified layers, from 0), so every
     (draw seed, layer) has its own stream and no two layers share or prefix each other's vector.
     "legacy": ``RandomState(seed)``, what the authors' ``np.random.normal`` gives after
     ``np.random.seed(seed)``: the same stream for every layer, so layers of equal width get the
@@ -80,8 +85,8 @@ def channel_weights(layer: str, seed: int, distribution: str, streams: str = "pe
     if streams == "legacy":
         rng: Union[np.random.RandomState, np.random.Generator] = np.random.RandomState(seed)
     else:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, vgg19.RELU_LAYERS.index(layer)]))
-    return codes.draw_rescale_weights(vgg19.channels(layer), rng, distribution)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, network.index(layer)]))
+    return codes.draw_rescale_weights(network.channels(layer), rng, distribution)
 
 
 def describe_draw(vector: npt.NDArray[np.float64], seed: int, distribution: str, streams: str) -> dict[str, object]:
@@ -182,7 +187,7 @@ class ModifiedCodeInversion(Experiment[Config, Prepared]):
 
     def _random(self, config: Config, content_codes: dict[str, Images], seed: int, streams: str) -> Row:
         def vector(layer: str) -> npt.NDArray[np.float64]:
-            return channel_weights(layer, seed, config.distribution, streams)
+            return channel_weights(layer, seed, config.distribution, streams, config.net)
 
         return Row(lambda layer: codes.random_rescale(content_codes[layer], vector(layer)),
                    lambda layer: {"layer": layer, "draw_seed": seed,

@@ -14,7 +14,6 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from fmi.core import vgg19
 from fmi.core.optimizers import SGD, NonNegative
 from fmi.core.terms import Term
 from fmi.errors import FmiError
@@ -36,7 +35,7 @@ from fmi.run.experiment import (
 from fmi.run.folder.keys import cell_key, parse_key
 from fmi.run.folder.record import Name, Strict
 from fmi.run.interface.cli import Option
-from fmi.run.interface.config import CONTENT, Common, check_layers, check_unique, paper, run_only
+from fmi.run.interface.config import CONTENT, Common, check_unique, paper, run_only
 
 Method = Literal["gatys", "pmci"]
 # method -> (content term normalised by HW?, style loss kind); style terms are always normalised
@@ -59,8 +58,8 @@ class Config(Common):
 
     def check(self, where: str) -> None:
         super().check(where)
-        check_layers(self.content_layers, where, "content_layers")
-        check_layers(self.style_layers, where, "style_layers")
+        self.check_layers(where, "content_layers")
+        self.check_layers(where, "style_layers")
         if not self.styles:
             raise FmiError(f"{where}: key 'styles' is empty; name at least one style image")
         for key in ("styles", "methods", "content_layers", "style_layers"):
@@ -111,7 +110,7 @@ class StyleTransfer(Experiment[Config, Prepared]):
                 + [Term(layer, style_kind, config.style_weight, True) for layer in config.style_layers])
 
     def plan(self, config: Config, contents: list[str], styles: list[str]) -> list[Batch]:
-        deepest = max(config.content_layers + config.style_layers, key=vgg19.RELU_LAYERS.index)
+        deepest = config.net.deepest(config.content_layers + config.style_layers)
         return [Batch(name, method, tuple(chunk), deepest) for name in contents for method in config.methods
                 for chunk in chunks(styles, config.batch_size)]
 

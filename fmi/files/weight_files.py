@@ -7,7 +7,7 @@ called the authors' only when its git blob id is theirs (``fmi.files.published``
 """
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,11 +41,14 @@ class Weights:
     path: Optional[str] = None
     blob: Optional[str] = None        # the file's git blob id
     published: Optional[str] = None   # what it is exactly, if a published file ("the authors' vgg19.params")
+    described: str = ""               # how a network's other than VGG-19 says what they are
 
     @property
     def label(self) -> str:
         """Short description for logs and figure titles: random weights always say so, and a file is
         called the authors' only when its git blob id is theirs."""
+        if self.described:
+            return self.described
         if not self.pretrained:
             return f"random weights (seed {self.seed}), not ImageNet"
         if self.published:
@@ -73,16 +76,26 @@ def load(spec: str = "auto", model_dir: PathLike = "model") -> Weights:
         authors = Path(model_dir) / AUTHORS_FILE.name
         return load_file(authors) if authors.exists() else random_weights(0)
     if kind == "random":
-        seed = parse_int(spec.partition(":")[2] or "0")
-        if seed is None or not 0 <= seed < 2**31:
-            raise FmiError(f"weights {quote(spec)}: the seed must be an integer from 0 to {2**31 - 1}; {SPEC_HELP}")
-        return random_weights(seed)
+        return random_weights(random_seed(spec))
     if kind == "gluon":
         return _gluon_download(model_dir)
     path = Path(spec).expanduser()
     if not path.exists():
         raise FmiError(f"weights file {path}: no such file; {missing_hint(path)}")
     return load_file(path)
+
+
+def random_seed(spec: str) -> int:
+    """The seed of a random[:SEED] spec (0 when not given), checked."""
+    seed = parse_int(spec.partition(":")[2] or "0")
+    if seed is None or not 0 <= seed < 2**31:
+        raise FmiError(f"weights {quote(spec)}: the seed must be an integer from 0 to {2**31 - 1}; {SPEC_HELP}")
+    return seed
+
+
+def with_preprocessing(weights: Weights, preprocessing: Preprocessing) -> Weights:
+    """``weights`` read through another input convention (a config's network input block)."""
+    return replace(weights, preprocessing=preprocessing)
 
 
 def is_random(spec: str, model_dir: PathLike = "model") -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from fmi.core import invert, optimizers
+from fmi.core.network import Network
 from fmi.core.terms import Term
 
 Kind = tuple[str, int]  # a cell's kind: its group and its work per step (the forward FLOPs to its layer)
@@ -28,12 +29,12 @@ def typical_steps(optimizer: str, limit: int) -> int:
     return min(TYPICAL_STEPS.get(optimizer, TYPICAL_STEPS["sgd"]), limit)
 
 
-def time_step(terms: Sequence[Term], weights: Any, shape: Sequence[int], batch: int = 1, pooling: str = "avg",
+def time_step(terms: Sequence[Term], network: Network, weights: Any, shape: Sequence[int], batch: int = 1,
               context: Any = None, optimizer: str = "sgd", repeats: int = 1) -> float:
     """Seconds of one step of a batch of ``batch`` images of ``shape`` (3, H, W) under ``terms``, in
     SGD steps (an L-BFGS iteration costs ``LBFGS_ITERATION`` of them): the median of ``repeats``
     timings of two steps, after a first step that allocates memory and plans the convolutions."""
-    problem = invert.Problem(terms, weights, (batch,) + tuple(shape), pooling, context)
+    problem = invert.Problem(terms, network, weights, (batch,) + tuple(shape), context)
     start = invert.initial_images(shape, [0] * batch)
     invert.sgd(problem, start, optimizers.SGD(max_steps=1, stop_eps=0.0))
     seconds = []

@@ -47,7 +47,7 @@ def invert_batch(session: Session, keys: list[str], problem: Problem, shape: tup
                             problem.measure, [problem.positions[index]])
             invert_batch(session, [key], alone, shape)
         return
-    network = invert.Problem(problem.terms, session.weights, (len(keys),) + tuple(shape), config.pooling,
+    network = invert.Problem(problem.terms, session.network, session.weights, (len(keys),) + tuple(shape),
                              session.context)
     network.set_targets(problem.targets)
     initial = session.start_images(shape, len(keys))

@@ -25,9 +25,10 @@ import numpy as np
 import PIL
 
 from fmi import package_version
-from fmi.core import fidelity, invert, preprocessing, vgg19
+from fmi.core import fidelity, invert, preprocessing
+from fmi.core.network import Network
 from fmi.errors import FmiError
-from fmi.files import image_files, published, weight_files
+from fmi.files import image_files, networks, published, weight_files
 from fmi.files.published import PAPER_IMAGES
 from fmi.io import (
     check_output_names,
@@ -42,6 +43,7 @@ from fmi.run.experiment import AnyExperiment, Batch, Picture
 from fmi.run.folder import shards
 from fmi.run.folder.record import (
     RECORD_FORMAT,
+    NetworkRecord,
     RunRecord,
     WeightsRecord,
     build,
@@ -204,12 +206,13 @@ def check_inputs(config: Any, script: str, argv: list[str], contents: list[str],
 def check_fits(config: Any, found: Inputs, batches: list[Batch]) -> None:
     """Each content image, once resized, is large enough for the deepest layer the batches reach, and
     inverting the largest batch (and decoding the largest input) fits in memory."""
-    deepest = max((batch.layer for batch in batches), key=vgg19.RELU_LAYERS.index)
+    network = config.net
+    deepest = network.deepest([batch.layer for batch in batches])
     largest = max(len(batch.items) for batch in batches)
     decode_bytes = max(header.decode_bytes for header in found.headers.values())
     for item in found.contents:
-        vgg19.check_input_size([deepest], *found.sizes[item.spec])
-        memory.check([deepest], largest, *found.sizes[item.spec], limit_gib=config.max_memory_gib,
+        network.check_input_size([deepest], *found.sizes[item.spec])
+        memory.check(network, [deepest], largest, *found.sizes[item.spec], limit_gib=config.max_memory_gib,
                      decode_bytes=decode_bytes)
 
 
@@ -229,7 +232,7 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
     check_output_names([f"cells/{key}{suffix}" for key in plan.cells]
                        + [f"snapshots/{key}/step_{config.steps:04d}.png" for key in plan.cells]
                        + list(plan.figures), output)
-    weights = weight_files.load(config.weights, config.model_dir)
+    weights = networks.weights(config.net, config.weights, config.model_dir, config.input_convention())
     context = device.context(config.gpu)
     facts = machine.facts(context)
     log.info("machine: %s", machine.describe(facts))
@@ -273,7 +276,9 @@ def _record(config: Any, script: str, argv: list[str], options: Options, weights
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
-    settings = settings_of(printable_data(config_module.counted(config)), weights.identity, hashes)
+    network = config.net
+    identity = None if network.is_vgg19 else printable_data(network.describe())
+    settings = settings_of(printable_data(config_module.counted(config)), weights.identity, hashes, identity)
     described = {names[item.spec]: {"spec": printable(item.spec), "path": printable(item.path.resolve()),
                                     "sha1": hashes[names[item.spec]],
                                     "size": [found.headers[item.spec].height, found.headers[item.spec].width],
@@ -285,6 +290,7 @@ def _record(config: Any, script: str, argv: list[str], options: Options, weights
         RunRecord, "this run", record_format=RECORD_FORMAT, script=script, argv=[printable(arg) for arg in argv],
         config=printable_data(config_module.to_dict(config)), fingerprint=fingerprint_of(settings),
         settings=settings, code=code_identity(), fidelity=fidelity.of(config).name, weights=weights_record(weights),
+        network=network_record(network, weights),
         seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(), machine=facts,
         paper_differences=[{"key": key, "value": value, "paper": paper} for key, value, paper in differences],
         versions=versions(), started=timestamp(), shard=list(options.shard) if options.shard else None)
@@ -295,6 +301,13 @@ def weights_record(weights: weight_files.Weights) -> WeightsRecord:
     return build(WeightsRecord, "the weights", source=weights.source, pretrained=weights.pretrained,
                  sha1=weights.sha1, git_blob=weights.blob, published=weights.published, seed=weights.seed,
                  path=weights.path, preprocessing=weights.preprocessing.name, label=weights.label)
+
+
+def network_record(network: Network, weights: weight_files.Weights) -> NetworkRecord:
+    """What a run record says of its network: its source, a file's name and SHA-256, its input convention."""
+    described = printable_data(network.describe())
+    return build(NetworkRecord, "the network", source=described.pop("source"), input=weights.preprocessing.name,
+                 **{key: value for key, value in described.items() if key in NetworkRecord.model_fields})
 
 
 def _picture(name: str, rgb: Any, height: int, width: int, weights: weight_files.Weights, mode: fidelity.Fidelity,
@@ -311,6 +324,7 @@ class Session:
                  folder: RunFolder, contents: list[Picture], styles: dict[str, list[Picture]], plan: Plan,
                  input_notes: list[str], overall: Any, facts: dict[str, Any], settings_line: str) -> None:
         self.config = config
+        self.network = config.net
         self.fidelity = mode
         self.weights = weights
         self.context = context
@@ -324,7 +338,8 @@ class Session:
         self.settings_line = settings_line  # how the settings differ from the paper's, for figure titles
         sizes = {content.name: content.size for content in contents}
         self.progress = progress.Progress(
-            {key: (batch.group, vgg19.flops(batch.layer, *sizes[batch.content])) for key, batch in plan.cells.items()},
+            {key: (batch.group, self.network.flops(batch.layer, *sizes[batch.content]))
+             for key, batch in plan.cells.items()},
             {key: cell.steps for key, cell in folder.cells.items()}, log, config.steps, config.optimizer)
         if overall is not None:
             overall.attach(self.progress)
@@ -368,19 +383,19 @@ class Session:
     def calibrate(self, layers: list[str]) -> None:
         """Time two steps at the shallowest and the deepest of ``layers`` on the first content image, so
         the first estimate of the time left has two points to draw its line through."""
-        layers = sorted(set(layers), key=vgg19.RELU_LAYERS.index)
+        layers = self.network.ordered(layers)
         if len(layers) < 2:
             return
         content = self.contents[0]
-        found = {(layer, vgg19.flops(layer, *content.size)): cost.time_step(
-                     [invert.Term(layer)], self.weights, content.array.shape[1:], 1, self.config.pooling, self.context,
+        found = {(layer, self.network.flops(layer, *content.size)): cost.time_step(
+                     [invert.Term(layer)], self.network, self.weights, content.array.shape[1:], 1, self.context,
                      self.config.optimizer) for layer in (layers[0], layers[-1])}
         self.progress.calibrated(found)
         log.info("calibration: a step takes %s", ", ".join(f"{seconds:.3g} s at {layer}"
                                                             for (layer, _), seconds in found.items()))
 
     def extract(self, layers: list[str], array: Any) -> dict[str, Any]:
-        return invert.extract(self.weights, layers, array, self.config.pooling, self.context)
+        return invert.extract(self.network, self.weights, layers, array, self.context)
 
     def start_images(self, shape: tuple[int, ...], count: int) -> Any:
         """The start image of every cell, (count, 3, H, W): the same seeded noise for each."""

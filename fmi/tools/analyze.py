@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fmi import experiments
-from fmi.core import invert, vgg19
+from fmi.core import invert
 from fmi.errors import FmiError
-from fmi.files import weight_files
+from fmi.files import networks, weight_files
 from fmi.io import check_input_file, sha1_of_file, write_json, write_text
 from fmi.run import measures
 from fmi.run.experiment import Finding, Finished
@@ -29,6 +29,7 @@ from fmi.run.folder.keys import parse_key
 from fmi.run.folder.record import RunRecord, inside, read_image
 from fmi.run.interface import config as config_module
 from fmi.run.interface import config_words
+from fmi.run.interface.config import Common
 from fmi.tools import pages
 
 MEASURE_NOTES = {
@@ -82,7 +83,8 @@ class RunData:
     def groups(self) -> list[str]:
         """The groups of the measured cells: layers shallow to deep, other groups in the plan's order."""
         found = list(dict.fromkeys(parse_key(key).group for key in self.view.plan if key in self.images))
-        return sorted(found, key=vgg19.RELU_LAYERS.index) if set(found) <= set(vgg19.RELU_LAYERS) else found
+        network = self.config.net
+        return network.ordered(found) if set(found) <= set(network.layers) else found
 
     def finished_run(self, weights_spec: str) -> Finished:
         """What the experiment's own findings measure: the images, and codes through the run's weights."""
@@ -90,9 +92,9 @@ class RunData:
 
         def codes(layers: list[str], rgb: Image) -> dict[str, Any]:
             if not loaded:
-                loaded.append(recorded_weights(self.view.record, weights_spec))
+                loaded.append(recorded_weights(self.view.record, self.config, weights_spec))
             weights = loaded[0]
-            return invert.extract(weights, layers, weights.preprocessing.preprocess(rgb), self.config.pooling)
+            return invert.extract(self.config.net, weights, layers, weights.preprocessing.preprocess(rgb))
 
         def input_image(name: str) -> Image:
             rgb = read_image(inside(self.folder, "inputs", f"{name}.png"))
@@ -116,13 +118,18 @@ def _group_statistics(run: RunData, values: dict[str, dict[str, Any]]) -> dict[s
     return groups
 
 
-def recorded_weights(record: RunRecord, spec: str = "auto") -> weight_files.Weights:
-    """The weights a run was made with: its random seed, or the file ``spec`` (default
-    model/vgg19.params) checked by SHA-1 against the record. A path named by the record itself is
-    never opened."""
-    described = record.weights
+def recorded_weights(record: RunRecord, config: Common, spec: str = "auto") -> weight_files.Weights:
+    """The weights a run was made with: its random seed; an ONNX network's own, once the file the record
+    names has the record's SHA-256; or the file ``spec`` (default model/vgg19.params) checked by SHA-1
+    against the record. No other path named by the record itself is opened."""
+    described, network, convention = record.weights, config.net, config.input_convention()
     if not described.pretrained:
-        return weight_files.random_weights(described.seed or 0)
+        return networks.weights(network, f"random:{described.seed or 0}", convention=convention)
+    if networks.kind_of(network.source)[0] == "onnx":
+        if record.network is None or network.describe().get("sha256") != record.network.sha256:
+            raise FmiError(f"{network.source} is not the ONNX file the run used (its SHA-256 differs from the "
+                           f"record's); put that file back to measure the run")
+        return networks.weights(network, "auto", convention=convention)
     path = Path(weight_files.AUTHORS_FILE if spec == "auto" else spec)
     if not path.is_file():
         raise FmiError(f"the run was made with {described.label}; give that file with --weights FILE (not found: "
@@ -131,7 +138,7 @@ def recorded_weights(record: RunRecord, spec: str = "auto") -> weight_files.Weig
     if digest != described.sha1:
         raise FmiError(f"{path} is not the weights file the run used (SHA-1 {digest[:12]}, the record's "
                        f"{(described.sha1 or '')[:12]}); give that file with --weights FILE")
-    return weight_files.load_file(path)
+    return networks.weights(network, str(path), convention=convention)
 
 
 def check_control(run: RunData, control: RunData) -> None:

@@ -148,7 +148,7 @@ def batch_of(job: Job, kind: CellKind, cells: list[tuple[CellKey, CellKind]]) ->
 def time_kind(job: Job, weights: weight_files.Weights, kind: CellKind, batch: int, repeats: int = 1) -> float:
     """Seconds of a step of ``batch`` cells of ``kind``, timed here (``cost.time_step``)."""
     group, size = kind
-    return cost.time_step(job.figure.terms(job.config, group), weights, (3,) + size, batch, job.config.pooling,
+    return cost.time_step(job.figure.terms(job.config, group), job.config.net, weights, (3,) + size, batch,
                           optimizer=job.config.optimizer, repeats=repeats)
 
 

@@ -23,14 +23,14 @@ def content():
 
 def reconstruction(weights, content, layer):
     """A batch-1 problem whose target is the content image's own code at ``layer``."""
-    problem = invert.Problem([invert.Term(layer)], weights, (1,) + SHAPE)
-    problem.set_targets([invert.extract(weights, [layer], content)[layer]])
+    problem = invert.Problem([invert.Term(layer)], vgg19.VGG19(), weights, (1,) + SHAPE)
+    problem.set_targets([invert.extract(vgg19.VGG19(), weights, [layer], content)[layer]])
     return problem
 
 
 def fmi_problem(weights, content, filters, layer="relu2_1"):
-    code = invert.extract(weights, [layer], content)[layer]
-    problem = invert.Problem([invert.Term(layer)], weights, (len(filters),) + SHAPE)
+    code = invert.extract(vgg19.VGG19(), weights, [layer], content)[layer]
+    problem = invert.Problem([invert.Term(layer)], vgg19.VGG19(), weights, (len(filters),) + SHAPE)
     problem.set_targets([np.concatenate([codes.feature_map(code, f) for f in filters])])
     return problem
 
@@ -41,8 +41,8 @@ def test_loss_value_matches_numpy_and_gradient_is_f_minus_t(random_weights, cont
     x = invert.initial_images(SHAPE, [7])
     total, terms, gradient = problem.evaluate(x)
     gradient = gradient.asnumpy()
-    feature = invert.extract(random_weights, [layer], x)[layer]
-    target = codes.feature_map(invert.extract(random_weights, [layer], content)[layer], 1)
+    feature = invert.extract(vgg19.VGG19(), random_weights, [layer], x)[layer]
+    target = codes.feature_map(invert.extract(vgg19.VGG19(), random_weights, [layer], content)[layer], 1)
     expected = 0.5 * np.sum((feature.astype(np.float64) - target) ** 2)
     assert total[0] == pytest.approx(expected, rel=1e-4)
     np.testing.assert_allclose(terms[:, 0], total[:1], rtol=1e-6)
@@ -149,7 +149,7 @@ def test_initial_images_are_seeded_uniform():
 
 def test_image_too_small_for_layer(random_weights):
     with pytest.raises(FmiError, match=r"image 12x40 is too small for relu5_2: it needs at least 16 px"):
-        invert.Problem([invert.Term("relu5_2")], random_weights, (1, 3, 12, 40))
+        invert.Problem([invert.Term("relu5_2")], vgg19.VGG19(), random_weights, (1, 3, 12, 40))
 
 
 # --- L-BFGS ------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_lbfgs_minimises_loss_plus_weight_decay(random_weights, content):
 
 
 def test_lbfgs_needs_batch_one(random_weights):
-    problem = invert.Problem([invert.Term("relu1_1")], random_weights, (2,) + SHAPE)
+    problem = invert.Problem([invert.Term("relu1_1")], vgg19.VGG19(), random_weights, (2,) + SHAPE)
     with pytest.raises(FmiError, match="one image at a time"):
         invert.lbfgs(problem, invert.initial_images(SHAPE, [0, 0]))
 
@@ -258,8 +258,8 @@ def test_the_kernel_path_check_fails_for_a_training_mode_forward():
 def test_a_nonfinite_image_stops_its_cell_with_the_last_finite_image(random_weights):
     shape = (3, 16, 16)
     start = invert.initial_images(shape, [0])
-    code = invert.extract(random_weights, ["relu1_1"], start * 50)["relu1_1"]
-    problem = invert.Problem([invert.Term("relu1_1")], random_weights, (1,) + shape)
+    code = invert.extract(vgg19.VGG19(), random_weights, ["relu1_1"], start * 50)["relu1_1"]
+    problem = invert.Problem([invert.Term("relu1_1")], vgg19.VGG19(), random_weights, (1,) + shape)
     problem.set_targets([code])
     result = invert.sgd(problem, start, invert.SGD(learning_rate=1e38, max_steps=5))
     assert result.stop_reasons == ["non-finite image at step 1"]

@@ -4,7 +4,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmi.core import invert, losses
+from fmi.core import invert, losses, vgg19
 from fmi.errors import FmiError
 
 N, C, H, W = 2, 3, 4, 5
@@ -112,9 +112,9 @@ def test_combined_pmci_objective_falls(random_weights):
     terms = [invert.Term("relu2_2", "content", 10.0, True),
              invert.Term("relu1_1", "channel_sum", 1.0, True),
              invert.Term("relu2_1", "channel_sum", 1.0, True)]
-    content_codes = invert.extract(random_weights, ["relu2_2"], content)
-    style_codes = invert.extract(random_weights, ["relu1_1", "relu2_1"], style)
-    problem = invert.Problem(terms, random_weights, (1,) + shape)
+    content_codes = invert.extract(vgg19.VGG19(), random_weights, ["relu2_2"], content)
+    style_codes = invert.extract(vgg19.VGG19(), random_weights, ["relu1_1", "relu2_1"], style)
+    problem = invert.Problem(terms, vgg19.VGG19(), random_weights, (1,) + shape)
     problem.set_targets([content_codes["relu2_2"], style_codes["relu1_1"], style_codes["relu2_1"]])
     result = invert.sgd(problem, invert.initial_images(shape, [0]),
                         invert.SGD(weight_decay=5e-3, max_steps=20))

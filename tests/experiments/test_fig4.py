@@ -7,7 +7,7 @@ import pytest
 from conftest import figure_args, one_error, read_record
 
 import run_random
-from fmi.core import codes, invert
+from fmi.core import codes, invert, vgg19
 from fmi.experiments import fig4
 from fmi.files import image_files
 from fmi.run.interface import config as config_module
@@ -41,7 +41,7 @@ def test_random_target_is_the_authors_reallocation_of_the_drawn_vector(random_we
     """v drawn from the recorded seed; each channel c of the target is the code's total times v_c / sum(v),
     spread over the channel's positions as the channel's own code is (utils.py's ModifyCode, random)."""
     content = np.random.default_rng(0).uniform(-50, 50, (1, 3, 16, 16)).astype(np.float32)
-    code = invert.extract(random_weights, ["relu1_1"], content)["relu1_1"]
+    code = invert.extract(vgg19.VGG19(), random_weights, ["relu1_1"], content)["relu1_1"]
     vector = np.random.default_rng(np.random.SeedSequence([9, 0])).normal(3.0, 1000.0, size=64)
     np.testing.assert_array_equal(fig4.channel_weights("relu1_1", 9, "authors"), vector)
     target = codes.random_rescale(code, fig4.channel_weights("relu1_1", 9, "authors"))

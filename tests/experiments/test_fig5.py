@@ -35,16 +35,16 @@ def test_style_transfer_terms_weigh_as_the_paper_says(random_weights, method):
     """Each term's value, from the experiment's own terms, against the formulas of docs/method.md
     computed here in numpy on the same codes: alpha = 10, beta = 1, the Gram and channel-sum
     normalisations, and PMCI's content term divided by HW."""
-    from fmi.core import invert
+    from fmi.core import invert, vgg19
 
     config = fig5_module.Config(style_layers=["relu1_1", "relu2_1"])
     rng = np.random.default_rng(4)
     content, style, x = (rng.uniform(-60, 60, (1, 3, 16, 20)).astype(np.float32) for _ in range(3))
     terms = fig5_module.EXPERIMENT.terms(config, method)
     layers = ["relu2_2", "relu1_1", "relu2_1"]
-    codes = {name: invert.extract(random_weights, layers, array) for name, array in
+    codes = {name: invert.extract(vgg19.VGG19(), random_weights, layers, array) for name, array in
              (("content", content), ("style", style), ("x", x))}
-    problem = invert.Problem(terms, random_weights, x.shape)
+    problem = invert.Problem(terms, vgg19.VGG19(), random_weights, x.shape)
     problem.set_targets([codes["content"]["relu2_2"], codes["style"]["relu1_1"], codes["style"]["relu2_1"]])
     _, values, _ = problem.evaluate(x)
 

@@ -8,7 +8,7 @@ from conftest import one_error, save_authors_file, tiny_run
 
 import run_fmi
 from fmi import weights
-from fmi.core import invert, preprocessing
+from fmi.core import invert, preprocessing, vgg19
 from fmi.errors import FmiError
 from fmi.files import downloads, weight_files
 from fmi.io import sha1_of_file
@@ -36,8 +36,8 @@ def test_authors_format_loads_and_reproduces_activations(tmp_path, random_weight
     assert loaded.sha1 == sha1_of_file(path) and len(loaded.sha1) == 40
     assert "random weights" not in loaded.label
     x = np.random.default_rng(0).uniform(-50, 50, (1, 3, 20, 20)).astype(np.float32)
-    expected = invert.extract(random_weights, ["relu3_1"], x)["relu3_1"]
-    np.testing.assert_array_equal(invert.extract(loaded, ["relu3_1"], x)["relu3_1"], expected)
+    expected = invert.extract(vgg19.VGG19(), random_weights, ["relu3_1"], x)["relu3_1"]
+    np.testing.assert_array_equal(invert.extract(vgg19.VGG19(), loaded, ["relu3_1"], x)["relu3_1"], expected)
 
 
 def _git_hash_object(path):
@@ -100,7 +100,7 @@ def test_gluon_file_maps_its_convolutions_in_order(tmp_path):
     expected = mx.nd.array(x)
     for layer in net.features[:7]:  # conv1_1 relu conv1_2 relu maxpool conv2_1 relu
         expected = layer(expected)
-    got = invert.extract(loaded, ["relu2_1"], x, pooling="max")["relu2_1"]
+    got = invert.extract(vgg19.VGG19("max"), loaded, ["relu2_1"], x)["relu2_1"]
     np.testing.assert_allclose(got, expected.asnumpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(loaded.params["conv5_4_weight"].asnumpy(),
                                   net.features[34].weight.data().asnumpy())

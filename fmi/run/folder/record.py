@@ -54,14 +54,17 @@ PACKAGE = Path(__file__).resolve().parent.parent.parent
 # the modules whose code decides a cell's numbers: the paper's mathematics, the image decoder and the
 # weights (random ones are drawn there), the experiments that assemble targets and terms, and the run
 # modules that batch cells, prepare pictures and post-process cells
-NUMERICS = ("core/*.py", "files/image_files.py", "files/weight_files.py", "experiments/*.py", "run/driver.py",
-            "run/session.py", "run/inversion.py")
+NUMERICS = ("core/*.py", "files/image_files.py", "files/weight_files.py", "files/networks.py", "experiments/*.py",
+            "run/driver.py", "run/session.py", "run/inversion.py")
 
 
-def settings_of(config: dict[str, Any], weights_identity: object, input_hashes: dict[str, str]) -> dict[str, Any]:
+def settings_of(config: dict[str, Any], weights_identity: object, input_hashes: dict[str, str],
+                network: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """The settings that decide a cell's result, as plain data: the config's keys that count (its
-    run-only keys left out by the caller), the weights and the inputs' SHA-1."""
-    return {"config": config, "weights": weights_identity, "inputs": input_hashes}
+    run-only keys left out by the caller), the weights, the inputs' SHA-1 and, for a network other than
+    VGG-19, what it is (a file's SHA-256)."""
+    settings = {"config": config, "weights": weights_identity, "inputs": input_hashes}
+    return {**settings, "network": network} if network else settings
 
 
 def fingerprint_of(settings: object) -> str:
@@ -216,6 +219,18 @@ class WeightsRecord(Strict):
     label: Text
 
 
+class NetworkRecord(Strict):
+    """Which network made a run: its source, for a file its name and SHA-256, and its input convention."""
+
+    source: LongText
+    input: Text
+    pooling: Optional[Text] = None
+    zoo: Optional[Text] = None
+    file: Optional[Text] = None
+    sha256: Optional[Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = None
+    opset: Optional[Count] = None
+
+
 class CodeRecord(Strict):
     modules: dict[Text, Hex40]
     fingerprint: Hex40
@@ -233,6 +248,7 @@ class RunRecord(Strict):
     code: CodeRecord
     fidelity: FidelityName
     weights: WeightsRecord
+    network: Optional[NetworkRecord] = None  # None in records made before networks other than VGG-19
     seed: Count
     inputs: dict[Name, InputRecord]
     plan: dict[Key, Size]

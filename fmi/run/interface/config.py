@@ -13,13 +13,15 @@ Importing this module does not load MXNet, so ``--help`` and config errors are i
 import os
 import re
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 import pydantic
 
 from fmi.core import vgg19
 from fmi.core.fidelity import FidelityName
+from fmi.core.network import InputConvention, Network
 from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
 from fmi.io import changed, check_input_file, quote, read_file
@@ -49,15 +51,6 @@ def keys_with(model: type[pydantic.BaseModel], *roles: str) -> tuple[str, ...]:
     return tuple(name for name, field in model.model_fields.items() if role_of(field) in roles)
 
 
-def check_layers(layers: list[str], where: str, key: str = "layers") -> None:
-    if not layers:
-        raise FmiError(f"{where}: key {key!r} is empty; valid layers are {', '.join(vgg19.RELU_LAYERS)}")
-    for layer in layers:
-        if layer not in vgg19.RELU_LAYERS:
-            raise FmiError(f"{where}: key {key!r}: unknown layer {quote(layer)}; "
-                           f"valid layers are {', '.join(vgg19.RELU_LAYERS)}")
-
-
 def check_unique(items: Sequence[object], where: str, key: str) -> None:
     seen = set()
     for item in items:
@@ -67,6 +60,41 @@ def check_unique(items: Sequence[object], where: str, key: str) -> None:
 
 
 CONTENT = "content image(s): paper names (golden_gate), sample:NAME, or paths"
+Three = Annotated[list[float], pydantic.Field(min_length=3, max_length=3)]
+ThreePositive = Annotated[list[Annotated[float, pydantic.Field(gt=0)]], pydantic.Field(min_length=3, max_length=3)]
+
+
+class InputSetting(pydantic.BaseModel):
+    """How a picture becomes the network's input: (pixel in [0, 1] x range - mean) / std in the channel order;
+    a key left out keeps the network's own (ImageNet's for Gluon and ONNX networks)."""
+
+    model_config = STRICT
+    channels: Optional[Literal["rgb", "bgr"]] = pydantic.Field(None, description="channel order: rgb or bgr")
+    range: Optional[Annotated[float, pydantic.Field(gt=0)]] = pydantic.Field(
+        None, description="the pixel scale: 1 (0..1) or 255 (0..255)")
+    mean: Optional[Three] = pydantic.Field(None, description="per channel, in channel order, on that scale")
+    std: Optional[ThreePositive] = pydantic.Field(None, description="per channel, in channel order")
+
+    def convention(self, default: InputConvention) -> InputConvention:
+        """This block over ``default``."""
+        return InputConvention(self.channels or default.channels, float(self.range or default.range),
+                               tuple(self.mean or default.mean), tuple(self.std or default.std))  # type: ignore[arg-type]
+
+
+class NetworkSetting(pydantic.BaseModel):
+    """Which network: a source (vgg19, gluon:NAME, onnx:PATH), and optionally its input convention."""
+
+    model_config = STRICT
+    source: str = pydantic.Field("vgg19", description="vgg19, gluon:NAME (Gluon's model zoo) or onnx:PATH")
+    input: Optional[InputSetting] = pydantic.Field(None, description="its input convention; null: the network's own")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _from_source(cls, value: Any) -> Any:
+        """``network: SOURCE`` is ``network: {source: SOURCE}``."""
+        return {"source": value} if isinstance(value, str) else value
+
+
 
 
 class Common(pydantic.BaseModel):
@@ -82,7 +110,9 @@ class Common(pydantic.BaseModel):
         "paper", "paper, or authors: image handling as the authors' code does it (docs/differences.md)")
     weights: str = run_only("auto", "auto, random, random:SEED, gluon, or a .params path")
     model_dir: str = run_only("model", "the folder of the weights files")
-    pooling: vgg19.Pooling = paper("avg", "avg (the authors') or max")
+    network: NetworkSetting = paper(NetworkSetting(), "the network: vgg19, gluon:NAME or onnx:PATH, or a block of "
+                                    "source and input (docs/networks.md)")
+    pooling: vgg19.Pooling = paper("avg", "VGG-19's pooling: avg (the authors') or max")
     seed: Index = pydantic.Field(0, description="seed of the start image, the same for every cell")
     batch_size: Count = pydantic.Field(5, description="cells inverted together in one executor")
     denoise_weight: NonNegative = paper(0.2, "weight of the total-variation denoise of each cell's image")
@@ -109,6 +139,42 @@ class Common(pydantic.BaseModel):
             raise FmiError(f"{where}: key 'output' is empty; name an output folder")
         for key in ("output", "data_dir", "model_dir", "weights"):
             setattr(self, key, expand_path(getattr(self, key)))
+        from fmi.files import networks  # here: reading a config that names no network never loads MXNet
+
+        kind, rest = networks.kind_of(self.network.source)
+        if kind == "onnx":
+            self.network.source = f"onnx:{Path(expand_path(rest)).resolve()}"
+        if kind != "vgg19" and self.fidelity == "authors":
+            raise FmiError(f"{where}: fidelity 'authors' is the authors' code on their VGG-19; with network "
+                           f"{quote(self.network.source)} use fidelity 'paper'")
+
+    @cached_property
+    def net(self) -> Network:
+        """The network of this config (VGG-19 is built from its table, the others are read once)."""
+        if self.network.source == "vgg19":
+            return vgg19.VGG19(self.pooling)
+        from fmi.files import networks
+
+        return networks.network(self.network.source, self.input_convention(), self.pooling)
+
+    def input_convention(self) -> Optional[InputConvention]:
+        """The config's input block over the network's own convention; None without a block."""
+        if self.network.input is None:
+            return None
+        from fmi.files import networks
+
+        default = networks.default_convention(self.network.source) or networks.VGG19_CONVENTION
+        return self.network.input.convention(default)
+
+    def check_layers(self, where: str, key: str = "layers") -> None:
+        """Check the layers of setting ``key`` against the network, and spell them as it does."""
+        layers = getattr(self, key)
+        if not layers:
+            raise FmiError(f"{where}: key {key!r} is empty; " + self.net.unknown_layer("").partition("; ")[2])
+        try:
+            setattr(self, key, [self.net.canonical(layer) for layer in layers])
+        except FmiError as error:
+            raise FmiError(f"{where}: key {key!r}: {error}") from None
 
     @property
     def steps(self) -> int:

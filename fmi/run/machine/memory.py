@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Optional
 
-from fmi.core import vgg19
+from fmi.core.network import Network
 from fmi.errors import FmiError
 
 log = logging.getLogger("fmi")
@@ -19,13 +19,14 @@ FIXED_BYTES = 300 * 2**20
 DEFAULT_FRACTION = 0.8
 
 
-def estimate_bytes(layers: Sequence[str], batch: int, height: int, width: int) -> int:
-    """Approximate peak bytes of inverting ``batch`` images of ``height`` x ``width`` to ``layers``."""
-    deepest = max(vgg19.RELU_LAYERS.index(layer) for layer in layers)
+def estimate_bytes(network: Network, layers: Sequence[str], batch: int, height: int, width: int) -> int:
+    """Approximate peak bytes of inverting ``batch`` images of ``height`` x ``width`` to ``layers``, from the
+    maps of the rectified layers up to the deepest (for networks other than VGG-19, whose other maps it
+    does not count, an estimate of the same form, not fitted to them)."""
     maps = []
-    for layer in vgg19.RELU_LAYERS[:deepest + 1]:
-        h, w = vgg19.output_size(layer, height, width)
-        maps.append(vgg19.channels(layer) * h * w * 4 * batch)
+    for layer in network.up_to(network.deepest(layers)):
+        h, w = network.output_size(layer, height, width)
+        maps.append(network.channels(layer) * h * w * 4 * batch)
     return FIXED_BYTES + max(2 * sum(maps), 9 * max(maps))
 
 
@@ -44,14 +45,14 @@ def available_bytes() -> Optional[int]:
         return None
 
 
-def check(layers: Sequence[str], batch: int, height: int, width: int, limit_gib: Optional[float] = None,
-          decode_bytes: int = 0) -> int:
+def check(network: Network, layers: Sequence[str], batch: int, height: int, width: int,
+          limit_gib: Optional[float] = None, decode_bytes: int = 0) -> int:
     """Raise FmiError if the estimate exceeds ``limit_gib`` (default: 80 % of available memory).
 
     ``decode_bytes`` is what decoding the largest input image takes, which may exceed the
     inversion itself for a large photo inverted at a small size.
     """
-    needed = max(estimate_bytes(layers, batch, height, width), FIXED_BYTES + decode_bytes)
+    needed = max(estimate_bytes(network, layers, batch, height, width), FIXED_BYTES + decode_bytes)
     if limit_gib is not None:
         limit, source = limit_gib * 2**30, "--max-memory"
     else:
@@ -62,7 +63,7 @@ def check(layers: Sequence[str], batch: int, height: int, width: int, limit_gib:
             return needed
         limit, source = DEFAULT_FRACTION * available, f"80 % of the {available / 2**30:.1f} GiB available"
     if needed > limit:
-        deepest = max(layers, key=vgg19.RELU_LAYERS.index)
+        deepest = network.deepest(layers)
         if decode_bytes + FIXED_BYTES == needed:
             raise FmiError(f"decoding the largest input image needs about {needed / 2**30:.1f} GiB, more than "
                            f"the limit of {limit / 2**30:.1f} GiB ({source}); shrink the image first, or set "

@@ -1,0 +1,134 @@
+"""A network given as an MXNet graph (a Gluon model zoo architecture, an imported ONNX file): ``GraphNetwork``.
+
+Its rectified layers were found in the graph by whoever made it (``fmi.files.networks``); everything
+else is read off the symbol: a layer's channels and output size by MXNet's shape inference, its cost
+by summing the multiply-adds of the convolutions and dense layers it depends on. BatchNorm always
+runs in inference mode (its moving statistics, in the forward pass and in the gradient alike), so a
+batch of inverted images never normalises itself.
+"""
+import json
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Optional
+
+from fmi.core.network import LAYERS_HINT, InputConvention, Network
+from fmi.errors import FmiError
+
+if TYPE_CHECKING:  # for the checker only: MXNet loads when a symbol is built
+    import mxnet as mx
+
+Shape = tuple[int, int, int]  # a layer's (C, h, w)
+# the graph's outputs for the tensors named, in that order, as one symbol reading ``data``
+Importer = Callable[[tuple[str, ...]], "mx.sym.Symbol"]
+
+
+def inference_mode(symbol: "mx.sym.Symbol") -> "mx.sym.Symbol":
+    """``symbol`` with every BatchNorm set to its moving statistics (``use_global_stats``)."""
+    import mxnet as mx
+
+    graph = json.loads(symbol.tojson())
+    for node in graph["nodes"]:
+        if node["op"] == "BatchNorm":
+            node.setdefault("attrs", {})["use_global_stats"] = "True"
+    return mx.sym.load_json(json.dumps(graph))
+
+
+class GraphNetwork(Network):
+    """A network read from a graph. ``tensors`` maps each rectified layer (its safe name, in graph order)
+    to the graph's name of its output; ``unavailable`` says, per further rectified layer, why it cannot be
+    used (an operator MXNet lacks before it); ``outputs`` builds the symbol of some tensors."""
+
+    def __init__(self, source: str, tensors: dict[str, str], outputs: Importer, convention: InputConvention,
+                 nominal_size: tuple[int, int] = (224, 224), unavailable: Optional[dict[str, str]] = None,
+                 identity: Optional[dict[str, Any]] = None) -> None:
+        if not tensors:
+            raise FmiError(f"{source}: found no rectified layer (Relu) that MXNet can import; "
+                           + (f"{next(iter(unavailable.values()))}" if unavailable else "fmi inverts the filters "
+                              "of rectified layers"))
+        self.source = source
+        self.layers = tuple(tensors)
+        self.tensors = dict(tensors)
+        self.aliases = {tensor: layer for layer, tensor in tensors.items()}
+        self.convention = convention
+        self.nominal_size = nominal_size
+        self.unavailable = dict(unavailable or {})
+        self.identity = dict(identity or {})
+        self._outputs = lru_cache(maxsize=16)(outputs)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, **self.identity}
+
+    def canonical(self, layer: str) -> str:
+        """``layer`` by its safe name or the graph's own name (an ONNX output as Netron shows it)."""
+        layer = self.aliases.get(layer, layer)
+        for name in (layer, self.aliases.get(layer)):
+            if name in self.unavailable:
+                raise FmiError(f"{self.source}: layer {layer!r} cannot be used: {self.unavailable[name]}")
+        return super().canonical(layer)
+
+    def build(self, layers: Sequence[str]) -> "mx.sym.Symbol":
+        names = [self.canonical(layer) for layer in layers]
+        if not names:
+            raise FmiError("no layers requested; " + LAYERS_HINT.format(source=self.source))
+        return self._build(tuple(names))
+
+    @lru_cache(maxsize=32)  # noqa: B019 (one network per source lives for the whole process)
+    def _build(self, layers: tuple[str, ...]) -> "mx.sym.Symbol":
+        return inference_mode(self._outputs(tuple(self.tensors[layer] for layer in layers)))
+
+    @lru_cache(maxsize=64)  # noqa: B019
+    def shapes(self, layers: tuple[str, ...], height: int, width: int) -> dict[str, Shape]:
+        """{layer: (C, h, w)} for an input of ``height`` x ``width``; FmiError where the input is too small."""
+        import mxnet as mx
+
+        symbol = self.build(layers)
+        try:
+            _, found, _ = symbol.infer_shape(data=(1, 3, height, width))
+        except mx.base.MXNetError as error:
+            problem = str(error).strip().splitlines()[0][:200]
+            raise FmiError(f"{self.source}: an input of {height}x{width} px does not reach "
+                           f"{self.deepest(list(layers))} ({problem}); use a larger image or size") from None
+        shapes = {layer: tuple(int(v) for v in shape[1:]) for layer, shape in zip(layers, found)}
+        for layer, shape in shapes.items():
+            if len(shape) != 3 or min(shape) < 1:
+                raise FmiError(f"{self.source}: an input of {height}x{width} px leaves {layer} with shape "
+                               f"{shape}, no position to invert; use a larger image or size")
+        return shapes  # type: ignore[return-value]
+
+    def channels(self, layer: str) -> int:
+        layer = self.canonical(layer)
+        return self.shapes((layer,), *self.nominal_size)[layer][0]
+
+    def output_size(self, layer: str, height: int, width: int) -> tuple[int, int]:
+        layer = self.canonical(layer)
+        _, h, w = self.shapes((layer,), height, width)[layer]
+        return h, w
+
+    def check_input_size(self, layers: Sequence[str], height: int, width: int) -> None:
+        self.shapes(tuple(self.canonical(layer) for layer in layers), height, width)
+
+    @lru_cache(maxsize=256)  # noqa: B019
+    def flops(self, layer: str, height: int, width: int) -> int:
+        symbol = self.build([layer])
+        internals = symbol.get_internals()
+        arguments, outputs, _ = internals.infer_shape(data=(1, 3, height, width))
+        argument_shapes = dict(zip(internals.list_arguments(), arguments))
+        output_shapes = dict(zip(internals.list_outputs(), outputs))
+        graph = json.loads(symbol.tojson())
+        nodes = graph["nodes"]
+        total = 0
+        for node in nodes:
+            if node["op"] not in ("Convolution", "FullyConnected", "Deconvolution"):
+                continue
+            weight = argument_shapes.get(nodes[node["inputs"][1][0]]["name"])
+            out = output_shapes.get(f"{node['name']}_output")
+            if weight is None or out is None:
+                continue
+            per_output = 1
+            for size in weight[1:]:
+                per_output *= int(size)
+            positions = 1
+            for size in out[2:]:
+                positions *= int(size)
+            total += 2 * int(weight[0]) * per_output * positions
+        return total

@@ -1,0 +1,130 @@
+"""What fmi needs of a network, whichever it is: ``Network``, and the input convention it was trained with.
+
+A network is a value: its rectified layers in order (the layers whose filters the paper inverts), each
+layer's channels, its output size and forward cost for an input size, the MXNet symbol up to the
+requested layers, and how a picture becomes its input (``InputConvention``). VGG-19 is one
+(``fmi.core.vgg19.VGG19``, built from its table); a network of Gluon's model zoo or an ONNX file is
+another (``fmi.core.graph.GraphNetwork``). Layer names are the network's own, made safe for file
+names (``safe_name``): a cell's key holds its layer.
+"""
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from fmi.core.preprocessing import Preprocessing
+from fmi.errors import FmiError
+
+if TYPE_CHECKING:  # for the checker only: MXNet loads when a symbol is built
+    import mxnet as mx
+
+ChannelOrder = Literal["rgb", "bgr"]
+LAYERS_HINT = "'python -m fmi.network layers {source}' lists them"
+
+
+@dataclass(frozen=True)
+class InputConvention:
+    """How a picture becomes the network's input: x = (pixel in [0, 1] x ``range`` - mean) / std, per channel
+    in ``channels`` order (the mean and std in that order too)."""
+
+    channels: ChannelOrder
+    range: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def preprocessing(self) -> Preprocessing:
+        """The affine map of ``fmi.core.preprocessing`` for this convention (from RGB on 0..255)."""
+        in_rgb = (lambda values: values[::-1]) if self.channels == "bgr" else (lambda values: values)
+        mean, std = tuple(map(float, in_rgb(self.mean))), tuple(map(float, in_rgb(self.std)))
+        name = (f"{self.channels} 0..{self.range:g} minus mean ({', '.join(f'{v:g}' for v in self.mean)})"
+                + (f" over std ({', '.join(f'{v:g}' for v in self.std)})" if any(v != 1 for v in self.std) else ""))
+        return Preprocessing(scale=self.range / 255.0, mean=mean, std=std, name=name,  # type: ignore[arg-type]
+                             order=self.channels)
+
+    def describe(self) -> dict[str, Any]:
+        return {"channels": self.channels, "range": self.range, "mean": list(self.mean), "std": list(self.std)}
+
+
+# ImageNet's convention of Gluon's model zoo and of torchvision's models
+IMAGENET = InputConvention("rgb", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def safe_name(name: str) -> str:
+    """A layer name as fmi's file names and cell keys hold it: '/layer1/relu_2/Relu_output_0' ->
+    'layer1.relu_2.Relu_output_0' (slashes become dots, other characters outside letters, digits, '.',
+    '_' and '-' become '_', and it starts with a letter or digit)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", ".")).lstrip("._-")
+    return safe[:200] or "layer"
+
+
+class Network(ABC):
+    """A CNN as fmi sees it. ``source`` says where it came from (``vgg19``, ``gluon:NAME``, ``onnx:PATH``);
+    ``layers`` are its rectified layers in the order of its graph."""
+
+    source: str
+    layers: tuple[str, ...]
+
+    @property
+    def is_vgg19(self) -> bool:
+        return self.source == "vgg19"
+
+    @property
+    def title(self) -> str:
+        """How figures and logs name it."""
+        return "VGG-19" if self.is_vgg19 else self.source
+
+    @abstractmethod
+    def channels(self, layer: str) -> int:
+        """Number of channels (filters) of ``layer``."""
+
+    @abstractmethod
+    def output_size(self, layer: str, height: int, width: int) -> tuple[int, int]:
+        """Spatial size (h, w) of ``layer`` for an input of ``height`` x ``width``."""
+
+    @abstractmethod
+    def flops(self, layer: str, height: int, width: int) -> int:
+        """Forward FLOPs (2 per multiply-add) of the convolutions up to ``layer``, for one image."""
+
+    @abstractmethod
+    def build(self, layers: Sequence[str]) -> "mx.sym.Symbol":
+        """An ``mx.sym.Group`` of the requested layers' outputs, in the order given, reading the input
+        ``data`` (N, 3, H, W); only the graph they need is built."""
+
+    @abstractmethod
+    def check_input_size(self, layers: Sequence[str], height: int, width: int) -> None:
+        """Raise FmiError unless every layer of ``layers`` keeps at least one position for an input of
+        ``height`` x ``width``."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record says of the network (beside its weights)."""
+        return {"source": self.source}
+
+    def unknown_layer(self, layer: str) -> str:
+        """Why ``layer`` is refused, and where to look."""
+        shown = ", ".join(self.layers) if len(self.layers) <= 20 else f"{len(self.layers)} rectified layers"
+        return f"{self.title} has no rectified layer {layer!r} ({shown}); " + LAYERS_HINT.format(source=self.source)
+
+    def canonical(self, layer: str) -> str:
+        """``layer`` as the network names it, or FmiError (``unknown_layer``)."""
+        if layer not in self.layers:
+            raise FmiError(self.unknown_layer(layer))
+        return layer
+
+    def index(self, layer: str) -> int:
+        """The position of ``layer`` in the network's order."""
+        return self.layers.index(self.canonical(layer))
+
+    def deepest(self, layers: Sequence[str]) -> str:
+        """The last of ``layers`` in the network's order."""
+        if not layers:
+            raise FmiError("no layers requested; " + LAYERS_HINT.format(source=self.source))
+        return max(layers, key=self.index)
+
+    def ordered(self, layers: Sequence[str]) -> list[str]:
+        """``layers`` without repeats, in the network's order."""
+        return sorted(set(layers), key=self.index)
+
+    def up_to(self, layer: str) -> tuple[str, ...]:
+        """The rectified layers from the first to ``layer``."""
+        return self.layers[:self.index(layer) + 1]
