@@ -23,13 +23,16 @@ Importer = Callable[[tuple[str, ...]], "mx.sym.Symbol"]
 
 
 def inference_mode(symbol: "mx.sym.Symbol") -> "mx.sym.Symbol":
-    """``symbol`` with every BatchNorm set to its moving statistics (``use_global_stats``)."""
+    """``symbol`` with every BatchNorm set to its moving statistics (``use_global_stats``) and every Dropout
+    to drop nothing, so that it computes the trained network's function in training mode too."""
     import mxnet as mx
 
     graph = json.loads(symbol.tojson())
     for node in graph["nodes"]:
         if node["op"] == "BatchNorm":
             node.setdefault("attrs", {})["use_global_stats"] = "True"
+        if node["op"] == "Dropout":
+            node.setdefault("attrs", {})["p"] = "0"
     return mx.sym.load_json(json.dumps(graph))
 
 
@@ -54,6 +57,16 @@ class GraphNetwork(Network):
         self.unavailable = dict(unavailable or {})
         self.identity = dict(identity or {})
         self._outputs = lru_cache(maxsize=16)(outputs)
+        self.has_max_pooling: Optional[bool] = None
+
+    @property
+    def max_pooling(self) -> bool:
+        """Whether the graph up to its last rectified layer pools by the maximum."""
+        if self.has_max_pooling is None:
+            graph = json.loads(self.build(list(self.layers)).tojson())
+            self.has_max_pooling = any(node["op"] == "Pooling" and node.get("attrs", {}).get("pool_type") == "max"
+                                       for node in graph["nodes"])
+        return self.has_max_pooling
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, **self.identity}

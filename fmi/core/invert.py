@@ -152,9 +152,12 @@ class Problem:
         as the authors' ``executor.forward()`` does: VGG-19 has no layer that trains differently,
         but on CPUs with AVX-512 oneDNN picks other convolution kernels for a training-mode
         forward, whose codes differ in the last bits (docs/method.md, "Where results hold").
+        A network with max pooling runs it in training mode: after an inference-mode pass, MXNet
+        1.9.1's max-pooling gradient is wrong (tests/core/test_invert.py measures it). A network's
+        BatchNorm and Dropout compute their inference function in both modes (``fmi.core.graph``).
         """
         self.executor.arg_dict["data"][:] = images
-        outputs = self.executor.forward(is_train=False)
+        outputs = self.executor.forward(is_train=self.network.max_pooling)
         self.executor.backward()
         total = outputs[1].asnumpy()
         terms = np.stack([output.asnumpy() for output in outputs[2:]])

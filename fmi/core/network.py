@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from fmi.core.preprocessing import Preprocessing
 from fmi.errors import FmiError
 
-if TYPE_CHECKING:  # for the checker only: MXNet loads when a symbol is built
+if TYPE_CHECKING:  # for the checker only: MXNet loads when a symbol is built, OpenCV when a picture is read
     import mxnet as mx
+
+    from fmi.core.preprocessing import Preprocessing
 
 ChannelOrder = Literal["rgb", "bgr"]
 LAYERS_HINT = "'python -m fmi.network layers {source}' lists them"
@@ -33,8 +34,10 @@ class InputConvention:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
-    def preprocessing(self) -> Preprocessing:
+    def preprocessing(self) -> "Preprocessing":
         """The affine map of ``fmi.core.preprocessing`` for this convention (from RGB on 0..255)."""
+        from fmi.core.preprocessing import Preprocessing
+
         in_rgb = (lambda values: values[::-1]) if self.channels == "bgr" else (lambda values: values)
         mean, std = tuple(map(float, in_rgb(self.mean))), tuple(map(float, in_rgb(self.std)))
         name = (f"{self.channels} 0..{self.range:g} minus mean ({', '.join(f'{v:g}' for v in self.mean)})"
@@ -44,6 +47,21 @@ class InputConvention:
 
     def describe(self) -> dict[str, Any]:
         return {"channels": self.channels, "range": self.range, "mean": list(self.mean), "std": list(self.std)}
+
+
+SOURCE_HELP = "a network is vgg19, gluon:NAME (Gluon's model zoo, e.g. gluon:resnet18_v1) or onnx:PATH"
+
+
+def kind_of(source: str) -> tuple[str, str]:
+    """('vgg19' | 'gluon' | 'onnx', the rest): what a network source names, or FmiError."""
+    source = str(source)
+    if source == "vgg19":
+        return "vgg19", ""
+    kind, colon, rest = source.partition(":")
+    if colon and kind in ("gluon", "onnx") and rest:
+        return kind, rest
+    shown = source if len(source) <= 80 else source[:77] + "..."
+    raise FmiError(f"network {shown!r}: {SOURCE_HELP}")
 
 
 # ImageNet's convention of Gluon's model zoo and of torchvision's models
@@ -68,6 +86,12 @@ class Network(ABC):
     @property
     def is_vgg19(self) -> bool:
         return self.source == "vgg19"
+
+    @property
+    def max_pooling(self) -> bool:
+        """Whether the graph has max pooling, whose gradient MXNet 1.9.1 computes only after a forward pass in
+        training mode (after an inference-mode pass its gradient is wrong: tests/core/test_invert.py)."""
+        return True
 
     @property
     def title(self) -> str:

@@ -139,6 +139,10 @@ class VGG19(Network):
             raise FmiError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLING_TYPES)}")
         self.pooling = pooling
 
+    @property
+    def max_pooling(self) -> bool:
+        return self.pooling == "max"
+
     def unknown_layer(self, layer: str) -> str:
         return f"unknown layer {layer!r}; valid layers are {', '.join(RELU_LAYERS)}"
 

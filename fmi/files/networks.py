@@ -21,7 +21,7 @@ import numpy as np
 
 from fmi.core import vgg19
 from fmi.core.graph import GraphNetwork
-from fmi.core.network import IMAGENET, InputConvention, Network, safe_name
+from fmi.core.network import IMAGENET, InputConvention, Network, kind_of, safe_name
 from fmi.core.preprocessing import CAFFE_RGB, Preprocessing
 from fmi.errors import FmiError
 from fmi.files import weight_files
@@ -30,21 +30,9 @@ from fmi.io import PathLike, check_input_file, quote, read_file, sha1_of_file, s
 
 log = logging.getLogger("fmi")
 
-SOURCE_HELP = "a network is vgg19, gluon:NAME (Gluon's model zoo, e.g. gluon:resnet18_v1) or onnx:PATH"
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit on one message
 RECTIFIERS = {"Relu"}     # ONNX operators whose outputs are rectified layers (and Clip from 0: ReLU6)
 VGG19_CONVENTION = InputConvention("rgb", 255.0, CAFFE_RGB.mean, CAFFE_RGB.std)
-
-
-def kind_of(source: str) -> tuple[str, str]:
-    """('vgg19' | 'gluon' | 'onnx', the rest): what a network source names, or FmiError."""
-    source = str(source)
-    if source == "vgg19":
-        return "vgg19", ""
-    kind, colon, rest = source.partition(":")
-    if colon and kind in ("gluon", "onnx") and rest:
-        return kind, rest
-    raise FmiError(f"network {quote(source)}: {SOURCE_HELP}")
 
 
 def network(source: str, convention: Optional[InputConvention] = None, pooling: str = "avg") -> Network:
@@ -90,11 +78,11 @@ def _gluon(name: str) -> GraphNetwork:
                        f"{', '.join(options)}") from None
     symbol = block(mx.sym.var("data"))
     graph = json.loads(symbol.tojson())
-    tensors = {node["name"]: f"{node['name']}_output" for node in graph["nodes"] if _rectified(node)}
+    tensors = {node["name"]: node["name"] for node in graph["nodes"] if _rectified(node)}
     internals = symbol.get_internals()
 
     def outputs(names: tuple[str, ...]) -> Any:
-        return mx.sym.Group([internals[name] for name in names])
+        return mx.sym.Group([internals[f"{name}_output"] for name in names])
 
     return GraphNetwork(f"gluon:{name}", tensors, outputs, IMAGENET, identity={"zoo": name})
 

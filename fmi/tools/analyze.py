@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from fmi import experiments
 from fmi.core import invert
+from fmi.core.network import kind_of
 from fmi.errors import FmiError
 from fmi.files import networks, weight_files
 from fmi.io import check_input_file, sha1_of_file, write_json, write_text
@@ -125,7 +126,7 @@ def recorded_weights(record: RunRecord, config: Common, spec: str = "auto") -> w
     described, network, convention = record.weights, config.net, config.input_convention()
     if not described.pretrained:
         return networks.weights(network, f"random:{described.seed or 0}", convention=convention)
-    if networks.kind_of(network.source)[0] == "onnx":
+    if kind_of(network.source)[0] == "onnx":
         if record.network is None or network.describe().get("sha256") != record.network.sha256:
             raise FmiError(f"{network.source} is not the ONNX file the run used (its SHA-256 differs from the "
                            f"record's); put that file back to measure the run")

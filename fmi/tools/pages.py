@@ -37,11 +37,14 @@ HTML = jinja2.Environment(loader=LOADER, autoescape=True, undefined=jinja2.Stric
 MARKDOWN = jinja2.Environment(loader=LOADER, autoescape=False, undefined=jinja2.StrictUndefined,
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 MARKDOWN.filters["md"] = markdown
+TEXT = jinja2.Environment(loader=LOADER, autoescape=False, undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+TEXT.filters["text"] = printable  # what a terminal shows of a name: one line, no control characters
 
 
 def render(template: str, **data: Any) -> str:
-    """``template`` (``*.html`` or ``*.md``) filled with ``data``."""
-    environment = MARKDOWN if template.endswith(".md") else HTML
+    """``template`` (``*.html``, ``*.md``, or ``*.txt`` for a terminal) filled with ``data``."""
+    environment = {".md": MARKDOWN, ".txt": TEXT}.get(Path(template).suffix, HTML)
     return environment.get_template(template).render(**data)
 
 

@@ -138,7 +138,8 @@ def main(names):
         terms = PROBLEMS[name]
         layers = [layer for layer, *_ in terms]
         images = rng.uniform(-60, 60, (2, 3, HEIGHT, WIDTH)).astype(np.float32)
-        targets = invert.extract(vgg19.VGG19(), weights, layers, rng.uniform(-60, 60, (2, 3, HEIGHT, WIDTH)).astype(np.float32))
+        targets = invert.extract(vgg19.VGG19(), weights, layers,
+                                 rng.uniform(-60, 60, (2, 3, HEIGHT, WIDTH)).astype(np.float32))
         problem = invert.Problem([invert.Term(*term) for term in terms], vgg19.VGG19(), weights, images.shape)
         problem.set_targets([targets[layer] for layer in layers])
         loss, _, gradient = problem.evaluate(images)

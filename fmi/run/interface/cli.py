@@ -94,6 +94,7 @@ COMMON_OPTIONS = (
     Option("--size", ("max_long_edge",), "number", "PX"),
     Option("--steps", ("sgd.max_steps", "lbfgs.max_steps"), "number", "N"),
     Option("--seed", ("seed",), "number", "N"),
+    Option("--network", ("network.source",), "text", "SOURCE"),
     Option("--weights", ("weights",), "text", "SPEC"),
     Option("--fidelity", ("fidelity",), "text", "MODE"),
     Option("--optimizer", ("optimizer",), "text", "NAME"),

@@ -21,7 +21,7 @@ import pydantic
 
 from fmi.core import vgg19
 from fmi.core.fidelity import FidelityName
-from fmi.core.network import InputConvention, Network
+from fmi.core.network import InputConvention, Network, kind_of
 from fmi.core.optimizers import INT_LIMIT, LBFGS, SGD, Count, NonNegative, Optimizer, Positive
 from fmi.errors import FmiError
 from fmi.io import changed, check_input_file, quote, read_file
@@ -139,9 +139,7 @@ class Common(pydantic.BaseModel):
             raise FmiError(f"{where}: key 'output' is empty; name an output folder")
         for key in ("output", "data_dir", "model_dir", "weights"):
             setattr(self, key, expand_path(getattr(self, key)))
-        from fmi.files import networks  # here: reading a config that names no network never loads MXNet
-
-        kind, rest = networks.kind_of(self.network.source)
+        kind, rest = kind_of(self.network.source)
         if kind == "onnx":
             self.network.source = f"onnx:{Path(expand_path(rest)).resolve()}"
         if kind != "vgg19" and self.fidelity == "authors":
@@ -257,6 +255,8 @@ def load(cls: type[Settings], path: Optional[Path] = None, overrides: Overrides 
     """
     where = f"config {path}" if path is not None else "defaults"
     mapping = read_config_file(Path(path)) if path is not None else {}
+    if isinstance(mapping.get("network"), str):  # network: SOURCE, so that --network sets its source alone
+        mapping["network"] = {"source": mapping["network"]}
     given = [(key, value, source) for key, value, source in overrides if value is not None]
     merged, sources = _merge(mapping, given)
     for values, origins in ((mapping, {}), (merged, sources)):  # the file alone first: its own errors are its

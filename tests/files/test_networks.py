@@ -1,0 +1,160 @@
+"""fmi/files/networks.py and fmi/core/graph.py: networks other than VGG-19, held to oracles: a numpy forward
+pass and finite differences of the ONNX networks the tests build, VGG-19 through MXNet's ONNX exporter, and a
+Gluon network beside its own ONNX export."""
+import mxnet as mx
+import numpy as np
+import onnx
+import pytest
+from onnx_models import LAYERS, numpy_forward, write
+
+from fmi.core import invert, vgg19
+from fmi.core.terms import Term
+from fmi.errors import FmiError
+from fmi.files import networks, weight_files
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    return write(tmp_path_factory.mktemp("onnx") / "small.onnx")
+
+
+def test_an_onnx_file_as_torch_writes_it_runs_as_numpy_does_at_another_input_size(onnx_file):
+    """Initializers not listed as inputs, slashed names, BatchNorm, a residual Add and a concatenation: every
+    rectified layer matches a numpy forward pass, at 20x28 px where the file declares 32x32."""
+    network = networks.network(f"onnx:{onnx_file}")
+    assert network.layers == tuple(LAYERS) and network.unavailable == {}
+    weights = networks.weights(network, "auto")
+    x = np.random.default_rng(1).normal(0, 1, (2, 3, 20, 28)).astype(np.float32)
+    codes = invert.extract(network, weights, list(network.layers), x)
+    expected = numpy_forward(x)
+    for layer in LAYERS:
+        assert codes[layer].shape == expected[layer].shape
+        np.testing.assert_allclose(codes[layer], expected[layer], rtol=1e-4, atol=1e-4)
+    assert [network.channels(layer) for layer in LAYERS] == [4, 4, 8]
+    assert network.output_size("cat_relu.Relu_output_0", 20, 28) == (10, 14)
+
+
+def test_the_input_gradient_is_the_loss_s_by_finite_differences_with_batchnorm_in_inference_mode(onnx_file):
+    """The loss fmi minimises and its image gradient, against the numpy network's loss and its central
+    differences: BatchNorm uses its moving statistics in the gradient too (batch statistics would differ)."""
+    network = networks.network(f"onnx:{onnx_file}")
+    weights = networks.weights(network, "auto")
+    layer = "cat_relu.Relu_output_0"
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (2, 3, 12, 16))
+    target = rng.uniform(0, 1, (2, 8, 6, 8))
+    problem = invert.Problem([Term(layer)], network, weights, x.shape)
+    problem.set_targets([target.astype(np.float32)])
+    loss, _, gradient = problem.evaluate(x.astype(np.float32))
+
+    def numpy_loss(images):
+        return 0.5 * ((numpy_forward(images)[layer] - target) ** 2).sum(axis=(1, 2, 3))
+
+    np.testing.assert_allclose(loss, numpy_loss(x), rtol=1e-4)
+    gradient = gradient.asnumpy()
+    step = 1e-3
+    for index in [tuple(rng.integers(0, size) for size in x.shape) for _ in range(12)]:
+        up, down = x.copy(), x.copy()
+        up[index] += step
+        down[index] -= step
+        numeric = (numpy_loss(up) - numpy_loss(down))[index[0]] / (2 * step)
+        assert gradient[index] == pytest.approx(numeric, rel=2e-2, abs=2e-3), index
+
+
+def test_layers_are_named_as_netron_shows_them_or_by_their_safe_name(onnx_file):
+    network = networks.network(f"onnx:{onnx_file}")
+    assert network.canonical("/layer1/relu_2/Relu_output_0") == "layer1.relu_2.Relu_output_0"
+    assert network.canonical("layer1.relu_2.Relu_output_0") == "layer1.relu_2.Relu_output_0"
+    with pytest.raises(FmiError, match=r"no rectified layer 'relu1_2'.*python -m fmi\.network layers onnx:"):
+        network.canonical("relu1_2")
+
+
+def test_an_operator_mxnet_lacks_matters_only_before_a_requested_layer(tmp_path):
+    path = write(tmp_path / "head.onnx", head_op="GridSample")
+    network = networks.network(f"onnx:{path}")
+    assert network.layers == tuple(LAYERS)  # the head after the last of them is never imported
+    assert list(network.unavailable) == ["output"]  # the Relu after it, by its output's name
+    codes = invert.extract(network, networks.weights(network, "auto"), ["cat_relu.Relu_output_0"],
+                           np.zeros((1, 3, 8, 8), np.float32))
+    assert codes["cat_relu.Relu_output_0"].shape == (1, 8, 4, 4)
+    with pytest.raises(FmiError, match=r"operator GridSample at node '/head/GridSample', which MXNet cannot "
+                                       r"import, comes before it"):
+        network.canonical("output")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path, good: path.write_bytes(b"\x00\xffnot a model" * 50), "not an ONNX model, or cut short"),
+    (lambda path, good: path.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2]),
+     "not an ONNX model, or cut short"),
+    (lambda path, good: write(path, channels=1), r"not a batch of 3-channel images \(N, 3, H, W\)"),
+    (lambda path, good: path.write_bytes(b""), "is empty"),
+])
+def test_a_file_that_is_no_usable_onnx_network_is_refused_in_one_line(tmp_path, onnx_file, make, message):
+    path = tmp_path / "bad.onnx"
+    make(path, onnx_file)
+    with pytest.raises(FmiError, match=message) as caught:
+        networks.network(f"onnx:{path}").layers
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("gluon:resnet19", r"Gluon's model zoo has no 'resnet19'; it has .*resnet18_v1"),
+    ("vgg16", "a network is vgg19, gluon:NAME"), ("onnx:", "a network is vgg19"), ("gluon", "a network is vgg19"),
+])
+def test_a_source_fmi_cannot_read_is_refused(source, message):
+    with pytest.raises(FmiError, match=message):
+        networks.network(source)
+
+
+def test_random_weights_are_seeded_per_parameter_whatever_the_layers_asked_for():
+    network = networks.network("gluon:resnet18_v1")
+    first, again, other = (networks.weights(network, spec) for spec in ("random:3", "random:3", "random:4"))
+    assert first.label == "random weights (seed 3), not trained" and not first.pretrained
+    conv = "resnetv10_conv0_weight"
+    np.testing.assert_array_equal(first.params[conv].asnumpy(), again.params[conv].asnumpy())
+    assert not np.array_equal(first.params[conv].asnumpy(), other.params[conv].asnumpy())
+    assert first.params[conv].asnumpy().std() == pytest.approx(np.sqrt(2 / (3 * 7 * 7)), rel=0.05)  # He normal
+    np.testing.assert_array_equal(first.params["resnetv10_batchnorm0_running_var"].asnumpy(), 1.0)
+
+
+def test_vgg19_through_mxnet_s_onnx_exporter_gives_vgg19_s_codes_and_gradients_to_the_bit(tmp_path):
+    """fmi's VGG-19 (the authors' average pooling) exported with its random weights and read back as onnx:."""
+    weights = weight_files.random_weights(0)
+    symbol = vgg19.build(["relu3_1"])
+    params = {name: weights.params[name] for name in symbol.list_arguments() if name != "data"}
+    path = mx.onnx.export_model(symbol, params, in_shapes=[(1, 3, 64, 64)], in_types=[np.float32],
+                                onnx_file_path=str(tmp_path / "vgg19.onnx"))
+    network = networks.network(f"onnx:{path}")
+    assert network.layers == vgg19.RELU_LAYERS[:5]
+    imported = networks.weights(network, "auto")
+    x = np.random.default_rng(0).uniform(-60, 60, (2, 3, 40, 56)).astype(np.float32)
+    ours, theirs = invert.extract(vgg19.VGG19(), weights, ["relu3_1"], x), invert.extract(network, imported,
+                                                                                         ["relu3_1"], x)
+    np.testing.assert_array_equal(ours["relu3_1"], theirs["relu3_1"])
+    gradients = []
+    for net, params in ((vgg19.VGG19(), weights), (network, imported)):
+        problem = invert.Problem([Term("relu2_1")], net, params, x.shape)
+        problem.set_targets([np.zeros((2, 128, 20, 28), np.float32)])
+        gradients.append(problem.evaluate(x)[2].asnumpy())
+    np.testing.assert_array_equal(*gradients)
+
+
+def test_a_gluon_network_and_its_onnx_export_give_the_same_codes(tmp_path):
+    network = networks.network("gluon:resnet18_v1")
+    weights = networks.weights(network, "random:1")
+    layers = ["resnetv10_relu0_fwd", "resnetv10_stage2_activation0"]
+    symbol = network.build([layers[-1]])
+    params = {name: weights.params[name] for name in symbol.list_arguments() + symbol.list_auxiliary_states()
+              if name != "data"}
+    path = mx.onnx.export_model(symbol, params, in_shapes=[(1, 3, 64, 64)], in_types=[np.float32],
+                                onnx_file_path=str(tmp_path / "resnet.onnx"))
+    exported = networks.network(f"onnx:{path}")
+    x = np.random.default_rng(3).normal(0, 1, (1, 3, 48, 40)).astype(np.float32)
+    ours = invert.extract(network, weights, layers, x)
+    theirs = invert.extract(exported, networks.weights(exported, "auto"), layers, x)
+    np.testing.assert_array_equal(ours[layers[0]], theirs[layers[0]])
+    # deeper, the last bits differ: ONNX keeps BatchNorm's epsilon as a float32, 1e-5 becomes 9.99999975e-06
+    epsilons = {attribute.f for node in onnx.load(path).graph.node for attribute in node.attribute
+                if node.op_type == "BatchNormalization" and attribute.name == "epsilon"}
+    assert epsilons == {np.float32(1e-5)} and float(np.float32(1e-5)) != 1e-5
+    np.testing.assert_allclose(ours[layers[1]], theirs[layers[1]], rtol=0, atol=2e-6 * np.abs(ours[layers[1]]).max())
