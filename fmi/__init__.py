@@ -79,7 +79,7 @@ restore_numpy_aliases()
 
 LIBRARY = {"codes": "fmi.core.codes", "image": "fmi.files.image_files", "preprocessing": "fmi.core.preprocessing",
            "invert": "fmi.core.invert", "losses": "fmi.core.losses", "vgg19": "fmi.core.vgg19",
-           "inputs": "fmi.run.interface.inputs"}
+           "inputs": "fmi.run.interface.inputs", "networks": "fmi.files.networks"}
 
 
 def package_version() -> str:

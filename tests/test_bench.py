@@ -105,3 +105,11 @@ def test_the_cost_model_is_validated_on_a_tiny_sweep():
     out = bench(ROOT / "bench" / "cost.py", "validate", "--size", "24", "--steps", "3")
     assert re.search(r"^sweep of 192 cells \(relu1_1, relu2_1, 24 px\): predicted \d+ s, measured \d+ s, ratio "
                      r"\d+\.\d+ on ", out, re.MULTILINE), out
+
+
+def test_the_network_bench_times_native_and_imported_networks_at_a_tiny_size():
+    out = bench(ROOT / "bench" / "networks.py", "--size", "32", "--steps", "1", "--rounds", "1", "--layer", "relu2_1",
+                "--resnet-layer", "resnetv10_stage1_activation0")
+    assert re.search(r"^vgg19 +relu2_1 +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", out, re.MULTILINE), out
+    assert re.search(r"^vgg19_onnx_ratio=\d+\.\d+ resnet18_onnx_ratio=\d+\.\d+ \(target <= 1\.05: (met|NOT met)\)$",
+                     out, re.MULTILINE), out

@@ -6,6 +6,7 @@ by summing the multiply-adds of the convolutions and dense layers it depends on.
 runs in inference mode (its moving statistics, in the forward pass and in the gradient alike), so a
 batch of inverted images never normalises itself.
 """
+import copy
 import json
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -70,6 +71,13 @@ class GraphNetwork(Network):
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, **self.identity}
+
+    def with_convention(self, convention: InputConvention) -> "GraphNetwork":
+        """This network read through another input convention (a config's ``network.input``)."""
+        other = copy.copy(self)
+        other.convention = convention
+        other.identity = {**self.identity, "input": convention.describe()}
+        return other
 
     def canonical(self, layer: str) -> str:
         """``layer`` by its safe name or the graph's own name (an ONNX output as Netron shows it)."""

@@ -97,8 +97,8 @@ class StyleTransfer(Experiment[Config, Prepared]):
                Option("--content-weight", ("content_weight",), "number", "ALPHA"),
                Option("--style-weight", ("style_weight",), "number", "BETA"))
     loss_title = "Style transfer loss"
-    notes = (("style similarity", "cosine similarity of per-layer channel-sum vectors and of Gram matrices of VGG-19 "
-                                  "codes (the run's weights), averaged over the style layers."),)
+    notes = (("style similarity", "cosine similarity of per-layer channel-sum vectors and of Gram matrices of the "
+                                  "network's codes (the run's weights), averaged over the style layers."),)
 
     def images(self, config: Config) -> tuple[list[str], list[str]]:
         return list(config.content), list(config.styles)

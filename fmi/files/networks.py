@@ -42,10 +42,7 @@ def network(source: str, convention: Optional[InputConvention] = None, pooling: 
     if kind == "vgg19":
         return vgg19.VGG19(pooling)
     found = _gluon(rest) if kind == "gluon" else _onnx(str(Path(rest).expanduser().resolve()))
-    if convention is None or convention == found.convention:
-        return found
-    return GraphNetwork(found.source, found.tensors, found._outputs.__wrapped__, convention, found.nominal_size,
-                        found.unavailable, {**found.identity, "input": convention.describe()})
+    return found if convention is None or convention == found.convention else found.with_convention(convention)
 
 
 def default_convention(source: str) -> Optional[InputConvention]:

@@ -307,7 +307,8 @@ def network_record(network: Network, weights: weight_files.Weights) -> NetworkRe
     """What a run record says of its network: its source, a file's name and SHA-256, its input convention."""
     described = printable_data(network.describe())
     return build(NetworkRecord, "the network", source=described.pop("source"), input=weights.preprocessing.name,
-                 **{key: value for key, value in described.items() if key in NetworkRecord.model_fields})
+                 **{key: value for key, value in described.items() if key in NetworkRecord.model_fields
+                    and key != "input"})
 
 
 def _picture(name: str, rgb: Any, height: int, width: int, weights: weight_files.Weights, mode: fidelity.Fidelity,

@@ -7,6 +7,7 @@ import pytest
 from conftest import ROOT, tiny_run
 
 import run_fmi
+from fmi.core import vgg19
 from fmi.experiments import fig3
 from fmi.files import image_files
 from fmi.run.interface.config import CONFIG_DIR
@@ -86,7 +87,7 @@ def test_all_layers_sweep_is_every_filter():
     from fmi.run.interface import config
 
     sweep = config.load(fig3.Config, CONFIG_DIR / "fig3_sweep.yaml")
-    assert sweep.layers == list(fig3.vgg19.RELU_LAYERS) and sweep.all_filters
+    assert sweep.layers == list(vgg19.RELU_LAYERS) and sweep.all_filters
     batches = fig3.EXPERIMENT.plan(sweep, ["image"], [])
     assert sum(len(batch.items) for batch in batches) == 5504
 
