@@ -433,19 +433,19 @@ def build_plan(args: argparse.Namespace) -> "Plan":
     check_authors(authors, args.any_commit)
     cases = [CASES[name] for name in parse_cases(args.cases)]
     layers = dict(DEFAULT_LAYERS)
+    network = vgg19.VGG19()  # the authors' network: the only one their scripts run
     if args.layer:
-        if args.layer not in vgg19.RELU_LAYERS:
-            raise FmiError(f"--layer {quote(args.layer)}: unknown layer; valid layers are "
-                           f"{', '.join(vgg19.RELU_LAYERS)}")
+        if args.layer not in network.layers:
+            raise FmiError(f"--layer {quote(args.layer)}: unknown layer; valid layers are {', '.join(network.layers)}")
         layers = dict.fromkeys(DEFAULT_LAYERS, args.layer)
     for name in ("size", "steps", "jobs"):
         if getattr(args, name) < 1:
             raise FmiError(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.filter < 0 or args.draw_seed < 0 or args.seed < 0 or max(args.draw_seed, args.seed) > 2**32 - 1:
         raise FmiError("--filter, --draw-seed and --seed must be 0 or more (seeds below 2**32)")
-    if any(case.name == "fmi" for case in cases) and args.filter >= vgg19.channels(layers["fmi"]):
-        raise FmiError(f"--filter {args.filter}: {layers['fmi']} has {vgg19.channels(layers['fmi'])} filters "
-                       f"(0..{vgg19.channels(layers['fmi']) - 1})")
+    filters = network.channels(layers["fmi"])
+    if any(case.name == "fmi" for case in cases) and args.filter >= filters:
+        raise FmiError(f"--filter {args.filter}: {layers['fmi']} has {filters} filters (0..{filters - 1})")
     content = locate_image(args.image, authors, "content")
     style = locate_image(args.style, authors, "style")
     from fmi.core import preprocessing  # OpenCV: not for --help
@@ -455,9 +455,11 @@ def build_plan(args: argparse.Namespace) -> "Plan":
     size = preprocessing.content_size(header.height, header.width, args.size, "floor")  # as their int() sizes it
     for case in cases:
         deepest = layers.get(case.name, THEIR_STYLE_LAYERS[-1])
-        if min(size) < vgg19.downsampling(deepest):
+        try:
+            network.check_input_size([deepest], *size)
+        except FmiError as error:
             raise FmiError(f"--size {args.size} is too small for {deepest}: the content image becomes "
-                           f"{size[0]}x{size[1]} px and {deepest} needs {vgg19.downsampling(deepest)} on each side")
+                           f"{size[0]}x{size[1]} px ({error})") from None
     from fmi.files import weight_files  # not for --help (MXNet, OpenCV)
     from fmi.run.machine import device  # not for --help (MXNet, OpenCV)
 

@@ -105,3 +105,27 @@ def test_vgg19_exported_to_onnx_gives_vgg19_s_cells_to_the_byte(tmp_path, figure
     for cell in ours:
         theirs = tmp_path / "onnx_out" / cell.relative_to(tmp_path / "out")
         assert cell.read_bytes() == theirs.read_bytes(), cell.name
+
+
+def test_a_gluon_network_and_its_onnx_export_give_the_same_cells(tmp_path, figure_images):
+    import mxnet as mx
+
+    from fmi.files import networks
+
+    network = networks.network("gluon:resnet18_v1")
+    weights = networks.weights(network, "random:1")
+    layers = ["resnetv10_stage1_activation0", "resnetv10_stage2_activation0"]
+    symbol = network.build([layers[-1]])
+    path = mx.onnx.export_model(symbol, {name: weights.params[name] for name in symbol.list_arguments()
+                                         + symbol.list_auxiliary_states() if name != "data"},
+                                in_shapes=[(1, 3, 64, 64)], in_types=[np.float32],
+                                onnx_file_path=str(tmp_path / "resnet.onnx"))
+    args = [*figure_args(tmp_path, figure_images["content"]), "--layers", ",".join(layers), "--filters", "0,1",
+            "--size", "48"]
+    assert run_fmi.main([*args, "--network", "gluon:resnet18_v1", "--weights", "random:1"]) == 0
+    assert run_fmi.main([*args, "--network", f"onnx:{path}", "--weights", "auto", "--output",
+                         str(tmp_path / "onnx_out")]) == 0
+    ours = sorted((tmp_path / "out" / "cells").rglob("*.png"))
+    assert len(ours) == 4
+    for cell in ours:
+        assert cell.read_bytes() == (tmp_path / "onnx_out" / cell.relative_to(tmp_path / "out")).read_bytes()
