@@ -1,6 +1,7 @@
 """Paper-layout figure grids and loss curves, drawn with matplotlib's Agg backend; ``save`` and
 ``wrap_title`` serve the tools' plots too."""
 import io
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import Optional
@@ -32,6 +33,25 @@ def _mark(axis: Axes, text: str, fontsize: int = 8) -> None:
     if text:
         axis.text(0.5, 0.04, text, transform=axis.transAxes, ha="center", va="bottom", fontsize=fontsize,
                   color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
+
+
+def fitting(label: str, points: float, largest: int = 14, smallest: int = 8) -> tuple[str, float]:
+    """A cell's label and its font size, so that it fits the ``points`` of the cell's side: the paper's 14 pt
+    where it fits (VGG-19's layer names always do), smaller for a long name (another network's layer), and
+    broken into lines after its '_', '.' or '/' where even ``smallest`` would not fit."""
+    def widest(text: str) -> int:
+        return max(len(line) for line in text.split("\n"))
+
+    per_line = max(4, int(points / (0.6 * smallest)))
+    if widest(label) > per_line:
+        lines, line = [], ""
+        for part in re.findall(r"[^_./]+[_./]?|[_./]", label):
+            if line and len(line) + len(part) > per_line:
+                lines.append(line)
+                line = ""
+            line += part
+        label = "\n".join(lines + [line])
+    return label, max(smallest, min(largest, points / (0.6 * widest(label))))
 
 
 def wrap_title(title: str, width_inches: float, fontsize: int = 11) -> str:
@@ -69,9 +89,11 @@ def grid(images: Sequence[Sequence[Optional[Image]]], row_labels: Sequence[str],
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
-                axis.set_title(column_labels[c], fontsize=14)
+                text, size = fitting(column_labels[c], cell_inches * 72)
+                axis.set_title(text, fontsize=size)
             if c == 0:
-                axis.set_ylabel(row_labels[r], fontsize=14)
+                text, size = fitting(row_labels[r], cell_inches * aspect * 72)
+                axis.set_ylabel(text, fontsize=size)
             if marks:
                 _mark(axis, marks[r][c])
     if title:
