@@ -35,23 +35,28 @@ def _mark(axis: Axes, text: str, fontsize: int = 8) -> None:
                   color="white", bbox={"facecolor": "black", "alpha": 0.65, "pad": 1.5, "edgecolor": "none"})
 
 
-def fitting(label: str, points: float, largest: int = 14, smallest: int = 8) -> tuple[str, float]:
-    """A cell's label and its font size, so that it fits the ``points`` of the cell's side: the paper's 14 pt
-    where it fits (VGG-19's layer names always do), smaller for a long name (another network's layer), and
-    broken into lines after its '_', '.' or '/' where even ``smallest`` would not fit."""
+def fitting(labels: Sequence[str], points: float, largest: int = 14, smallest: int = 8) -> tuple[list[str], float]:
+    """The labels of a grid's rows (or columns) and one font size for them all, so that each fits the
+    ``points`` of a cell's side: the paper's 14 pt where they fit (VGG-19's layer names always do),
+    smaller for long names (another network's layers), and a label broken into lines after its '_', '.'
+    or '/' where even ``smallest`` would not fit it."""
     def widest(text: str) -> int:
         return max(len(line) for line in text.split("\n"))
 
     per_line = max(4, int(points / (0.6 * smallest)))
-    if widest(label) > per_line:
-        lines, line = [], ""
-        for part in re.findall(r"[^_./]+[_./]?|[_./]", label):
-            if line and len(line) + len(part) > per_line:
-                lines.append(line)
-                line = ""
-            line += part
-        label = "\n".join(lines + [line])
-    return label, max(smallest, min(largest, points / (0.6 * widest(label))))
+    fitted = []
+    for label in labels:
+        if widest(label) > per_line:
+            lines, line = [], ""
+            for part in re.findall(r"[^_./]+[_./]?|[_./]", label):
+                if line and len(line) + len(part) > per_line:
+                    lines.append(line)
+                    line = ""
+                line += part
+            label = "\n".join(lines + [line])
+        fitted.append(label)
+    longest = max((widest(label) for label in fitted), default=1)
+    return fitted, max(smallest, min(largest, points / (0.6 * longest)))
 
 
 def wrap_title(title: str, width_inches: float, fontsize: int = 11) -> str:
@@ -78,6 +83,8 @@ def grid(images: Sequence[Sequence[Optional[Image]]], row_labels: Sequence[str],
     header = (title.count("\n") + 1) * 0.2 + 0.15 if title else 0.0
     height = rows * (cell_inches * aspect + 0.12) + label_lines * 0.28 + header
     figure, axes = plt.subplots(rows, columns, squeeze=False, figsize=(width, height))
+    rows_fitted, row_size = fitting(row_labels, cell_inches * aspect * 72)
+    columns_fitted, column_size = fitting(column_labels, cell_inches * 72)
     for r in range(rows):
         for c in range(columns):
             axis = axes[r][c]
@@ -89,11 +96,9 @@ def grid(images: Sequence[Sequence[Optional[Image]]], row_labels: Sequence[str],
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
-                text, size = fitting(column_labels[c], cell_inches * 72)
-                axis.set_title(text, fontsize=size)
+                axis.set_title(columns_fitted[c], fontsize=column_size)
             if c == 0:
-                text, size = fitting(row_labels[r], cell_inches * aspect * 72)
-                axis.set_ylabel(text, fontsize=size)
+                axis.set_ylabel(rows_fitted[r], fontsize=row_size)
             if marks:
                 _mark(axis, marks[r][c])
     if title:

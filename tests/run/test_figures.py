@@ -74,3 +74,18 @@ def test_each_figure_title_counts_only_its_own_cells(tmp_path, caplog):
     assert run_fmi.main(argv) == 0
     titles = [message for message in caplog.messages if message.startswith("figure titled: Feature Map")]
     assert len(titles) == 2 and all("of 4 cells:" in title for title in titles), titles  # not "of 8"
+
+
+def test_grid_labels_keep_the_paper_s_size_and_long_names_fit_their_cells():
+    from fmi.core import vgg19
+    from fmi.run.figures import fitting
+
+    side = 2.4 * 0.75 * 72  # a row of 4:3 cells, in points
+    labels, size = fitting(list(vgg19.RELU_LAYERS), side)
+    assert labels == list(vgg19.RELU_LAYERS) and size == 14
+    long = ["resnetv10_stage1_activation0", "layer1.relu_2.Relu_output_0", "short"]
+    labels, size = fitting(long, side)
+    assert 8 <= size < 14
+    for label, name in zip(labels, long):
+        assert label.replace("\n", "") == name  # broken into lines, nothing lost
+        assert max(len(line) for line in label.split("\n")) * 0.6 * size <= side
