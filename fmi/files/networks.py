@@ -41,7 +41,7 @@ def network(source: str, convention: Optional[InputConvention] = None, pooling: 
     kind, rest = kind_of(source)
     if kind == "vgg19":
         return vgg19.VGG19(pooling)
-    found = _gluon(rest) if kind == "gluon" else _onnx(str(Path(rest).expanduser().resolve()))
+    found = _gluon(rest) if kind == "gluon" else _onnx(*_file_version(rest))
     return found if convention is None or convention == found.convention else found.with_convention(convention)
 
 
@@ -146,12 +146,23 @@ def _clip_from_zero(node: Any, constants: dict[str, Any]) -> bool:
     return low == [0.0]
 
 
+def _file_version(path: str) -> tuple[str, int, int]:
+    """(absolute path, modification time, size) of a file: what the caches of files are keyed by, so a file
+    replaced while fmi runs is read again."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        status = resolved.stat()
+    except OSError:
+        return str(resolved), 0, -1  # reading it says what is wrong
+    return str(resolved), status.st_mtime_ns, status.st_size
+
+
 @lru_cache(maxsize=8)
-def _onnx(path: str) -> GraphNetwork:
+def _onnx(path: str, modified: int, size: int) -> GraphNetwork:
     """An ONNX file's rectified layers, and an importer of its graph cut at any of them."""
     from onnx import numpy_helper
 
-    found = read_onnx(path)
+    found = _onnx_graph(path, modified, size)
     graph = found.model.graph
     known = _convert_map()
     constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
@@ -255,7 +266,10 @@ def weights(net: Network, spec: str = "auto", model_dir: PathLike = "model",
         if kind not in ("auto",):
             raise FmiError(f"weights {quote(spec)}: an ONNX network's weights are its file's ('auto') or "
                            f"random[:SEED], a control")
-        _, arguments, auxiliary = _import_cut(_onnx_graph(rest), tuple(net.tensors.values()))
+        found = _onnx_graph(*_file_version(rest))
+        if found.sha256 != net.identity.get("sha256"):
+            raise FmiError(f"ONNX file {rest}: it changed while fmi was reading it; run again once it is written")
+        _, arguments, auxiliary = _import_cut(found, tuple(net.tensors.values()))
         name = str(net.identity.get("file"))
         return _graph_weights({**arguments, **auxiliary}, preprocessing, f"ONNX file {name}", True,
                               path=rest, described=f"the weights of {name} (sha256 {str(net.identity['sha256'])[:12]})")
@@ -263,7 +277,9 @@ def weights(net: Network, spec: str = "auto", model_dir: PathLike = "model",
 
 
 @lru_cache(maxsize=4)
-def _onnx_graph(path: str) -> OnnxGraph:
+def _onnx_graph(path: str, modified: int, size: int) -> OnnxGraph:
+    """The file at ``path`` as it is at ``modified`` with ``size`` bytes, read once: the network and its weights
+    come from the same bytes."""
     return read_onnx(path)
 
 
@@ -302,8 +318,9 @@ def random_params(net: GraphNetwork, seed: int) -> dict[str, Any]:
     return params
 
 
-ROLES = {"Convolution": ("weight", "zero"), "Deconvolution": ("weight", "zero"), "FullyConnected": ("weight", "zero"),
-         "BatchNorm": ("one", "zero", "zero", "one")}  # the parameter inputs of each operator, after its data
+# how a random draw fills the parameter inputs of each operator, after its data
+PARAMETER_ROLES = {"Convolution": ("weight", "zero"), "Deconvolution": ("weight", "zero"),
+                   "FullyConnected": ("weight", "zero"), "BatchNorm": ("one", "zero", "zero", "one")}
 
 
 def _roles(symbol: Any) -> dict[str, str]:
@@ -312,7 +329,7 @@ def _roles(symbol: Any) -> dict[str, str]:
     nodes = graph["nodes"]
     roles = {}
     for node in nodes:
-        for (index, _, _), role in zip(node["inputs"][1:], ROLES.get(node["op"], ())):
+        for (index, _, _), role in zip(node["inputs"][1:], PARAMETER_ROLES.get(node["op"], ())):
             roles[nodes[index]["name"]] = role
     return roles
 

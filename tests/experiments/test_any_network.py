@@ -129,3 +129,22 @@ def test_a_gluon_network_and_its_onnx_export_give_the_same_cells(tmp_path, figur
     assert len(ours) == 4
     for cell in ours:
         assert cell.read_bytes() == (tmp_path / "onnx_out" / cell.relative_to(tmp_path / "out")).read_bytes()
+
+
+def test_analyze_measures_an_onnx_run_through_its_file_and_refuses_a_changed_file(tmp_path, figure_images, capsys):
+    """Fig. 5's style similarity takes codes through the run's network: the ONNX file the record names, once its
+    SHA-256 is the record's."""
+    from fmi import analyze
+
+    path = write(tmp_path / "net.onnx")
+    assert run_pmci.main([*figure_args(tmp_path, figure_images["content"]), "--network", f"onnx:{path}",
+                          "--weights", "auto", "--style", str(figure_images["style_a"]),
+                          "--content-layers", "layer1.relu_2.Relu_output_0",
+                          "--style-layers", "relu.Relu_output_0,cat_relu.Relu_output_0"]) == 0
+    assert analyze.main([str(tmp_path / "out")]) == 0
+    found = __import__("json").loads((tmp_path / "out" / "analysis.json").read_text())
+    assert found["style"]["layers"] == ["relu.Relu_output_0", "cat_relu.Relu_output_0"]
+    assert 0 < found["style"]["own_style"]["pmci content style_a"]["gram"]["own_style"] <= 1
+    write(path, seed=5)  # another network under the same name
+    capsys.readouterr()
+    one_error(capsys, analyze.main([str(tmp_path / "out")]), r"is not the ONNX file the run used")
