@@ -359,7 +359,7 @@ def _gluon_weights(net: GraphNetwork, name: str, spec: str, kind: str, preproces
         block.load_parameters(str(path), ctx=mx.cpu())
     except (AssertionError, mx.base.MXNetError, ValueError, KeyError) as error:
         raise FmiError(f"weights file {path}: not the parameters of Gluon's {name} "
-                       f"({str(error).strip().splitlines()[0][:160]})") from None
+                       f"({str(error).strip().splitlines()[0].split(', which contains')[0][:200]})") from None
     params = {parameter.name: parameter.data() for parameter in block.collect_params().values()}
     return _graph_weights(params, preprocessing, f"Gluon {name} file {path.name}", True, path=str(path),
                           described=f"Gluon {name} weights {path.name} (sha1 {sha1_of_file(path)[:8]})")

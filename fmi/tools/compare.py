@@ -212,10 +212,6 @@ def compare(run_dir: Path, reference: Path, name: Optional[str] = None) -> tuple
         raise FmiError(f"{run.folder} was made by {run.script} ({experiment.title}), which has no published figure of "
                        f"the authors' to compare with")
     grid = experiment.paper_grid(config, run.contents, run.styles)
-    if not any(key in run.cells for key in grid.cells):
-        raise FmiError(f"{run.folder} holds none of the {len(grid.cells)} cells of {experiment.authors.what} (e.g. "
-                       f"{grid.cells[0]}; the run's network: {config.net.title}); compare a run of VGG-19 at the "
-                       f"paper's layers")
     figure = read_figure(reference)
     framed = find_cells(figure)
     if (len(framed), len(framed[0])) != (len(grid.rows), len(grid.columns)):
@@ -223,6 +219,10 @@ def compare(run_dir: Path, reference: Path, name: Optional[str] = None) -> tuple
                        f"{experiment.authors.what} has {len(grid.rows)} x {len(grid.columns)}: compare this run with "
                        f"{published.FIGURES_DIR / experiment.authors.local} "
                        f"(python -m fmi.data download --what figures)")
+    if not any(key in run.cells for key in grid.cells):
+        raise FmiError(f"{run.folder} holds none of the {len(grid.cells)} cells of {experiment.authors.what} (e.g. "
+                       f"{grid.cells[0]}; the run's network: {config.net.title}); compare a run of VGG-19 at the "
+                       f"paper's layers")
     results: list[dict[str, Any]] = []
     shown: list[tuple[str, RGB, Optional[RGB], Optional[dict[str, Any]]]] = []
     for r, row in enumerate(grid.keys):

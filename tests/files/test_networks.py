@@ -156,3 +156,61 @@ def test_a_gluon_network_and_its_onnx_export_give_the_same_codes_to_the_bit(tmp_
     theirs = invert.extract(exported, networks.weights(exported, "auto"), layers, x)
     for layer in layers:
         np.testing.assert_array_equal(ours[layer], theirs[layer])
+
+
+def test_layer_names_become_safe_names_for_files_and_keys_without_colliding():
+    from fmi.core.network import safe_name
+    from fmi.files.networks import _unique
+    from fmi.run.folder.keys import parse_key
+
+    for name in ("/layer1/relu_2/Relu_output_0", "../../etc", "a b:c", "/", "名前", "x" * 300):
+        safe = safe_name(name)
+        assert parse_key(f"content/{safe}/filter_0").group == safe  # a cell key and a path inside the run folder
+    assert safe_name("/layer1/relu_2/Relu_output_0") == "layer1.relu_2.Relu_output_0"
+    taken = {"a.b": "/a/b"}
+    assert _unique(safe_name("a.b"), taken) == "a.b-2"
+
+
+def test_gluon_weights_from_a_file_gluon_saved_from_its_cache_and_offline(tmp_path, monkeypatch):
+    from mxnet.gluon.model_zoo import model_store, vision
+
+    with mx.name.NameManager():
+        block = vision.get_model("squeezenet1.1")
+    block.initialize(mx.init.Normal(0.05))
+    block(mx.nd.zeros((1, 3, 224, 224)))  # its last pooling needs the 224 px it was made for
+    block.save_parameters(str(tmp_path / "squeeze.params"))
+    network = networks.network("gluon:squeezenet1.1")
+    loaded = networks.weights(network, str(tmp_path / "squeeze.params"))
+    assert loaded.pretrained and "squeeze.params" in loaded.label
+    x = np.random.default_rng(0).normal(0, 1, (1, 3, 64, 64)).astype(np.float32)
+    layer = network.layers[3]
+    ours = invert.extract(network, loaded, [layer], x)[layer]
+    internals = block(mx.sym.var("data")).get_internals()  # the block's own graph, named as it was built
+    assert ours.shape[1] == network.channels(layer)
+    np.testing.assert_allclose(ours, _forward(block, internals, layer, x), rtol=1e-5, atol=1e-5)
+
+    monkeypatch.setattr(networks.Path, "home", lambda: tmp_path / "home")
+    assert not networks.weights(network, "auto").pretrained  # nothing in ~/.mxnet/models: random, said in the log
+    cached = tmp_path / "home" / ".mxnet" / "models" / f"squeezenet1.1-{model_store.short_hash('squeezenet1.1')}.params"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes((tmp_path / "squeeze.params").read_bytes())
+    assert networks.weights(network, "auto").pretrained
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(model_store, "get_model_file", offline)
+    with pytest.raises(FmiError, match=r"could not get Gluon's pretrained squeezenet1.1 \(Name or service not known\)"):
+        networks.weights(network, "gluon")
+    with pytest.raises(FmiError, match=r"squeeze.params: not the parameters of Gluon's resnet18_v1 \(Parameter"):
+        networks.weights(networks.network("gluon:resnet18_v1"), str(tmp_path / "squeeze.params"))
+
+
+def _forward(block, internals, layer, x):
+    """``layer`` of the Gluon block for ``x``, through the block's own parameters and MXNet's executor."""
+    symbol = internals[f"{layer}_output"]
+    params = {parameter.name: parameter.data() for parameter in block.collect_params().values()}
+    arguments = {name: params[name] for name in symbol.list_arguments() if name != "data"}
+    arguments["data"] = mx.nd.array(x)
+    auxiliary = {name: params[name] for name in symbol.list_auxiliary_states()}
+    return symbol.bind(mx.cpu(), arguments, aux_states=auxiliary).forward()[0].asnumpy()
