@@ -20,7 +20,8 @@ def parameters(seed=0):
 
 def write(path, seed=0, head_op="Conv", channels=3, declared=DECLARED):
     """conv1 -> bn1 -> /relu/Relu -> maxpool -> layer1.conv (+ residual Add) -> /layer1/relu_2/Relu ->
-    concat with the pooled map -> /cat_relu/Relu -> head (a 1x1 conv, or ``head_op``) -> output."""
+    concat with the pooled map -> /cat_relu/Relu -> head (a 1x1 conv, a dense layer and its ReLU, or
+    ``head_op``, an operator MXNet lacks, and a ReLU) -> output."""
     values = parameters(seed)
     if channels != 3:
         values["conv1.weight"] = values["conv1.weight"][:, :1].repeat(channels, axis=1)
@@ -47,6 +48,12 @@ def write(path, seed=0, head_op="Conv", channels=3, declared=DECLARED):
     if head_op == "Conv":
         nodes.append(node("Conv", ["/cat_relu/Relu_output_0", "head.weight", "head.bias"], ["output"],
                           name="/head/Conv", kernel_shape=[1, 1]))
+    elif head_op == "Dense":  # a classifier: flatten, a dense layer, a ReLU of its vector
+        size = 8 * (declared[0] // 2) * (declared[1] // 2)
+        initializers.append(numpy_helper.from_array(np.full((6, size), 1e-3, np.float32), "fc.weight"))
+        nodes += [node("Flatten", ["/cat_relu/Relu_output_0"], ["/Flatten_output_0"], name="/Flatten", axis=1),
+                  node("Gemm", ["/Flatten_output_0", "fc.weight"], ["/fc/Gemm_output_0"], name="/fc/Gemm", transB=1),
+                  node("Relu", ["/fc/Gemm_output_0"], ["output"], name="/fc_relu/Relu")]
     else:  # an operator MXNet's importer lacks, before or after a rectified layer
         nodes.append(node(head_op, ["/cat_relu/Relu_output_0"], ["/head/out"], name=f"/head/{head_op}"))
         nodes.append(node("Relu", ["/head/out"], ["output"], name="/head/Relu"))

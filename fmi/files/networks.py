@@ -75,8 +75,11 @@ def _gluon(name: str) -> GraphNetwork:
                        f"{', '.join(options)}") from None
     symbol = block(mx.sym.var("data"))
     graph = json.loads(symbol.tojson())
-    tensors = {node["name"]: node["name"] for node in graph["nodes"] if _rectified(node)}
     internals = symbol.get_internals()
+    _, shapes, _ = internals.infer_shape_partial(data=(1, 3, 224, 224))  # the size the zoo's models are made for
+    ranks = {name: len(shape) for name, shape in zip(internals.list_outputs(), shapes)}
+    tensors = {node["name"]: node["name"] for node in graph["nodes"]
+               if _rectified(node) and ranks.get(f"{node['name']}_output", 4) == 4}  # maps, not a classifier's vectors
 
     def outputs(names: tuple[str, ...]) -> Any:
         return mx.sym.Group([internals[f"{name}_output"] for name in names])
@@ -164,6 +167,7 @@ def _onnx(path: str, modified: int, size: int) -> GraphNetwork:
 
     found = _onnx_graph(path, modified, size)
     graph = found.model.graph
+    ranks = _ranks(found.model)
     known = _convert_map()
     constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
     blocked: dict[str, str] = {}  # tensor -> the first operator MXNet lacks that it depends on
@@ -181,7 +185,7 @@ def _onnx(path: str, modified: int, size: int) -> GraphNetwork:
             for attribute in node.attribute:
                 if attribute.name == "value":
                     constants[node.output[0]] = numpy_helper.to_array(attribute.t)
-        if node.op_type in RECTIFIERS or _clip_from_zero(node, constants):
+        if (node.op_type in RECTIFIERS or _clip_from_zero(node, constants)) and ranks.get(node.output[0], 4) == 4:
             name = _unique(safe_name(node.output[0]), tensors, unavailable)
             if reason:
                 unavailable[name] = reason
@@ -193,6 +197,20 @@ def _onnx(path: str, modified: int, size: int) -> GraphNetwork:
 
     identity = {"file": Path(path).name, "sha256": found.sha256, "opset": found.opset}
     return GraphNetwork(f"onnx:{path}", tensors, outputs, IMAGENET, found.declared, unavailable, identity)
+
+
+def _ranks(model: Any) -> dict[str, int]:
+    """The rank of each tensor of the model that ONNX's shape inference can tell: rectified layers are maps
+    (N, C, H, W), not a classifier's vectors."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001  (inference is a help here: without it every Relu is a candidate)
+        return {}
+    values = list(inferred.graph.value_info) + list(inferred.graph.output)
+    return {value.name: len(value.type.tensor_type.shape.dim) for value in values
+            if value.type.tensor_type.HasField("shape")}
 
 
 def _unique(name: str, *taken: dict[str, str]) -> str:

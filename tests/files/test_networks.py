@@ -214,3 +214,12 @@ def _forward(block, internals, layer, x):
     arguments["data"] = mx.nd.array(x)
     auxiliary = {name: params[name] for name in symbol.list_auxiliary_states()}
     return symbol.bind(mx.cpu(), arguments, aux_states=auxiliary).forward()[0].asnumpy()
+
+
+def test_a_classifier_s_rectified_vectors_are_no_layers_fmi_offers(tmp_path):
+    """A ReLU after a dense layer rectifies a vector, no map of filters: ONNX's shape inference (and MXNet's, for
+    Gluon's VGG-16 with its dense layers) leave it out."""
+    network = networks.network(f"onnx:{write(tmp_path / 'dense.onnx', head_op='Dense')}")
+    assert network.layers == tuple(LAYERS)
+    assert not any("dense" in layer for layer in networks.network("gluon:vgg16").layers)
+    assert len(networks.network("gluon:vgg16").layers) == 13
