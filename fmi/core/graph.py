@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Optional
 
-from fmi.core.network import LAYERS_HINT, InputConvention, Network
+from fmi.core.network import InputConvention, Network
 from fmi.errors import FmiError
 
 if TYPE_CHECKING:  # for the checker only: MXNet loads when a symbol is built
@@ -24,18 +24,18 @@ Shape = tuple[int, int, int]  # a layer's (C, h, w)
 Importer = Callable[[tuple[str, ...]], "mx.sym.Symbol"]
 
 
-def inference_mode(symbol: "mx.sym.Symbol") -> "mx.sym.Symbol":
+def inference_mode(symbol: "mx.sym.Symbol", size: tuple[int, int] = (224, 224)) -> "mx.sym.Symbol":
     """``symbol`` with every BatchNorm set to its moving statistics (``use_global_stats``) and every Dropout
     to drop nothing, so that it computes the trained network's function in training mode too; and with the
     operators MXNet's ONNX importer writes replaced by the ones MXNet's own networks use, which compute the
     same numbers faster on oneDNN (bench/networks.py): a ReLU as ``Activation``, an addition of two maps of
     one shape as ``elemwise_add``, a padding of zero widths left out, and an edge padding before a max
-    pooling made the pooling's own."""
+    pooling made the pooling's own (shapes are read for an input of ``size``)."""
     import mxnet as mx
 
     graph = json.loads(symbol.tojson())
     nodes = graph["nodes"]
-    shapes = _output_shapes(symbol, nodes)
+    shapes = _output_shapes(symbol, nodes, size)
     consumers = [0] * len(nodes)
     for node in nodes:
         for entry in node["inputs"]:
@@ -57,10 +57,13 @@ def inference_mode(symbol: "mx.sym.Symbol") -> "mx.sym.Symbol":
         elif node["op"] == "Pooling" and attrs.get("pool_type") == "max" and "pad" not in attrs:
             source = nodes[node["inputs"][0][0]]
             widths = _widths(source.get("attrs", {})) if source["op"] == "Pad" else []
+            kernel = [int(side) for side in re.findall(r"\d+", attrs.get("kernel", ""))]
             if (len(widths) == 8 and not any(widths[:4]) and widths[4] == widths[5] and widths[6] == widths[7]
+                    and len(kernel) == 2 and widths[4] < kernel[0] and widths[6] < kernel[1]
                     and source["attrs"].get("mode") == "edge" and consumers[node["inputs"][0][0]] == 1):
-                # the maximum over a window padded with copies of its edge is the maximum over what the
-                # window covers of the map, as MXNet's own padded pooling takes it
+                # a window that reaches into an edge padding narrower than itself also covers the edge the
+                # padding copies, so its maximum is the maximum over what it covers of the map, as MXNet's
+                # own padded pooling takes it
                 attrs["pad"] = f"({widths[4]}, {widths[6]})"
                 node["inputs"] = [source["inputs"][0]]
 
@@ -80,11 +83,12 @@ def _widths(attrs: dict[str, str]) -> list[int]:
     return [int(width) for width in re.findall(r"-?\d+", attrs.get("pad_width", "(1)"))]
 
 
-def _output_shapes(symbol: "mx.sym.Symbol", nodes: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[int, ...]]:
-    """{(node index, output index): shape} of an input of 64 x 64 px (None-free where MXNet can say)."""
+def _output_shapes(symbol: "mx.sym.Symbol", nodes: list[dict[str, Any]],
+                   size: tuple[int, int]) -> dict[tuple[int, int], tuple[int, ...]]:
+    """{(node index, output index): shape} for an input of ``size``, where MXNet can say."""
     internals = symbol.get_internals()
     try:
-        _, shapes, _ = internals.infer_shape_partial(data=(1, 3, 64, 64))
+        _, shapes, _ = internals.infer_shape_partial(data=(1, 3, *size))
     except Exception:  # noqa: BLE001  (a graph MXNet cannot shape keeps its operators)
         return {}
     by_name = dict(zip(internals.list_outputs(), shapes))
@@ -149,12 +153,12 @@ class GraphNetwork(Network):
     def build(self, layers: Sequence[str]) -> "mx.sym.Symbol":
         names = [self.canonical(layer) for layer in layers]
         if not names:
-            raise FmiError("no layers requested; " + LAYERS_HINT.format(source=self.source))
+            raise FmiError(f"no layers requested; {self.layers_hint()}")
         return self._build(tuple(names))
 
     @lru_cache(maxsize=32)  # noqa: B019 (one network per source lives for the whole process)
     def _build(self, layers: tuple[str, ...]) -> "mx.sym.Symbol":
-        return inference_mode(self._outputs(tuple(self.tensors[layer] for layer in layers)))
+        return inference_mode(self._outputs(tuple(self.tensors[layer] for layer in layers)), self.nominal_size)
 
     @lru_cache(maxsize=64)  # noqa: B019
     def shapes(self, layers: tuple[str, ...], height: int, width: int) -> dict[str, Shape]:

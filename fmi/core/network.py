@@ -124,10 +124,14 @@ class Network(ABC):
         """What the run record says of the network (beside its weights)."""
         return {"source": self.source}
 
+    def layers_hint(self) -> str:
+        """Where a user finds the network's layers."""
+        return LAYERS_HINT.format(source=self.source)
+
     def unknown_layer(self, layer: str) -> str:
         """Why ``layer`` is refused, and where to look."""
         shown = ", ".join(self.layers) if len(self.layers) <= 20 else f"{len(self.layers)} rectified layers"
-        return f"{self.title} has no rectified layer {layer!r} ({shown}); " + LAYERS_HINT.format(source=self.source)
+        return f"{self.title} has no rectified layer {layer!r} ({shown}); {self.layers_hint()}"
 
     def canonical(self, layer: str) -> str:
         """``layer`` as the network names it, or FmiError (``unknown_layer``)."""
@@ -142,7 +146,7 @@ class Network(ABC):
     def deepest(self, layers: Sequence[str]) -> str:
         """The last of ``layers`` in the network's order."""
         if not layers:
-            raise FmiError("no layers requested; " + LAYERS_HINT.format(source=self.source))
+            raise FmiError(f"no layers requested; {self.layers_hint()}")
         return max(layers, key=self.index)
 
     def ordered(self, layers: Sequence[str]) -> list[str]:

@@ -143,8 +143,11 @@ class VGG19(Network):
     def max_pooling(self) -> bool:
         return self.pooling == "max"
 
+    def layers_hint(self) -> str:
+        return f"valid layers are {', '.join(RELU_LAYERS)}"
+
     def unknown_layer(self, layer: str) -> str:
-        return f"unknown layer {layer!r}; valid layers are {', '.join(RELU_LAYERS)}"
+        return f"unknown layer {layer!r}; {self.layers_hint()}"
 
     def channels(self, layer: str) -> int:
         return channels(layer)

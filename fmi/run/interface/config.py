@@ -95,8 +95,6 @@ class NetworkSetting(pydantic.BaseModel):
         return {"source": value} if isinstance(value, str) else value
 
 
-
-
 class Common(pydantic.BaseModel):
     """Settings every experiment shares (docs/method.md explains each number)."""
 
@@ -168,7 +166,7 @@ class Common(pydantic.BaseModel):
         """Check the layers of setting ``key`` against the network, and spell them as it does."""
         layers = getattr(self, key)
         if not layers:
-            raise FmiError(f"{where}: key {key!r} is empty; " + self.net.unknown_layer("").partition("; ")[2])
+            raise FmiError(f"{where}: key {key!r} is empty; {self.net.layers_hint()}")
         try:
             setattr(self, key, [self.net.canonical(layer) for layer in layers])
         except FmiError as error:
