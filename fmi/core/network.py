@@ -156,3 +156,33 @@ class Network(ABC):
     def up_to(self, layer: str) -> tuple[str, ...]:
         """The rectified layers from the first to ``layer``."""
         return self.layers[:self.index(layer) + 1]
+
+
+class RecordedNetwork(Network):
+    """A network as a run record describes it: its rectified layers and the channels of those the run used.
+    The tools read a run folder through it, made on another machine perhaps, without the network's file;
+    what needs the network itself says so."""
+
+    def __init__(self, source: str, layers: Sequence[str], channels: dict[str, int]) -> None:
+        self.source, self.layers, self.recorded = source, tuple(layers), dict(channels)
+
+    def channels(self, layer: str) -> int:
+        if layer not in self.recorded:
+            raise FmiError(f"the run record gives no channels of {self.canonical(layer)!r} of {self.source}; "
+                           f"it names the channels of the layers the run used only")
+        return self.recorded[layer]
+
+    def _needs_network(self) -> FmiError:
+        return FmiError(f"this needs the network {self.source} itself, not the run record's description of it")
+
+    def output_size(self, layer: str, height: int, width: int) -> tuple[int, int]:
+        raise self._needs_network()
+
+    def flops(self, layer: str, height: int, width: int) -> int:
+        raise self._needs_network()
+
+    def build(self, layers: Sequence[str]) -> "mx.sym.Symbol":
+        raise self._needs_network()
+
+    def check_input_size(self, layers: Sequence[str], height: int, width: int) -> None:
+        raise self._needs_network()

@@ -50,6 +50,8 @@ def config_of(figure: AnyExperiment, found: RunView) -> Common:
         config = figure.config_model.model_validate(found.config)
     except pydantic.ValidationError as error:
         raise FmiError(f"{where}: {problem_of(error)}") from None
+    if found.record.network is not None:  # the network as the record describes it: its file need not be here
+        config.use_network(found.record.network.network())
     config.check(where)
     return config
 

@@ -243,7 +243,9 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
                                       mode.style_scale) for item in found.styles] for content in contents}
     sizes = {content.name: list(content.size) for content in contents}
     shapes = {key: sizes[batch.content] for key, batch in plan.cells.items()}
-    record = _record(config, experiment.script, argv, options, weights, found, shapes, facts, differences)
+    used = config.net.ordered({term.layer for batch in experiment.plan(config, found.content_names, found.style_names)
+                               for term in experiment.terms(config, batch.group)})
+    record = _record(config, experiment.script, argv, options, weights, found, shapes, facts, differences, used)
     folder = open_run_folder(output, record, experiment.details_model, mode.cell_format,
                              resume=options.resume or bool(options.shard) or options.collect,
                              overwrite=options.overwrite, shards_allowed=options.collect)
@@ -272,7 +274,7 @@ def _origin(item: inputs.Located, origin: tuple[str, Optional[published.Publishe
 
 def _record(config: Any, script: str, argv: list[str], options: Options, weights: weight_files.Weights,
             found: Inputs, shapes: dict[str, list[int]], facts: dict[str, Any],
-            differences: list[Any]) -> RunRecord:
+            differences: list[Any], used: list[str]) -> RunRecord:
     """The run record as it starts: how the run is made, its fingerprints, and its planned cells."""
     names = found.names
     hashes = {names[item.spec]: sha1_of_file(item.path) for item in found.everything}
@@ -290,7 +292,7 @@ def _record(config: Any, script: str, argv: list[str], options: Options, weights
         RunRecord, "this run", record_format=RECORD_FORMAT, script=script, argv=[printable(arg) for arg in argv],
         config=printable_data(config_module.to_dict(config)), fingerprint=fingerprint_of(settings),
         settings=settings, code=code_identity(), fidelity=fidelity.of(config).name, weights=weights_record(weights),
-        network=network_record(network, weights),
+        network=network_record(network, weights, used),
         seed=config.seed, inputs=described, plan=shapes, threads=threads.in_force(), machine=facts,
         paper_differences=[{"key": key, "value": value, "paper": paper} for key, value, paper in differences],
         versions=versions(), started=timestamp(), shard=list(options.shard) if options.shard else None)
@@ -303,12 +305,16 @@ def weights_record(weights: weight_files.Weights) -> WeightsRecord:
                  path=weights.path, preprocessing=weights.preprocessing.name, label=weights.label)
 
 
-def network_record(network: Network, weights: weight_files.Weights) -> NetworkRecord:
-    """What a run record says of its network: its source, a file's name and SHA-256, its input convention."""
+def network_record(network: Network, weights: weight_files.Weights, used: list[str]) -> NetworkRecord:
+    """What a run record says of its network: its source, a file's name and SHA-256, its input convention, and
+    (but for VGG-19, whose table fmi has) its rectified layers and the channels of those the run ``used``, so
+    that the tools read the run without the network."""
     described = printable_data(network.describe())
+    layers = {} if network.is_vgg19 else {"layers": list(network.layers),
+                                           "channels": {layer: network.channels(layer) for layer in used}}
     return build(NetworkRecord, "the network", source=described.pop("source"), input=weights.preprocessing.name,
-                 **{key: value for key, value in described.items() if key in NetworkRecord.model_fields
-                    and key != "input"})
+                 **layers, **{key: value for key, value in described.items() if key in NetworkRecord.model_fields
+                              and key != "input"})
 
 
 def _picture(name: str, rgb: Any, height: int, width: int, weights: weight_files.Weights, mode: fidelity.Fidelity,

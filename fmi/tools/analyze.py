@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from fmi import experiments
 from fmi.core import invert
-from fmi.core.network import kind_of
+from fmi.core.network import InputConvention, Network, kind_of
 from fmi.errors import FmiError
 from fmi.files import networks, weight_files
 from fmi.io import check_input_file, sha1_of_file, write_json, write_text
@@ -89,13 +89,13 @@ class RunData:
 
     def finished_run(self, weights_spec: str) -> Finished:
         """What the experiment's own findings measure: the images, and codes through the run's weights."""
-        loaded: list[weight_files.Weights] = []
+        loaded: list[tuple[Network, weight_files.Weights]] = []
 
         def codes(layers: list[str], rgb: Image) -> dict[str, Any]:
             if not loaded:
-                loaded.append(recorded_weights(self.view.record, self.config, weights_spec))
-            weights = loaded[0]
-            return invert.extract(self.config.net, weights, layers, weights.preprocessing.preprocess(rgb))
+                loaded.append(recorded_network(self.view.record, self.config, weights_spec))
+            network, weights = loaded[0]
+            return invert.extract(network, weights, layers, weights.preprocessing.preprocess(rgb))
 
         def input_image(name: str) -> Image:
             rgb = read_image(inside(self.folder, "inputs", f"{name}.png"))
@@ -119,17 +119,28 @@ def _group_statistics(run: RunData, values: dict[str, dict[str, Any]]) -> dict[s
     return groups
 
 
-def recorded_weights(record: RunRecord, config: Common, spec: str = "auto") -> weight_files.Weights:
-    """The weights a run was made with: its random seed; an ONNX network's own, once the file the record
-    names has the record's SHA-256; or the file ``spec`` (default model/vgg19.params) checked by SHA-1
-    against the record. No other path named by the record itself is opened."""
-    described, network, convention = record.weights, config.net, config.input_convention()
+def recorded_network(record: RunRecord, config: Common, spec: str = "auto") -> tuple[Network,
+                                                                                      weight_files.Weights]:
+    """The network and the weights a run was made with. The network: VGG-19 from its table, a Gluon architecture
+    from the zoo, or the ONNX file the record names, once its SHA-256 is the record's (the only path named by
+    the record that is opened). The weights: its random seed, the ONNX file's own, or the file ``spec``
+    (default model/vgg19.params) checked by SHA-1 against the record."""
+    convention = config.input_convention()
+    network = networks.network(config.network.source, convention, config.pooling)
+    if kind_of(network.source)[0] == "onnx" and (record.network is None
+                                                   or network.describe().get("sha256") != record.network.sha256):
+        raise FmiError(f"{network.source} is not the ONNX file the run used (its SHA-256 differs from the "
+                       f"record's); put that file back to measure the run")
+    return network, recorded_weights(record, network, convention, spec)
+
+
+def recorded_weights(record: RunRecord, network: Network, convention: Optional[InputConvention],
+                     spec: str) -> weight_files.Weights:
+    """The weights of ``recorded_network``."""
+    described = record.weights
     if not described.pretrained:
         return networks.weights(network, f"random:{described.seed or 0}", convention=convention)
     if kind_of(network.source)[0] == "onnx":
-        if record.network is None or network.describe().get("sha256") != record.network.sha256:
-            raise FmiError(f"{network.source} is not the ONNX file the run used (its SHA-256 differs from the "
-                           f"record's); put that file back to measure the run")
         return networks.weights(network, "auto", convention=convention)
     path = Path(weight_files.AUTHORS_FILE if spec == "auto" else spec)
     if not path.is_file():

@@ -51,8 +51,11 @@ def test_modified_code_inversion_and_pmci_run_on_a_gluon_network(tmp_path, figur
             "random:2"]
     assert run_random.main([*base, "--layers", "resnetv10_relu0_fwd,resnetv10_stage1_activation0"]) == 0
     record = read_record(tmp_path)
-    assert record["network"] == {"source": "gluon:resnet18_v1", "zoo": "resnet18_v1", "input": record["weights"][
-        "preprocessing"], "pooling": None, "file": None, "sha256": None, "opset": None}
+    network = record["network"]
+    assert (network["source"], network["zoo"], network["input"]) == ("gluon:resnet18_v1", "resnet18_v1",
+                                                                     record["weights"]["preprocessing"])
+    assert len(network["layers"]) == 17 and network["layers"][0] == "resnetv10_relu0_fwd"
+    assert network["channels"] == {"resnetv10_relu0_fwd": 64, "resnetv10_stage1_activation0": 64}
     draws = [cell["details"]["draw"] for cell in record["cells"].values()]
     assert {draw["channels"] for draw in draws} == {64}
     assert len({draw["sha1_float32"] for draw in draws}) == 4  # every (draw, layer) its own vector
@@ -148,3 +151,19 @@ def test_analyze_measures_an_onnx_run_through_its_file_and_refuses_a_changed_fil
     write(path, seed=5)  # another network under the same name
     capsys.readouterr()
     one_error(capsys, analyze.main([str(tmp_path / "out")]), r"is not the ONNX file the run used")
+
+
+def test_the_tools_read_an_onnx_run_without_its_file(tmp_path, figure_images, capsys):
+    """A run folder from another machine: the atlas and the image measures need only the record's description
+    of the network (its layers, the channels of those the run used); a sweep's plan is rebuilt from it."""
+    from fmi import analyze, atlas
+
+    path = write(tmp_path / "gone.onnx")
+    assert run_fmi.main([*figure_args(tmp_path, figure_images["content"]), "--network", f"onnx:{path}",
+                         "--layers", "relu.Relu_output_0", "--all-filters"]) == 0
+    record = read_record(tmp_path)
+    assert record["network"]["channels"] == {"relu.Relu_output_0": 4} and len(record["cells"]) == 4
+    path.unlink()
+    assert atlas.main([str(tmp_path / "out")]) == 0
+    assert analyze.main([str(tmp_path / "out")]) == 0
+    assert "relu.Relu_output_0" in (tmp_path / "out" / "analysis.md").read_text()

@@ -21,7 +21,9 @@ import numpy.typing as npt
 import pydantic
 
 from fmi.core.fidelity import FidelityName
+from fmi.core.network import Network, RecordedNetwork
 from fmi.core.optimizers import Optimizer
+from fmi.core.vgg19 import VGG19
 from fmi.errors import FmiError
 from fmi.io import digest_of_bytes, quote, read_file
 from fmi.run.folder.keys import NAME, parse_key
@@ -229,6 +231,14 @@ class NetworkRecord(Strict):
     file: Optional[Text] = None
     sha256: Optional[Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = None
     opset: Optional[Count] = None
+    layers: list[Text] = []            # its rectified layers, in order (not for VGG-19, whose table fmi has)
+    channels: dict[Text, Count] = {}  # of the layers the run used
+
+    def network(self) -> Network:
+        """The network as this record describes it, for the tools (``RecordedNetwork``); VGG-19 from its table."""
+        if self.source == "vgg19":
+            return VGG19(self.pooling or "avg")
+        return RecordedNetwork(self.source, self.layers, self.channels)
 
 
 class CodeRecord(Strict):

@@ -13,7 +13,6 @@ Importing this module does not load MXNet, so ``--help`` and config errors are i
 import os
 import re
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, TypeVar
 
@@ -127,6 +126,7 @@ class Common(pydantic.BaseModel):
     optimizer: Optimizer = paper("sgd", "sgd (the authors') or lbfgs")
     sgd: SGD = paper(SGD(), "the authors' SGD and stop rule")
     lbfgs: LBFGS = paper(LBFGS(), "L-BFGS on the same objective, used with optimizer lbfgs")
+    _network: Optional[Network] = pydantic.PrivateAttr(None)
 
     def check(self, where: str) -> None:
         """Raise FmiError on the first bad value the types cannot say; expand ``~`` in path settings."""
@@ -144,14 +144,22 @@ class Common(pydantic.BaseModel):
             raise FmiError(f"{where}: fidelity 'authors' is the authors' code on their VGG-19; with network "
                            f"{quote(self.network.source)} use fidelity 'paper'")
 
-    @cached_property
+    @property
     def net(self) -> Network:
-        """The network of this config (VGG-19 is built from its table, the others are read once)."""
-        if self.network.source == "vgg19":
-            return vgg19.VGG19(self.pooling)
-        from fmi.files import networks
+        """The network of this config (VGG-19 is built from its table, the others are read once), or the one
+        ``use_network`` gave."""
+        if self._network is None:
+            if self.network.source == "vgg19":
+                self._network = vgg19.VGG19(self.pooling)
+            else:
+                from fmi.files import networks
 
-        return networks.network(self.network.source, self.input_convention(), self.pooling)
+                self._network = networks.network(self.network.source, self.input_convention(), self.pooling)
+        return self._network
+
+    def use_network(self, network: Network) -> None:
+        """Read this config's layers through ``network``: a run record's description of it, for the tools."""
+        self._network = network
 
     def input_convention(self) -> Optional[InputConvention]:
         """The config's input block over the network's own convention; None without a block."""
