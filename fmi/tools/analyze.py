@@ -87,13 +87,13 @@ class RunData:
         network = self.config.net
         return network.ordered(found) if set(found) <= set(network.layers) else found
 
-    def finished_run(self, weights_spec: str) -> Finished:
+    def finished_run(self, weights_spec: str, network_file: Optional[str] = None) -> Finished:
         """What the experiment's own findings measure: the images, and codes through the run's weights."""
         loaded: list[tuple[Network, weight_files.Weights]] = []
 
         def codes(layers: list[str], rgb: Image) -> dict[str, Any]:
             if not loaded:
-                loaded.append(recorded_network(self.view.record, self.config, weights_spec))
+                loaded.append(recorded_network(self.view.record, self.config, weights_spec, network_file))
             network, weights = loaded[0]
             return invert.extract(network, weights, layers, weights.preprocessing.preprocess(rgb))
 
@@ -119,18 +119,25 @@ def _group_statistics(run: RunData, values: dict[str, dict[str, Any]]) -> dict[s
     return groups
 
 
-def recorded_network(record: RunRecord, config: Common, spec: str = "auto") -> tuple[Network,
-                                                                                      weight_files.Weights]:
+def recorded_network(record: RunRecord, config: Common, spec: str = "auto",
+                     network_file: Optional[str] = None) -> tuple[Network, weight_files.Weights]:
     """The network and the weights a run was made with. The network: VGG-19 from its table, a Gluon architecture
-    from the zoo, or the ONNX file the record names, once its SHA-256 is the record's (the only path named by
-    the record that is opened). The weights: its random seed, the ONNX file's own, or the file ``spec``
+    from the zoo by name, or the ONNX file ``network_file``, checked by SHA-256 against the record (a path the
+    record names is never opened). The weights: its random seed, the ONNX file's own, or the file ``spec``
     (default model/vgg19.params) checked by SHA-1 against the record."""
     convention = config.input_convention()
-    network = networks.network(config.network.source, convention, config.pooling)
-    if kind_of(network.source)[0] == "onnx" and (record.network is None
-                                                   or network.describe().get("sha256") != record.network.sha256):
-        raise FmiError(f"{network.source} is not the ONNX file the run used (its SHA-256 differs from the "
-                       f"record's); put that file back to measure the run")
+    source = config.network.source
+    if kind_of(source)[0] == "onnx":
+        if network_file is None:
+            raise FmiError(f"the run was made with the ONNX file {source.removeprefix('onnx:')}; give that file with "
+                           f"--network FILE to measure it")
+        source = f"onnx:{network_file}"
+        network = networks.network(source, convention)
+        if record.network is None or network.describe().get("sha256") != record.network.sha256:
+            raise FmiError(f"{network_file} is not the ONNX file the run used (its SHA-256 differs from the "
+                           f"record's); give that file with --network FILE")
+    else:
+        network = networks.network(source, convention, config.pooling)
     return network, recorded_weights(record, network, convention, spec)
 
 
@@ -168,14 +175,16 @@ def check_control(run: RunData, control: RunData) -> None:
         raise FmiError(f"--control {control.folder} is not the same run with other weights: " + "; ".join(problems))
 
 
-def analyze_run(folder: Path, partial: bool = False, weights_spec: str = "auto") -> tuple[RunData, dict[str, Any]]:
-    """A run measured: (its data, every number as plain data for analysis.json)."""
+def analyze_run(folder: Path, partial: bool = False, weights_spec: str = "auto",
+                network_file: Optional[str] = None) -> tuple[RunData, dict[str, Any]]:
+    """A run measured: (its data, every number as plain data for analysis.json); ``weights_spec`` and
+    ``network_file`` give the weights file and the ONNX file of the measures that take codes."""
     run = RunData(folder, partial)
     cells: dict[str, dict[str, Any]] = {key: dict(measures.all_of(rgb)) for key, rgb in run.images.items()}
     before = {key: value for key, value in run.before_denoise.items() if value is not None}
     for key, value in before.items():
         cells[key]["before_denoise"] = value.model_dump()
-    findings = run.findings = run.experiment.findings(run.finished_run(weights_spec))
+    findings = run.findings = run.experiment.findings(run.finished_run(weights_spec, network_file))
     return run, {"run": str(run.folder), "script": run.script, "weights": run.label,
                  "finished": run.finished, "planned": run.planned, "silent": run.silent,
                  "measured_on": "each cell's saved image, after the TV denoise",
@@ -213,13 +222,13 @@ def headline(result: dict[str, Any], control: Optional[dict[str, Any]] = None, w
 
 
 def analyze_and_write(run_dir: Path, control_dir: Optional[Path] = None, partial: bool = False,
-                      weights_spec: str = "auto") -> list[str]:
+                      weights_spec: str = "auto", network_file: Optional[str] = None) -> list[str]:
     """Measure the run in ``run_dir`` (beside its random-weights control), write analysis.md,
     analysis.json and the plots into it; return the lines to print."""
-    run, result = analyze_run(run_dir, partial, weights_spec)
+    run, result = analyze_run(run_dir, partial, weights_spec, network_file)
     control = None
     if control_dir:
-        control_run, control = analyze_run(control_dir, partial, "auto")
+        control_run, control = analyze_run(control_dir, partial, "auto", network_file)
         check_control(run, control_run)
     written = [inside(run.folder, "analysis_measures.png")]
     measure_plot(result, control, written[0])

@@ -144,13 +144,17 @@ def test_analyze_measures_an_onnx_run_through_its_file_and_refuses_a_changed_fil
                           "--weights", "auto", "--style", str(figure_images["style_a"]),
                           "--content-layers", "layer1.relu_2.Relu_output_0",
                           "--style-layers", "relu.Relu_output_0,cat_relu.Relu_output_0"]) == 0
-    assert analyze.main([str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    one_error(capsys, analyze.main([str(tmp_path / "out")]), r"the run was made with the ONNX file .*net\.onnx; "
+                                                             r"give that file with --network FILE")
+    assert analyze.main([str(tmp_path / "out"), "--network", str(path)]) == 0
     found = __import__("json").loads((tmp_path / "out" / "analysis.json").read_text())
     assert found["style"]["layers"] == ["relu.Relu_output_0", "cat_relu.Relu_output_0"]
     assert 0 < found["style"]["own_style"]["pmci content style_a"]["gram"]["own_style"] <= 1
     write(path, seed=5)  # another network under the same name
     capsys.readouterr()
-    one_error(capsys, analyze.main([str(tmp_path / "out")]), r"is not the ONNX file the run used")
+    one_error(capsys, analyze.main([str(tmp_path / "out"), "--network", str(path)]),
+              r"net\.onnx is not the ONNX file the run used")
 
 
 def test_the_tools_read_an_onnx_run_without_its_file(tmp_path, figure_images, capsys):

@@ -16,12 +16,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="the weights file the run was made with, for the measures that take codes of images "
                              "(Fig. 5's style similarity; default: model/vgg19.params; random weights need none); "
                              "checked against the record")
+    parser.add_argument("--network", metavar="FILE",
+                        help="the ONNX file a run on onnx:FILE was made with, for the same measures; checked by "
+                             "SHA-256 against the record")
     args = parser.parse_args(argv)
 
     def action() -> int:
         from fmi.tools import analyze as tool  # after the options are read: --help stays instant
 
-        for line in tool.analyze_and_write(args.run_dir, args.control, args.partial, args.weights):
+        for line in tool.analyze_and_write(args.run_dir, args.control, args.partial, args.weights, args.network):
             print(line)
         return 0
 
