@@ -60,8 +60,8 @@ def test_argument_errors_are_one_line_with_a_help_hint(capsys, argv, pattern):
 def test_help_answers_without_loading_mxnet():
     code = ("import sys, contextlib, io, run_fmi, run_random, run_pmci, reproduce\n"
             "from fmi.tools.doors import analyze, atlas, compare, data, network, parity, weights\n"
-            "for door in (atlas.main, compare.main, analyze.main, data.main, weights.main, parity.main, network.main):\n"
-            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): door(['--help'])\n"
+            "for door in (atlas, compare, analyze, data, weights, parity, network):\n"
+            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): door.main(['--help'])\n"
             "for script in (run_fmi, run_random, run_pmci):\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
             "        script.main(['--help'])\n"
