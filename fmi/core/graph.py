@@ -179,6 +179,10 @@ class GraphNetwork(Network):
                                f"{shape}, no position to invert; use a larger image or size")
         return shapes  # type: ignore[return-value]
 
+    def maps(self, layers: Sequence[str], height: int, width: int) -> dict[str, tuple[int, int, int]]:
+        """All in one shape inference."""
+        return self.shapes(tuple(self.canonical(layer) for layer in layers), height, width)
+
     def channels(self, layer: str) -> int:
         layer = self.canonical(layer)
         return self.shapes((layer,), *self.nominal_size)[layer][0]

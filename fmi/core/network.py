@@ -120,6 +120,10 @@ class Network(ABC):
         """Raise FmiError unless every layer of ``layers`` keeps at least one position for an input of
         ``height`` x ``width``."""
 
+    def maps(self, layers: Sequence[str], height: int, width: int) -> dict[str, tuple[int, int, int]]:
+        """{layer: (C, h, w)} of ``layers`` for an input of ``height`` x ``width``."""
+        return {layer: (self.channels(layer), *self.output_size(layer, height, width)) for layer in layers}
+
     def describe(self) -> dict[str, Any]:
         """What the run record says of the network (beside its weights)."""
         return {"source": self.source}

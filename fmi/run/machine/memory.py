@@ -23,10 +23,8 @@ def estimate_bytes(network: Network, layers: Sequence[str], batch: int, height: 
     """Approximate peak bytes of inverting ``batch`` images of ``height`` x ``width`` to ``layers``, from the
     maps of the rectified layers up to the deepest (for networks other than VGG-19, whose other maps it
     does not count, an estimate of the same form, not fitted to them)."""
-    maps = []
-    for layer in network.up_to(network.deepest(layers)):
-        h, w = network.output_size(layer, height, width)
-        maps.append(network.channels(layer) * h * w * 4 * batch)
+    maps = [channels * h * w * 4 * batch
+            for channels, h, w in network.maps(network.up_to(network.deepest(layers)), height, width).values()]
     return FIXED_BYTES + max(2 * sum(maps), 9 * max(maps))
 
 
