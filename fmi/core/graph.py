@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Optional
 
+import numpy as np
+
 from fmi.core.network import InputConvention, Network
 from fmi.errors import FmiError
 
@@ -195,28 +197,34 @@ class GraphNetwork(Network):
     def check_input_size(self, layers: Sequence[str], height: int, width: int) -> None:
         self.shapes(tuple(self.canonical(layer) for layer in layers), height, width)
 
-    @lru_cache(maxsize=256)  # noqa: B019
     def flops(self, layer: str, height: int, width: int) -> int:
-        symbol = self.build([layer])
+        return self.costs((self.canonical(layer),), height, width)[self.canonical(layer)]
+
+    @lru_cache(maxsize=256)  # noqa: B019
+    def costs(self, layers: tuple[str, ...], height: int, width: int) -> dict[str, int]:
+        """{layer: forward FLOPs up to it} of ``layers``, in one shape inference: 2 per multiply-add of each
+        convolution and dense layer the layer depends on."""
+        symbol = self.build(list(layers))
         internals = symbol.get_internals()
         arguments, outputs, _ = internals.infer_shape(data=(1, 3, height, width))
         argument_shapes = dict(zip(internals.list_arguments(), arguments))
         output_shapes = dict(zip(internals.list_outputs(), outputs))
         graph = json.loads(symbol.tojson())
         nodes = graph["nodes"]
-        total = 0
-        for node in nodes:
-            if node["op"] not in ("Convolution", "FullyConnected", "Deconvolution"):
-                continue
-            weight = argument_shapes.get(nodes[node["inputs"][1][0]]["name"])
-            out = output_shapes.get(f"{node['name']}_output")
-            if weight is None or out is None:
-                continue
-            per_output = 1
-            for size in weight[1:]:
-                per_output *= int(size)
-            positions = 1
-            for size in out[2:]:
-                positions *= int(size)
-            total += 2 * int(weight[0]) * per_output * positions
-        return total
+        own = [0] * len(nodes)  # each node's own FLOPs
+        for index, node in enumerate(nodes):
+            if node["op"] in ("Convolution", "FullyConnected", "Deconvolution"):
+                weight = argument_shapes.get(nodes[node["inputs"][1][0]]["name"])
+                out = output_shapes.get(f"{node['name']}_output")
+                if weight is not None and out is not None:
+                    own[index] = 2 * int(np.prod(weight)) * int(np.prod(out[2:]))
+        found = {}
+        for layer, (head, _, _) in zip(layers, graph["heads"]):
+            seen, stack = set(), [head]
+            while stack:
+                index = stack.pop()
+                if index not in seen:
+                    seen.add(index)
+                    stack.extend(entry[0] for entry in nodes[index]["inputs"])
+            found[layer] = sum(own[index] for index in seen)
+        return found

@@ -124,6 +124,10 @@ class Network(ABC):
         """{layer: (C, h, w)} of ``layers`` for an input of ``height`` x ``width``."""
         return {layer: (self.channels(layer), *self.output_size(layer, height, width)) for layer in layers}
 
+    def costs(self, layers: tuple[str, ...], height: int, width: int) -> dict[str, int]:
+        """{layer: ``flops`` up to it} of ``layers`` for an input of ``height`` x ``width``."""
+        return {layer: self.flops(layer, height, width) for layer in layers}
+
     def describe(self) -> dict[str, Any]:
         """What the run record says of the network (beside its weights)."""
         return {"source": self.source}

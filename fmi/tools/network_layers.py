@@ -37,8 +37,8 @@ def table(source: str, size: Optional[int] = None) -> str:
     graph = network if isinstance(network, GraphNetwork) else None
     height, width = (size, size) if size else (graph.nominal_size if graph else (VGG19_SIZE, VGG19_SIZE))
     network.check_input_size(network.layers, height, width)
-    rows = [Row(layer, graph.tensors[layer] if graph else layer, channels, f"{h}x{w}",
-                network.flops(layer, height, width) / 1e9)
+    costs = network.costs(network.layers, height, width)
+    rows = [Row(layer, graph.tensors[layer] if graph else layer, channels, f"{h}x{w}", costs[layer] / 1e9)
             for layer, (channels, h, w) in network.maps(network.layers, height, width).items()]
     weights = networks.weights(network, "random") if graph else None
     convention = (weights.preprocessing.name if weights else "input as its weights say (the authors': rgb 0..255 "

@@ -125,6 +125,9 @@ def test_vgg19_through_mxnet_s_onnx_exporter_gives_vgg19_s_codes_and_gradients_t
                                 onnx_file_path=str(tmp_path / "vgg19.onnx"))
     network = networks.network(f"onnx:{path}")
     assert network.layers == vgg19.RELU_LAYERS[:5]
+    table = vgg19.VGG19()  # the graph's channels, sizes and FLOPs, against VGG-19's table
+    assert network.maps(network.layers, 40, 56) == table.maps(network.layers, 40, 56)
+    assert network.costs(network.layers, 40, 56) == table.costs(network.layers, 40, 56)
     imported = networks.weights(network, "auto")
     x = np.random.default_rng(0).uniform(-60, 60, (2, 3, 40, 56)).astype(np.float32)
     ours, theirs = invert.extract(vgg19.VGG19(), weights, ["relu3_1"], x), invert.extract(network, imported,
