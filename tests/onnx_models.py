@@ -48,6 +48,11 @@ def write(path, seed=0, head_op="Conv", channels=3, declared=DECLARED):
     if head_op == "Conv":
         nodes.append(node("Conv", ["/cat_relu/Relu_output_0", "head.weight", "head.bias"], ["output"],
                           name="/head/Conv", kernel_shape=[1, 1]))
+    elif head_op == "Clip":  # ReLU6 as torch exports it: a Clip from 0 to 6, its bounds as initializers
+        initializers += [numpy_helper.from_array(np.array(0.0, np.float32), "clip.min"),
+                         numpy_helper.from_array(np.array(6.0, np.float32), "clip.max")]
+        nodes.append(node("Clip", ["/cat_relu/Relu_output_0", "clip.min", "clip.max"], ["/relu6/Clip_output_0"],
+                          name="/relu6/Clip"))
     elif head_op == "Dense":  # a classifier: flatten, a dense layer, a ReLU of its vector
         size = 8 * (declared[0] // 2) * (declared[1] // 2)
         initializers.append(numpy_helper.from_array(np.full((6, size), 1e-3, np.float32), "fc.weight"))

@@ -226,3 +226,13 @@ def test_a_classifier_s_rectified_vectors_are_no_layers_fmi_offers(tmp_path):
     assert network.layers == tuple(LAYERS)
     assert not any("dense" in layer for layer in networks.network("gluon:vgg16").layers)
     assert len(networks.network("gluon:vgg16").layers) == 13
+
+
+def test_relu6_a_clip_from_zero_is_a_rectified_layer(tmp_path):
+    network = networks.network(f"onnx:{write(tmp_path / 'relu6.onnx', head_op='Clip')}")
+    assert network.layers == (*LAYERS, "relu6.Clip_output_0")
+    x = np.random.default_rng(4).normal(0, 3, (1, 3, 16, 16)).astype(np.float32)
+    code = invert.extract(network, networks.weights(network, "auto"), ["relu6.Clip_output_0"], x)
+    expected = np.clip(numpy_forward(x)["cat_relu.Relu_output_0"], 0, 6)
+    assert expected.max() == 6  # the clip bites
+    np.testing.assert_allclose(code["relu6.Clip_output_0"], expected, rtol=1e-4, atol=1e-4)
