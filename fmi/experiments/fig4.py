@@ -75,9 +75,9 @@ def channel_weights(layer: str, seed: int, distribution: str, streams: str = "pe
                     network: Network = VGG19_NETWORK) -> npt.NDArray[np.float64]:
     """The channel-weight vector v of one random draw at ``layer`` of ``network``.
 
-    ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])`` (its place in
-    the network's rectified layers, from 0), so every
-    (draw seed, layer) has its own stream and no two layers share or prefix each other's vector.
+    ``streams`` "per_layer": numpy's generator on ``SeedSequence([seed, layer number])`` (its place among
+    the network's rectified layers, from 0), so every (draw seed, layer) has its own stream and no two
+    layers share or prefix each other's vector.
     "legacy": ``RandomState(seed)``, what the authors' ``np.random.normal`` gives after
     ``np.random.seed(seed)``: the same stream for every layer, so layers of equal width get the
     same vector and a narrower layer's is the start of a wider one's.
