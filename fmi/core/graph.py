@@ -102,6 +102,34 @@ def _output_shapes(symbol: "mx.sym.Symbol", nodes: list[dict[str, Any]],
     return found
 
 
+def _flops_to_heads(symbol: "mx.sym.Symbol", height: int, width: int) -> list[int]:
+    """For each output of ``symbol``, the forward FLOPs of an input of ``height`` x ``width`` up to it: 2 per
+    multiply-add of each convolution and dense layer it depends on."""
+    internals = symbol.get_internals()
+    arguments, outputs, _ = internals.infer_shape(data=(1, 3, height, width))
+    argument_shapes = dict(zip(internals.list_arguments(), arguments))
+    output_shapes = dict(zip(internals.list_outputs(), outputs))
+    graph = json.loads(symbol.tojson())
+    nodes = graph["nodes"]
+    own = [0] * len(nodes)  # each node's own FLOPs
+    for index, node in enumerate(nodes):
+        if node["op"] in ("Convolution", "FullyConnected", "Deconvolution"):
+            weight = argument_shapes.get(nodes[node["inputs"][1][0]]["name"])
+            out = output_shapes.get(f"{node['name']}_output")
+            if weight is not None and out is not None:
+                own[index] = 2 * int(np.prod(weight)) * int(np.prod(out[2:]))
+    found = []
+    for head, _, _ in graph["heads"]:
+        seen, stack = set(), [head]
+        while stack:
+            index = stack.pop()
+            if index not in seen:
+                seen.add(index)
+                stack.extend(entry[0] for entry in nodes[index]["inputs"])
+        found.append(sum(own[index] for index in seen))
+    return found
+
+
 class GraphNetwork(Network):
     """A network read from a graph. ``tensors`` maps each rectified layer (its safe name, in graph order)
     to the graph's name of its output; ``unavailable`` says, per further rectified layer, why it cannot be
@@ -202,29 +230,5 @@ class GraphNetwork(Network):
 
     @lru_cache(maxsize=256)  # noqa: B019
     def costs(self, layers: tuple[str, ...], height: int, width: int) -> dict[str, int]:
-        """{layer: forward FLOPs up to it} of ``layers``, in one shape inference: 2 per multiply-add of each
-        convolution and dense layer the layer depends on."""
-        symbol = self.build(list(layers))
-        internals = symbol.get_internals()
-        arguments, outputs, _ = internals.infer_shape(data=(1, 3, height, width))
-        argument_shapes = dict(zip(internals.list_arguments(), arguments))
-        output_shapes = dict(zip(internals.list_outputs(), outputs))
-        graph = json.loads(symbol.tojson())
-        nodes = graph["nodes"]
-        own = [0] * len(nodes)  # each node's own FLOPs
-        for index, node in enumerate(nodes):
-            if node["op"] in ("Convolution", "FullyConnected", "Deconvolution"):
-                weight = argument_shapes.get(nodes[node["inputs"][1][0]]["name"])
-                out = output_shapes.get(f"{node['name']}_output")
-                if weight is not None and out is not None:
-                    own[index] = 2 * int(np.prod(weight)) * int(np.prod(out[2:]))
-        found = {}
-        for layer, (head, _, _) in zip(layers, graph["heads"]):
-            seen, stack = set(), [head]
-            while stack:
-                index = stack.pop()
-                if index not in seen:
-                    seen.add(index)
-                    stack.extend(entry[0] for entry in nodes[index]["inputs"])
-            found[layer] = sum(own[index] for index in seen)
-        return found
+        """{layer: forward FLOPs up to it} of ``layers``, in one shape inference."""
+        return dict(zip(layers, _flops_to_heads(self.build(list(layers)), height, width)))

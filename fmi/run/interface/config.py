@@ -157,6 +157,10 @@ class Common(pydantic.BaseModel):
                 self._network = networks.network(self.network.source, self.input_convention(), self.pooling)
         return self._network
 
+    def __eq__(self, other: object) -> bool:
+        """Configs are equal when their settings are (whether either has loaded its network or not)."""
+        return type(other) is type(self) and self.model_dump() == other.model_dump()
+
     def use_network(self, network: Network) -> None:
         """Read this config's layers through ``network``: a run record's description of it, for the tools."""
         self._network = network
