@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT, one_error, tiny_run, write_image
@@ -26,18 +27,50 @@ def test_requires_python_admits_exactly_3_10_to_3_12():
         "3.10", "3.11", "3.12"]
 
 
-@pytest.mark.parametrize("python, machine", [("3.10", "x86_64"), ("3.12", "x86_64"), ("3.11", "aarch64")])
-def test_the_requirements_resolve_from_wheels_alone(tmp_path, python, machine):
-    """pip's resolver, for another Python and platform, finds a wheel for every pinned package."""
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("".join(line for line in (ROOT / "requirements.txt").read_text().splitlines(True)
-                                    if not line.startswith("-e")))
+def resolve(tmp_path, requirements, python, machine="x86_64", timeout=900):
+    """pip's resolver, for another Python and platform, on a copy of ``requirements`` (and the files it
+    includes) without the editable install of fmi itself: the finished process."""
+    for name in ("requirements.txt", "requirements-common.txt", "requirements-gpu.txt"):
+        (tmp_path / name).write_text("".join(line for line in (ROOT / name).read_text().splitlines(True)
+                                             if not line.startswith("-e")))
     platforms = [argument for name in PLATFORMS[machine] for argument in ("--platform", name)]
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--only-binary=:all:",
+    return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--only-binary=:all:",
                            "--python-version", python, *platforms, "--implementation", "cp", "--target",
-                           str(tmp_path / "target"), "-r", str(requirements)], capture_output=True, text=True,
-                          timeout=900)
+                           str(tmp_path / "target"), "-r", str(tmp_path / requirements)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("requirements, python, machine", [
+    ("requirements.txt", "3.10", "x86_64"), ("requirements.txt", "3.12", "x86_64"),
+    ("requirements.txt", "3.11", "aarch64"), ("requirements-gpu.txt", "3.10", "x86_64"),
+    ("requirements-gpu.txt", "3.11", "x86_64"), ("requirements-gpu.txt", "3.12", "x86_64")])
+def test_the_requirements_resolve_from_wheels_alone(tmp_path, requirements, python, machine):
+    """pip's resolver, for another Python and platform, finds a wheel for every pinned package, the GPU
+    environment's MXNet and NVIDIA libraries included."""
+    done = resolve(tmp_path, requirements, python, machine)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_two_environments_share_every_pin_but_mxnet():
+    def pins(name):
+        return {line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()
+                if line.split("#")[0].strip() and not line.startswith(("-r", "-e", "--"))}
+
+    assert "-r requirements-common.txt" in (ROOT / "requirements.txt").read_text().splitlines()
+    assert "-r requirements-common.txt" in (ROOT / "requirements-gpu.txt").read_text().splitlines()
+    assert pins("requirements.txt") == {"mxnet==1.9.1"}
+    gpu = pins("requirements-gpu.txt")
+    assert "mxnet-cu117==1.9.1" in gpu and not any(pin.startswith("mxnet==") for pin in gpu)
+    assert not any(pin.startswith("mxnet") for pin in pins("requirements-common.txt"))
+
+
+def test_on_an_unsupported_python_pip_stops_at_once_naming_what_has_no_wheel(tmp_path):
+    """No source builds: on CPython 3.13 (and 3.8) pip refuses numpy 1.26.4 in seconds instead of building it."""
+    for python in ("3.13", "3.8"):
+        started = time.perf_counter()
+        done = resolve(tmp_path, "requirements.txt", python, timeout=300)
+        assert done.returncode != 0 and "No matching distribution found for numpy==1.26.4" in done.stderr, done.stderr
+        assert time.perf_counter() - started < 120
 
 
 FRESH = """
