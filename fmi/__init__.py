@@ -12,14 +12,16 @@ Neural Networks" (2016). Its packages, each importing only from the ones before 
 - ``fmi.tools``: what reads run folders (atlas, compare, analyze), the whole paper, parity.
 
 Below them all, ``fmi.errors`` and ``fmi.io``. ``python -m fmi.weights``, ``fmi.data``,
-``fmi.atlas``, ``fmi.compare``, ``fmi.analyze`` and ``fmi.parity`` are thin front doors.
+``fmi.atlas``, ``fmi.compare``, ``fmi.analyze``, ``fmi.network`` and ``fmi.parity`` are thin front doors.
 ``from fmi import codes, image, inputs, invert, preprocessing, weights`` loads those modules
 on first use, so importing fmi never loads MXNet.
 
-Importing fmi readies MXNet, before anything can load it, in two ways. MXNet reads OMP_NUM_THREADS
-once, when it is first imported, and without it uses only half the cores (3.43 s against 1.78 s a
-VGG-19 step at 384 x 512 on a 2-core AMD EPYC, bench/speed.py), so fmi sets it to every core this
-process may run on, or to FMI_THREADS, whatever the environment says. And MXNet 1.9.1 still uses the
+Importing fmi first says in one line why it cannot run here, if it cannot (``fmi.environment``: another
+Python than 3.10-3.12, or its requirements missing), and arranges for the NVIDIA libraries of the GPU
+environment to load before MXNet does. Then it readies MXNet, before anything can load it, in two ways.
+MXNet reads OMP_NUM_THREADS once, when it is first imported, and without it uses only half the cores
+(3.43 s against 1.78 s a VGG-19 step at 384 x 512 on a 2-core AMD EPYC, bench/speed.py), so fmi sets it
+to every core this process may run on, or to FMI_THREADS, whatever the environment says. And MXNet 1.9.1 still uses the
 aliases of Python's types that numpy 1.24 removed (``np.bool``, ``np.int``, ...), so fmi sets those
 back where they are missing, and changes nothing else of numpy.
 """
@@ -27,6 +29,13 @@ import importlib
 import os
 import warnings
 from typing import Any, Optional
+
+from fmi import environment
+
+# first of all: why fmi cannot run here, in one line, on any Python from 3.8 up
+if environment.problem():
+    environment.refuse(str(environment.problem()))
+environment.install_cuda_library_loader()
 
 THREADS_VARIABLE = "FMI_THREADS"
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, one_error, tiny_run, write_image
@@ -181,3 +182,61 @@ def test_fmi_s_version_is_read_without_loading_mxnet_opencv_or_matplotlib():
     assert done.returncode == 0, done.stderr
     installed = importlib.metadata.version("fmi")
     assert done.stdout.split() == [installed, "[]"]
+
+
+def pyenv_python(version):
+    """A pyenv CPython of ``version`` (3.8, 3.13, ...), or a skip saying it is not on this machine."""
+    found = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))
+    if not found:
+        pytest.skip(f"no CPython {version} from pyenv here (pyenv install {version}) to start fmi with")
+    return found[-1]
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.9", "3.13"])
+def test_every_door_on_an_unsupported_python_says_why_in_one_line(version):
+    """On any Python from 3.8 up, a figure script, reproduce.py and python -m fmi.* say in one line what
+    Python fmi needs and the route that makes one: no SyntaxError, no traceback."""
+    python = pyenv_python(version)
+    for command in (["run_fmi.py", "--help"], ["reproduce.py"], ["-m", "fmi.analyze", "runs/x"]):
+        done = subprocess.run([str(python), *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, (command, done.stderr)
+        assert done.stderr.startswith(f"error: this is Python {version}; fmi runs on CPython 3.10 to 3.12")
+        assert "uv venv --python 3.12" in done.stderr
+
+
+def test_a_python_without_the_requirements_names_what_is_missing_and_how_to_install(tmp_path):
+    """A bare CPython 3.10-3.12 (no numpy, no MXNet): one line naming the missing packages and the command; a
+    program importing fmi gets the same words as an ImportError."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    python = bare / "bin" / "python"
+    done = subprocess.run([str(python), "run_pmci.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert re.match(r"error: this Python \(.*\) lacks numpy, mxnet, opencv-python-headless, pyyaml, pydantic, .*: "
+                    r"install fmi's requirements with 'pip install -r requirements.txt'", done.stderr), done.stderr
+    done = subprocess.run([str(python), "-c", "import fmi"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "ImportError: this Python" in done.stderr
+
+
+def test_nvidia_s_libraries_load_by_path_before_mxnet_and_only_then(tmp_path):
+    """A stand-in for NVIDIA's wheels (site-packages/nvidia/<package>/lib/<library>, here a copy of the C maths
+    library under NVTX's name): nothing is loaded when fmi is imported, and the library is in the process,
+    from that path, once MXNet is."""
+    import ctypes.util
+
+    libm = Path("/lib/x86_64-linux-gnu/libm.so.6") if Path("/lib/x86_64-linux-gnu/libm.so.6").exists() else None
+    if libm is None:
+        libm = Path(ctypes.util.find_library("m") or "")
+        if not libm.is_absolute():
+            pytest.skip("no path to the C maths library to stand in for a CUDA library")
+    stand_in = tmp_path / "site" / "nvidia" / "nvtx" / "lib" / "libnvToolsExt.so.1"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_bytes(libm.read_bytes())
+    code = ("import fmi, sys\n"
+            "def loaded(): return 'nvidia/nvtx/lib/libnvToolsExt.so.1' in open('/proc/self/maps').read()\n"
+            "before = loaded()\n"
+            "import mxnet\n"
+            "print(before, loaded(), fmi.environment.cuda_library_paths())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}"}, check=True)
+    assert done.stdout.strip() == f"False True ['{stand_in}']"

@@ -1,30 +1,25 @@
 """Loading MXNet, and choosing its context: CPU by default, a CUDA device with ``--gpu N``."""
 import platform
-import sys
 from typing import Any, Optional
 
+from fmi import environment
 from fmi.errors import FmiError
 
 CUDA_HINT = ("install a CUDA build of MXNet (e.g. 'pip install mxnet-cu117==1.9.1' for CUDA 11.7) "
              "or drop --gpu to run on the CPU")
 
 
-SUPPORTED_PYTHON = ((3, 10), (3, 13))  # from, up to but not including
-SUPPORTED_ENVIRONMENT = ("fmi runs on CPython 3.10 to 3.12 with numpy 1.x (MXNet 1.9.1 needs numpy < 2); make such "
-                         "an environment with uv, which fetches a supported Python: 'uv venv --python 3.12 .venv && "
-                         ". .venv/bin/activate && uv pip install -r requirements.txt'")
-
-
 def environment_problem(python: Optional[tuple[int, ...]] = None, numpy_version: Optional[str] = None) -> Optional[str]:
     """What keeps MXNet 1.9.1 from this Python or numpy (by default, the running ones), or None."""
     import numpy  # only to read its version
 
-    python = tuple(sys.version_info[:2]) if python is None else python
     numpy_version = numpy.__version__ if numpy_version is None else numpy_version
-    if not SUPPORTED_PYTHON[0] <= python[:2] < SUPPORTED_PYTHON[1]:
-        return f"this is Python {'.'.join(map(str, python))}; {SUPPORTED_ENVIRONMENT}"
+    found = environment.python_problem(python)
+    if found:
+        return found
     if not numpy_version.startswith("1."):
-        return f"this is numpy {numpy_version} (on Python {platform.python_version()}); {SUPPORTED_ENVIRONMENT}"
+        return (f"this is numpy {numpy_version} (on Python {platform.python_version()}); "
+                f"{environment.SUPPORTED_ENVIRONMENT}")
     return None
 
 
