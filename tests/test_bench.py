@@ -113,3 +113,8 @@ def test_the_network_bench_times_native_and_imported_networks_at_a_tiny_size():
     assert re.search(r"^vgg19 +relu2_1 +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", out, re.MULTILINE), out
     assert re.search(r"^vgg19_onnx_ratio=\d+\.\d+ resnet18_onnx_ratio=\d+\.\d+ \(target <= 1\.05: (met|NOT met)\)$",
                      out, re.MULTILINE), out
+
+
+def test_the_gpu_library_check_runs_and_says_there_is_nothing_to_check_on_the_cpu_environment():
+    out = bench(ROOT / "bench" / "gpu_libraries.py")
+    assert "this is the CPU environment" in out and out.rstrip().endswith("verdict=ok"), out

@@ -234,7 +234,7 @@ def open_session(config: Any, experiment: AnyExperiment, argv: list[str], option
                        + list(plan.figures), output)
     weights = networks.weights(config.net, config.weights, config.model_dir, config.input_convention())
     context = device.context(config.gpu)
-    facts = machine.facts(context)
+    facts = machine.facts(context, device.preflight(config.gpu))
     log.info("machine: %s", machine.describe(facts))
     pixels = {item.spec: image_files.read_rgb(item.path, found.headers[item.spec]) for item in found.everything}
     contents = [_picture(found.names[item.spec], pixels[item.spec], *found.sizes[item.spec], weights, mode,

@@ -68,6 +68,7 @@ def figure(name: str, argv: Optional[list[str]] = None) -> int:
         if args.shard and args.collect:
             raise FmiError("--shard and --collect go in separate runs: shards first, then --collect")
         threads.apply(config.threads, restart_argv)
+        device.preflight(config.gpu)  # the driver's word on --gpu N, before MXNet loads (for VGG-19's runs)
         device.require_mxnet()
         from fmi.run import driver, session  # MXNet loads with them: only once the options are read and checked
         from fmi.run.folder.shards import parse_shard

@@ -151,6 +151,7 @@ class MachineRecord(Strict):
     settings: dict[Text, LongText]
     threads: Count
     device: Text
+    gpu: Optional[dict[Text, Text]] = None  # the GPU in use: its name and compute capability
 
 
 class PaperDifference(Strict):

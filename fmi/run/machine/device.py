@@ -1,12 +1,86 @@
-"""Loading MXNet, and choosing its context: CPU by default, a CUDA device with ``--gpu N``."""
+"""Loading MXNet, and choosing its context: CPU by default, a CUDA device with ``--gpu N``, checked first by
+``preflight`` with the driver's own ``nvidia-smi``, before MXNet loads.
+
+MXNet 1.9.1's CUDA wheel (mxnet-cu117) carries kernels compiled for compute capabilities 5.0, 6.0, 7.0, 8.0
+and 8.6, and no PTX a driver could compile for others (read from the ``.nv_fatbin`` section of its
+libmxnet.so): a GPU runs the kernels of its own major version up to its capability (8.9 runs 8.6's), so
+capabilities 5.0 to 8.9 are served and 9.0 (H100, H200) and later, and those below 5.0, are not.
+"""
+import functools
+import importlib.metadata
 import platform
+import re
+import shutil
+import subprocess
 from typing import Any, Optional
 
 from fmi import environment
 from fmi.errors import FmiError
 
-CUDA_HINT = ("install a CUDA build of MXNet (e.g. 'pip install mxnet-cu117==1.9.1' for CUDA 11.7) "
-             "or drop --gpu to run on the CPU")
+CUDA_HINT = ("make the GPU environment, 'pip install -r requirements-gpu.txt' in a new venv (docs/usage.md, "
+             "\"GPU\"), or drop --gpu to run on the CPU")
+WHEEL_CAPABILITIES = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))  # the kernels of mxnet-cu117 1.9.1
+NVIDIA_SMI = ("--query-gpu=name,compute_cap", "--format=csv,noheader")
+
+
+def served(capability: tuple[int, int]) -> bool:
+    """Whether the wheel has kernels a GPU of ``capability`` runs: one of its own major version, not above it."""
+    return any(major == capability[0] and minor <= capability[1] for major, minor in WHEEL_CAPABILITIES)
+
+
+@functools.lru_cache(maxsize=1)
+def visible_gpus() -> list[tuple[str, tuple[int, int]]]:
+    """[(name, compute capability)] of each GPU the NVIDIA driver shows, by ``nvidia-smi``; FmiError naming what
+    is wrong where there is no driver."""
+    found = shutil.which("nvidia-smi")
+    if found is None:
+        raise FmiError("--gpu: no NVIDIA driver here (nvidia-smi is not on the PATH); install the driver, or drop "
+                       "--gpu to run on the CPU")
+    try:
+        done = subprocess.run([found, *NVIDIA_SMI], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise FmiError(f"--gpu: nvidia-smi could not run ({error}); drop --gpu to run on the CPU") from None
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr).strip().splitlines()
+        raise FmiError(f"--gpu: nvidia-smi failed ({said[0][:160] if said else f'exit {done.returncode}'}): is the "
+                       f"NVIDIA driver loaded? Drop --gpu to run on the CPU")
+    gpus = []
+    for line in done.stdout.strip().splitlines():
+        match = re.fullmatch(r"\s*(.+?)\s*,\s*(\d+)\.(\d+)\s*", line)
+        if not match:
+            raise FmiError(f"--gpu: nvidia-smi said {line[:120]!r}, not a GPU's name and compute capability")
+        gpus.append((match.group(1), (int(match.group(2)), int(match.group(3)))))
+    return gpus
+
+
+def mxnet_builds() -> list[str]:
+    """The MXNet distributions installed: 'mxnet' (the CPU build), 'mxnet-cu117', ..."""
+    names = {(distribution.metadata["Name"] or "").lower() for distribution in importlib.metadata.distributions()}
+    return sorted(name for name in names if name == "mxnet" or re.fullmatch(r"mxnet-cu\d+", name))
+
+
+def preflight(gpu: Optional[int]) -> Optional[dict[str, Any]]:
+    """For ``--gpu N``, before MXNet loads: the GPU (its name and compute capability), or FmiError in one line
+    where it cannot run: no driver, no GPU N, a capability the wheel has no kernels for, or MXNet's CPU build
+    installed. None without ``--gpu``."""
+    if gpu is None:
+        return None
+    gpus = visible_gpus()
+    if not 0 <= gpu < len(gpus):
+        shown = "; ".join(f"{index}: {name}" for index, (name, _) in enumerate(gpus)) or "none"
+        raise FmiError(f"--gpu {gpu}: the driver shows {len(gpus)} GPU(s) ({shown}); choose one of them, or drop --gpu")
+    name, capability = gpus[gpu]
+    wording = f"{capability[0]}.{capability[1]}"
+    if not served(capability):
+        covered = ", ".join(f"{major}.{minor}" for major, minor in WHEEL_CAPABILITIES)
+        raise FmiError(f"--gpu {gpu}: {name} has compute capability {wording}, and MXNet 1.9.1's CUDA wheel has "
+                       f"kernels for {covered} only (GPUs of 5.0 to 8.9); run on the CPU (drop --gpu), or build "
+                       f"MXNet 1.9.1 from source for capability {wording}")
+    builds = mxnet_builds()
+    if not any(build.startswith("mxnet-cu") for build in builds):
+        raise FmiError(f"--gpu {gpu}: {name} (capability {wording}) can run fmi, but the MXNet here is "
+                       f"{'its CPU build' if builds else 'missing'}; {CUDA_HINT}")
+    return {"index": gpu, "name": name, "compute_capability": wording}
 
 
 def environment_problem(python: Optional[tuple[int, ...]] = None, numpy_version: Optional[str] = None) -> Optional[str]:

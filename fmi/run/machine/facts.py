@@ -117,8 +117,9 @@ def onednn(environ: Optional[Mapping[str, str]] = None) -> dict[str, Optional[st
     return found
 
 
-def facts(device: object = "cpu") -> dict[str, Any]:
-    """What makes a result on this machine, for run and cell records (MXNet must be importable)."""
+def facts(device: object = "cpu", gpu: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """What makes a result on this machine, for run and cell records (MXNet must be importable); ``gpu``, what
+    ``fmi.run.machine.device.preflight`` found of the GPU in use (its name and compute capability)."""
     import mxnet  # here: parity's --help reads this module without MXNet
 
     model, flags = cpu()
@@ -127,7 +128,8 @@ def facts(device: object = "cpu") -> dict[str, Any]:
     return {"cpu": model, "cores": threads.usable_cores(), "cpu_flags": flags, "mxnet": mxnet.__version__,
             "mxnet_features": sorted(name for name, feature in features.items() if feature.enabled),
             "onednn": dnn["version"], "onednn_isa": dnn["isa"], "settings": settings_in_force(),
-            "threads": threads.in_force(), "device": str(device)}
+            "threads": threads.in_force(), "device": str(device),
+            **({"gpu": {"name": gpu["name"], "compute_capability": gpu["compute_capability"]}} if gpu else {})}
 
 
 def describe(found: Mapping[str, Any]) -> str:
@@ -137,4 +139,6 @@ def describe(found: Mapping[str, Any]) -> str:
     settings = ", ".join(f"{name}={value}" for name, value in found.get("settings", {}).items()
                          if KERNEL_SETTINGS.fullmatch(name))
     return (f"{found['cpu']}, {found['cores']} cores; MXNet {found['mxnet']}, {kernels}"
-            f"{f' ({settings})' if settings else ''}; {found['threads']} thread(s) on {found['device']}")
+            f"{f' ({settings})' if settings else ''}; {found['threads']} thread(s) on {found['device']}"
+            + (f" ({found['gpu']['name']}, compute capability {found['gpu']['compute_capability']})"
+               if found.get("gpu") else ""))
