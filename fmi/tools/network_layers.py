@@ -31,7 +31,7 @@ class Row:
 
 def table(source: str, size: Optional[int] = None) -> str:
     """The layers of ``source`` for an input of ``size`` x ``size`` px, as text for a terminal."""
-    network = networks.network(source)
+    network = networks.network(source)  # MXNet loaded by the door, which says why where it cannot
     if size is not None and not 1 <= size <= 16384:
         raise FmiError(f"--size {size}: give a side from 1 to 16384 px")
     graph = network if isinstance(network, GraphNetwork) else None

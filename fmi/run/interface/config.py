@@ -26,6 +26,7 @@ from fmi.errors import FmiError
 from fmi.io import changed, check_input_file, quote, read_file
 from fmi.run.interface.config_words import message, role_of
 from fmi.run.interface.strict_yaml import parse_yaml
+from fmi.run.machine import device
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"  # fmi/configs, shipped with the package
 MAX_CONFIG_BYTES = 1 << 20
@@ -152,6 +153,7 @@ class Common(pydantic.BaseModel):
             if self.network.source == "vgg19":
                 self._network = vgg19.VGG19(self.pooling)
             else:
+                device.require_mxnet()  # says in one line why MXNet cannot load, if it cannot
                 from fmi.files import networks
 
                 self._network = networks.network(self.network.source, self.input_convention(), self.pooling)
@@ -176,11 +178,11 @@ class Common(pydantic.BaseModel):
 
     def check_layers(self, where: str, key: str = "layers") -> None:
         """Check the layers of setting ``key`` against the network, and spell them as it does."""
-        layers = getattr(self, key)
+        layers, network = getattr(self, key), self.net
         if not layers:
-            raise FmiError(f"{where}: key {key!r} is empty; {self.net.layers_hint()}")
+            raise FmiError(f"{where}: key {key!r} is empty; {network.layers_hint()}")
         try:
-            setattr(self, key, [self.net.canonical(layer) for layer in layers])
+            setattr(self, key, [network.canonical(layer) for layer in layers])
         except FmiError as error:
             raise FmiError(f"{where}: key {key!r}: {error}") from None
 

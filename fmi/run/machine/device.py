@@ -105,6 +105,10 @@ def require_mxnet() -> Any:
         raise FmiError(problem)
     try:
         import mxnet  # here, to say what is wrong when it cannot load
+    except OSError as error:  # a library of libmxnet.so: the CUDA build without the NVIDIA driver's libcuda.so.1
+        raise FmiError(f"MXNet could not be loaded ({error}); MXNet's CUDA build needs the NVIDIA driver even to "
+                       f"run on the CPU: without one, use the CPU environment, 'pip install -r requirements.txt' "
+                       f"in a new venv") from None
     except ImportError as error:
         raise FmiError(f"MXNet could not be loaded ({error}); install the pinned packages with "
                        f"'pip install -r requirements.txt'") from None

@@ -17,7 +17,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def action() -> int:
-        from fmi.tools import network_layers  # after the options are read: --help stays instant
+        from fmi.run.machine import device
+
+        device.require_mxnet()
+        from fmi.tools import network_layers  # after the options are read, and MXNet: --help stays instant
 
         print(network_layers.table(args.source, args.size), end="")
         return 0
