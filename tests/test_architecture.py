@@ -44,12 +44,13 @@ def test_the_front_doors_are_thin_and_the_paper_lives_in_core():
 
 
 def test_importing_a_core_module_runs_nothing_else_of_fmi():
-    """In a fresh interpreter, ``import fmi.core.losses`` loads the package, its errors, core and the two
-    modules it needs, no more."""
+    """In a fresh interpreter, ``import fmi.core.losses`` loads the package (with its environment check), its
+    errors, core and the two modules it needs, no more."""
     done = subprocess.run([sys.executable, "-c", "import sys, fmi.core.losses; "
                            "print(' '.join(sorted(name for name in sys.modules if name.startswith('fmi'))))"],
                           capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.split() == ["fmi", "fmi.core", "fmi.core.losses", "fmi.core.terms", "fmi.errors"]
+    assert done.stdout.split() == ["fmi", "fmi.core", "fmi.core.losses", "fmi.core.terms", "fmi.environment",
+                                   "fmi.errors"]
 
 
 FIGURE_WORDS = re.compile(r"purposeful|random_draw|draw_seed|gatys|pmci|style_layers|methods", re.IGNORECASE)
