@@ -33,8 +33,9 @@ from typing import Any, Optional
 from fmi import environment
 
 # first of all: why fmi cannot run here, in one line, on any Python from 3.8 up
-if environment.problem():
-    environment.refuse(str(environment.problem()))
+_UNSERVED = environment.problem()
+if _UNSERVED:
+    environment.refuse(_UNSERVED)
 environment.install_cuda_library_loader()
 
 THREADS_VARIABLE = "FMI_THREADS"
