@@ -150,15 +150,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 def sha1_of_file(path: PathLike, prefix: bytes = b"") -> str:
     """The SHA-1 of ``prefix`` and a file's bytes, read in 1 MiB blocks."""
-    return _hex_digest(hashlib.sha1(prefix), path)
-
-
-def sha256_of_file(path: PathLike) -> str:
-    """The SHA-256 of a file's bytes (how a record names a network's file)."""
-    return _hex_digest(hashlib.sha256(), path)
-
-
-def _hex_digest(digest: "hashlib._Hash", path: PathLike) -> str:
+    digest = hashlib.sha1(prefix)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)

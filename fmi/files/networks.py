@@ -8,6 +8,7 @@ comes after such an operator is listed as unavailable, naming it. Random weights
 from a seed (He-normal convolutions and dense layers, zero biases, BatchNorm as the identity), so a
 parameter's values never depend on which layers a run asks for.
 """
+import hashlib
 import json
 import logging
 import zlib
@@ -26,7 +27,7 @@ from fmi.core.preprocessing import CAFFE_RGB, Preprocessing
 from fmi.errors import FmiError
 from fmi.files import weight_files
 from fmi.files.weight_files import Weights
-from fmi.io import PathLike, check_input_file, quote, read_file, sha1_of_file, sha256_of_file
+from fmi.io import PathLike, check_input_file, digest_of_bytes, quote, read_file, sha1_of_file
 
 log = logging.getLogger("fmi")
 
@@ -91,13 +92,15 @@ def _gluon(name: str) -> GraphNetwork:
 
 @dataclass
 class OnnxGraph:
-    """An ONNX model's graph, read and checked: its nodes, initializers, image input and opset."""
+    """An ONNX model's graph, read and checked: its nodes, initializers, image input and opset, and the digests
+    of the bytes it was read from (SHA-256 for the network's record, SHA-1 for its weights')."""
 
     model: Any
     input_name: str
     declared: tuple[int, int]
     opset: int
     sha256: str
+    sha1: str
 
 
 def read_onnx(path: PathLike) -> OnnxGraph:
@@ -112,8 +115,8 @@ def read_onnx(path: PathLike) -> OnnxGraph:
     try:
         model = onnx.load_model_from_string(data)
     except Exception:  # protobuf raises DecodeError and others on bytes that are no model
-        raise FmiError(f"ONNX file {path}: not an ONNX model, or cut short; export it again with "
-                       f"torch.onnx.export(model.eval(), x, {quote(path.name)}, opset_version=13)") from None
+        raise FmiError(f"ONNX file {path}: not an ONNX model, or cut short; export it again from PyTorch "
+                       f"(docs/networks.md, \"Exporting a PyTorch model\")") from None
     graph = model.graph
     if not graph.node:
         raise FmiError(f"ONNX file {path}: not an ONNX model, or cut short (it has no graph nodes); export it again")
@@ -130,7 +133,7 @@ def read_onnx(path: PathLike) -> OnnxGraph:
                        f"(N, 3, H, W)")
     declared = (values[2] or 224, values[3] or 224)
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
-    return OnnxGraph(model, images[0].name, declared, opset, sha256_of_file(path))
+    return OnnxGraph(model, images[0].name, declared, opset, hashlib.sha256(data).hexdigest(), digest_of_bytes(data))
 
 
 def _convert_map() -> dict[str, Any]:
@@ -289,8 +292,8 @@ def weights(net: Network, spec: str = "auto", model_dir: PathLike = "model",
             raise FmiError(f"ONNX file {rest}: it changed while fmi was reading it; run again once it is written")
         _, arguments, auxiliary = _import_cut(found, tuple(net.tensors.values()))
         name = str(net.identity.get("file"))
-        return _graph_weights({**arguments, **auxiliary}, preprocessing, f"ONNX file {name}", True,
-                              path=rest, described=f"the weights of {name} (sha256 {str(net.identity['sha256'])[:12]})")
+        return _graph_weights({**arguments, **auxiliary}, preprocessing, f"ONNX file {name}", True, path=rest,
+                              sha1=found.sha1, described=f"the weights of {name} (sha256 {found.sha256[:12]})")
     return _gluon_weights(net, rest, spec, kind, preprocessing)
 
 
@@ -302,8 +305,8 @@ def _onnx_graph(path: str, modified: int, size: int) -> OnnxGraph:
 
 
 def _graph_weights(params: dict[str, Any], preprocessing: Preprocessing, source: str, pretrained: bool,
-                   seed: Optional[int] = None, path: Optional[str] = None, described: str = "") -> Weights:
-    sha1 = sha1_of_file(path) if path else None
+                   seed: Optional[int] = None, path: Optional[str] = None, sha1: Optional[str] = None,
+                   described: str = "") -> Weights:
     return Weights({name: _float32(value, name) for name, value in params.items()}, preprocessing, source=source,
                    pretrained=pretrained, sha1=sha1, seed=seed, path=path, described=described)
 
@@ -379,6 +382,7 @@ def _gluon_weights(net: GraphNetwork, name: str, spec: str, kind: str, preproces
         raise FmiError(f"weights file {path}: not the parameters of Gluon's {name} "
                        f"({str(error).strip().splitlines()[0].split(', which contains')[0][:200]})") from None
     params = {parameter.name: parameter.data() for parameter in block.collect_params().values()}
-    return _graph_weights(params, preprocessing, f"Gluon {name} file {path.name}", True, path=str(path),
-                          described=f"Gluon {name} weights {path.name} (sha1 {sha1_of_file(path)[:8]})")
+    sha1 = sha1_of_file(path)
+    return _graph_weights(params, preprocessing, f"Gluon {name} file {path.name}", True, path=str(path), sha1=sha1,
+                          described=f"Gluon {name} weights {path.name} (sha1 {sha1[:8]})")
 

@@ -40,9 +40,8 @@ def table(source: str, size: Optional[int] = None) -> str:
     costs = network.costs(network.layers, height, width)
     rows = [Row(layer, graph.tensors[layer] if graph else layer, channels, f"{h}x{w}", costs[layer] / 1e9)
             for layer, (channels, h, w) in network.maps(network.layers, height, width).items()]
-    weights = networks.weights(network, "random") if graph else None
-    convention = (weights.preprocessing.name if weights else "input as its weights say (the authors': rgb 0..255 "
-                  "minus the ImageNet mean)")
+    convention = (graph.convention.preprocessing().name if graph else "input as its weights say (the authors': "
+                  "rgb 0..255 minus the ImageNet mean)")
     return pages.render("layers.txt", network=network, layers=rows, height=height, width=width,
                         convention=convention, unavailable=graph.unavailable if graph else {},
                         width_name=max(len(row.name) for row in rows))
