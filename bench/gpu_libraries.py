@@ -5,21 +5,55 @@ wheels, but the driver's libcuda.so.1 (a check, not a benchmark; not part of CI'
 
 In an environment made from requirements-gpu.txt it loads NVIDIA's CUDA libraries as fmi does before MXNet
 (``fmi.environment``), lists what ``ldd`` resolves of libmxnet.so with their folders on the library path,
-and loads libmxnet.so itself, which on a machine without an NVIDIA driver stops at libcuda.so.1 alone.
-Prints one line per library, then one line:
+and loads libmxnet.so itself, which on a machine without an NVIDIA driver stops at libcuda.so.1 alone. It
+also reads which GPU code libmxnet.so carries, from the fat binaries of its ``.nv_fatbin`` section (each
+entry a cubin for one compute capability, or PTX a driver could compile for others).
+Prints one line per library, the kernels, then one line:
     cuda_libraries=<found>/<expected> unresolved=<names> verdict=<ok|NOT ok>
 (ok: nothing unresolved but libcuda.so.1, which only the driver provides). In the CPU environment there is
 nothing to check, and it says so.
 """
+import collections
 import ctypes
 import importlib.util
 import os
+import struct
 import subprocess
 import sys
 
 from fmi import environment
 
 DRIVER = "libcuda.so.1"
+FATBIN_MAGIC = 0xBA55ED50
+
+
+def gpu_code(library: str) -> dict[str, int]:
+    """{'sm_86': fat binaries holding a cubin for 8.6, ..., 'ptx': entries of PTX} of ``library``'s
+    ``.nv_fatbin`` section: each fat binary is a header (magic, version, header size, size) and entries (kind
+    1 PTX or 2 cubin, header size, size, ..., the compute capability as major * 10 + minor at byte 28)."""
+    sections = subprocess.run(["readelf", "-S", "-W", library], capture_output=True, text=True).stdout
+    line = next((line for line in sections.splitlines() if " .nv_fatbin " in line), None)
+    if line is None:
+        return {}
+    fields = line.split("]", 1)[1].split()
+    offset, size = int(fields[3], 16), int(fields[4], 16)
+    with open(library, "rb") as stream:
+        stream.seek(offset)
+        data = stream.read(size)
+    found: collections.Counter[str] = collections.Counter()
+    position = data.find(struct.pack("<I", FATBIN_MAGIC))
+    while 0 <= position and position + 16 <= len(data):
+        _, _, header, length = struct.unpack_from("<IHHQ", data, position)
+        entry, end = position + header, position + header + length
+        while entry + 32 <= end:
+            kind, _, entry_header, entry_size = struct.unpack_from("<HHIQ", data, entry)
+            arch = struct.unpack_from("<I", data, entry + 28)[0]
+            found["ptx" if kind == 1 else f"sm_{arch}"] += 1
+            if entry_header == 0:
+                break
+            entry += entry_header + entry_size
+        position = data.find(struct.pack("<I", FATBIN_MAGIC), end)
+    return dict(sorted(found.items()))
 
 
 def main() -> int:
@@ -44,6 +78,7 @@ def main() -> int:
         print("libmxnet.so loads")
     except OSError as error:
         print(f"libmxnet.so does not load: {error}")
+    print(f"GPU code in libmxnet.so (fat binaries per entry kind): {gpu_code(library)}")
     ok = not failed and set(unresolved) <= {DRIVER}
     print(f"cuda_libraries={len(paths)}/{len(environment.CUDA_LIBRARIES)} unresolved={','.join(unresolved)} "
           f"verdict={'ok' if ok else 'NOT ok'}")

@@ -2,9 +2,10 @@
 ``preflight`` with the driver's own ``nvidia-smi``, before MXNet loads.
 
 MXNet 1.9.1's CUDA wheel (mxnet-cu117) carries kernels compiled for compute capabilities 5.0, 6.0, 7.0, 8.0
-and 8.6, and no PTX a driver could compile for others (read from the ``.nv_fatbin`` section of its
-libmxnet.so): a GPU runs the kernels of its own major version up to its capability (8.9 runs 8.6's), so
-capabilities 5.0 to 8.9 are served and 9.0 (H100, H200) and later, and those below 5.0, are not.
+and 8.6, and no PTX a driver could compile for others (bench/gpu_libraries.py reads the ``.nv_fatbin``
+section of its libmxnet.so): by CUDA's binary compatibility a GPU runs the cubins of its own major version
+up to its capability (8.9 runs 8.6's), so capabilities 5.0 to 8.9 are served and 9.0 (H100, H200) and later,
+and those below 5.0, are not.
 """
 import functools
 import importlib.metadata
