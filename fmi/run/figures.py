@@ -37,10 +37,10 @@ def _mark(axis: Axes, text: str, fontsize: int = 8) -> None:
 
 def fitting(labels: Sequence[str], points: float, largest: int = 14, smallest: int = 8) -> tuple[list[str], float]:
     """The labels of a grid's rows (or columns) and one font size for them all, so that each fits the
-    ``points`` of a cell's side: the paper's 14 pt where they fit (VGG-19's layer names do in a cell more than
-    a third as tall as it is wide, as the paper's images give),
-    smaller for long names (another network's layers), and a label broken into lines after its '_', '.'
-    or '/' where even ``smallest`` would not fit it."""
+    ``points`` of a cell's side: the paper's 14 pt where they fit (VGG-19's layer names do in a cell more
+    than a third as tall as it is wide, as the paper's images give), smaller for long names (another
+    network's layers), and a label broken into lines after its '_', '.' or '/' where even ``smallest``
+    would not fit it."""
     def widest(text: str) -> int:
         return max(len(line) for line in text.split("\n"))
 
